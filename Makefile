@@ -1,0 +1,36 @@
+# `make run`: set up and serve the console on http://127.0.0.1:$(PORT). `make test`: the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint setup
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+$(VENV)/.dev: $(BIN)/activate requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.dev
+
+setup: $(BIN)/activate
+	$(BIN)/python -m config.localenv
+	mkdir -p data
+	$(BIN)/python manage.py check --fail-level ERROR
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py compile_translations
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+run: setup
+	PORT=$(PORT) $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
+
+test: $(VENV)/.dev
+	$(BIN)/python manage.py compile_translations --verbosity 0
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

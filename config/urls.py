@@ -1,0 +1,19 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.decorators.debug import sensitive_post_parameters
+
+urlpatterns = [
+    path(
+        "accounts/login/",
+        sensitive_post_parameters("password")(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("providers.urls")),
+]
+
+handler400 = "providers.errors_views.bad_request"
+handler403 = "providers.errors_views.permission_denied"
+handler404 = "providers.errors_views.page_not_found"
+handler500 = "providers.errors_views.server_error"

@@ -1,0 +1,118 @@
+"""Home, first-run setup, people and roles, and the health check."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db import DatabaseError, connection, transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from providers import audit, roles
+from providers.forms import PersonForm, RoleForm, SetupForm
+
+User = get_user_model()
+
+
+@login_required
+def home(request):
+    if request.user.has_perm(roles.MANAGE_PROVIDERS):
+        return redirect("provider_list")
+    return redirect("playground")
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+def setup(request):
+    """Create the first administrator; gone for good once any account exists."""
+    if User.objects.exists():
+        raise Http404()
+    form = SetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            # The lock-free re-check inside the transaction keeps two racing setups from both winning.
+            if User.objects.select_for_update().exists():
+                raise Http404()
+            user = User.objects.create_user(
+                form.cleaned_data["username"], form.cleaned_data["email"], form.cleaned_data["password1"]
+            )
+            roles.set_role(user, roles.ADMIN)
+            audit.record(request, "account.setup", user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome. Your administrator account is ready."))
+        return redirect("provider_list")
+    return render(request, "accounts/setup.html", {"form": form})
+
+
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return HttpResponse("database unreachable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+@sensitive_post_parameters("password1", "password2")
+def people(request):
+    form = PersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = User.objects.create_user(
+            form.cleaned_data["username"], form.cleaned_data["email"], form.cleaned_data["password1"]
+        )
+        roles.set_role(user, form.cleaned_data["role"])
+        audit.record(request, "person.create", user, {"role": form.cleaned_data["role"]})
+        messages.success(request, _("%(name)s can now sign in.") % {"name": user.username})
+        return redirect("people")
+    users = User.objects.order_by("username").prefetch_related("groups")
+    rows = [{"user": u, "role": roles.role_of(u)} for u in users]
+    return render(request, "accounts/people.html", {"form": form, "rows": rows, "role_form": RoleForm()})
+
+
+def _last_admin_guard(request, user):
+    if roles.role_of(user) == roles.ADMIN and user.is_active and roles.active_admin_count(exclude=user) == 0:
+        messages.error(request, _("%(name)s is the last active admin; make someone else admin first.") % {
+            "name": user.username})
+        return True
+    return False
+
+
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+@require_POST
+def person_role(request, user_id):
+    user = get_object_or_404(User, pk=user_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a role."))
+        return redirect("people")
+    new_role = form.cleaned_data["role"]
+    old_role = roles.role_of(user)
+    if new_role != old_role and not (new_role == roles.MEMBER and _last_admin_guard(request, user)):
+        roles.set_role(user, new_role)
+        audit.record(request, "person.role", user, {"role": {"from": old_role, "to": new_role}})
+        messages.success(request, _("%(name)s is now %(role)s.") % {"name": user.username,
+                                                                  "role": roles.ROLE_LABELS[new_role]})
+    return redirect("people")
+
+
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+@require_POST
+def person_active(request, user_id):
+    user = get_object_or_404(User, pk=user_id)
+    if user.is_active and _last_admin_guard(request, user):
+        return redirect("people")
+    user.is_active = not user.is_active
+    user.save(update_fields=["is_active"])
+    audit.record(request, "person.activate" if user.is_active else "person.deactivate", user)
+    if user.is_active:
+        messages.success(request, _("%(name)s can sign in again.") % {"name": user.username})
+    else:
+        messages.success(request, _("%(name)s can no longer sign in.") % {"name": user.username})
+    return redirect("people")

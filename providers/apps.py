@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "Model providers"
+
+    def ready(self):
+        from providers import checks, roles  # noqa: F401  (registers the system checks)
+
+        post_migrate.connect(roles.ensure_roles_after_migrate, sender=self)

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from providers import crypto
+from providers.secrets import rotate
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every stored token under the first key of ENCRYPTION_KEYS. Safe to interrupt and re-run."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=100)
+
+    def handle(self, *args, batch_size=100, **options):
+        try:
+            result = rotate(batch_size=batch_size)
+        except crypto.KeyConfigError as exc:
+            raise CommandError(str(exc)) from None
+        primary = crypto.keyring().primary_id
+        if result["moved"]:
+            for key_id, count in sorted(result["moved"].items(), key=lambda kv: str(kv[0])):
+                self.stdout.write(f"{count} value(s) moved from key {key_id} to key {primary}")
+        else:
+            self.stdout.write(f"Nothing to move: every readable value is under key {primary}.")
+        if result["unreadable"]:
+            where = ", ".join(f"{model} #{pk}" for model, pk in result["unreadable"])
+            raise CommandError(
+                f"this token cannot be decrypted with the configured keys: {where} (left untouched)"
+            )

@@ -1,0 +1,52 @@
+"""Request ids for logs and responses, and the first-run redirect to the setup page."""
+
+import contextvars
+import logging
+import re
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.shortcuts import redirect
+from django.urls import reverse
+
+_request_id = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdLogFilter(logging.Filter):
+    def filter(self, record):
+        record.request_id = _request_id.get()
+        return True
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+        request.request_id = request_id
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class FirstRunSetupMiddleware:
+    """While no account exists, every page leads to the setup page."""
+
+    EXEMPT_PREFIXES = ("/static/", "/healthz", "/setup/", "/i18n/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(self.EXEMPT_PREFIXES):
+            return self.get_response(request)
+        if request.user.is_authenticated or get_user_model().objects.exists():
+            return self.get_response(request)
+        return redirect(reverse("setup"))

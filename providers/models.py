@@ -1,0 +1,231 @@
+"""The console's data: Hugging Face provider settings, configured models, test history, audit, playground runs."""
+
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from providers import crypto
+
+
+class SecretsMixin(models.Model):
+    """Rows holding an encrypted token in `<field>_encrypted` and its last four characters in `<field>_last4`.
+
+    The ciphertext is bound to table, `uid` and field, so `uid` (not the auto pk) is known before the first save.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    SECRET_FIELDS = ("api_token",)
+
+    def secret_context(self, field):
+        return f"{self._meta.db_table}:{self.uid}:{field}"
+
+    def set_secret(self, field, plaintext):
+        if plaintext:
+            setattr(self, f"{field}_encrypted", crypto.encrypt(plaintext, self.secret_context(field)))
+            setattr(self, f"{field}_last4", plaintext[-4:])
+        else:
+            setattr(self, f"{field}_encrypted", "")
+            setattr(self, f"{field}_last4", "")
+
+    def get_secret(self, field):
+        """The plaintext, "" when unset; raises crypto.UndecryptableSecret when no key opens it."""
+        stored = getattr(self, f"{field}_encrypted")
+        return crypto.decrypt(stored, self.secret_context(field)) if stored else ""
+
+    def has_secret(self, field):
+        return bool(getattr(self, f"{field}_encrypted"))
+
+    def secret_readable(self, field):
+        try:
+            self.get_secret(field)
+        except crypto.UndecryptableSecret:
+            return False
+        return True
+
+    def masked_secret(self, field):
+        last4 = getattr(self, f"{field}_last4")
+        return f"hf_…{last4}" if self.has_secret(field) else ""
+
+    @property
+    def masked_token(self):
+        return self.masked_secret("api_token")
+
+
+class ProviderSettings(SecretsMixin):
+    """The Hugging Face provider: one row, holding the account token that models use by default."""
+
+    api_token_encrypted = models.TextField(blank=True, default="")
+    api_token_last4 = models.CharField(max_length=4, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [
+            ("manage_providers", "Can configure model providers"),
+            ("manage_people", "Can manage people and roles"),
+            ("use_playground", "Can use the playground"),
+        ]
+
+    def __str__(self):
+        return "Hugging Face"
+
+    @classmethod
+    def load(cls):
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class EndpointType(models.TextChoices):
+    HOSTED_API = "hosted_api", _("Hosted Inference API")
+    INFERENCE_ENDPOINT = "inference_endpoint", _("Inference Endpoint")
+    INFERENCE_PROVIDERS = "inference_providers", _("Inference Providers")
+
+
+class Task(models.TextChoices):
+    TEXT_GENERATION = "text-generation", "text-generation"
+    TEXT2TEXT_GENERATION = "text2text-generation", "text2text-generation"
+    CHAT = "chat", _("chat")
+
+
+class HFModel(SecretsMixin):
+    """One configured Hugging Face model, as the admin entered it."""
+
+    display_name = models.CharField(max_length=100, unique=True)
+    endpoint_type = models.CharField(max_length=32, choices=EndpointType.choices)
+    task = models.CharField(max_length=32, choices=Task.choices)
+    repo_id = models.CharField(max_length=160, blank=True, default="")
+    endpoint_url = models.URLField(max_length=500, blank=True, default="")
+    api_token_encrypted = models.TextField(blank=True, default="")
+    api_token_last4 = models.CharField(max_length=4, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+
+    max_new_tokens = models.PositiveIntegerField(null=True, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    top_k = models.PositiveIntegerField(null=True, blank=True)
+    repetition_penalty = models.FloatField(null=True, blank=True)
+    stop_sequences = models.JSONField(default=list, blank=True)
+
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_test = models.ForeignKey(
+        "ConnectionTest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self):
+        return self.display_name
+
+    PARAMETER_FIELDS = ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences")
+
+    @property
+    def target(self):
+        """What the list shows: the repo id, or the endpoint's host."""
+        if self.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
+            return urlsplit(self.endpoint_url).hostname or self.endpoint_url
+        return self.repo_id
+
+    @property
+    def is_chat(self):
+        return self.task == Task.CHAT
+
+    def default_parameters(self):
+        params = {name: getattr(self, name) for name in self.PARAMETER_FIELDS}
+        return {k: v for k, v in params.items() if v not in (None, [], "")}
+
+
+class ConnectionTest(models.Model):
+    """One run of "Test connection", kept as history."""
+
+    model = models.ForeignKey(HFModel, null=True, blank=True, on_delete=models.CASCADE, related_name="tests")
+    ok = models.BooleanField()
+    category = models.CharField(max_length=40, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    http_status = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    sample_output = models.TextField(blank=True, default="")
+    server_info = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.category or 'ok'} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when and from where. Never holds a secret's value."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=40, db_index=True)
+    target_type = models.CharField(max_length=40, blank=True, default="")
+    target_id = models.CharField(max_length=40, blank=True, default="")
+    target_repr = models.CharField(max_length=200, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.target_repr}"
+
+    def change_lines(self):
+        lines = []
+        for name, change in self.changes.items():
+            if isinstance(change, dict) and set(change) == {"from", "to"}:
+                lines.append(f"{name}: {change['from']} → {change['to']}")
+            else:
+                lines.append(f"{name}: {change}")
+        return lines
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("running")
+    OK = "ok", _("completed")
+    FAILED = "failed", _("failed")
+    STOPPED = "stopped", _("stopped")
+
+
+class PlaygroundRun(models.Model):
+    """A prompt (or conversation) tried in the playground, with its output and figures."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs")
+    model = models.ForeignKey(HFModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    model_name = models.CharField(max_length=100)
+    mode = models.CharField(max_length=16, default="completion")
+    prompt = models.TextField(blank=True, default="")
+    messages = models.JSONField(default=list, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    output = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    error_category = models.CharField(max_length=40, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    latency_ms = models.FloatField(null=True, blank=True)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    generated_tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_second = models.FloatField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True, default="")
+    compare_group = models.UUIDField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="run_user_recent")]
+
+    def __str__(self):
+        return f"{self.model_name} run {self.pk}"

@@ -1,0 +1,211 @@
+"""Playground runs: relay a generation to the browser as it arrives, measure it, and keep it in history."""
+
+import json
+import logging
+import statistics
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from providers.connection_test import target_for
+from providers.huggingface import client
+from providers.huggingface.errors import HFError
+from providers.models import HFModel, PlaygroundRun, RunStatus
+
+log = logging.getLogger(__name__)
+
+
+def visible_models(user):
+    return HFModel.objects.filter(enabled=True)
+
+
+def rate_limited(user):
+    limit = settings.PLAYGROUND_RUNS_PER_MINUTE
+    if limit <= 0:
+        return False
+    since = timezone.now() - timedelta(minutes=1)
+    return PlaygroundRun.objects.filter(user=user, created_at__gte=since).count() >= limit
+
+
+def new_run(user, model, form, compare_group=None):
+    data = form.cleaned_data
+    return PlaygroundRun(
+        user=user,
+        model=model,
+        model_name=model.display_name,
+        mode="chat" if model.is_chat else "completion",
+        prompt=data.get("prompt", ""),
+        messages=form.chat_messages() if model.is_chat else [],
+        parameters=form.parameters(),
+        compare_group=compare_group,
+    )
+
+
+def line(event):
+    return (json.dumps(event, ensure_ascii=False) + "\n").encode()
+
+
+class Relay:
+    """Pulls from the client generator and turns it into NDJSON lines, saving the run at the end.
+
+    `start()` runs in the view so failures before the first token become one error line; iterating the
+    relay yields each token the moment it arrives. Closing it (the browser stopped) closes the upstream.
+    """
+
+    def __init__(self, run, model, stream):
+        self.run = run
+        self.model = model
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.first_at = None
+        self.upstream_ms = 0.0
+        self.parts = []
+        self.generator = None
+        self.pending = None
+        self.finish = None
+        self.error = None
+
+    def start(self):
+        """Send the request and wait for the first event. Returns console overhead so far, in ms."""
+        try:
+            target = target_for(self.model)
+            run = self.run
+            deadline = client.Deadline(settings.HF_READ_TIMEOUT * 4)
+            if self.model.is_chat:
+                self.generator = client.generate(target, run.parameters, messages=run.messages,
+                                                 stream=self.stream, deadline=deadline)
+            else:
+                self.generator = client.generate(target, run.parameters, prompt=run.prompt,
+                                                 stream=self.stream, deadline=deadline)
+            sent = time.perf_counter()
+            self.pending = next(self.generator)
+            self.first_at = time.perf_counter()
+            self.upstream_ms = (self.first_at - sent) * 1000
+            return (sent - self.started) * 1000
+        except HFError as exc:
+            self.error = exc
+            return (time.perf_counter() - self.started) * 1000
+
+    def events(self):
+        yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
+        if self.error:
+            yield self._fail(self.error)
+            return
+        item = self.pending
+        try:
+            while True:
+                if isinstance(item, client.Finish):
+                    self.finish = item
+                    break
+                self.parts.append(item)
+                yield {"type": "token", "text": item}
+                item = next(self.generator)
+        except StopIteration:
+            pass
+        except HFError as exc:
+            yield self._fail(exc)
+            return
+        yield {"type": "done", "figures": self._complete(RunStatus.OK)}
+
+    def __iter__(self):
+        try:
+            for event in self.events():
+                yield line(event)
+        except GeneratorExit:
+            self._complete(RunStatus.STOPPED)
+            raise
+        finally:
+            if self.generator is not None:
+                self.generator.close()
+
+    def _fail(self, exc):
+        self.error = exc
+        figures = self._complete(RunStatus.FAILED)
+        return {"type": "error", "error": exc.as_dict(), "figures": figures}
+
+    def figures(self):
+        now = time.perf_counter()
+        total = (now - self.started) * 1000
+        ttft = (self.first_at - self.started) * 1000 if self.first_at and self.parts else None
+        tokens = self.finish.generated_tokens if self.finish and self.finish.generated_tokens else len(self.parts)
+        gen_seconds = (now - self.first_at) if self.first_at else 0
+        if not self.stream:
+            gen_seconds = total / 1000
+        rate = tokens / gen_seconds if tokens and gen_seconds > 0 else None
+        return {
+            "latency_ms": round(total, 1),
+            "ttft_ms": round(ttft, 1) if ttft is not None else None,
+            "generated_tokens": tokens if self.parts or self.finish else 0,
+            "tokens_per_second": round(rate, 1) if rate else None,
+            "finish_reason": self.finish.finish_reason if self.finish else "",
+        }
+
+    def _complete(self, status):
+        if self.run.pk:
+            return {}
+        figures = self.figures()
+        run = self.run
+        run.status = status
+        run.output = self.finish.text if self.finish and not self.parts else "".join(self.parts)
+        run.latency_ms = figures["latency_ms"]
+        run.ttft_ms = figures["ttft_ms"]
+        run.generated_tokens = figures["generated_tokens"]
+        run.tokens_per_second = figures["tokens_per_second"]
+        run.finish_reason = figures["finish_reason"]
+        if self.error:
+            run.error_category = self.error.category
+            run.error_message = self.error.message
+        try:
+            run.save()
+        except Exception:  # a run that cannot be saved must not break the answer already streamed
+            log.exception("could not save playground run")
+        figures["run_id"] = run.pk
+        return figures
+
+
+def usage_by_model(days=30):
+    """{model_id: {"runs", "failures", "median_ms"}} over the last `days` days, in two queries."""
+    since = timezone.now() - timedelta(days=days)
+    recent = PlaygroundRun.objects.filter(created_at__gte=since, model__isnull=False)
+    counts = recent.values("model_id").annotate(
+        runs=Count("id"), failures=Count("id", filter=Q(status=RunStatus.FAILED))
+    )
+    latencies = {}
+    for model_id, latency in recent.filter(status=RunStatus.OK).values_list("model_id", "latency_ms"):
+        if latency is not None:
+            latencies.setdefault(model_id, []).append(latency)
+    return {
+        row["model_id"]: {
+            "runs": row["runs"],
+            "failures": row["failures"],
+            "median_ms": round(statistics.median(latencies[row["model_id"]])) if row["model_id"] in latencies else None,
+        }
+        for row in counts
+    }
+
+
+def run_as_dict(run):
+    return {
+        "id": run.pk,
+        "model_id": run.model_id,
+        "model_name": run.model_name,
+        "mode": run.mode,
+        "prompt": run.prompt,
+        "messages": run.messages,
+        "parameters": run.parameters,
+        "output": run.output,
+        "status": run.status,
+        "error_category": run.error_category,
+        "error_message": run.error_message,
+        "figures": {
+            "latency_ms": run.latency_ms,
+            "ttft_ms": run.ttft_ms,
+            "generated_tokens": run.generated_tokens,
+            "tokens_per_second": run.tokens_per_second,
+            "finish_reason": run.finish_reason,
+        },
+        "created_at": run.created_at.isoformat(),
+    }

@@ -1,0 +1,92 @@
+"""The playground: run a prompt or a conversation on a configured model, history, compare."""
+
+import time
+import uuid
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from providers import roles
+from providers.forms import PlaygroundForm
+from providers.models import HFModel, PlaygroundRun
+from providers.playground import Relay, new_run, rate_limited, run_as_dict, visible_models
+
+
+def member_view(view):
+    return login_required(permission_required(roles.USE_PLAYGROUND, raise_exception=True)(view))
+
+
+def _models_payload(models):
+    return [
+        {"id": m.pk, "name": m.display_name, "chat": m.is_chat, "defaults": m.default_parameters()}
+        for m in models
+    ]
+
+
+@member_view
+def playground(request):
+    models = list(visible_models(request.user).only("id", "display_name", "task", *HFModel.PARAMETER_FIELDS))
+    runs = request.user.runs.only("id", "model_name", "prompt", "status", "created_at", "mode")[:50]
+    return render(request, "playground/playground.html", {
+        "form": PlaygroundForm(models=visible_models(request.user)),
+        "models_json": _models_payload(models),
+        "runs": runs,
+    })
+
+
+@member_view
+def compare(request):
+    models = list(visible_models(request.user))
+    return render(request, "playground/compare.html", {
+        "form": PlaygroundForm(models=visible_models(request.user)),
+        "models": models,
+        "models_json": _models_payload(models),
+    })
+
+
+@member_view
+@require_POST
+def run(request):
+    started = time.perf_counter()
+    form = PlaygroundForm(request.POST, models=visible_models(request.user))
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    if rate_limited(request.user):
+        return JsonResponse({"errors": {"__all__": [{"message": _(
+            "You have reached the limit of runs per minute. Wait a moment and try again.")}]}}, status=429)
+    group = request.POST.get("compare_group", "")
+    try:
+        group = uuid.UUID(group) if group else None
+    except ValueError:
+        group = None
+    model = form.cleaned_data["model"]
+    relay = Relay(new_run(request.user, model, form, group), model, stream=form.cleaned_data["stream"])
+    overhead = relay.start()
+    if not relay.stream or relay.error:
+        body = b"".join(relay)  # the whole answer is here already; send it with its true overhead
+        overhead = (time.perf_counter() - started) * 1000 - relay.upstream_ms
+        response = StreamingHttpResponse([body], content_type="application/x-ndjson")
+        response["X-Console-Overhead-Ms"] = f"{max(overhead, 0):.2f}"
+    else:
+        response = StreamingHttpResponse(relay, content_type="application/x-ndjson")
+        response["X-Console-Overhead-Ms"] = f"{overhead + (time.perf_counter() - relay.first_at) * 1000:.2f}"
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # tell a reverse proxy not to hold the stream back
+    return response
+
+
+@member_view
+def run_detail(request, pk):
+    run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
+    return JsonResponse(run_as_dict(run))
+
+
+@member_view
+@require_POST
+def run_delete(request, pk):
+    run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
+    run.delete()
+    return JsonResponse({"deleted": pk})

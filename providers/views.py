@@ -1,0 +1,265 @@
+"""Settings > Model Providers > Hugging Face: the provider token, the models, tests, export/import, audit log."""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from providers import audit, roles
+from providers.connection_test import record_test, run_test
+from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
+from providers.models import AuditEntry, HFModel, ProviderSettings
+from providers.playground import usage_by_model
+from providers.transfer import ImportRejected, export_models, import_models
+
+
+def admin_view(view):
+    """Anonymous users go to the login page; signed-in users without the admin role get 403."""
+    return login_required(permission_required(roles.MANAGE_PROVIDERS, raise_exception=True)(view))
+
+
+AUDITED_FIELDS = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled",
+                  *HFModel.PARAMETER_FIELDS, "api_token"]
+
+
+class EditConflict(Exception):
+    pass
+
+
+@admin_view
+def provider_list(request):
+    health = HFModel.objects.aggregate(
+        total=Count("id"),
+        ok=Count("id", filter=Q(last_test__ok=True)),
+        failing=Count("id", filter=Q(last_test__ok=False)),
+        untested=Count("id", filter=Q(last_test__isnull=True)),
+    )
+    return render(request, "providers/provider_list.html", {"health": health})
+
+
+@admin_view
+def huggingface(request):
+    provider = ProviderSettings.load()
+    models = HFModel.objects.select_related("last_test").order_by("display_name")
+    query = request.GET.get("q", "").strip()
+    if query:
+        models = models.filter(Q(display_name__icontains=query) | Q(repo_id__icontains=query)
+                               | Q(endpoint_url__icontains=query))
+    page = Paginator(models, 50).get_page(request.GET.get("page"))
+    usage = usage_by_model()
+    rows = [{"model": m, "usage": usage.get(m.pk)} for m in page]
+    return render(request, "providers/huggingface.html", {
+        "provider": provider,
+        "token_readable": provider.secret_readable("api_token"),
+        "token_form": ProviderTokenForm(),
+        "page": page,
+        "rows": rows,
+        "query": query,
+    })
+
+
+@admin_view
+@require_POST
+@sensitive_post_parameters("api_token")
+@sensitive_variables("token")
+def provider_token(request):
+    form = ProviderTokenForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors.get("api_token", []):
+            messages.error(request, error)
+        return redirect("huggingface")
+    provider = ProviderSettings.load()
+    token = form.cleaned_data["api_token"]
+    provider.set_secret("api_token", token)
+    provider.save()
+    audit.record(request, "provider.token_replaced", provider, {"api_token": "token replaced"})
+    messages.success(request, _("The provider token was saved (%(masked)s).") % {
+        "masked": provider.masked_secret("api_token")})
+    return redirect("huggingface")
+
+
+def _save(request, form, model, action):
+    """Save the form's values; raises EditConflict when the row changed since the form was opened."""
+    with transaction.atomic():
+        before = {}
+        if model.pk:
+            current = HFModel.objects.select_for_update().get(pk=model.pk)
+            if form.cleaned_data.get("version") != current.version:
+                raise EditConflict()
+            before = audit.snapshot(current, AUDITED_FIELDS)
+        instance = form.save(commit=False)
+        changed = form.apply(instance)
+        if model.pk:
+            instance.version = current.version + 1
+        instance.save()
+        fields = AUDITED_FIELDS if action == "model.create" else [f for f in AUDITED_FIELDS if f in changed]
+        audit.record(request, action, instance, audit.field_changes(before, instance, fields))
+        if "api_token" in changed and action != "model.create":
+            audit.record(request, "model.token_replaced", instance, {"api_token": "token replaced"})
+    return instance
+
+
+@admin_view
+@sensitive_post_parameters("api_token")
+def model_add(request):
+    form = ModelConfigForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        model = _save(request, form, HFModel(), "model.create")
+        messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
+        return redirect("model_detail", pk=model.pk)
+    return render(request, "providers/model_form.html", {"form": form, "model": None})
+
+
+@admin_view
+@sensitive_post_parameters("api_token")
+def model_edit(request, pk):
+    model = get_object_or_404(HFModel, pk=pk)
+    form = ModelConfigForm(request.POST or None, instance=model)
+    conflict = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            _save(request, form, model, "model.update")
+        except EditConflict:
+            conflict = True
+            form.add_error(None, _("This model was changed by someone else since you opened it. "
+                                   "Reload to see their changes, then apply yours again."))
+        else:
+            messages.success(request, _("%(name)s was saved.") % {"name": form.cleaned_data["display_name"]})
+            return redirect("model_detail", pk=pk)
+    token_readable = model.secret_readable("api_token")
+    return render(request, "providers/model_form.html", {
+        "form": form, "model": HFModel.objects.get(pk=pk) if conflict else model,
+        "conflict": conflict, "token_readable": token_readable,
+    })
+
+
+@admin_view
+def model_detail(request, pk):
+    model = get_object_or_404(HFModel.objects.select_related("last_test"), pk=pk)
+    return render(request, "providers/model_detail.html", {
+        "model": model,
+        "tests": model.tests.all()[:20],
+        "usage": usage_by_model().get(model.pk),
+        "token_readable": model.secret_readable("api_token"),
+    })
+
+
+@admin_view
+@require_POST
+def model_toggle(request, pk):
+    with transaction.atomic():
+        model = get_object_or_404(HFModel.objects.select_for_update(), pk=pk)
+        model.enabled = not model.enabled
+        model.version += 1
+        model.save(update_fields=["enabled", "version", "updated_at"])
+        audit.record(request, "model.enable" if model.enabled else "model.disable", model,
+                     {"enabled": {"from": not model.enabled, "to": model.enabled}})
+    if model.enabled:
+        messages.success(request, _("%(name)s is enabled.") % {"name": model.display_name})
+    else:
+        messages.success(request, _("%(name)s is disabled.") % {"name": model.display_name})
+    if request.POST.get("next") == "detail":
+        return redirect("model_detail", pk=model.pk)
+    return redirect("huggingface")
+
+
+@admin_view
+def model_delete(request, pk):
+    model = get_object_or_404(HFModel, pk=pk)
+    if request.method == "POST":
+        audit.record(request, "model.delete", model, audit.field_changes({}, model, AUDITED_FIELDS[:6]))
+        model.delete()
+        messages.success(request, _("%(name)s was deleted.") % {"name": model.display_name})
+        return redirect("huggingface")
+    return render(request, "providers/model_delete.html", {"model": model})
+
+
+def _test_response(request, model, result):
+    if model.pk:
+        record_test(model, result, request.user)
+    audit.record(request, "model.test", model if model.pk else None, {
+        "model": model.display_name, "ok": result["ok"], "category": result["category"]})
+    result["tested_at"] = timezone.now().isoformat()
+    return JsonResponse(result)
+
+
+@admin_view
+@require_POST
+def model_test(request, pk):
+    model = get_object_or_404(HFModel, pk=pk)
+    return _test_response(request, model, run_test(model, scale_up=request.POST.get("scale_up") == "1"))
+
+
+@admin_view
+@require_POST
+@sensitive_post_parameters("api_token")
+@sensitive_variables("typed")
+def model_test_form(request):
+    """Test the values in the form before saving them."""
+    instance = None
+    if request.POST.get("model_id", "").isdigit():
+        instance = HFModel.objects.filter(pk=request.POST["model_id"]).first()
+    form = ModelConfigForm(request.POST, instance=instance)
+    if not form.is_valid():
+        return JsonResponse({"ok": False, "form_errors": form.errors.get_json_data()}, status=400)
+    model = form.save(commit=False)
+    typed = form.cleaned_data.get("api_token", "")
+    if form.cleaned_data.get("clear_token"):
+        model.set_secret("api_token", "")
+    result = run_test(model, typed_token=typed, scale_up=request.POST.get("scale_up") == "1")
+    if instance is not None:
+        model = instance  # the history belongs to the saved model, whose stored values stay as they are
+    return _test_response(request, model, result)
+
+
+@admin_view
+def export(request):
+    data = export_models()
+    audit.record(request, "models.export", None, {"count": len(data["models"])})
+    response = HttpResponse(json.dumps(data, indent=2, ensure_ascii=False), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="huggingface-models.json"'
+    return response
+
+
+@admin_view
+def import_view(request):
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = errors = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            payload = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
+            report = import_models(payload)
+        except (ValueError, UnicodeDecodeError):
+            errors = [_("The file is not valid JSON.")]
+        except ImportRejected as exc:
+            errors = exc.errors
+        else:
+            audit.record(request, "models.import", None, {k: len(v) for k, v in report.items()})
+    return render(request, "providers/import.html", {"form": form, "report": report, "errors": errors})
+
+
+@admin_view
+def audit_log(request):
+    entries = AuditEntry.objects.all()
+    action = request.GET.get("action", "").strip()
+    actor = request.GET.get("actor", "").strip()
+    target = request.GET.get("target", "").strip()
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if actor:
+        entries = entries.filter(actor_name__icontains=actor)
+    if target:
+        entries = entries.filter(target_repr__icontains=target)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    return render(request, "providers/audit.html", {
+        "page": page, "action": action, "actor": actor, "target": target, "actions": actions})

@@ -1,0 +1,60 @@
+// Shared helpers: CSRF header, inline form errors, and the NDJSON stream reader used by the playground.
+"use strict";
+window.Console = (function () {
+  function csrf(form) {
+    const input = (form || document).querySelector("input[name=csrfmiddlewaretoken]") ||
+      document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function showErrors(form, errors) {
+    form.querySelectorAll("[data-errors-for]").forEach(function (ul) { ul.replaceChildren(); });
+    form.querySelectorAll(".field.has-error").forEach(function (f) { f.classList.remove("has-error"); });
+    Object.keys(errors || {}).forEach(function (name) {
+      const ul = form.querySelector('[data-errors-for="' + name + '"]') ||
+        form.querySelector('[data-errors-for="__all__"]');
+      if (!ul) return;
+      const field = ul.closest(".field");
+      if (field) field.classList.add("has-error");
+      errors[name].forEach(function (e) {
+        const li = document.createElement("li");
+        li.textContent = e.message || e;
+        ul.appendChild(li);
+      });
+    });
+  }
+
+  // POST the form data and call onEvent for every NDJSON line, as soon as it arrives.
+  async function streamRun(url, body, token, signal, onEvent) {
+    const response = await fetch(url, {
+      method: "POST", body: body, signal: signal, credentials: "same-origin",
+      headers: {"X-CSRFToken": token, "Accept": "application/x-ndjson"},
+    });
+    if (!response.ok) {
+      let payload = {};
+      try { payload = await response.json(); } catch (e) { payload = {}; }
+      onEvent({type: "invalid", status: response.status, errors: payload.errors || {}});
+      return;
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, {stream: true});
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const text = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (text.trim()) onEvent(JSON.parse(text));
+      }
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
+
+  return {csrf: csrf, showErrors: showErrors, streamRun: streamRun};
+})();

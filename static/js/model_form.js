@@ -1,0 +1,41 @@
+// Model form: show only the fields that apply to the chosen endpoint type (the server validates anyway).
+"use strict";
+(function () {
+  const form = document.getElementById("model-form");
+  if (!form) return;
+  const TASKS = {
+    hosted_api: ["text-generation", "text2text-generation"],
+    inference_endpoint: ["text-generation", "text2text-generation", "chat"],
+    inference_providers: ["chat"],
+  };
+
+  function currentType() {
+    const checked = form.querySelector("input[name=endpoint_type]:checked");
+    return checked ? checked.value : "";
+  }
+
+  function update() {
+    const type = currentType();
+    form.querySelectorAll("[data-show-for]").forEach(function (el) {
+      el.hidden = !type || el.dataset.showFor.split(" ").indexOf(type) < 0;
+    });
+    const task = form.querySelector("select[name=task]");
+    if (task && type) {
+      Array.from(task.options).forEach(function (opt) {
+        opt.hidden = opt.value !== "" && TASKS[type].indexOf(opt.value) < 0;
+        opt.disabled = opt.hidden;
+      });
+      if (task.selectedOptions.length && task.selectedOptions[0].disabled) {
+        const first = Array.from(task.options).find(function (o) { return !o.disabled && o.value; });
+        if (first) task.value = first.value;
+      }
+    }
+    const repoField = form.querySelector('[data-field="repo_id"]');
+    if (repoField) repoField.classList.toggle("optional", type === "inference_endpoint");
+  }
+
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "endpoint_type") update();
+  });
+  update();
+})();
