@@ -146,6 +146,7 @@ HF_ROUTER_URL = env.str("HF_ROUTER_URL", default="https://router.huggingface.co"
 HF_CONNECT_TIMEOUT = env.float("HF_CONNECT_TIMEOUT", default=5.0)
 HF_READ_TIMEOUT = env.float("HF_READ_TIMEOUT", default=60.0)
 HF_TEST_TIMEOUT = env.float("HF_TEST_TIMEOUT", default=30.0)
+HF_GENERATION_TIMEOUT = env.float("HF_GENERATION_TIMEOUT", default=600.0)
 HF_LOADING_WAIT_MAX = env.float("HF_LOADING_WAIT_MAX", default=20.0)
 HF_RETRY_AFTER_MAX = env.float("HF_RETRY_AFTER_MAX", default=10.0)
 HF_SCALE_UP_TIMEOUT = env.int("HF_SCALE_UP_TIMEOUT", default=120)

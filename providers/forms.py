@@ -54,6 +54,12 @@ class ModelConfigForm(forms.ModelForm):
         label=_("API token"),
         help_text=_("Optional: overrides the provider token (e.g. an endpoint of another organization)."),
     )
+    endpoint_url = forms.URLField(
+        label=_("Endpoint URL"), required=False, max_length=500, assume_scheme="https",
+        help_text=_("The URL shown in the Inference Endpoints dashboard, "
+                    "e.g. https://xyz.us-east-1.aws.endpoints.huggingface.cloud"),
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
+    )
     clear_token = forms.BooleanField(label=_("Remove this model's token (use the provider token)"), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -65,19 +71,17 @@ class ModelConfigForm(forms.ModelForm):
             "endpoint_type": _("Endpoint type"),
             "task": _("Task"),
             "repo_id": _("Model (Hub repo id)"),
-            "endpoint_url": _("Endpoint URL"),
             "enabled": _("Enabled"),
         }
         help_texts = {
-            "repo_id": _("e.g. google/flan-t5-base; for Inference Providers optionally :provider, :fastest or :cheapest."),
-            "endpoint_url": _("The URL shown in the Inference Endpoints dashboard, e.g. https://xyz.us-east-1.aws.endpoints.huggingface.cloud"),
+            "repo_id": _("e.g. google/flan-t5-base; for Inference Providers optionally :provider, :fastest or "
+                         ":cheapest."),
         }
-        widgets = {"endpoint_type": forms.RadioSelect, "endpoint_url": forms.URLInput(attrs={"placeholder": "https://"})}
+        widgets = {"endpoint_type": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields.update(parameter_fields())
-        self.fields["endpoint_url"].assume_scheme = "https"
         if self.instance.pk:
             self.initial["version"] = self.instance.version
             for name in HFModel.PARAMETER_FIELDS:
@@ -158,7 +162,9 @@ class SetupForm(forms.Form):
     username = forms.CharField(label=_("User name"), max_length=150)
     email = forms.EmailField(label=_("Email"))
     password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(
+        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean_username(self):
         name = self.cleaned_data["username"].strip()

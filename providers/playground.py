@@ -73,7 +73,7 @@ class Relay:
         try:
             target = target_for(self.model)
             run = self.run
-            deadline = client.Deadline(settings.HF_READ_TIMEOUT * 4)
+            deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
             if self.model.is_chat:
                 self.generator = client.generate(target, run.parameters, messages=run.messages,
                                                  stream=self.stream, deadline=deadline)

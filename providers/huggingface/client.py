@@ -24,6 +24,7 @@ from providers.huggingface.sse import iter_sse_data
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
 MAX_REDIRECTS = 5
+MAX_RETRIES = 3
 _MODEL_KWARGS_RE = re.compile(r"The following `model_kwargs` are not used by the model: \[(.*?)\]")
 
 
@@ -261,10 +262,13 @@ def failure_for(response, kind):
 
 
 def _call(method, url, kind, token=None, json_body=None, headers=None, deadline=None, stream=False):
-    """send() plus the safe retries: a loading model (bounded wait) and 429 with a short Retry-After."""
+    """send() plus the safe retries: a loading model (bounded wait) and 429 with a short Retry-After.
+
+    Only failures answered before any body was streamed are retried, and never authentication errors.
+    """
     deadline = deadline or Deadline(settings.HF_CONNECT_TIMEOUT + settings.HF_READ_TIMEOUT)
     waited_loading = waited_rate = 0.0
-    while True:
+    for _attempt in range(MAX_RETRIES + 1):
         response = send(method, url, token, json_body, headers, deadline, stream=stream)
         if response.ok:
             return response
@@ -272,16 +276,18 @@ def _call(method, url, kind, token=None, json_body=None, headers=None, deadline=
             read_body(response, deadline)
         error = failure_for(response, kind)
         wait = None
-        if error.category == "model_loading" and error.estimated_time:
-            wait = min(float(error.estimated_time), settings.HF_LOADING_WAIT_MAX - waited_loading)
-            waited_loading += max(wait, 0)
+        if error.category == "model_loading" and error.estimated_time is not None:
+            if waited_loading + float(error.estimated_time) <= settings.HF_LOADING_WAIT_MAX:
+                wait = float(error.estimated_time)
+                waited_loading += wait
         elif error.category == "rate_limited" and error.retry_after is not None:
             if waited_rate + error.retry_after <= settings.HF_RETRY_AFTER_MAX:
                 wait = error.retry_after
                 waited_rate += wait
-        if wait is None or wait <= 0 or wait >= deadline.left():
+        if wait is None or wait >= deadline.left():
             raise error
         time.sleep(wait)
+    raise error
 
 
 # --- Hub API -------------------------------------------------------------------------------------------
@@ -398,6 +404,8 @@ def build_body(target, params, prompt="", messages=None, stream=False):
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
+    if target.endpoint_type == "inference_endpoint":
+        mapped.setdefault("details", True)  # TGI then reports finish reason and token count
     body = {"inputs": prompt, "parameters": mapped}
     if stream:
         body["stream"] = True
@@ -418,6 +426,7 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     Closing the generator closes the upstream connection.
     """
     body = build_body(target, params, prompt, messages, stream)
+    deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
     try:
         response = _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, stream)
     except HFError as exc:
@@ -431,10 +440,10 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     server = {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
     try:
         if "text/event-stream" in response.headers.get("Content-Type", ""):
-            yield from _read_stream(response, target, server)
+            yield from _read_stream(response, target, server, deadline)
         else:
             if stream:
-                read_body(response, deadline or Deadline(settings.HF_READ_TIMEOUT))
+                read_body(response, deadline)
             finish = _parse_whole(_json(response), target, server, response)
             if finish.text:
                 yield finish.text
@@ -486,7 +495,7 @@ def _stream_error(event):
     return HFError("upstream_error", message, http_status=status)
 
 
-def _read_stream(response, target, server):
+def _read_stream(response, target, server, deadline):
     count = 0
     finish_reason = ""
     usage_tokens = None
@@ -499,6 +508,8 @@ def _read_stream(response, target, server):
                 raise HFError("bad_response", f"A stream event is not JSON: {data[:100]}") from None
             if not isinstance(event, dict):
                 raise HFError("bad_response", "A stream event is not an object.")
+            if deadline.left() <= 0:
+                raise HFError("timeout")
             if event.get("error"):
                 raise _stream_error(event)
             if target.task == "chat":

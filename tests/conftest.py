@@ -1,0 +1,158 @@
+"""Shared fixtures: people by role, the Hugging Face emulator, configured models, headless Chromium."""
+
+import os
+import shutil
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from providers import roles
+from providers.models import EndpointType, HFModel, ProviderSettings, Task
+from tests.hf_emulator import Emulator
+
+TOKEN = "hf_emuTOKENvalid0000read1234"  # the plaintext the leak tests search for
+OTHER_TOKEN = "hf_emuOTHERtoken000000wxyz"
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    emu = Emulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def hf(emulator, settings):
+    """The emulator, reset, with the console pointed at it and a valid read token and a few models known."""
+    emulator.reset()
+    settings.HF_HUB_URL = emulator.hub_url
+    settings.HF_ROUTER_URL = emulator.router_url
+    settings.OUTBOUND_ALLOW_HTTP = True
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    emulator.add_token(TOKEN, name="alice", role="read")
+    emulator.add_token(OTHER_TOKEN, name="bob", role="write")
+    emulator.add_model("google/flan-t5-base", pipeline_tag="text2text-generation", providers={"hf-inference": "live"})
+    emulator.add_model("openai-community/gpt2", pipeline_tag="text-generation", providers={"hf-inference": "live"})
+    emulator.add_model("meta-llama/Llama-3.1-8B-Instruct", pipeline_tag="text-generation", warm=False, gated="manual",
+                       granted={"alice"}, providers={"together": "live", "fireworks-ai": "staging"},
+                       tags=["transformers", "conversational"])
+    emulator.add_endpoint("tgi")
+    return emulator
+
+
+def make_user(username, role, **extra):
+    user = get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+    roles.set_role(user, role)
+    return user
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("ada", roles.ADMIN)
+
+
+@pytest.fixture
+def member_user(db):
+    return make_user("mia", roles.MEMBER)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def member_client(db, member_user):
+    from django.test import Client
+
+    c = Client()
+    c.force_login(member_user)
+    return c
+
+
+@pytest.fixture
+def provider_token(db):
+    provider = ProviderSettings.load()
+    provider.set_secret("api_token", TOKEN)
+    provider.save()
+    return provider
+
+
+def create_model(**fields):
+    defaults = {"display_name": "flan", "endpoint_type": EndpointType.HOSTED_API,
+                "task": Task.TEXT2TEXT_GENERATION, "repo_id": "google/flan-t5-base"}
+    defaults.update(fields)
+    token = defaults.pop("token", None)
+    model = HFModel(**defaults)
+    if token:
+        model.set_secret("api_token", token)
+    model.save()
+    return model
+
+
+@pytest.fixture
+def hosted_model(db, provider_token):
+    return create_model()
+
+
+@pytest.fixture
+def endpoint_model(db, hf, provider_token):
+    return create_model(display_name="my tgi", endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+                        task=Task.TEXT_GENERATION, repo_id="", endpoint_url=hf.base + "/ep/tgi")
+
+
+@pytest.fixture
+def chat_model(db, provider_token):
+    return create_model(display_name="llama chat", endpoint_type=EndpointType.INFERENCE_PROVIDERS, task=Task.CHAT,
+                        repo_id="meta-llama/Llama-3.1-8B-Instruct")
+
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def chromium_path():
+    for candidate in CHROMIUM_CANDIDATES:
+        if os.path.exists(candidate):
+            return candidate
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the browser tests")
+        pytest.skip("no Chromium installed (apt-get install chromium); browser tests need it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=path,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(10000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+def login(page, username, password=PASSWORD):
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")

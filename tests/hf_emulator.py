@@ -1,0 +1,559 @@
+"""A Hugging Face emulator: a real threaded HTTP server on 127.0.0.1 answering like the Hub API, the inference
+router (hf-inference route and Inference Providers chat) and text-generation-inference endpoints.
+
+Its answers follow the recordings in shared/hf-recordings and the facts in shared/docs/hf-protocol.md: error
+bodies in their four forms plus plain text, X-Error-Code / X-Error-Message headers, TGI validation messages,
+SSE with `data:` (TGI 2.x) or `data: ` (TGI 3.x), `[DONE]` only where the real server sends it, chunked
+transfer encoding. It can be told to fail in every way the client must diagnose.
+"""
+
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+WORDS = "The sky is blue because molecules in the air scatter blue light from the sun more than red light".split()
+
+
+def whoami_body(name="alice", role="read", global_perms=None, scoped=None):
+    access = {"displayName": f"{name}-token", "role": role, "createdAt": "2025-01-01T00:00:00.000Z"}
+    if role == "fineGrained":
+        access["fineGrained"] = {"canReadGatedRepos": True, "global": list(global_perms or []),
+                                 "scoped": list(scoped or [])}
+    return {"type": "user", "id": "62f264b9f3c90f4b6514a269", "name": name, "fullname": name.title(),
+            "email": f"{name}@example.com", "emailVerified": True, "isPro": False, "canPay": False,
+            "periodEnd": None, "avatarUrl": "/avatars/x.svg", "orgs": [],
+            "auth": {"type": "access_token", "accessToken": access}}
+
+
+def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, providers=None, tags=None):
+    body = {"_id": "661f97d0b00f5f1f620c4f25", "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0],
+            "private": False, "gated": gated, "disabled": False, "pipeline_tag": pipeline_tag,
+            "library_name": "transformers", "tags": tags or ["transformers", pipeline_tag],
+            "sha": "0e9e39f249a16976918f6564b8830bc894c89659", "downloads": 1234, "likes": 56}
+    if warm:
+        body["inference"] = "warm"
+    body["inferenceProviderMapping"] = {
+        provider: {"status": status, "providerId": repo_id, "task": "conversational"}
+        for provider, status in (providers or {}).items()
+    }
+    return body
+
+
+class Emulator:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.server = None
+        self.reset()
+
+    # --- state -------------------------------------------------------------------------------------------
+
+    def reset(self):
+        with self.lock:
+            self.tokens = {}  # token -> whoami body
+            self.models = {}  # repo id -> model body (+ "_granted": set of user names, "_backend", "_loading")
+            self.renamed = {}  # old repo id -> new repo id
+            self.endpoints = {}  # name -> dict(state, token, task, info, sse_space, pipeline)
+            self.faults = []  # [pattern, fault dict, remaining]
+            self.token_delay = 0.0
+            self.first_token_delay = 0.0
+            self.response_delay = 0.0
+            self.requests = []
+            self.aborted_streams = 0
+            self.completed_streams = 0
+            self.emit_times = []  # monotonic time each streamed token was written
+
+    def add_token(self, token, **kwargs):
+        self.tokens[token] = whoami_body(**kwargs)
+
+    def add_model(self, repo_id, granted=(), backend="tgi", loading=None, **kwargs):
+        body = model_body(repo_id, **kwargs)
+        body["_granted"] = set(granted)
+        body["_backend"] = backend
+        body["_loading"] = loading  # estimated_time for the next request, then None
+        self.models[repo_id] = body
+        return body
+
+    def add_endpoint(self, name, state="running", token=None, pipeline="text-generation", sse_space=True,
+                     tgi=True, model_id="bigscience/bloom-560m"):
+        self.endpoints[name] = {"state": state, "token": token, "pipeline": pipeline, "sse_space": sse_space,
+                                "tgi": tgi, "model_id": model_id}
+        return f"{self.base}/ep/{name}"
+
+    def fault(self, pattern, kind, times=1, **kwargs):
+        """Make the next `times` requests whose path matches `pattern` (a regex) fail as `kind`."""
+        self.faults.append([re.compile(pattern), {"kind": kind, **kwargs}, times])
+
+    # --- server --------------------------------------------------------------------------------------------
+
+    def start(self):
+        emulator = self
+
+        class Handler(_Handler):
+            emu = emulator
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def port(self):
+        return self.server.server_address[1]
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def hub_url(self):
+        return self.base + "/hub"
+
+    @property
+    def router_url(self):
+        return self.base + "/router"
+
+    def take_fault(self, path):
+        with self.lock:
+            for entry in self.faults:
+                pattern, fault, remaining = entry
+                if remaining > 0 and pattern.search(path):
+                    entry[2] -= 1
+                    return fault
+        return None
+
+
+class _Abort(Exception):
+    pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    emu: Emulator
+
+    def log_message(self, *args):
+        pass
+
+    # --- plumbing ------------------------------------------------------------------------------------------
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def _dispatch(self, method):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        self.query = parse_qs(parts.query)
+        self.raw_body = raw
+        self.emu.requests.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": raw})
+        fault = self.emu.take_fault(parts.path)
+        try:
+            if self.emu.response_delay:
+                time.sleep(self.emu.response_delay)
+            if fault and self._apply_fault(fault):
+                return
+            path = unquote(parts.path)
+            if path.startswith("/hub/"):
+                self._hub(method, path[4:])
+            elif path.startswith("/router/"):
+                self._router(method, path[7:])
+            elif path.startswith("/ep/"):
+                name, _, rest = path[4:].partition("/")
+                self._endpoint(method, name, "/" + rest)
+            else:
+                self._send(404, "Not Found", "text/plain")
+        except (BrokenPipeError, ConnectionResetError, _Abort):
+            self.close_connection = True
+
+    def _send(self, status, body, content_type="application/json", headers=None):
+        data = body if isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode())
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status, message, error_type=None, headers=None):
+        body = {"error": message}
+        if error_type:
+            body["error_type"] = error_type
+        self._send(status, body, "application/json", headers)
+
+    def _json(self):
+        try:
+            return json.loads(self.raw_body or b"null")
+        except ValueError:
+            self._send(400, f"Failed to parse the request body as JSON: {self.raw_body[:40]!r}",
+                       "text/plain; charset=utf-8")
+            raise _Abort() from None
+
+    def _token(self):
+        header = self.headers.get("Authorization", "")
+        return header[7:] if header.lower().startswith("bearer ") else None
+
+    def _apply_fault(self, fault):
+        kind = fault["kind"]
+        if kind == "status":
+            self._send(fault["status"], fault.get("body", ""), fault.get("content_type", "application/json"),
+                       fault.get("headers"))
+        elif kind == "slow":
+            time.sleep(fault.get("seconds", 5))
+            return False
+        elif kind == "drop":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif kind == "non_json":
+            self._send(200, "<html><body>Welcome to nginx!</body></html>", "text/html")
+        elif kind == "rate_limit":
+            self._error(429, "Rate limit reached. You reached free usage limit (reset hourly).",
+                        headers={"Retry-After": str(fault.get("retry_after", 1))})
+        elif kind == "loading":
+            self._send(503, {"error": f"Model {fault.get('model', 'x')} is currently loading",
+                             "estimated_time": fault.get("estimated_time", 20.0)})
+        elif kind in ("drop_mid_stream", "stream_error"):
+            self._current_fault = fault
+            return False
+        else:
+            raise ValueError(kind)
+        return True
+
+    # --- Hub -----------------------------------------------------------------------------------------------
+
+    def _hub(self, method, path):
+        token = self._token()
+        if path == "/api/whoami-v2":
+            body = self.emu.tokens.get(token)
+            if body is None:
+                message = "Invalid credentials in Authorization header"
+                return self._error(401, message, headers={"X-Error-Message": message})
+            return self._send(200, body)
+        match = re.match(r"^/api/models/(.+)$", path)
+        if match and method == "GET":
+            repo = match.group(1)
+            if repo in self.emu.renamed:
+                target = self.emu.renamed[repo]
+                return self._send(307, f"Temporary Redirect. Redirecting to /api/models/{target}", "text/plain",
+                                  {"Location": f"/hub/api/models/{target}"})
+            if token is not None and token not in self.emu.tokens:
+                message = "Invalid credentials in Authorization header"
+                return self._error(401, message, headers={"X-Error-Message": message})
+            model = self.emu.models.get(repo)
+            if model is None:
+                status = 404 if token else 401
+                message = "Repository not found" if token else "Invalid username or password."
+                return self._error(status, message, headers={"X-Error-Code": "RepoNotFound",
+                                                             "X-Error-Message": message})
+            public = {k: v for k, v in model.items() if not k.startswith("_")}
+            expand = self.query.get("expand[]", []) + self.query.get("expand", [])
+            if expand:
+                public = {k: v for k, v in public.items() if k in ("_id", "id") or k in expand}
+            return self._send(200, public, "application/json; charset=utf-8")
+        return self._send(404, "Not Found", "text/plain")
+
+    # --- router --------------------------------------------------------------------------------------------
+
+    def _router_auth(self):
+        token = self._token()
+        who = self.emu.tokens.get(token)
+        if who is None:
+            message = "Invalid username or password."
+            self._error(401, message, headers={"WWW-Authenticate": 'Bearer realm="Authentication required", '
+                                               'charset="UTF-8"', "X-Error-Message": message})
+            raise _Abort()
+        access = who["auth"]["accessToken"]
+        if access["role"] == "fineGrained" and "inference.serverless.write" not in access["fineGrained"]["global"]:
+            self._error(403, "This authentication method does not have sufficient permissions to call Inference "
+                        f"Providers on behalf of user {who['name']}")
+            raise _Abort()
+        return who
+
+    def _router(self, method, path):
+        if method != "POST":
+            return self._send(404, "Not Found", "text/plain")
+        who = self._router_auth()
+        if path == "/v1/chat/completions":
+            body = self._json()
+            name, _, suffix = str((body or {}).get("model", "")).partition(":")
+            model = self.emu.models.get(name)
+            live = {p for p, m in (model or {}).get("inferenceProviderMapping", {}).items() if m["status"] == "live"}
+            if not live or (suffix and suffix not in ("fastest", "cheapest", "preferred") and suffix not in live):
+                return self._send(400, {"error": {"message": f"The requested model '{body.get('model')}' is not "
+                                                  "supported by any provider you have enabled.",
+                                                  "type": "invalid_request_error"}})
+            if not self._gate(model, who):
+                return
+            return self._chat(body, sse_space=True, done=True, model_name=name)
+        match = re.match(r"^/hf-inference/models/(.+?)(/v1/chat/completions)?$", path)
+        if not match:
+            return self._send(404, "Not Found", "text/plain")
+        model = self.emu.models.get(match.group(1))
+        if model is None or model.get("inference") != "warm":
+            return self._send(404, "Not Found", "text/plain; charset=utf-8")
+        if not self._gate(model, who):
+            return
+        if model.get("_loading") is not None:
+            estimated, model["_loading"] = model["_loading"], None
+            return self._send(503, {"error": f"Model {model['id']} is currently loading", "estimated_time": estimated})
+        body = self._json()
+        if match.group(2):
+            return self._chat(body, sse_space=True, done=True, model_name=model["id"])
+        if model.get("_backend") == "transformers":
+            return self._pipeline(body, model)
+        return self._compat(body, sse_space=False, pipeline=model["pipeline_tag"], wrap=True)
+
+    def _gate(self, model, who):
+        if model.get("gated") and who["name"] not in model["_granted"]:
+            self._error(403, f"Access to model {model['id']} is restricted and you are not in the authorized list. "
+                        f"Visit https://huggingface.co/{model['id']} to ask for access.")
+            return False
+        return True
+
+    def _pipeline(self, body, model):
+        """A transformers pipeline (not TGI): refuses generation kwargs it does not know, answers a list."""
+        params = (body or {}).get("parameters") or {}
+        unknown = [k for k in params if k in ("return_full_text", "stop", "details", "seed", "do_sample")
+                   and model["pipeline_tag"] == "text2text-generation"]
+        if unknown:
+            names = ", ".join(f"'{k}'" for k in unknown)
+            return self._send(400, {"error": f"The following `model_kwargs` are not used by the model: [{names}] "
+                                    "(note: typos in the generate arguments will also show up in this list)",
+                                    "warnings": ["There was an inference error: unused model_kwargs"]})
+        text = " ".join(WORDS[: min(params.get("max_new_tokens") or 5, len(WORDS))])
+        return self._send(200, [{"generated_text": text}], headers={"x-compute-type": "cpu"})
+
+    # --- text-generation-inference -----------------------------------------------------------------------
+
+    def _endpoint(self, method, name, path):
+        endpoint = self.emu.endpoints.get(name)
+        if endpoint is None:
+            return self._send(404, "Not Found", "text/plain")
+        state = endpoint["state"]
+        if state == "paused":
+            return self._send(400, "Bad Request: Invalid state", "text/plain")
+        if state in ("scaled_to_zero", "initializing"):
+            if self.headers.get("X-Scale-Up-Timeout") and state == "scaled_to_zero":
+                endpoint["state"] = "running"
+            else:
+                return self._send(503, "", "text/plain")
+        if endpoint["token"] and (self._token() or "").lower() != endpoint["token"].lower():
+            return self._send(401, b"", None)
+        if not endpoint["tgi"]:
+            if path == "/" and method == "POST":
+                return self._send(200, "<html><body>It works!</body></html>", "text/html")
+            return self._send(404, "<html>Not found</html>", "text/html")
+        if method == "GET" and path == "/info":
+            return self._send(200, {
+                "model_id": endpoint["model_id"], "model_sha": "e985a63c", "model_pipeline_tag": endpoint["pipeline"],
+                "max_concurrent_requests": 128, "max_best_of": 2, "max_stop_sequences": 4, "max_input_tokens": 1024,
+                "max_total_tokens": 2048, "validation_workers": 2, "max_client_batch_size": 4,
+                "router": "text-generation-router", "version": "3.3.6-dev0", "sha": None, "docker_label": None})
+        if method == "GET" and path in ("/health", "/"):
+            return self._send(200, b"", None)
+        if method != "POST":
+            return self._send(405, b"", None)
+        body = self._json()
+        if path == "/":
+            return self._compat(body, endpoint["sse_space"], endpoint["pipeline"], wrap=True)
+        if path == "/generate":
+            return self._compat({**(body or {}), "stream": False}, endpoint["sse_space"], endpoint["pipeline"],
+                                wrap=False)
+        if path == "/generate_stream":
+            return self._compat({**(body or {}), "stream": True}, endpoint["sse_space"], endpoint["pipeline"],
+                                wrap=False)
+        if path == "/v1/chat/completions":
+            return self._chat(body, endpoint["sse_space"], done=endpoint["sse_space"], model_name=endpoint["model_id"])
+        return self._send(404, b"", None)
+
+    def _validate(self, inputs, params, stream):
+        """TGI's validation, in its order; returns the message or None."""
+        if params.get("temperature") is not None and params["temperature"] <= 0:
+            return "`temperature` must be strictly positive"
+        if params.get("repetition_penalty") is not None and params["repetition_penalty"] <= 0:
+            return "`repetition_penalty` must be strictly positive"
+        if params.get("top_p") is not None and not 0 < params["top_p"] < 1:
+            return "`top_p` must be > 0.0 and < 1.0"
+        if params.get("top_k") is not None and params["top_k"] <= 0:
+            return "`top_k` must be strictly positive"
+        if params.get("max_new_tokens") == 0:
+            return "`max_new_tokens` must be strictly positive"
+        if len(params.get("stop") or []) > 4:
+            return f"`stop` supports up to 4 stop sequences. Given: {len(params['stop'])}"
+        if not inputs:
+            return "`inputs` cannot be empty"
+        tokens = len(inputs.split())
+        if tokens + (params.get("max_new_tokens") or 0) > 2048:
+            return (f"`inputs` tokens + `max_new_tokens` must be <= 2048. Given: {tokens} `inputs` tokens and "
+                    f"{params.get('max_new_tokens')} `max_new_tokens`")
+        return None
+
+    def _deserialize(self, body):
+        if not isinstance(body, dict) or "inputs" not in body:
+            self._send(422, "Failed to deserialize the JSON body into the target type: missing field `inputs` at "
+                       "line 1 column 2", "text/plain; charset=utf-8")
+            raise _Abort()
+        if not isinstance(body["inputs"], str):
+            self._send(422, "Failed to deserialize the JSON body into the target type: inputs: invalid type: map, "
+                       "expected a string at line 1 column 11", "text/plain; charset=utf-8")
+            raise _Abort()
+        stop = (body.get("parameters") or {}).get("stop")
+        if stop is not None and not isinstance(stop, list):
+            self._send(422, "Failed to deserialize the JSON body into the target type: parameters.stop: invalid "
+                       "type: string, expected a sequence at line 1 column 40", "text/plain; charset=utf-8")
+            raise _Abort()
+        return body
+
+    def _tokens(self, count):
+        return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(count)]
+
+    def _compat(self, body, sse_space, pipeline, wrap):
+        body = self._deserialize(body)
+        params = body.get("parameters") or {}
+        stream = bool(body.get("stream"))
+        error = self._validate(body["inputs"], params, stream)
+        count = min(params.get("max_new_tokens") or 20, 200)
+        pieces = self._tokens(count)
+        full_text = params.get("return_full_text")
+        if full_text is None:
+            full_text = pipeline == "text-generation" and wrap
+        prefix = body["inputs"] if full_text else ""
+        headers = {"x-compute-type": "1-a10-g", "x-prompt-tokens": str(len(body["inputs"].split())),
+                   "x-generated-tokens": str(count), "x-compute-characters": str(len(body["inputs"]))}
+        if not stream:
+            if error:
+                return self._error(422, f"Input validation error: {error}", "validation")
+            result = {"generated_text": prefix + "".join(pieces)}
+            if params.get("details"):
+                result["details"] = {"finish_reason": "length", "generated_tokens": count, "seed": params.get("seed"),
+                                     "prefill": [], "tokens": []}
+            return self._send(200, [result] if wrap else result, headers=headers)
+        prefix_text = "data: " if sse_space else "data:"
+        self._start_stream(headers)
+        if error:
+            self._event(prefix_text + json.dumps({"error": f"Input validation error: {error}",
+                                                  "error_type": "validation"}))
+            return self._end_stream()
+        for index, piece in enumerate(pieces, start=1):
+            last = index == count
+            event = {"index": index, "token": {"id": 100 + index, "text": piece, "logprob": -0.5, "special": False},
+                     "generated_text": (prefix + "".join(pieces)) if last else None,
+                     "details": {"finish_reason": "length", "generated_tokens": count, "seed": params.get("seed"),
+                                 "input_length": len(body["inputs"].split())} if last and params.get("details")
+                     else None}
+            if not self._stream_step(index, prefix_text, event):
+                return
+        self._end_stream()
+
+    def _chat(self, body, sse_space, done, model_name):
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            self._send(422, "Failed to deserialize the JSON body into the target type: messages: invalid type: "
+                       "string, expected a sequence at line 1 column 27", "text/plain; charset=utf-8")
+            raise _Abort()
+        temperature = body.get("temperature")
+        count = min(body.get("max_tokens") or 20, 200)
+        pieces = self._tokens(count)
+        error = None
+        if temperature is not None and not 0 <= temperature <= 2:
+            error = "Input validation error: `temperature` must be between 0 and 2"
+        created = int(time.time())
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        if not body.get("stream"):
+            if error:
+                return self._error(422, error, "validation")
+            return self._send(200, {
+                "object": "chat.completion", "id": "", "created": created, "model": model_name,
+                "system_fingerprint": "3.2.1-native",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
+                             "logprobs": None, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count,
+                          "total_tokens": prompt_tokens + count}})
+        prefix_text = "data: " if sse_space else "data:"
+        self._start_stream({})
+        if error:
+            self._event(prefix_text + json.dumps({"error": {"message": error, "http_status_code": 422}}))
+            if done:
+                self._event(prefix_text + "[DONE]")
+            return self._end_stream()
+        for index, piece in enumerate(pieces, start=1):
+            last = index == count
+            event = {"object": "chat.completion.chunk", "id": "", "created": created, "model": model_name,
+                     "system_fingerprint": "3.2.1-native",
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "logprobs": None,
+                                  "finish_reason": "length" if last else None}], "usage": None}
+            if not self._stream_step(index, prefix_text, event):
+                return
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._event(prefix_text + json.dumps({"object": "chat.completion.chunk", "id": "", "created": created,
+                                                  "model": model_name, "choices": [],
+                                                  "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count,
+                                                            "total_tokens": prompt_tokens + count}}))
+        if done:
+            self._event(prefix_text + "[DONE]")
+        self._end_stream()
+
+    # --- streaming -----------------------------------------------------------------------------------------
+
+    def _start_stream(self, headers):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Accel-Buffering", "no")
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.flush()
+
+    def _chunk(self, data):
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, text):
+        self._chunk(text.encode() + b"\n\n")
+
+    def _stream_step(self, index, prefix_text, event):
+        """Write one token event, honouring pacing and mid-stream faults. False when the stream is over."""
+        fault = getattr(self, "_current_fault", None)
+        delay = self.emu.first_token_delay if index == 1 else self.emu.token_delay
+        if delay:
+            time.sleep(delay)
+        if fault and index > fault.get("after", 2):
+            if fault["kind"] == "drop_mid_stream":
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return False
+            if fault["kind"] == "stream_error":
+                self._event(prefix_text + json.dumps(fault.get("event") or {
+                    "error": "Request failed during generation: Server error: CUDA out of memory",
+                    "error_type": "generation"}))
+                self._end_stream()
+                return False
+        try:
+            self._event(prefix_text + json.dumps(event, separators=(",", ":")))
+            self.emu.emit_times.append(time.monotonic())
+        except (BrokenPipeError, ConnectionResetError):
+            with self.emu.lock:
+                self.emu.aborted_streams += 1
+            self.close_connection = True
+            return False
+        return True
+
+    def _end_stream(self):
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        with self.emu.lock:
+            self.emu.completed_streams += 1

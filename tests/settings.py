@@ -1,0 +1,31 @@
+"""Test settings: the real settings plus a fixed test encryption key and fast password hashing.
+
+The database still comes from DATABASE_URL (SQLite by default, PostgreSQL in CI's second run).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls made there are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES  # noqa: E402
+
+ENCRYPTION_KEYS = ["test1:dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY="]  # a fixed, public test key
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+ALLOWED_HOSTS = ["*"]
+PLAYGROUND_RUNS_PER_MINUTE = 1000
+HF_TEST_TIMEOUT = 10.0
+HF_READ_TIMEOUT = 10.0
+HF_CONNECT_TIMEOUT = 2.0
+HF_LOADING_WAIT_MAX = 2.0
+HF_RETRY_AFTER_MAX = 2.0
+# An on-disk SQLite test database, so that the leak test can search the file itself.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")}
