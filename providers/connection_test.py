@@ -21,7 +21,8 @@ def resolve_token(model, typed_token=""):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")
-        return ProviderSettings.load().get_secret("api_token")
+        provider = ProviderSettings.objects.filter(pk=1).first()
+        return provider.get_secret("api_token") if provider else ""
     except crypto.UndecryptableSecret:
         raise HFError("token_unreadable") from None
 
@@ -74,7 +75,7 @@ def run_test(model, typed_token="", scale_up=False):
         steps.add(_("Tiny generation"), True, finish.text[:200])
         return _result(True, started, steps, server_info, sample=finish.text, server=finish.server)
     except HFError as exc:
-        if exc.category in ("endpoint_not_found", "bad_response") and server_info.get("reachable"):
+        if exc.category == "bad_response" and server_info.get("reachable"):
             exc = HFError("not_text_generation_server", exc.message, http_status=exc.http_status)
         steps.add(_("Failed"), False, exc.message)
         return _result(False, started, steps, server_info, error=exc)
@@ -115,7 +116,7 @@ def _check_hub(model, target, deadline, steps):
 
 
 def _check_endpoint(target, deadline, steps):
-    info = client.endpoint_info(target.endpoint_url, target.token, deadline)
+    info = client.endpoint_info(target.endpoint_url, target.token, deadline, target.headers())
     if info is None:
         steps.add(_("Server"), True, _("no /info route: not text-generation-inference, trying anyway"))
         return {"reachable": True}

@@ -341,10 +341,10 @@ def provider_mapping(info):
     return {}
 
 
-def endpoint_info(base_url, token=None, deadline=None):
+def endpoint_info(base_url, token=None, deadline=None, headers=None):
     """TGI's /info when the server has it; None for servers without it."""
     try:
-        response = _call("GET", base_url.rstrip("/") + "/info", "endpoint", token, deadline=deadline)
+        response = _call("GET", base_url.rstrip("/") + "/info", "endpoint", token, headers=headers, deadline=deadline)
     except HFError as exc:
         if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error"):
             return None
