@@ -24,6 +24,8 @@ class StopSequencesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
     def to_python(self, value):
+        if isinstance(value, list):
+            return [str(v) for v in value if str(v).strip()]
         return stop_lines(super().to_python(value))
 
     def validate(self, value):

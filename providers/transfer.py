@@ -50,7 +50,8 @@ def import_models(payload):
                 continue
             model = form.save(commit=False)
             form.apply(model)
-            if instance is not None and not form.has_changed():
+            meaningful = [n for n in form.changed_data if n not in ("version", "api_token", "clear_token")]
+            if instance is not None and not meaningful:
                 report["skipped"].append(model.display_name)
                 continue
             if instance is not None:
