@@ -31,8 +31,9 @@ def rate_limited(user):
 
 
 def new_run(user, model, form, compare_group=None):
+    """The run, saved as running at once: history shows it and the rate limit counts it."""
     data = form.cleaned_data
-    return PlaygroundRun(
+    return PlaygroundRun.objects.create(
         user=user,
         model=model,
         model_name=model.display_name,
@@ -42,6 +43,10 @@ def new_run(user, model, form, compare_group=None):
         parameters=form.parameters(),
         compare_group=compare_group,
     )
+
+
+RESULT_FIELDS = ["status", "output", "latency_ms", "ttft_ms", "generated_tokens", "tokens_per_second",
+                 "finish_reason", "error_category", "error_message"]
 
 
 def line(event):
@@ -67,6 +72,7 @@ class Relay:
         self.pending = None
         self.finish = None
         self.error = None
+        self.completed = False
 
     def start(self):
         """Send the request and wait for the first event. Returns console overhead so far, in ms."""
@@ -144,8 +150,9 @@ class Relay:
         }
 
     def _complete(self, status):
-        if self.run.pk:
+        if self.completed:
             return {}
+        self.completed = True
         figures = self.figures()
         run = self.run
         run.status = status
@@ -159,9 +166,9 @@ class Relay:
             run.error_category = self.error.category
             run.error_message = self.error.message
         try:
-            run.save()
+            run.save(update_fields=RESULT_FIELDS)
         except Exception:  # a run that cannot be saved must not break the answer already streamed
-            log.exception("could not save playground run")
+            log.exception("could not save playground run %s", run.pk)
         figures["run_id"] = run.pk
         return figures
 

@@ -1,0 +1,243 @@
+"""The playground: streamed and whole runs for every endpoint type and task, figures, history, limits."""
+
+import json
+import time
+
+import pytest
+import requests
+from django.urls import reverse
+
+from providers.models import PlaygroundRun, RunStatus
+from tests.conftest import PASSWORD, TOKEN, create_model
+
+pytestmark = pytest.mark.django_db
+
+
+def events(response):
+    assert response["Content-Type"] == "application/x-ndjson"
+    body = b"".join(response.streaming_content).decode()
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def run(client, model, stream=True, **fields):
+    data = {"model": model.pk, "prompt": "Why is the sky blue", "max_new_tokens": "4"}
+    if stream:
+        data["stream"] = "on"
+    data.update(fields)
+    return client.post(reverse("playground_run"), data)
+
+
+def text_of(evts):
+    return "".join(e["text"] for e in evts if e["type"] == "token")
+
+
+@pytest.mark.parametrize("kind", ["hosted_t2t", "hosted_tg", "endpoint_tg", "endpoint_t2t", "endpoint_chat",
+                                  "providers_chat"])
+@pytest.mark.parametrize("stream", [True, False])
+def test_every_endpoint_type_and_task(hf, member_client, provider_token, kind, stream):
+    hf.add_endpoint("t2t", pipeline="text2text-generation")
+    model = {
+        "hosted_t2t": lambda: create_model(),
+        "hosted_tg": lambda: create_model(display_name="gpt2", task="text-generation",
+                                          repo_id="openai-community/gpt2"),
+        "endpoint_tg": lambda: create_model(display_name="tgi", endpoint_type="inference_endpoint", repo_id="",
+                                            task="text-generation", endpoint_url=hf.base + "/ep/tgi"),
+        "endpoint_t2t": lambda: create_model(display_name="t2t", endpoint_type="inference_endpoint", repo_id="",
+                                             task="text2text-generation", endpoint_url=hf.base + "/ep/t2t"),
+        "endpoint_chat": lambda: create_model(display_name="tgi chat", endpoint_type="inference_endpoint",
+                                              repo_id="", task="chat", endpoint_url=hf.base + "/ep/tgi"),
+        "providers_chat": lambda: create_model(display_name="llama", endpoint_type="inference_providers",
+                                               task="chat", repo_id="meta-llama/Llama-3.1-8B-Instruct"),
+    }[kind]()
+    response = run(member_client, model, stream=stream)
+    assert float(response["X-Console-Overhead-Ms"]) >= 0
+    evts = events(response)
+    assert evts[0]["type"] == "start" and evts[-1]["type"] == "done", evts
+    tokens = [e for e in evts if e["type"] == "token"]
+    assert text_of(evts) == "The sky is blue"
+    assert len(tokens) == (4 if stream else 1)
+    figures = evts[-1]["figures"]
+    assert figures["generated_tokens"] == 4 and figures["finish_reason"] in ("length", "stop", "")
+    assert figures["latency_ms"] > 0 and figures["ttft_ms"] > 0 and figures["tokens_per_second"] > 0
+    saved = PlaygroundRun.objects.get()
+    assert saved.output == "The sky is blue" and saved.status == RunStatus.OK
+    assert saved.mode == ("chat" if model.is_chat else "completion")
+    upstream = hf.requests[-1]
+    body = json.loads(upstream["body"])
+    if model.is_chat:
+        assert body["messages"][-1] == {"role": "user", "content": "Why is the sky blue"}
+        assert body["max_tokens"] == 4 and body["stream"] is stream
+    else:
+        assert body["inputs"] == "Why is the sky blue" and body["parameters"]["max_new_tokens"] == 4
+
+
+def test_chat_conversation_with_system_prompt(hf, member_client, chat_model):
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    response = run(member_client, chat_model, system="You are terse.", messages=json.dumps(history),
+                   prompt="And now?")
+    assert text_of(events(response)) == "The sky is blue"
+    sent = json.loads(hf.requests[-1]["body"])["messages"]
+    assert sent == [{"role": "system", "content": "You are terse."}, *history, {"role": "user", "content": "And now?"}]
+    saved = PlaygroundRun.objects.get()
+    assert saved.messages[0]["role"] == "system" and saved.output == "The sky is blue"
+
+
+def test_parameters_are_validated_with_the_server_rules(hf, member_client, hosted_model):
+    for field, value, message in [("temperature", "0", "strictly positive"), ("top_p", "1", "< 1.0"),
+                                  ("top_k", "0", "strictly positive"), ("stop_sequences", "a\nb\nc\nd\ne", "At most 4"),
+                                  ("max_new_tokens", "-3", "strictly positive"), ("seed", "-1", "")]:
+        response = run(member_client, hosted_model, **{field: value})
+        assert response.status_code == 400
+        errors = response.json()["errors"]
+        assert field in errors and message in errors[field][0]["message"]
+    empty = run(member_client, hosted_model, prompt="  ")
+    assert "prompt" in empty.json()["errors"]
+    assert not PlaygroundRun.objects.exists()
+    assert hf.requests == []
+
+
+def test_defaults_and_seed_and_sampling_are_sent(hf, member_client, provider_token):
+    model = create_model(display_name="gpt2", task="text-generation", repo_id="openai-community/gpt2",
+                         temperature=0.7, stop_sequences=["###"])
+    page = member_client.get(reverse("playground")).content.decode()
+    assert '"temperature": 0.7' in page and "###" in page  # prefilled from the model's defaults
+    run(member_client, model, stream=False, seed="42", do_sample="on", temperature="0.5", stop_sequences="END")
+    params = json.loads(hf.requests[-1]["body"])["parameters"]
+    assert params["seed"] == 42 and params["do_sample"] is True and params["temperature"] == 0.5
+    assert params["stop"] == ["END"] and params["return_full_text"] is False
+
+
+def test_failure_before_the_stream_is_shown_with_its_diagnosis(hf, member_client, hosted_model):
+    hf.models["google/flan-t5-base"]["_loading"] = 300.0
+    evts = events(run(member_client, hosted_model))
+    assert evts[-1]["type"] == "error"
+    assert evts[-1]["error"]["category"] == "model_loading" and evts[-1]["error"]["fix"]
+    saved = PlaygroundRun.objects.get()
+    assert saved.status == RunStatus.FAILED and saved.error_category == "model_loading"
+
+
+def test_mid_stream_failure_appears_in_place(hf, member_client, endpoint_model):
+    hf.fault("/ep/tgi", "stream_error", after=2)
+    evts = events(run(member_client, endpoint_model, max_new_tokens="10"))
+    assert [e["type"] for e in evts] == ["start", "token", "token", "error"]
+    assert evts[-1]["error"]["category"] == "upstream_error"
+    saved = PlaygroundRun.objects.get()
+    assert saved.status == RunStatus.FAILED and saved.output == "The sky"
+
+
+def test_dropped_upstream_mid_stream(hf, member_client, endpoint_model):
+    hf.fault("/ep/tgi", "drop_mid_stream", after=3)
+    evts = events(run(member_client, endpoint_model, max_new_tokens="10"))
+    assert evts[-1]["type"] == "error" and evts[-1]["error"]["category"] == "connection_lost"
+
+
+def test_in_stream_validation_error(hf, member_client, endpoint_model, settings):
+    # A value our form accepts but this server refuses arrives as an error event inside a 200 stream.
+    hf.fault("/ep/tgi", "stream_error", after=0, event={"error": "Input validation error: `inputs` must have less "
+                                                                  "than 1024 tokens. Given: 3000",
+                                                         "error_type": "validation"})
+    evts = events(run(member_client, endpoint_model))
+    assert evts[-1]["error"]["category"] == "input_rejected" and "1024 tokens" in evts[-1]["error"]["message"]
+
+
+def test_members_cannot_use_disabled_models(hf, member_client, hosted_model):
+    hosted_model.enabled = False
+    hosted_model.save()
+    response = run(member_client, hosted_model)
+    assert response.status_code == 400 and "model" in response.json()["errors"]
+    assert "flan" not in member_client.get(reverse("playground")).content.decode()
+
+
+def test_members_never_see_tokens_or_urls(hf, member_client, endpoint_model):
+    page = member_client.get(reverse("playground")).content.decode()
+    assert "my tgi" in page
+    assert endpoint_model.endpoint_url not in page and TOKEN not in page and "hf_…" not in page
+
+
+def test_history_is_private_reopenable_and_deletable(hf, member_client, admin_client, hosted_model):
+    events(run(member_client, hosted_model))
+    saved = PlaygroundRun.objects.get()
+    page = member_client.get(reverse("playground")).content.decode()
+    assert reverse("run_detail", args=[saved.pk]) in page
+    detail = member_client.get(reverse("run_detail", args=[saved.pk])).json()
+    assert detail["prompt"] == "Why is the sky blue" and detail["output"] == "The sky is blue"
+    assert detail["parameters"]["max_new_tokens"] == 4 and detail["figures"]["generated_tokens"] == 4
+    assert admin_client.get(reverse("run_detail", args=[saved.pk])).status_code == 404
+    assert admin_client.post(reverse("run_delete", args=[saved.pk])).status_code == 404
+    assert member_client.post(reverse("run_delete", args=[saved.pk])).status_code == 200
+    assert not PlaygroundRun.objects.exists()
+
+
+def test_compare_group_is_kept(hf, member_client, hosted_model, chat_model):
+    group = "7d9b7a1e-2f59-4c39-9a4b-0f7c1a0e5d11"
+    for model in (hosted_model, chat_model):
+        assert events(run(member_client, model, compare_group=group))[-1]["type"] == "done"
+    assert PlaygroundRun.objects.filter(compare_group=group).count() == 2
+    assert member_client.get(reverse("compare")).status_code == 200
+
+
+def test_rate_limit_per_user(hf, member_client, hosted_model, settings):
+    settings.PLAYGROUND_RUNS_PER_MINUTE = 2
+    for _ in range(2):
+        assert run(member_client, hosted_model).status_code == 200
+    limited = run(member_client, hosted_model)
+    assert limited.status_code == 429
+    assert "limit of runs per minute" in limited.json()["errors"]["__all__"][0]["message"]
+
+
+def test_admin_sees_usage_per_model(hf, member_client, admin_client, hosted_model):
+    events(run(member_client, hosted_model))
+    hf.fault("hf-inference", "status", status=500, body={"error": "boom"})
+    events(run(member_client, hosted_model))
+    html = admin_client.get(reverse("huggingface")).content.decode()
+    assert "2 runs, 1 failed" in html and "median" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provider_token):
+    model = create_model(display_name="slow", endpoint_type="inference_endpoint", repo_id="", task="text-generation",
+                         endpoint_url=hf.base + "/ep/tgi")
+    hf.token_delay = 0.05
+    session = requests.Session()
+    login = session.get(live_server.url + "/accounts/login/")
+    assert login.status_code == 200
+    session.post(live_server.url + "/accounts/login/", data={
+        "username": member_user.username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(live_server.url + reverse("playground_run"), stream=True, data={
+        "model": model.pk, "prompt": "go", "max_new_tokens": "200", "stream": "on"},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]})
+    lines = response.iter_lines()
+    assert json.loads(next(lines))["type"] == "start"
+    assert json.loads(next(lines))["type"] == "token"
+    response.close()  # the browser's Stop
+    deadline = time.monotonic() + 5
+    while hf.aborted_streams == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert hf.aborted_streams == 1
+    assert hf.completed_streams == 0
+    deadline = time.monotonic() + 5
+    while not PlaygroundRun.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    saved = PlaygroundRun.objects.get()
+    assert saved.status == RunStatus.STOPPED and 0 < len(saved.output) < 200 * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_are_relayed_as_they_arrive(hf, live_server, member_user, provider_token):
+    model = create_model(display_name="paced", endpoint_type="inference_endpoint", repo_id="",
+                         task="text-generation", endpoint_url=hf.base + "/ep/tgi")
+    hf.token_delay = 0.15
+    session = requests.Session()
+    session.get(live_server.url + "/accounts/login/")
+    session.post(live_server.url + "/accounts/login/", data={
+        "username": member_user.username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
+    response = session.post(live_server.url + reverse("playground_run"), stream=True, data={
+        "model": model.pk, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]})
+    arrivals = []
+    for line in response.iter_lines(chunk_size=1):  # read bytes as they come, so arrival times are true
+        if json.loads(line)["type"] == "token":
+            arrivals.append(time.monotonic())
+    assert len(arrivals) == 5
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) > 0.1, gaps  # one at a time, not batched at the end
