@@ -25,10 +25,9 @@
         opt.hidden = opt.value !== "" && TASKS[type].indexOf(opt.value) < 0;
         opt.disabled = opt.hidden;
       });
-      if (task.selectedOptions.length && task.selectedOptions[0].disabled) {
-        const first = Array.from(task.options).find(function (o) { return !o.disabled && o.value; });
-        if (first) task.value = first.value;
-      }
+      const allowed = Array.from(task.options).filter(function (o) { return !o.disabled && o.value; });
+      const current = task.selectedOptions.length ? task.selectedOptions[0] : null;
+      if ((current && current.disabled) || (!task.value && allowed.length === 1)) task.value = allowed[0].value;
     }
     const repoField = form.querySelector('[data-field="repo_id"]');
     if (repoField) repoField.classList.toggle("optional", type === "inference_endpoint");
