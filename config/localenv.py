@@ -27,8 +27,10 @@ def main(path=BASE_DIR / ".env"):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        print(f"Wrote {', '.join(a.split('=')[0] for a in additions)} to {path} (mode 600). "
-              "Back up this file: without its ENCRYPTION_KEYS the stored tokens cannot be read.")
+        print(
+            f"Wrote {', '.join(a.split('=')[0] for a in additions)} to {path} (mode 600). "
+            "Back up this file: without its ENCRYPTION_KEYS the stored tokens cannot be read."
+        )
     if path.exists():
         os.chmod(path, 0o600)
 

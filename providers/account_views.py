@@ -76,8 +76,9 @@ def people(request):
 
 def _last_admin_guard(request, user):
     if roles.role_of(user) == roles.ADMIN and user.is_active and roles.active_admin_count(exclude=user) == 0:
-        messages.error(request, _("%(name)s is the last active admin; make someone else admin first.") % {
-            "name": user.username})
+        messages.error(
+            request, _("%(name)s is the last active admin; make someone else admin first.") % {"name": user.username}
+        )
         return True
     return False
 
@@ -96,8 +97,9 @@ def person_role(request, user_id):
     if new_role != old_role and not (new_role == roles.MEMBER and _last_admin_guard(request, user)):
         roles.set_role(user, new_role)
         audit.record(request, "person.role", user, {"role": {"from": old_role, "to": new_role}})
-        messages.success(request, _("%(name)s is now %(role)s.") % {"name": user.username,
-                                                                  "role": roles.ROLE_LABELS[new_role]})
+        messages.success(
+            request, _("%(name)s is now %(role)s.") % {"name": user.username, "role": roles.ROLE_LABELS[new_role]}
+        )
     return redirect("people")
 
 

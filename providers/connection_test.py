@@ -1,4 +1,4 @@
-""""Test connection": check token, model and endpoint step by step, then run one tiny generation."""
+""" "Test connection": check token, model and endpoint step by step, then run one tiny generation."""
 
 import time
 
@@ -66,11 +66,13 @@ def run_test(model, typed_token="", scale_up=False):
             _check_hub(model, target, deadline, steps)
         params = {"max_new_tokens": PROBE_TOKENS}
         if model.task == Task.CHAT:
-            chunks = client.generate(target, params, messages=[{"role": "user", "content": PROBE_PROMPT}],
-                                     deadline=deadline)
+            chunks = client.generate(
+                target, params, messages=[{"role": "user", "content": PROBE_PROMPT}], deadline=deadline
+            )
         else:
-            chunks = client.generate(target, {**params, "return_full_text": False}, prompt=PROBE_PROMPT,
-                                     deadline=deadline)
+            chunks = client.generate(
+                target, {**params, "return_full_text": False}, prompt=PROBE_PROMPT, deadline=deadline
+            )
         finish = [c for c in chunks if isinstance(c, client.Finish)][0]
         steps.add(_("Tiny generation"), True, finish.text[:200])
         return _result(True, started, steps, server_info, sample=finish.text, server=finish.server)
@@ -86,28 +88,42 @@ def _check_hub(model, target, deadline, steps):
     allowed = info.can_call_providers
     steps.add(_("Token"), allowed, _("valid, %(role)s token of %(name)s") % {"role": info.role, "name": info.name})
     if not allowed:
-        raise HFError("token_lacks_permission",
-                      _("This fine-grained token lacks the permission “Make calls to Inference Providers”."))
+        raise HFError(
+            "token_lacks_permission",
+            _("This fine-grained token lacks the permission “Make calls to Inference Providers”."),
+        )
     repo_id, provider = split_provider(model.repo_id)
-    hub = client.model_info(repo_id, target.token, deadline=deadline,
-                            expand=("pipeline_tag", "gated", "inference", "inferenceProviderMapping", "tags"))
+    hub = client.model_info(
+        repo_id,
+        target.token,
+        deadline=deadline,
+        expand=("pipeline_tag", "gated", "inference", "inferenceProviderMapping", "tags"),
+    )
     mapping = client.provider_mapping(hub)
     gated = hub.get("gated") or False
-    steps.add(_("Model on the Hub"), True, _("pipeline %(tag)s, gated: %(gated)s") % {
-        "tag": hub.get("pipeline_tag") or "-", "gated": gated})
+    steps.add(
+        _("Model on the Hub"),
+        True,
+        _("pipeline %(tag)s, gated: %(gated)s") % {"tag": hub.get("pipeline_tag") or "-", "gated": gated},
+    )
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
         live = sorted(p for p, status in mapping.items() if status == "live")
         steps.add(_("Providers"), bool(live), ", ".join(f"{p} ({s})" for p, s in sorted(mapping.items())) or "-")
         if not live:
             raise HFError("model_not_served", _("No Inference Provider serves %(repo)s live.") % {"repo": repo_id})
         if provider and provider not in live:
-            raise HFError("model_not_served", _("The provider %(p)s does not serve this model live; live: %(live)s")
-                          % {"p": provider, "live": ", ".join(live)})
+            raise HFError(
+                "model_not_served",
+                _("The provider %(p)s does not serve this model live; live: %(live)s")
+                % {"p": provider, "live": ", ".join(live)},
+            )
         return
     tag = hub.get("pipeline_tag")
     if tag and tag != model.task:
-        raise HFError("wrong_task", _("The Hub lists %(repo)s as %(tag)s, not %(task)s.")
-                      % {"repo": repo_id, "tag": tag, "task": model.task})
+        raise HFError(
+            "wrong_task",
+            _("The Hub lists %(repo)s as %(tag)s, not %(task)s.") % {"repo": repo_id, "tag": tag, "task": model.task},
+        )
     served = hub.get("inference") == "warm" or mapping.get("hf-inference") == "live"
     if not served:
         others = sorted(p for p, s in mapping.items() if s == "live" and p != "hf-inference")
@@ -120,13 +136,26 @@ def _check_endpoint(target, deadline, steps):
     if info is None:
         steps.add(_("Server"), True, _("no /info route: not text-generation-inference, trying anyway"))
         return {"reachable": True}
-    summary = {k: info.get(k) for k in ("model_id", "model_pipeline_tag", "version", "max_input_tokens",
-                                         "max_input_length", "max_total_tokens", "router") if info.get(k) is not None}
+    summary = {
+        k: info.get(k)
+        for k in (
+            "model_id",
+            "model_pipeline_tag",
+            "version",
+            "max_input_tokens",
+            "max_input_length",
+            "max_total_tokens",
+            "router",
+        )
+        if info.get(k) is not None
+    }
     steps.add(_("Server"), True, ", ".join(f"{k}={v}" for k, v in summary.items()))
     tag = info.get("model_pipeline_tag")
     if tag in ("text-generation", "text2text-generation") and target.task != "chat" and tag != target.task:
-        raise HFError("wrong_task", _("The endpoint serves a %(tag)s model; the task here is %(task)s.")
-                      % {"tag": tag, "task": target.task})
+        raise HFError(
+            "wrong_task",
+            _("The endpoint serves a %(tag)s model; the task here is %(task)s.") % {"tag": tag, "task": target.task},
+        )
     return {"reachable": True, **summary}
 
 

@@ -55,9 +55,14 @@ class ModelConfigForm(forms.ModelForm):
         help_text=_("Optional: overrides the provider token (e.g. an endpoint of another organization)."),
     )
     endpoint_url = forms.URLField(
-        label=_("Endpoint URL"), required=False, max_length=500, assume_scheme="https",
-        help_text=_("The URL shown in the Inference Endpoints dashboard, "
-                    "e.g. https://xyz.us-east-1.aws.endpoints.huggingface.cloud"),
+        label=_("Endpoint URL"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=_(
+            "The URL shown in the Inference Endpoints dashboard, "
+            "e.g. https://xyz.us-east-1.aws.endpoints.huggingface.cloud"
+        ),
         widget=forms.URLInput(attrs={"placeholder": "https://"}),
     )
     clear_token = forms.BooleanField(label=_("Remove this model's token (use the provider token)"), required=False)
@@ -74,8 +79,9 @@ class ModelConfigForm(forms.ModelForm):
             "enabled": _("Enabled"),
         }
         help_texts = {
-            "repo_id": _("e.g. google/flan-t5-base; for Inference Providers optionally :provider, :fastest or "
-                         ":cheapest."),
+            "repo_id": _(
+                "e.g. google/flan-t5-base; for Inference Providers optionally :provider, :fastest or :cheapest."
+            ),
         }
         widgets = {"endpoint_type": forms.RadioSelect}
 

@@ -40,13 +40,18 @@ def parameter_fields():
     """Fresh field instances for a form (Django forms copy fields, but defaults must not be shared)."""
     return {
         "max_new_tokens": forms.IntegerField(
-            label=_("Max new tokens"), required=False, min_value=1, max_value=MAX_NEW_TOKENS_LIMIT,
+            label=_("Max new tokens"),
+            required=False,
+            min_value=1,
+            max_value=MAX_NEW_TOKENS_LIMIT,
             error_messages={"min_value": _("Max new tokens must be strictly positive.")},
         ),
         "temperature": forms.FloatField(label=_("Temperature"), required=False),
         "top_p": forms.FloatField(label=_("Top-p"), required=False),
         "top_k": forms.IntegerField(
-            label=_("Top-k"), required=False, min_value=1,
+            label=_("Top-k"),
+            required=False,
+            min_value=1,
             error_messages={"min_value": _("Top-k must be strictly positive.")},
         ),
         "repetition_penalty": forms.FloatField(label=_("Repetition penalty"), required=False),

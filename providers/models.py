@@ -115,9 +115,7 @@ class HFModel(SecretsMixin):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    last_test = models.ForeignKey(
-        "ConnectionTest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    last_test = models.ForeignKey("ConnectionTest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["display_name"]

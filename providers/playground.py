@@ -45,8 +45,17 @@ def new_run(user, model, form, compare_group=None):
     )
 
 
-RESULT_FIELDS = ["status", "output", "latency_ms", "ttft_ms", "generated_tokens", "tokens_per_second",
-                 "finish_reason", "error_category", "error_message"]
+RESULT_FIELDS = [
+    "status",
+    "output",
+    "latency_ms",
+    "ttft_ms",
+    "generated_tokens",
+    "tokens_per_second",
+    "finish_reason",
+    "error_category",
+    "error_message",
+]
 
 
 def line(event):
@@ -81,11 +90,13 @@ class Relay:
             run = self.run
             deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
             if self.model.is_chat:
-                self.generator = client.generate(target, run.parameters, messages=run.messages,
-                                                 stream=self.stream, deadline=deadline)
+                self.generator = client.generate(
+                    target, run.parameters, messages=run.messages, stream=self.stream, deadline=deadline
+                )
             else:
-                self.generator = client.generate(target, run.parameters, prompt=run.prompt,
-                                                 stream=self.stream, deadline=deadline)
+                self.generator = client.generate(
+                    target, run.parameters, prompt=run.prompt, stream=self.stream, deadline=deadline
+                )
             sent = time.perf_counter()
             self.pending = next(self.generator)
             self.first_at = time.perf_counter()

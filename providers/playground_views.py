@@ -20,31 +20,36 @@ def member_view(view):
 
 
 def _models_payload(models):
-    return [
-        {"id": m.pk, "name": m.display_name, "chat": m.is_chat, "defaults": m.default_parameters()}
-        for m in models
-    ]
+    return [{"id": m.pk, "name": m.display_name, "chat": m.is_chat, "defaults": m.default_parameters()} for m in models]
 
 
 @member_view
 def playground(request):
     models = list(visible_models(request.user).only("id", "display_name", "task", *HFModel.PARAMETER_FIELDS))
     runs = request.user.runs.only("id", "model_name", "prompt", "status", "created_at", "mode")[:50]
-    return render(request, "playground/playground.html", {
-        "form": PlaygroundForm(models=visible_models(request.user)),
-        "models_json": _models_payload(models),
-        "runs": runs,
-    })
+    return render(
+        request,
+        "playground/playground.html",
+        {
+            "form": PlaygroundForm(models=visible_models(request.user)),
+            "models_json": _models_payload(models),
+            "runs": runs,
+        },
+    )
 
 
 @member_view
 def compare(request):
     models = list(visible_models(request.user))
-    return render(request, "playground/compare.html", {
-        "form": PlaygroundForm(models=visible_models(request.user)),
-        "models": models,
-        "models_json": _models_payload(models),
-    })
+    return render(
+        request,
+        "playground/compare.html",
+        {
+            "form": PlaygroundForm(models=visible_models(request.user)),
+            "models": models,
+            "models_json": _models_payload(models),
+        },
+    )
 
 
 @member_view
@@ -55,8 +60,16 @@ def run(request):
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):
-        return JsonResponse({"errors": {"__all__": [{"message": _(
-            "You have reached the limit of runs per minute. Wait a moment and try again.")}]}}, status=429)
+        return JsonResponse(
+            {
+                "errors": {
+                    "__all__": [
+                        {"message": _("You have reached the limit of runs per minute. Wait a moment and try again.")}
+                    ]
+                }
+            },
+            status=429,
+        )
     group = request.POST.get("compare_group", "")
     try:
         group = uuid.UUID(group) if group else None

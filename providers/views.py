@@ -27,8 +27,16 @@ def admin_view(view):
     return login_required(permission_required(roles.MANAGE_PROVIDERS, raise_exception=True)(view))
 
 
-AUDITED_FIELDS = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled",
-                  *HFModel.PARAMETER_FIELDS, "api_token"]
+AUDITED_FIELDS = [
+    "display_name",
+    "endpoint_type",
+    "task",
+    "repo_id",
+    "endpoint_url",
+    "enabled",
+    *HFModel.PARAMETER_FIELDS,
+    "api_token",
+]
 
 
 class EditConflict(Exception):
@@ -52,19 +60,24 @@ def huggingface(request):
     models = HFModel.objects.select_related("last_test").order_by("display_name")
     query = request.GET.get("q", "").strip()
     if query:
-        models = models.filter(Q(display_name__icontains=query) | Q(repo_id__icontains=query)
-                               | Q(endpoint_url__icontains=query))
+        models = models.filter(
+            Q(display_name__icontains=query) | Q(repo_id__icontains=query) | Q(endpoint_url__icontains=query)
+        )
     page = Paginator(models, 50).get_page(request.GET.get("page"))
     usage = usage_by_model()
     rows = [{"model": m, "usage": usage.get(m.pk)} for m in page]
-    return render(request, "providers/huggingface.html", {
-        "provider": provider,
-        "token_readable": provider.secret_readable("api_token"),
-        "token_form": ProviderTokenForm(),
-        "page": page,
-        "rows": rows,
-        "query": query,
-    })
+    return render(
+        request,
+        "providers/huggingface.html",
+        {
+            "provider": provider,
+            "token_readable": provider.secret_readable("api_token"),
+            "token_form": ProviderTokenForm(),
+            "page": page,
+            "rows": rows,
+            "query": query,
+        },
+    )
 
 
 @admin_view
@@ -82,8 +95,9 @@ def provider_token(request):
     provider.set_secret("api_token", token)
     provider.save()
     audit.record(request, "provider.token_replaced", provider, {"api_token": "token replaced"})
-    messages.success(request, _("The provider token was saved (%(masked)s).") % {
-        "masked": provider.masked_secret("api_token")})
+    messages.success(
+        request, _("The provider token was saved (%(masked)s).") % {"masked": provider.masked_secret("api_token")}
+    )
     return redirect("huggingface")
 
 
@@ -130,27 +144,42 @@ def model_edit(request, pk):
             _save(request, form, model, "model.update")
         except EditConflict:
             conflict = True
-            form.add_error(None, _("This model was changed by someone else since you opened it. "
-                                   "Reload to see their changes, then apply yours again."))
+            form.add_error(
+                None,
+                _(
+                    "This model was changed by someone else since you opened it. "
+                    "Reload to see their changes, then apply yours again."
+                ),
+            )
         else:
             messages.success(request, _("%(name)s was saved.") % {"name": form.cleaned_data["display_name"]})
             return redirect("model_detail", pk=pk)
     token_readable = model.secret_readable("api_token")
-    return render(request, "providers/model_form.html", {
-        "form": form, "model": HFModel.objects.get(pk=pk) if conflict else model,
-        "conflict": conflict, "token_readable": token_readable,
-    })
+    return render(
+        request,
+        "providers/model_form.html",
+        {
+            "form": form,
+            "model": HFModel.objects.get(pk=pk) if conflict else model,
+            "conflict": conflict,
+            "token_readable": token_readable,
+        },
+    )
 
 
 @admin_view
 def model_detail(request, pk):
     model = get_object_or_404(HFModel.objects.select_related("last_test"), pk=pk)
-    return render(request, "providers/model_detail.html", {
-        "model": model,
-        "tests": model.tests.all()[:20],
-        "usage": usage_by_model().get(model.pk),
-        "token_readable": model.secret_readable("api_token"),
-    })
+    return render(
+        request,
+        "providers/model_detail.html",
+        {
+            "model": model,
+            "tests": model.tests.all()[:20],
+            "usage": usage_by_model().get(model.pk),
+            "token_readable": model.secret_readable("api_token"),
+        },
+    )
 
 
 @admin_view
@@ -161,8 +190,12 @@ def model_toggle(request, pk):
         model.enabled = not model.enabled
         model.version += 1
         model.save(update_fields=["enabled", "version", "updated_at"])
-        audit.record(request, "model.enable" if model.enabled else "model.disable", model,
-                     {"enabled": {"from": not model.enabled, "to": model.enabled}})
+        audit.record(
+            request,
+            "model.enable" if model.enabled else "model.disable",
+            model,
+            {"enabled": {"from": not model.enabled, "to": model.enabled}},
+        )
     if model.enabled:
         messages.success(request, _("%(name)s is enabled.") % {"name": model.display_name})
     else:
@@ -186,8 +219,12 @@ def model_delete(request, pk):
 def _test_response(request, model, result):
     if model.pk:
         record_test(model, result, request.user)
-    audit.record(request, "model.test", model if model.pk else None, {
-        "model": model.display_name, "ok": result["ok"], "category": result["category"]})
+    audit.record(
+        request,
+        "model.test",
+        model if model.pk else None,
+        {"model": model.display_name, "ok": result["ok"], "category": result["category"]},
+    )
     result["tested_at"] = timezone.now().isoformat()
     return JsonResponse(result)
 
@@ -261,5 +298,8 @@ def audit_log(request):
         entries = entries.filter(target_repr__icontains=target)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
-    return render(request, "providers/audit.html", {
-        "page": page, "action": action, "actor": actor, "target": target, "actions": actions})
+    return render(
+        request,
+        "providers/audit.html",
+        {"page": page, "action": action, "actor": actor, "target": target, "actions": actions},
+    )

@@ -34,9 +34,15 @@ def hf(emulator, settings):
     emulator.add_token(OTHER_TOKEN, name="bob", role="write")
     emulator.add_model("google/flan-t5-base", pipeline_tag="text2text-generation", providers={"hf-inference": "live"})
     emulator.add_model("openai-community/gpt2", pipeline_tag="text-generation", providers={"hf-inference": "live"})
-    emulator.add_model("meta-llama/Llama-3.1-8B-Instruct", pipeline_tag="text-generation", warm=False, gated="manual",
-                       granted={"alice"}, providers={"together": "live", "fireworks-ai": "staging"},
-                       tags=["transformers", "conversational"])
+    emulator.add_model(
+        "meta-llama/Llama-3.1-8B-Instruct",
+        pipeline_tag="text-generation",
+        warm=False,
+        gated="manual",
+        granted={"alice"},
+        providers={"together": "live", "fireworks-ai": "staging"},
+        tags=["transformers", "conversational"],
+    )
     emulator.add_endpoint("tgi")
     return emulator
 
@@ -81,8 +87,12 @@ def provider_token(db):
 
 
 def create_model(**fields):
-    defaults = {"display_name": "flan", "endpoint_type": EndpointType.HOSTED_API,
-                "task": Task.TEXT2TEXT_GENERATION, "repo_id": "google/flan-t5-base"}
+    defaults = {
+        "display_name": "flan",
+        "endpoint_type": EndpointType.HOSTED_API,
+        "task": Task.TEXT2TEXT_GENERATION,
+        "repo_id": "google/flan-t5-base",
+    }
     defaults.update(fields)
     token = defaults.pop("token", None)
     model = HFModel(**defaults)
@@ -99,14 +109,23 @@ def hosted_model(db, provider_token):
 
 @pytest.fixture
 def endpoint_model(db, hf, provider_token):
-    return create_model(display_name="my tgi", endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-                        task=Task.TEXT_GENERATION, repo_id="", endpoint_url=hf.base + "/ep/tgi")
+    return create_model(
+        display_name="my tgi",
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        task=Task.TEXT_GENERATION,
+        repo_id="",
+        endpoint_url=hf.base + "/ep/tgi",
+    )
 
 
 @pytest.fixture
 def chat_model(db, provider_token):
-    return create_model(display_name="llama chat", endpoint_type=EndpointType.INFERENCE_PROVIDERS, task=Task.CHAT,
-                        repo_id="meta-llama/Llama-3.1-8B-Instruct")
+    return create_model(
+        display_name="llama chat",
+        endpoint_type=EndpointType.INFERENCE_PROVIDERS,
+        task=Task.CHAT,
+        repo_id="meta-llama/Llama-3.1-8B-Instruct",
+    )
 
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -131,8 +150,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -146,8 +172,10 @@ def page(browser, live_server):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # Console errors include CSP refusals; a 404 document (visited on purpose) is not a page error.
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and "status of 404" not in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" and "status of 404" not in msg.text else None,
+    )
     yield page
     context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"

@@ -21,19 +21,43 @@ WORDS = "The sky is blue because molecules in the air scatter blue light from th
 def whoami_body(name="alice", role="read", global_perms=None, scoped=None):
     access = {"displayName": f"{name}-token", "role": role, "createdAt": "2025-01-01T00:00:00.000Z"}
     if role == "fineGrained":
-        access["fineGrained"] = {"canReadGatedRepos": True, "global": list(global_perms or []),
-                                 "scoped": list(scoped or [])}
-    return {"type": "user", "id": "62f264b9f3c90f4b6514a269", "name": name, "fullname": name.title(),
-            "email": f"{name}@example.com", "emailVerified": True, "isPro": False, "canPay": False,
-            "periodEnd": None, "avatarUrl": "/avatars/x.svg", "orgs": [],
-            "auth": {"type": "access_token", "accessToken": access}}
+        access["fineGrained"] = {
+            "canReadGatedRepos": True,
+            "global": list(global_perms or []),
+            "scoped": list(scoped or []),
+        }
+    return {
+        "type": "user",
+        "id": "62f264b9f3c90f4b6514a269",
+        "name": name,
+        "fullname": name.title(),
+        "email": f"{name}@example.com",
+        "emailVerified": True,
+        "isPro": False,
+        "canPay": False,
+        "periodEnd": None,
+        "avatarUrl": "/avatars/x.svg",
+        "orgs": [],
+        "auth": {"type": "access_token", "accessToken": access},
+    }
 
 
 def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, providers=None, tags=None):
-    body = {"_id": "661f97d0b00f5f1f620c4f25", "id": repo_id, "modelId": repo_id, "author": repo_id.split("/")[0],
-            "private": False, "gated": gated, "disabled": False, "pipeline_tag": pipeline_tag,
-            "library_name": "transformers", "tags": tags or ["transformers", pipeline_tag],
-            "sha": "0e9e39f249a16976918f6564b8830bc894c89659", "downloads": 1234, "likes": 56}
+    body = {
+        "_id": "661f97d0b00f5f1f620c4f25",
+        "id": repo_id,
+        "modelId": repo_id,
+        "author": repo_id.split("/")[0],
+        "private": False,
+        "gated": gated,
+        "disabled": False,
+        "pipeline_tag": pipeline_tag,
+        "library_name": "transformers",
+        "tags": tags or ["transformers", pipeline_tag],
+        "sha": "0e9e39f249a16976918f6564b8830bc894c89659",
+        "downloads": 1234,
+        "likes": 56,
+    }
     if warm:
         body["inference"] = "warm"
     body["inferenceProviderMapping"] = {
@@ -77,10 +101,24 @@ class Emulator:
         self.models[repo_id] = body
         return body
 
-    def add_endpoint(self, name, state="running", token=None, pipeline="text-generation", sse_space=True,
-                     tgi=True, model_id="bigscience/bloom-560m"):
-        self.endpoints[name] = {"state": state, "token": token, "pipeline": pipeline, "sse_space": sse_space,
-                                "tgi": tgi, "model_id": model_id}
+    def add_endpoint(
+        self,
+        name,
+        state="running",
+        token=None,
+        pipeline="text-generation",
+        sse_space=True,
+        tgi=True,
+        model_id="bigscience/bloom-560m",
+    ):
+        self.endpoints[name] = {
+            "state": state,
+            "token": token,
+            "pipeline": pipeline,
+            "sse_space": sse_space,
+            "tgi": tgi,
+            "model_id": model_id,
+        }
         return f"{self.base}/ep/{name}"
 
     def fault(self, pattern, kind, times=1, **kwargs):
@@ -177,8 +215,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send(self, status, body, content_type="application/json", headers=None):
-        data = body if isinstance(body, bytes) else (
-            body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode())
+        data = (
+            body
+            if isinstance(body, bytes)
+            else (body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode())
+        )
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
@@ -198,8 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(self.raw_body or b"null")
         except ValueError:
-            self._send(400, f"Failed to parse the request body as JSON: {self.raw_body[:40]!r}",
-                       "text/plain; charset=utf-8")
+            self._send(
+                400, f"Failed to parse the request body as JSON: {self.raw_body[:40]!r}", "text/plain; charset=utf-8"
+            )
             raise _Abort() from None
 
     def _token(self):
@@ -209,8 +251,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _apply_fault(self, fault):
         kind = fault["kind"]
         if kind == "status":
-            self._send(fault["status"], fault.get("body", ""), fault.get("content_type", "application/json"),
-                       fault.get("headers"))
+            self._send(
+                fault["status"],
+                fault.get("body", ""),
+                fault.get("content_type", "application/json"),
+                fault.get("headers"),
+            )
         elif kind == "slow":
             time.sleep(fault.get("seconds", 5))
             return False
@@ -220,11 +266,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "non_json":
             self._send(200, "<html><body>Welcome to nginx!</body></html>", "text/html")
         elif kind == "rate_limit":
-            self._error(429, "Rate limit reached. You reached free usage limit (reset hourly).",
-                        headers={"Retry-After": str(fault.get("retry_after", 1))})
+            self._error(
+                429,
+                "Rate limit reached. You reached free usage limit (reset hourly).",
+                headers={"Retry-After": str(fault.get("retry_after", 1))},
+            )
         elif kind == "loading":
-            self._send(503, {"error": f"Model {fault.get('model', 'x')} is currently loading",
-                             "estimated_time": fault.get("estimated_time", 20.0)})
+            self._send(
+                503,
+                {
+                    "error": f"Model {fault.get('model', 'x')} is currently loading",
+                    "estimated_time": fault.get("estimated_time", 20.0),
+                },
+            )
         elif kind in ("drop_mid_stream", "stream_error"):
             self._current_fault = fault
             return False
@@ -247,8 +301,12 @@ class _Handler(BaseHTTPRequestHandler):
             repo = match.group(1)
             if repo in self.emu.renamed:
                 target = self.emu.renamed[repo]
-                return self._send(307, f"Temporary Redirect. Redirecting to /api/models/{target}", "text/plain",
-                                  {"Location": f"/hub/api/models/{target}"})
+                return self._send(
+                    307,
+                    f"Temporary Redirect. Redirecting to /api/models/{target}",
+                    "text/plain",
+                    {"Location": f"/hub/api/models/{target}"},
+                )
             if token is not None and token not in self.emu.tokens:
                 message = "Invalid credentials in Authorization header"
                 return self._error(401, message, headers={"X-Error-Message": message})
@@ -256,8 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
             if model is None:
                 status = 404 if token else 401
                 message = "Repository not found" if token else "Invalid username or password."
-                return self._error(status, message, headers={"X-Error-Code": "RepoNotFound",
-                                                             "X-Error-Message": message})
+                return self._error(
+                    status, message, headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": message}
+                )
             public = {k: v for k, v in model.items() if not k.startswith("_")}
             expand = self.query.get("expand[]", []) + self.query.get("expand", [])
             if expand:
@@ -272,13 +331,22 @@ class _Handler(BaseHTTPRequestHandler):
         who = self.emu.tokens.get(token)
         if who is None:
             message = "Invalid username or password."
-            self._error(401, message, headers={"WWW-Authenticate": 'Bearer realm="Authentication required", '
-                                               'charset="UTF-8"', "X-Error-Message": message})
+            self._error(
+                401,
+                message,
+                headers={
+                    "WWW-Authenticate": 'Bearer realm="Authentication required", charset="UTF-8"',
+                    "X-Error-Message": message,
+                },
+            )
             raise _Abort()
         access = who["auth"]["accessToken"]
         if access["role"] == "fineGrained" and "inference.serverless.write" not in access["fineGrained"]["global"]:
-            self._error(403, "This authentication method does not have sufficient permissions to call Inference "
-                        f"Providers on behalf of user {who['name']}")
+            self._error(
+                403,
+                "This authentication method does not have sufficient permissions to call Inference "
+                f"Providers on behalf of user {who['name']}",
+            )
             raise _Abort()
         return who
 
@@ -292,9 +360,16 @@ class _Handler(BaseHTTPRequestHandler):
             model = self.emu.models.get(name)
             live = {p for p, m in (model or {}).get("inferenceProviderMapping", {}).items() if m["status"] == "live"}
             if not live or (suffix and suffix not in ("fastest", "cheapest", "preferred") and suffix not in live):
-                return self._send(400, {"error": {"message": f"The requested model '{body.get('model')}' is not "
-                                                  "supported by any provider you have enabled.",
-                                                  "type": "invalid_request_error"}})
+                return self._send(
+                    400,
+                    {
+                        "error": {
+                            "message": f"The requested model '{body.get('model')}' is not "
+                            "supported by any provider you have enabled.",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                )
             if not self._gate(model, who):
                 return
             return self._chat(body, sse_space=True, done=True, model_name=name)
@@ -318,21 +393,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _gate(self, model, who):
         if model.get("gated") and who["name"] not in model["_granted"]:
-            self._error(403, f"Access to model {model['id']} is restricted and you are not in the authorized list. "
-                        f"Visit https://huggingface.co/{model['id']} to ask for access.")
+            self._error(
+                403,
+                f"Access to model {model['id']} is restricted and you are not in the authorized list. "
+                f"Visit https://huggingface.co/{model['id']} to ask for access.",
+            )
             return False
         return True
 
     def _pipeline(self, body, model):
         """A transformers pipeline (not TGI): refuses generation kwargs it does not know, answers a list."""
         params = (body or {}).get("parameters") or {}
-        unknown = [k for k in params if k in ("return_full_text", "stop", "details", "seed", "do_sample")
-                   and model["pipeline_tag"] == "text2text-generation"]
+        unknown = [
+            k
+            for k in params
+            if k in ("return_full_text", "stop", "details", "seed", "do_sample")
+            and model["pipeline_tag"] == "text2text-generation"
+        ]
         if unknown:
             names = ", ".join(f"'{k}'" for k in unknown)
-            return self._send(400, {"error": f"The following `model_kwargs` are not used by the model: [{names}] "
-                                    "(note: typos in the generate arguments will also show up in this list)",
-                                    "warnings": ["There was an inference error: unused model_kwargs"]})
+            return self._send(
+                400,
+                {
+                    "error": f"The following `model_kwargs` are not used by the model: [{names}] "
+                    "(note: typos in the generate arguments will also show up in this list)",
+                    "warnings": ["There was an inference error: unused model_kwargs"],
+                },
+            )
         text = " ".join(WORDS[: min(params.get("max_new_tokens") or 5, len(WORDS))])
         return self._send(200, [{"generated_text": text}], headers={"x-compute-type": "cpu"})
 
@@ -357,11 +444,25 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, "<html><body>It works!</body></html>", "text/html")
             return self._send(404, "<html>Not found</html>", "text/html")
         if method == "GET" and path == "/info":
-            return self._send(200, {
-                "model_id": endpoint["model_id"], "model_sha": "e985a63c", "model_pipeline_tag": endpoint["pipeline"],
-                "max_concurrent_requests": 128, "max_best_of": 2, "max_stop_sequences": 4, "max_input_tokens": 1024,
-                "max_total_tokens": 2048, "validation_workers": 2, "max_client_batch_size": 4,
-                "router": "text-generation-router", "version": "3.3.6-dev0", "sha": None, "docker_label": None})
+            return self._send(
+                200,
+                {
+                    "model_id": endpoint["model_id"],
+                    "model_sha": "e985a63c",
+                    "model_pipeline_tag": endpoint["pipeline"],
+                    "max_concurrent_requests": 128,
+                    "max_best_of": 2,
+                    "max_stop_sequences": 4,
+                    "max_input_tokens": 1024,
+                    "max_total_tokens": 2048,
+                    "validation_workers": 2,
+                    "max_client_batch_size": 4,
+                    "router": "text-generation-router",
+                    "version": "3.3.6-dev0",
+                    "sha": None,
+                    "docker_label": None,
+                },
+            )
         if method == "GET" and path in ("/health", "/"):
             return self._send(200, b"", None)
         if method != "POST":
@@ -370,11 +471,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/":
             return self._compat(body, endpoint["sse_space"], endpoint["pipeline"], wrap=True)
         if path == "/generate":
-            return self._compat({**(body or {}), "stream": False}, endpoint["sse_space"], endpoint["pipeline"],
-                                wrap=False)
+            return self._compat(
+                {**(body or {}), "stream": False}, endpoint["sse_space"], endpoint["pipeline"], wrap=False
+            )
         if path == "/generate_stream":
-            return self._compat({**(body or {}), "stream": True}, endpoint["sse_space"], endpoint["pipeline"],
-                                wrap=False)
+            return self._compat(
+                {**(body or {}), "stream": True}, endpoint["sse_space"], endpoint["pipeline"], wrap=False
+            )
         if path == "/v1/chat/completions":
             return self._chat(body, endpoint["sse_space"], done=endpoint["sse_space"], model_name=endpoint["model_id"])
         return self._send(404, b"", None)
@@ -397,23 +500,36 @@ class _Handler(BaseHTTPRequestHandler):
             return "`inputs` cannot be empty"
         tokens = len(inputs.split())
         if tokens + (params.get("max_new_tokens") or 0) > 2048:
-            return (f"`inputs` tokens + `max_new_tokens` must be <= 2048. Given: {tokens} `inputs` tokens and "
-                    f"{params.get('max_new_tokens')} `max_new_tokens`")
+            return (
+                f"`inputs` tokens + `max_new_tokens` must be <= 2048. Given: {tokens} `inputs` tokens and "
+                f"{params.get('max_new_tokens')} `max_new_tokens`"
+            )
         return None
 
     def _deserialize(self, body):
         if not isinstance(body, dict) or "inputs" not in body:
-            self._send(422, "Failed to deserialize the JSON body into the target type: missing field `inputs` at "
-                       "line 1 column 2", "text/plain; charset=utf-8")
+            self._send(
+                422,
+                "Failed to deserialize the JSON body into the target type: missing field `inputs` at line 1 column 2",
+                "text/plain; charset=utf-8",
+            )
             raise _Abort()
         if not isinstance(body["inputs"], str):
-            self._send(422, "Failed to deserialize the JSON body into the target type: inputs: invalid type: map, "
-                       "expected a string at line 1 column 11", "text/plain; charset=utf-8")
+            self._send(
+                422,
+                "Failed to deserialize the JSON body into the target type: inputs: invalid type: map, "
+                "expected a string at line 1 column 11",
+                "text/plain; charset=utf-8",
+            )
             raise _Abort()
         stop = (body.get("parameters") or {}).get("stop")
         if stop is not None and not isinstance(stop, list):
-            self._send(422, "Failed to deserialize the JSON body into the target type: parameters.stop: invalid "
-                       "type: string, expected a sequence at line 1 column 40", "text/plain; charset=utf-8")
+            self._send(
+                422,
+                "Failed to deserialize the JSON body into the target type: parameters.stop: invalid "
+                "type: string, expected a sequence at line 1 column 40",
+                "text/plain; charset=utf-8",
+            )
             raise _Abort()
         return body
 
@@ -431,37 +547,59 @@ class _Handler(BaseHTTPRequestHandler):
         if full_text is None:
             full_text = pipeline == "text-generation" and wrap
         prefix = body["inputs"] if full_text else ""
-        headers = {"x-compute-type": "1-a10-g", "x-prompt-tokens": str(len(body["inputs"].split())),
-                   "x-generated-tokens": str(count), "x-compute-characters": str(len(body["inputs"]))}
+        headers = {
+            "x-compute-type": "1-a10-g",
+            "x-prompt-tokens": str(len(body["inputs"].split())),
+            "x-generated-tokens": str(count),
+            "x-compute-characters": str(len(body["inputs"])),
+        }
         if not stream:
             if error:
                 return self._error(422, f"Input validation error: {error}", "validation")
             result = {"generated_text": prefix + "".join(pieces)}
             if params.get("details"):
-                result["details"] = {"finish_reason": "length", "generated_tokens": count, "seed": params.get("seed"),
-                                     "prefill": [], "tokens": []}
+                result["details"] = {
+                    "finish_reason": "length",
+                    "generated_tokens": count,
+                    "seed": params.get("seed"),
+                    "prefill": [],
+                    "tokens": [],
+                }
             return self._send(200, [result] if wrap else result, headers=headers)
         prefix_text = "data: " if sse_space else "data:"
         self._start_stream(headers)
         if error:
-            self._event(prefix_text + json.dumps({"error": f"Input validation error: {error}",
-                                                  "error_type": "validation"}))
+            self._event(
+                prefix_text + json.dumps({"error": f"Input validation error: {error}", "error_type": "validation"})
+            )
             return self._end_stream()
         for index, piece in enumerate(pieces, start=1):
             last = index == count
-            event = {"index": index, "token": {"id": 100 + index, "text": piece, "logprob": -0.5, "special": False},
-                     "generated_text": (prefix + "".join(pieces)) if last else None,
-                     "details": {"finish_reason": "length", "generated_tokens": count, "seed": params.get("seed"),
-                                 "input_length": len(body["inputs"].split())} if last and params.get("details")
-                     else None}
+            event = {
+                "index": index,
+                "token": {"id": 100 + index, "text": piece, "logprob": -0.5, "special": False},
+                "generated_text": (prefix + "".join(pieces)) if last else None,
+                "details": {
+                    "finish_reason": "length",
+                    "generated_tokens": count,
+                    "seed": params.get("seed"),
+                    "input_length": len(body["inputs"].split()),
+                }
+                if last and params.get("details")
+                else None,
+            }
             if not self._stream_step(index, prefix_text, event):
                 return
         self._end_stream()
 
     def _chat(self, body, sse_space, done, model_name):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            self._send(422, "Failed to deserialize the JSON body into the target type: messages: invalid type: "
-                       "string, expected a sequence at line 1 column 27", "text/plain; charset=utf-8")
+            self._send(
+                422,
+                "Failed to deserialize the JSON body into the target type: messages: invalid type: "
+                "string, expected a sequence at line 1 column 27",
+                "text/plain; charset=utf-8",
+            )
             raise _Abort()
         temperature = body.get("temperature")
         count = min(body.get("max_tokens") or 20, 200)
@@ -474,13 +612,29 @@ class _Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             if error:
                 return self._error(422, error, "validation")
-            return self._send(200, {
-                "object": "chat.completion", "id": "", "created": created, "model": model_name,
-                "system_fingerprint": "3.2.1-native",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(pieces)},
-                             "logprobs": None, "finish_reason": "length"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count,
-                          "total_tokens": prompt_tokens + count}})
+            return self._send(
+                200,
+                {
+                    "object": "chat.completion",
+                    "id": "",
+                    "created": created,
+                    "model": model_name,
+                    "system_fingerprint": "3.2.1-native",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "".join(pieces)},
+                            "logprobs": None,
+                            "finish_reason": "length",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": count,
+                        "total_tokens": prompt_tokens + count,
+                    },
+                },
+            )
         prefix_text = "data: " if sse_space else "data:"
         self._start_stream({})
         if error:
@@ -490,17 +644,42 @@ class _Handler(BaseHTTPRequestHandler):
             return self._end_stream()
         for index, piece in enumerate(pieces, start=1):
             last = index == count
-            event = {"object": "chat.completion.chunk", "id": "", "created": created, "model": model_name,
-                     "system_fingerprint": "3.2.1-native",
-                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "logprobs": None,
-                                  "finish_reason": "length" if last else None}], "usage": None}
+            event = {
+                "object": "chat.completion.chunk",
+                "id": "",
+                "created": created,
+                "model": model_name,
+                "system_fingerprint": "3.2.1-native",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": piece},
+                        "logprobs": None,
+                        "finish_reason": "length" if last else None,
+                    }
+                ],
+                "usage": None,
+            }
             if not self._stream_step(index, prefix_text, event):
                 return
         if (body.get("stream_options") or {}).get("include_usage"):
-            self._event(prefix_text + json.dumps({"object": "chat.completion.chunk", "id": "", "created": created,
-                                                  "model": model_name, "choices": [],
-                                                  "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": count,
-                                                            "total_tokens": prompt_tokens + count}}))
+            self._event(
+                prefix_text
+                + json.dumps(
+                    {
+                        "object": "chat.completion.chunk",
+                        "id": "",
+                        "created": created,
+                        "model": model_name,
+                        "choices": [],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": count,
+                            "total_tokens": prompt_tokens + count,
+                        },
+                    }
+                )
+            )
         if done:
             self._event(prefix_text + "[DONE]")
         self._end_stream()
@@ -537,9 +716,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return False
             if fault["kind"] == "stream_error":
-                self._event(prefix_text + json.dumps(fault.get("event") or {
-                    "error": "Request failed during generation: Server error: CUDA out of memory",
-                    "error_type": "generation"}))
+                self._event(
+                    prefix_text
+                    + json.dumps(
+                        fault.get("event")
+                        or {
+                            "error": "Request failed during generation: Server error: CUDA out of memory",
+                            "error_type": "generation",
+                        }
+                    )
+                )
                 self._end_stream()
                 return False
         try:

@@ -28,4 +28,6 @@ HF_LOADING_WAIT_MAX = 2.0
 HF_RETRY_AFTER_MAX = 2.0
 # An on-disk SQLite test database, so that the leak test can search the file itself.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")
+    }

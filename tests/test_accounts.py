@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from providers import roles
 from providers.models import AuditEntry
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -28,26 +28,32 @@ def test_every_page_leads_to_setup_until_an_account_exists(client):
 
 
 def test_setup_creates_the_first_admin_once(client):
-    weak = client.post(reverse("setup"), {"username": "root", "email": "root@example.com",
-                                          "password1": "123", "password2": "123"})
+    weak = client.post(
+        reverse("setup"), {"username": "root", "email": "root@example.com", "password1": "123", "password2": "123"}
+    )
     assert weak.status_code == 200 and "too short" in weak.content.decode()
     assert 'value="root"' in weak.content.decode() and not User.objects.exists()
-    response = client.post(reverse("setup"), {"username": "root", "email": "root@example.com",
-                                              "password1": PASSWORD, "password2": PASSWORD})
+    response = client.post(
+        reverse("setup"),
+        {"username": "root", "email": "root@example.com", "password1": PASSWORD, "password2": PASSWORD},
+    )
     assert response.status_code == 302
     user = User.objects.get()
     assert roles.role_of(user) == roles.ADMIN and user.has_perm(roles.MANAGE_PROVIDERS)
     assert client.get(reverse("provider_list")).status_code == 200  # signed in
     assert client.get(reverse("setup")).status_code == 404
-    again = client.post(reverse("setup"), {"username": "second", "email": "x@example.com",
-                                           "password1": PASSWORD, "password2": PASSWORD})
+    again = client.post(
+        reverse("setup"), {"username": "second", "email": "x@example.com", "password1": PASSWORD, "password2": PASSWORD}
+    )
     assert again.status_code == 404 and User.objects.count() == 1
 
 
 def test_login_is_throttled_with_a_clear_message(client, member_user, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         response = client.post(reverse("login"), {"username": "mia", "password": "wrong"})
-        assert response.status_code == 200 and "Please enter a correct username and password" in response.content.decode()
+        assert (
+            response.status_code == 200 and "Please enter a correct username and password" in response.content.decode()
+        )
     assert client.post(reverse("login"), {"username": "mia", "password": "wrong"}).status_code == 429
     locked = client.post(reverse("login"), {"username": "mia", "password": PASSWORD})
     assert locked.status_code == 429
@@ -63,8 +69,16 @@ def test_member_login_lands_on_the_playground(client, member_user):
 
 
 def test_admin_adds_people_changes_roles_and_deactivates(admin_client, admin_user):
-    response = admin_client.post(reverse("people"), {"username": "newbie", "email": "n@example.com",
-                                                     "password1": PASSWORD, "password2": PASSWORD, "role": "Member"})
+    response = admin_client.post(
+        reverse("people"),
+        {
+            "username": "newbie",
+            "email": "n@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "role": "Member",
+        },
+    )
     assert response.status_code == 302
     newbie = User.objects.get(username="newbie")
     assert roles.role_of(newbie) == roles.MEMBER and not newbie.has_perm(roles.MANAGE_PROVIDERS)
@@ -150,12 +164,21 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECRET_KEY": "k7!x" + "Zq9#mW2$vL5&nR8*pT1^" * 3,
         "ENCRYPTION_KEYS": "prod1:dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY=",
         "ALLOWED_HOSTS": "console.example.com",
-        "SECURE_SSL_REDIRECT": "true", "SESSION_COOKIE_SECURE": "true", "CSRF_COOKIE_SECURE": "true",
-        "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true",
+        "SECURE_SSL_REDIRECT": "true",
+        "SESSION_COOKIE_SECURE": "true",
+        "CSRF_COOKIE_SECURE": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
         "DATA_DIR": str(tmp_path),
     }
     root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=root, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout

@@ -5,6 +5,7 @@ recorded status, headers and body, so the client meets exactly what the real ser
 """
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,9 +16,15 @@ import yaml
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 
-CASSETTES = Path(__file__).resolve().parent.parent.parent / "shared" / "hf-recordings" / "cassettes"
-if not CASSETTES.exists():  # CI clones the repo with shared/ beside it; a checkout elsewhere may not have it
-    pytest.skip(f"recordings not found at {CASSETTES}", allow_module_level=True)
+RECORDINGS = Path(
+    os.environ.get("HF_RECORDINGS_DIR") or Path(__file__).resolve().parent.parent.parent / "shared" / "hf-recordings"
+)
+CASSETTES = RECORDINGS / "cassettes"
+if not CASSETTES.exists():
+    # CI clones the repo with shared/ beside it and must replay them; elsewhere point HF_RECORDINGS_DIR at them.
+    if os.environ.get("CI"):
+        raise RuntimeError(f"the recordings are missing at {CASSETTES}")
+    pytest.skip(f"recordings not found at {CASSETTES} (set HF_RECORDINGS_DIR)", allow_module_level=True)
 
 SKIP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
 
@@ -135,7 +142,7 @@ def test_pipeline_error_as_a_list(replay):
 
 
 def test_router_401_without_token(replay):
-    r = replay("hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_unprocessable_entity.yaml")
+    replay("hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_unprocessable_entity.yaml")
     info = client.model_info("meta-llama/Meta-Llama-3-70B-Instruct", "hf_x")
     assert info["gated"] == "manual"
     target = client.Target("inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-70B-Instruct", token="hf_x")
@@ -146,12 +153,16 @@ def test_router_401_without_token(replay):
 
 def test_text2text_model_kwargs_error_then_success(replay):
     r = replay(
-        "hfhub-34bb25d_2025-04-23/TestTextGenerationClientVCR.test_generate_non_tgi_endpoint_regression_test.yaml")
+        "hfhub-34bb25d_2025-04-23/TestTextGenerationClientVCR.test_generate_non_tgi_endpoint_regression_test.yaml"
+    )
     info = client.model_info("google/flan-t5-large", "hf_x")
     assert info["pipeline_tag"] == "text2text-generation"
     target = client.Target("hosted_api", "text2text-generation", repo_id="google/flan-t5-large", token="hf_x")
-    chunks = list(client.generate(target, {"max_new_tokens": 10, "return_full_text": False, "stop_sequences": ["x"]},
-                                  prompt="How are you?"))
+    chunks = list(
+        client.generate(
+            target, {"max_new_tokens": 10, "return_full_text": False, "stop_sequences": ["x"]}, prompt="How are you?"
+        )
+    )
     assert chunks[-1].text == "I am at work"
     posts = [req for req in r.requests if req[0] == "POST"]
     assert len(posts) == 2
@@ -160,7 +171,9 @@ def test_text2text_model_kwargs_error_then_success(replay):
 
 
 def test_provider_mapping_dict_form_and_together_stream(replay):
-    r = replay("hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[together,conversational].yaml")
+    replay(
+        "hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[together,conversational].yaml"
+    )
     info = client.model_info("meta-llama/Meta-Llama-3-8B-Instruct", "hf_x", expand=("inferenceProviderMapping",))
     assert client.provider_mapping(info) == {"fireworks-ai": "staging", "together": "live", "hf-inference": "live"}
     target = client.Target("inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-8B-Instruct", token="hf_x")
@@ -171,7 +184,8 @@ def test_provider_mapping_dict_form_and_together_stream(replay):
 
 def test_hf_inference_tgi3_chat_stream_with_space_and_done(replay):
     r = replay(
-        "hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[hf-inference,conversational].yaml")
+        "hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[hf-inference,conversational].yaml"
+    )
     info = client.model_info("meta-llama/Llama-3.1-8B-Instruct", "hf_x")
     assert info["inference"] == "warm"
     chunks = collect(endpoint(r, "chat"), stream=True, messages=[{"role": "user", "content": "hi"}])

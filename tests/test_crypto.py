@@ -111,11 +111,20 @@ def test_missing_or_bad_key_fails_the_system_check(settings):
 
 
 def test_manage_py_refuses_to_start_without_key(tmp_path):
-
-    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 50, "ENCRYPTION_KEYS": "", "DATA_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "config.settings"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True,
-                            cwd=str(Path(__file__).resolve().parent.parent))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SECRET_KEY": "x" * 50,
+        "ENCRYPTION_KEYS": "",
+        "DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     assert result.returncode != 0
     assert "providers.E001" in result.stderr and "ENCRYPTION_KEYS is not set" in result.stderr
 

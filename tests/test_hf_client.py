@@ -24,7 +24,9 @@ def providers_chat(repo="meta-llama/Llama-3.1-8B-Instruct", token=TOKEN):
 
 def run(target, stream=False, **params):
     prompt_or_messages = (
-        {"messages": [{"role": "user", "content": "Hi"}]} if target.task == "chat" else {"prompt": "Why is the sky blue"}
+        {"messages": [{"role": "user", "content": "Hi"}]}
+        if target.task == "chat"
+        else {"prompt": "Why is the sky blue"}
     )
     return list(client.generate(target, {"max_new_tokens": 4, **params}, stream=stream, **prompt_or_messages))
 
@@ -95,18 +97,21 @@ def test_renamed_model_redirect_is_followed_on_the_same_host(hf):
 
 
 def test_model_gated(hf):
-    error = failure(client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct",
-                                  token=OTHER_TOKEN))
+    error = failure(
+        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN)
+    )
     assert error.category in ("model_gated", "model_not_served")
     hf.models["meta-llama/Llama-3.1-8B-Instruct"]["inference"] = "warm"
-    error = failure(client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct",
-                                  token=OTHER_TOKEN))
+    error = failure(
+        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN)
+    )
     assert error.category == "model_gated" and "restricted" in error.message
 
 
 def test_model_not_served_by_hf_inference(hf):
-    error = failure(client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct",
-                                  token=TOKEN))
+    error = failure(
+        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=TOKEN)
+    )
     assert error.category == "model_not_served" and error.http_status == 404
 
 
@@ -195,8 +200,9 @@ def test_endpoint_not_found(hf):
 
 
 def test_upstream_error_5xx(hf):
-    hf.fault("/ep/tgi", "status", status=500, body={"error": "Incomplete generation",
-                                                    "error_type": "incomplete_generation"})
+    hf.fault(
+        "/ep/tgi", "status", status=500, body={"error": "Incomplete generation", "error_type": "incomplete_generation"}
+    )
     error = failure(endpoint(hf))
     assert error.category == "upstream_error" and error.message == "Incomplete generation"
 
@@ -233,8 +239,11 @@ def test_overall_deadline_bounds_a_slow_stream(hf):
     hf.token_delay = 0.2
     started = time.monotonic()
     with pytest.raises(HFError) as info:
-        list(client.generate(endpoint(hf), {"max_new_tokens": 50}, prompt="x", stream=True,
-                             deadline=client.Deadline(0.5)))
+        list(
+            client.generate(
+                endpoint(hf), {"max_new_tokens": 50}, prompt="x", stream=True, deadline=client.Deadline(0.5)
+            )
+        )
     assert info.value.category == "timeout"
     assert time.monotonic() - started < 1.5
 

@@ -27,11 +27,29 @@ def test_catalog_holds_every_string_of_the_source(tmp_path):
     if not shutil.which("xgettext"):
         pytest.skip("GNU gettext is not installed (apt-get install gettext); CI installs it")
     work = tmp_path / "src"
-    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(".venv", "staticfiles", "data", ".git", "*.mo",
-                                                              "node_modules", "__pycache__", "test-artifacts"))
-    subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--ignore=tests",
-                    "--ignore=staticfiles", "--no-obsolete"], cwd=work, check=True, capture_output=True,
-                   env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    shutil.copytree(
+        ROOT,
+        work,
+        ignore=shutil.ignore_patterns(
+            ".venv", "staticfiles", "data", ".git", "*.mo", "node_modules", "__pycache__", "test-artifacts"
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--ignore=tests",
+            "--ignore=staticfiles",
+            "--no-obsolete",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
     fresh = {e.msgid for e in polib.pofile(str(work / CATALOG.relative_to(ROOT)))}
     shipped = {e.msgid for e in polib.pofile(str(CATALOG)) if not e.obsolete}
     assert fresh - shipped == set(), "run makemessages and translate the new strings"

@@ -15,8 +15,15 @@ pytestmark = pytest.mark.django_db
 
 
 def data(**overrides):
-    base = {"display_name": "flan", "endpoint_type": "hosted_api", "task": "text2text-generation",
-            "repo_id": "google/flan-t5-base", "endpoint_url": "", "api_token": "", "enabled": "on"}
+    base = {
+        "display_name": "flan",
+        "endpoint_type": "hosted_api",
+        "task": "text2text-generation",
+        "repo_id": "google/flan-t5-base",
+        "endpoint_url": "",
+        "api_token": "",
+        "enabled": "on",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -34,12 +41,30 @@ def test_hosted_model_is_created_and_endpoint_url_is_not_stored(admin_client):
     assert response.status_code == 302
     model = HFModel.objects.get()
     assert (model.endpoint_type, model.task, model.repo_id, model.endpoint_url) == (
-        "hosted_api", "text2text-generation", "google/flan-t5-base", "")
+        "hosted_api",
+        "text2text-generation",
+        "google/flan-t5-base",
+        "",
+    )
 
 
-@pytest.mark.parametrize("repo", ["flan-t5-base", "google/", "/flan", "google/flan t5", "a/b/c", "google/-flan",
-                                  "google/flan--t5", "google/flan..t5", "google/flan.git", "x" * 43 + "/model",
-                                  "google/" + "m" * 97, "google/flan-t5-base:groq"])
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "flan-t5-base",
+        "google/",
+        "/flan",
+        "google/flan t5",
+        "a/b/c",
+        "google/-flan",
+        "google/flan--t5",
+        "google/flan..t5",
+        "google/flan.git",
+        "x" * 43 + "/model",
+        "google/" + "m" * 97,
+        "google/flan-t5-base:groq",
+    ],
+)
 def test_repo_id_follows_hugging_face_rules(admin_client, repo):
     response = post_add(admin_client, repo_id=repo)
     assert response.status_code == 200
@@ -47,11 +72,21 @@ def test_repo_id_follows_hugging_face_rules(admin_client, repo):
 
 
 def test_inference_providers_take_a_provider_suffix_and_only_chat(admin_client):
-    ok = post_add(admin_client, display_name="llama", endpoint_type="inference_providers", task="chat",
-                  repo_id="meta-llama/Llama-3.1-8B-Instruct:cheapest")
+    ok = post_add(
+        admin_client,
+        display_name="llama",
+        endpoint_type="inference_providers",
+        task="chat",
+        repo_id="meta-llama/Llama-3.1-8B-Instruct:cheapest",
+    )
     assert ok.status_code == 302
-    bad = post_add(admin_client, display_name="llama2", endpoint_type="inference_providers", task="text-generation",
-                   repo_id="meta-llama/Llama-3.1-8B-Instruct")
+    bad = post_add(
+        admin_client,
+        display_name="llama2",
+        endpoint_type="inference_providers",
+        task="text-generation",
+        repo_id="meta-llama/Llama-3.1-8B-Instruct",
+    )
     assert "task" in errors_of(bad)
 
 
@@ -63,48 +98,75 @@ def test_endpoint_needs_a_url_and_any_display_name(admin_client, settings):
     settings.OUTBOUND_ALLOWED_HOSTS = ["my-endpoint.example.org"]
     missing = post_add(admin_client, endpoint_type="inference_endpoint", repo_id="", task="text-generation")
     assert "endpoint_url" in errors_of(missing)
-    ok = post_add(admin_client, display_name="Our 70B (prod) ✓", endpoint_type="inference_endpoint", repo_id="",
-                  task="chat", endpoint_url="https://my-endpoint.example.org")
+    ok = post_add(
+        admin_client,
+        display_name="Our 70B (prod) ✓",
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="chat",
+        endpoint_url="https://my-endpoint.example.org",
+    )
     assert ok.status_code == 302
     assert HFModel.objects.get().endpoint_url == "https://my-endpoint.example.org"
 
 
 def test_retired_host_is_refused_with_the_router_url(admin_client):
-    response = post_add(admin_client, endpoint_type="inference_endpoint", repo_id="", task="text-generation",
-                        endpoint_url="https://api-inference.huggingface.co/models/gpt2")
+    response = post_add(
+        admin_client,
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="text-generation",
+        endpoint_url="https://api-inference.huggingface.co/models/gpt2",
+    )
     message = " ".join(errors_of(response)["endpoint_url"])
     assert "https://router.huggingface.co" in message
 
 
 def test_internal_endpoint_url_is_refused_when_saving(admin_client):
-    response = post_add(admin_client, endpoint_type="inference_endpoint", repo_id="", task="text-generation",
-                        endpoint_url="https://169.254.169.254/")
+    response = post_add(
+        admin_client,
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="text-generation",
+        endpoint_url="https://169.254.169.254/",
+    )
     assert "internal address" in " ".join(errors_of(response)["endpoint_url"])
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("temperature", "0", "strictly positive"),
-    ("top_p", "1.0", "< 1.0"),
-    ("top_k", "0", "strictly positive"),
-    ("max_new_tokens", "0", "strictly positive"),
-    ("repetition_penalty", "-1", "strictly positive"),
-    ("stop_sequences", "a\nb\nc\nd\ne", "At most 4"),
-    ("temperature", "warm", "number"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("temperature", "0", "strictly positive"),
+        ("top_p", "1.0", "< 1.0"),
+        ("top_k", "0", "strictly positive"),
+        ("max_new_tokens", "0", "strictly positive"),
+        ("repetition_penalty", "-1", "strictly positive"),
+        ("stop_sequences", "a\nb\nc\nd\ne", "At most 4"),
+        ("temperature", "warm", "number"),
+    ],
+)
 def test_generation_defaults_follow_the_server_rules(admin_client, field, value, message):
     response = post_add(admin_client, **{field: value})
     assert message in " ".join(errors_of(response)[field])
 
 
 def test_chat_accepts_temperature_zero(admin_client):
-    response = post_add(admin_client, display_name="chat", endpoint_type="inference_providers", task="chat",
-                        repo_id="meta-llama/Llama-3.1-8B-Instruct", temperature="0", top_p="1")
+    response = post_add(
+        admin_client,
+        display_name="chat",
+        endpoint_type="inference_providers",
+        task="chat",
+        repo_id="meta-llama/Llama-3.1-8B-Instruct",
+        temperature="0",
+        top_p="1",
+    )
     assert response.status_code == 302
 
 
 def test_failed_save_keeps_what_was_typed_except_the_token(admin_client):
-    response = post_add(admin_client, display_name="My typed name", repo_id="bad repo", temperature="0.7",
-                        api_token=TOKEN)
+    response = post_add(
+        admin_client, display_name="My typed name", repo_id="bad repo", temperature="0.7", api_token=TOKEN
+    )
     html = response.content.decode()
     assert 'value="My typed name"' in html and 'value="bad repo"' in html and 'value="0.7"' in html
     assert TOKEN not in html
@@ -145,11 +207,13 @@ def test_provider_token_is_saved_encrypted_and_masked(admin_client):
 def test_second_concurrent_edit_gets_a_conflict(admin_client, client, admin_user):
     model = create_model()
     stale_version = model.version
-    first = admin_client.post(reverse("model_edit", args=[model.pk]),
-                              data(version=stale_version, repo_id="google/flan-t5-large"))
+    first = admin_client.post(
+        reverse("model_edit", args=[model.pk]), data(version=stale_version, repo_id="google/flan-t5-large")
+    )
     assert first.status_code == 302
-    second = admin_client.post(reverse("model_edit", args=[model.pk]),
-                               data(version=stale_version, repo_id="google/flan-t5-small"))
+    second = admin_client.post(
+        reverse("model_edit", args=[model.pk]), data(version=stale_version, repo_id="google/flan-t5-small")
+    )
     assert second.status_code == 200
     assert "changed by someone else" in second.content.decode()
     assert reverse("model_edit", args=[model.pk]) in second.content.decode()  # the reload link
@@ -174,14 +238,22 @@ def test_enable_disable_and_delete_with_confirmation(admin_client):
 def test_audit_entries_say_who_what_where_and_never_the_token(admin_client):
     post_add(admin_client, api_token=TOKEN)
     model = HFModel.objects.get()
-    admin_client.post(reverse("model_edit", args=[model.pk]),
-                      data(version=model.version, repo_id="google/flan-t5-large", api_token=OTHER_TOKEN))
+    admin_client.post(
+        reverse("model_edit", args=[model.pk]),
+        data(version=model.version, repo_id="google/flan-t5-large", api_token=OTHER_TOKEN),
+    )
     admin_client.post(reverse("model_toggle", args=[model.pk]))
     admin_client.post(reverse("provider_token"), {"api_token": TOKEN})
     admin_client.post(reverse("model_delete", args=[model.pk]))
     actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["model.create", "model.update", "model.token_replaced", "model.disable",
-                       "provider.token_replaced", "model.delete"]
+    assert actions == [
+        "model.create",
+        "model.update",
+        "model.token_replaced",
+        "model.disable",
+        "provider.token_replaced",
+        "model.delete",
+    ]
     update = AuditEntry.objects.get(action="model.update")
     assert update.changes["repo_id"] == {"from": "google/flan-t5-base", "to": "google/flan-t5-large"}
     assert update.changes["api_token"] == "token replaced"
@@ -195,8 +267,13 @@ def test_audit_entries_say_who_what_where_and_never_the_token(admin_client):
 def test_export_import_round_trip_without_secrets(admin_client, settings):
     settings.OUTBOUND_ALLOWED_HOSTS = ["ep.example.org"]
     create_model(display_name="flan", token=TOKEN, temperature=0.5, stop_sequences=["###"])
-    create_model(display_name="ep", endpoint_type="inference_endpoint", repo_id="", task="chat",
-                 endpoint_url="https://ep.example.org")
+    create_model(
+        display_name="ep",
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="chat",
+        endpoint_url="https://ep.example.org",
+    )
     exported = admin_client.get(reverse("models_export"))
     assert exported["Content-Disposition"].startswith("attachment")
     text = exported.content.decode()
@@ -208,7 +285,7 @@ def test_export_import_round_trip_without_secrets(admin_client, settings):
     upload.name = "models.json"
     page = admin_client.post(reverse("models_import"), {"file": upload}).content.decode()
     assert "Created:" in page
-    report = page[page.index("import-report"):]
+    report = page[page.index("import-report") :]
     assert "ep" in report and "flan" in report
     assert HFModel.objects.get(display_name="flan").temperature == 0.9
     assert HFModel.objects.get(display_name="flan").get_secret("api_token") == TOKEN  # kept
@@ -219,10 +296,14 @@ def test_export_import_round_trip_without_secrets(admin_client, settings):
 
 
 def test_import_never_half_applies(admin_client):
-    payload = {"format": "hf-model-console/models", "version": 1, "models": [
-        {"display_name": "good", "endpoint_type": "hosted_api", "task": "text-generation", "repo_id": "gpt2/gpt2"},
-        {"display_name": "bad", "endpoint_type": "hosted_api", "task": "text-generation", "repo_id": "no good"},
-    ]}
+    payload = {
+        "format": "hf-model-console/models",
+        "version": 1,
+        "models": [
+            {"display_name": "good", "endpoint_type": "hosted_api", "task": "text-generation", "repo_id": "gpt2/gpt2"},
+            {"display_name": "bad", "endpoint_type": "hosted_api", "task": "text-generation", "repo_id": "no good"},
+        ],
+    }
     upload = io.BytesIO(json.dumps(payload).encode())
     upload.name = "m.json"
     page = admin_client.post(reverse("models_import"), {"file": upload}).content.decode()

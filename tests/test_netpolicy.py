@@ -18,19 +18,40 @@ def fake_dns(monkeypatch, mapping):
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in mapping:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-                for a in mapping[host]]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in mapping[host]
+        ]
 
     monkeypatch.setattr(netpolicy.socket, "getaddrinfo", getaddrinfo)
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/", "https://10.1.2.3/", "https://172.16.0.1/", "https://192.168.1.1/",
-    "https://169.254.169.254/latest/meta-data/", "https://100.64.0.1/", "https://0.0.0.0/", "https://224.0.0.1/",
-    "https://[::1]/", "https://[fe80::1]/", "https://[fc00::1]/", "https://[::]/", "https://[ff02::1]/",
-    "https://[::ffff:127.0.0.1]/", "https://[::ffff:a9fe:a9fe]/", "https://[fd00:ec2::254]/",
-    "https://2130706433/", "https://0177.0.0.1/", "https://0x7f.0.0.1/", "https://017700000001/", "https://127.1/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/",
+        "https://10.1.2.3/",
+        "https://172.16.0.1/",
+        "https://192.168.1.1/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.64.0.1/",
+        "https://0.0.0.0/",
+        "https://224.0.0.1/",
+        "https://[::1]/",
+        "https://[fe80::1]/",
+        "https://[fc00::1]/",
+        "https://[::]/",
+        "https://[ff02::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[::ffff:a9fe:a9fe]/",
+        "https://[fd00:ec2::254]/",
+        "https://2130706433/",
+        "https://0177.0.0.1/",
+        "https://0x7f.0.0.1/",
+        "https://017700000001/",
+        "https://127.1/",
+    ],
+)
 def test_internal_addresses_in_every_spelling_are_refused(url):
     with pytest.raises(netpolicy.BlockedURL, match="internal address"):
         netpolicy.check_url(url)

@@ -31,23 +31,42 @@ def text_of(evts):
     return "".join(e["text"] for e in evts if e["type"] == "token")
 
 
-@pytest.mark.parametrize("kind", ["hosted_t2t", "hosted_tg", "endpoint_tg", "endpoint_t2t", "endpoint_chat",
-                                  "providers_chat"])
+@pytest.mark.parametrize(
+    "kind", ["hosted_t2t", "hosted_tg", "endpoint_tg", "endpoint_t2t", "endpoint_chat", "providers_chat"]
+)
 @pytest.mark.parametrize("stream", [True, False])
 def test_every_endpoint_type_and_task(hf, member_client, provider_token, kind, stream):
     hf.add_endpoint("t2t", pipeline="text2text-generation")
     model = {
         "hosted_t2t": lambda: create_model(),
-        "hosted_tg": lambda: create_model(display_name="gpt2", task="text-generation",
-                                          repo_id="openai-community/gpt2"),
-        "endpoint_tg": lambda: create_model(display_name="tgi", endpoint_type="inference_endpoint", repo_id="",
-                                            task="text-generation", endpoint_url=hf.base + "/ep/tgi"),
-        "endpoint_t2t": lambda: create_model(display_name="t2t", endpoint_type="inference_endpoint", repo_id="",
-                                             task="text2text-generation", endpoint_url=hf.base + "/ep/t2t"),
-        "endpoint_chat": lambda: create_model(display_name="tgi chat", endpoint_type="inference_endpoint",
-                                              repo_id="", task="chat", endpoint_url=hf.base + "/ep/tgi"),
-        "providers_chat": lambda: create_model(display_name="llama", endpoint_type="inference_providers",
-                                               task="chat", repo_id="meta-llama/Llama-3.1-8B-Instruct"),
+        "hosted_tg": lambda: create_model(display_name="gpt2", task="text-generation", repo_id="openai-community/gpt2"),
+        "endpoint_tg": lambda: create_model(
+            display_name="tgi",
+            endpoint_type="inference_endpoint",
+            repo_id="",
+            task="text-generation",
+            endpoint_url=hf.base + "/ep/tgi",
+        ),
+        "endpoint_t2t": lambda: create_model(
+            display_name="t2t",
+            endpoint_type="inference_endpoint",
+            repo_id="",
+            task="text2text-generation",
+            endpoint_url=hf.base + "/ep/t2t",
+        ),
+        "endpoint_chat": lambda: create_model(
+            display_name="tgi chat",
+            endpoint_type="inference_endpoint",
+            repo_id="",
+            task="chat",
+            endpoint_url=hf.base + "/ep/tgi",
+        ),
+        "providers_chat": lambda: create_model(
+            display_name="llama",
+            endpoint_type="inference_providers",
+            task="chat",
+            repo_id="meta-llama/Llama-3.1-8B-Instruct",
+        ),
     }[kind]()
     response = run(member_client, model, stream=stream)
     assert float(response["X-Console-Overhead-Ms"]) >= 0
@@ -73,8 +92,7 @@ def test_every_endpoint_type_and_task(hf, member_client, provider_token, kind, s
 
 def test_chat_conversation_with_system_prompt(hf, member_client, chat_model):
     history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
-    response = run(member_client, chat_model, system="You are terse.", messages=json.dumps(history),
-                   prompt="And now?")
+    response = run(member_client, chat_model, system="You are terse.", messages=json.dumps(history), prompt="And now?")
     assert text_of(events(response)) == "The sky is blue"
     sent = json.loads(hf.requests[-1]["body"])["messages"]
     assert sent == [{"role": "system", "content": "You are terse."}, *history, {"role": "user", "content": "And now?"}]
@@ -83,9 +101,14 @@ def test_chat_conversation_with_system_prompt(hf, member_client, chat_model):
 
 
 def test_parameters_are_validated_with_the_server_rules(hf, member_client, hosted_model):
-    for field, value, message in [("temperature", "0", "strictly positive"), ("top_p", "1", "< 1.0"),
-                                  ("top_k", "0", "strictly positive"), ("stop_sequences", "a\nb\nc\nd\ne", "At most 4"),
-                                  ("max_new_tokens", "-3", "strictly positive"), ("seed", "-1", "")]:
+    for field, value, message in [
+        ("temperature", "0", "strictly positive"),
+        ("top_p", "1", "< 1.0"),
+        ("top_k", "0", "strictly positive"),
+        ("stop_sequences", "a\nb\nc\nd\ne", "At most 4"),
+        ("max_new_tokens", "-3", "strictly positive"),
+        ("seed", "-1", ""),
+    ]:
         response = run(member_client, hosted_model, **{field: value})
         assert response.status_code == 400
         errors = response.json()["errors"]
@@ -97,8 +120,13 @@ def test_parameters_are_validated_with_the_server_rules(hf, member_client, hoste
 
 
 def test_defaults_and_seed_and_sampling_are_sent(hf, member_client, provider_token):
-    model = create_model(display_name="gpt2", task="text-generation", repo_id="openai-community/gpt2",
-                         temperature=0.7, stop_sequences=["###"])
+    model = create_model(
+        display_name="gpt2",
+        task="text-generation",
+        repo_id="openai-community/gpt2",
+        temperature=0.7,
+        stop_sequences=["###"],
+    )
     page = member_client.get(reverse("playground")).content.decode()
     assert '"temperature": 0.7' in page and "###" in page  # prefilled from the model's defaults
     run(member_client, model, stream=False, seed="42", do_sample="on", temperature="0.5", stop_sequences="END")
@@ -133,9 +161,15 @@ def test_dropped_upstream_mid_stream(hf, member_client, endpoint_model):
 
 def test_in_stream_validation_error(hf, member_client, endpoint_model, settings):
     # A value our form accepts but this server refuses arrives as an error event inside a 200 stream.
-    hf.fault("/ep/tgi", "stream_error", after=0, event={"error": "Input validation error: `inputs` must have less "
-                                                                  "than 1024 tokens. Given: 3000",
-                                                         "error_type": "validation"})
+    hf.fault(
+        "/ep/tgi",
+        "stream_error",
+        after=0,
+        event={
+            "error": "Input validation error: `inputs` must have less than 1024 tokens. Given: 3000",
+            "error_type": "validation",
+        },
+    )
     evts = events(run(member_client, endpoint_model))
     assert evts[-1]["error"]["category"] == "input_rejected" and "1024 tokens" in evts[-1]["error"]["message"]
 
@@ -195,17 +229,31 @@ def test_admin_sees_usage_per_model(hf, member_client, admin_client, hosted_mode
 
 @pytest.mark.django_db(transaction=True)
 def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provider_token):
-    model = create_model(display_name="slow", endpoint_type="inference_endpoint", repo_id="", task="text-generation",
-                         endpoint_url=hf.base + "/ep/tgi")
+    model = create_model(
+        display_name="slow",
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="text-generation",
+        endpoint_url=hf.base + "/ep/tgi",
+    )
     hf.token_delay = 0.05
     session = requests.Session()
     login = session.get(live_server.url + "/accounts/login/")
     assert login.status_code == 200
-    session.post(live_server.url + "/accounts/login/", data={
-        "username": member_user.username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
-    response = session.post(live_server.url + reverse("playground_run"), stream=True, data={
-        "model": model.pk, "prompt": "go", "max_new_tokens": "200", "stream": "on"},
-        headers={"X-CSRFToken": session.cookies["csrftoken"]})
+    session.post(
+        live_server.url + "/accounts/login/",
+        data={
+            "username": member_user.username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+    )
+    response = session.post(
+        live_server.url + reverse("playground_run"),
+        stream=True,
+        data={"model": model.pk, "prompt": "go", "max_new_tokens": "200", "stream": "on"},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+    )
     lines = response.iter_lines()
     assert json.loads(next(lines))["type"] == "start"
     assert json.loads(next(lines))["type"] == "token"
@@ -224,16 +272,30 @@ def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provi
 
 @pytest.mark.django_db(transaction=True)
 def test_tokens_are_relayed_as_they_arrive(hf, live_server, member_user, provider_token):
-    model = create_model(display_name="paced", endpoint_type="inference_endpoint", repo_id="",
-                         task="text-generation", endpoint_url=hf.base + "/ep/tgi")
+    model = create_model(
+        display_name="paced",
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="text-generation",
+        endpoint_url=hf.base + "/ep/tgi",
+    )
     hf.token_delay = 0.15
     session = requests.Session()
     session.get(live_server.url + "/accounts/login/")
-    session.post(live_server.url + "/accounts/login/", data={
-        "username": member_user.username, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]})
-    response = session.post(live_server.url + reverse("playground_run"), stream=True, data={
-        "model": model.pk, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
-        headers={"X-CSRFToken": session.cookies["csrftoken"]})
+    session.post(
+        live_server.url + "/accounts/login/",
+        data={
+            "username": member_user.username,
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+    )
+    response = session.post(
+        live_server.url + reverse("playground_run"),
+        stream=True,
+        data={"model": model.pk, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+    )
     arrivals = []
     for line in response.iter_lines(chunk_size=1):  # read bytes as they come, so arrival times are true
         if json.loads(line)["type"] == "token":

@@ -18,8 +18,15 @@ def run_saved(admin_client, model):
 
 
 def form_data(**overrides):
-    data = {"display_name": "form model", "endpoint_type": "hosted_api", "task": "text2text-generation",
-            "repo_id": "google/flan-t5-base", "endpoint_url": "", "api_token": "", "enabled": "on"}
+    data = {
+        "display_name": "form model",
+        "endpoint_type": "hosted_api",
+        "task": "text2text-generation",
+        "repo_id": "google/flan-t5-base",
+        "endpoint_url": "",
+        "api_token": "",
+        "enabled": "on",
+    }
     data.update(overrides)
     return data
 
@@ -47,20 +54,35 @@ def test_hosted_success_is_stored_and_shown(hf, admin_client, hosted_model):
     "setup, category",
     [
         (lambda hf, m: setattr(m, "_token", "hf_invalidinvalid"), "invalid_token"),
-        (lambda hf, m: hf.add_token("hf_finegrainednoinf", role="fineGrained", global_perms=["repo.content.read"])
-         or setattr(m, "_token", "hf_finegrainednoinf"), "token_lacks_permission"),
+        (
+            lambda hf, m: hf.add_token("hf_finegrainednoinf", role="fineGrained", global_perms=["repo.content.read"])
+            or setattr(m, "_token", "hf_finegrainednoinf"),
+            "token_lacks_permission",
+        ),
         (lambda hf, m: setattr(m, "repo_id", "nobody/missing"), "model_not_found"),
         (lambda hf, m: setattr(m, "task", "text-generation"), "wrong_task"),
         (lambda hf, m: hf.models["google/flan-t5-base"].pop("inference"), "model_not_served"),
         (lambda hf, m: hf.models["google/flan-t5-base"].update(_loading=600.0), "model_loading"),
         (lambda hf, m: hf.fault("hf-inference", "rate_limit", times=9, retry_after=60), "rate_limited"),
         (lambda hf, m: hf.fault("hf-inference", "non_json"), "bad_response"),
-        (lambda hf, m: hf.fault("hf-inference", "status", status=502, body="Bad Gateway",
-                                content_type="text/plain"), "upstream_error"),
+        (
+            lambda hf, m: hf.fault("hf-inference", "status", status=502, body="Bad Gateway", content_type="text/plain"),
+            "upstream_error",
+        ),
         (lambda hf, m: hf.fault("whoami", "drop"), "connection_lost"),
     ],
-    ids=["invalid_token", "token_lacks_permission", "model_not_found", "wrong_task", "model_not_served",
-         "model_loading", "rate_limited", "bad_response", "upstream_error", "connection_lost"],
+    ids=[
+        "invalid_token",
+        "token_lacks_permission",
+        "model_not_found",
+        "wrong_task",
+        "model_not_served",
+        "model_loading",
+        "rate_limited",
+        "bad_response",
+        "upstream_error",
+        "connection_lost",
+    ],
 )
 def test_hosted_failures_are_named(hf, admin_client, provider_token, setup, category):
     model = create_model()
@@ -77,8 +99,9 @@ def test_hosted_failures_are_named(hf, admin_client, provider_token, setup, cate
 
 def test_gated_model_not_accepted(hf, admin_client, provider_token):
     hf.models["meta-llama/Llama-3.1-8B-Instruct"]["inference"] = "warm"
-    model = create_model(display_name="llama", task="text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct",
-                         token=OTHER_TOKEN)
+    model = create_model(
+        display_name="llama", task="text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN
+    )
     result = run_saved(admin_client, model)
     assert result["category"] == "model_gated"
     assert "gated: manual" in result["steps"][1]["detail"]
@@ -96,7 +119,9 @@ def test_inference_providers_success_and_mapping(hf, admin_client, chat_model):
     result = run_saved(admin_client, chat_model)
     assert result["ok"] is True, result
     assert result["steps"][2]["name"] == "Providers"
-    assert "together (live)" in result["steps"][2]["detail"] and "fireworks-ai (staging)" in result["steps"][2]["detail"]
+    assert (
+        "together (live)" in result["steps"][2]["detail"] and "fireworks-ai (staging)" in result["steps"][2]["detail"]
+    )
     assert result["sample_output"] == "The sky is blue because"
 
 
@@ -116,8 +141,11 @@ def test_endpoint_success_reads_info(hf, admin_client, endpoint_model):
 
 @pytest.mark.parametrize(
     "state, category, status",
-    [("paused", "endpoint_paused_or_starting", 400), ("scaled_to_zero", "endpoint_paused_or_starting", 503),
-     ("initializing", "endpoint_paused_or_starting", 503)],
+    [
+        ("paused", "endpoint_paused_or_starting", 400),
+        ("scaled_to_zero", "endpoint_paused_or_starting", 503),
+        ("initializing", "endpoint_paused_or_starting", 503),
+    ],
 )
 def test_endpoint_states(hf, admin_client, endpoint_model, state, category, status):
     hf.add_endpoint("tgi", state=state)
@@ -133,12 +161,22 @@ def test_wake_scaled_to_zero_endpoint(hf, admin_client, endpoint_model):
 
 
 def test_endpoint_wrong_url_and_not_tgi(hf, admin_client, provider_token):
-    wrong = create_model(display_name="wrong", endpoint_type=EndpointType.INFERENCE_ENDPOINT, repo_id="",
-                         task=Task.TEXT_GENERATION, endpoint_url=hf.base + "/nothing")
+    wrong = create_model(
+        display_name="wrong",
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        repo_id="",
+        task=Task.TEXT_GENERATION,
+        endpoint_url=hf.base + "/nothing",
+    )
     assert run_saved(admin_client, wrong)["category"] == "endpoint_not_found"
     hf.add_endpoint("web", tgi=False)
-    web = create_model(display_name="web", endpoint_type=EndpointType.INFERENCE_ENDPOINT, repo_id="",
-                       task=Task.TEXT_GENERATION, endpoint_url=hf.base + "/ep/web")
+    web = create_model(
+        display_name="web",
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        repo_id="",
+        task=Task.TEXT_GENERATION,
+        endpoint_url=hf.base + "/ep/web",
+    )
     assert run_saved(admin_client, web)["category"] == "not_text_generation_server"
 
 
@@ -161,18 +199,32 @@ def test_endpoint_blocked_by_url_policy(hf, admin_client, endpoint_model, settin
 
 
 def test_endpoint_connection_refused_and_dns(hf, admin_client, provider_token, settings):
-    refused = create_model(display_name="refused", endpoint_type=EndpointType.INFERENCE_ENDPOINT, repo_id="",
-                           task=Task.TEXT_GENERATION, endpoint_url="http://127.0.0.1:9/")
+    refused = create_model(
+        display_name="refused",
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        repo_id="",
+        task=Task.TEXT_GENERATION,
+        endpoint_url="http://127.0.0.1:9/",
+    )
     assert run_saved(admin_client, refused)["category"] == "connection_refused"
     settings.OUTBOUND_ALLOWED_HOSTS = ["nowhere.invalid"]
-    dns = create_model(display_name="dns", endpoint_type=EndpointType.INFERENCE_ENDPOINT, repo_id="",
-                       task=Task.TEXT_GENERATION, endpoint_url="http://nowhere.invalid/")
+    dns = create_model(
+        display_name="dns",
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        repo_id="",
+        task=Task.TEXT_GENERATION,
+        endpoint_url="http://nowhere.invalid/",
+    )
     assert run_saved(admin_client, dns)["category"] == "dns_failure"
 
 
 def test_input_rejected_and_tls(hf, admin_client, endpoint_model):
-    hf.fault("/ep/tgi$", "status", status=422, body={"error": "Input validation error: `inputs` cannot be empty",
-                                                      "error_type": "validation"})
+    hf.fault(
+        "/ep/tgi$",
+        "status",
+        status=422,
+        body={"error": "Input validation error: `inputs` cannot be empty", "error_type": "validation"},
+    )
     result = run_saved(admin_client, endpoint_model)
     assert result["category"] == "input_rejected" and "`inputs` cannot be empty" in result["message"]
     endpoint_model.endpoint_url = f"https://127.0.0.1:{hf.port}/ep/tgi"

@@ -196,7 +196,8 @@ def _json(response):
     except ValueError:
         snippet = response.text[:200]
         raise HFError(
-            "bad_response", f"Expected JSON, got {response.headers.get('Content-Type', 'no type')}: {snippet}",
+            "bad_response",
+            f"Expected JSON, got {response.headers.get('Content-Type', 'no type')}: {snippet}",
             http_status=response.status_code,
         ) from None
 
@@ -372,8 +373,10 @@ class Target:
 
     @property
     def kind(self):
-        return "endpoint" if self.endpoint_type == "inference_endpoint" else (
-            "router" if self.endpoint_type == "inference_providers" else "hosted"
+        return (
+            "endpoint"
+            if self.endpoint_type == "inference_endpoint"
+            else ("router" if self.endpoint_type == "inference_providers" else "hosted")
         )
 
     def url(self):
@@ -389,11 +392,24 @@ class Target:
         return {"X-Scale-Up-Timeout": str(self.scale_up_timeout)} if self.scale_up_timeout else {}
 
 
-CHAT_PARAMETERS = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p",
-                   "stop_sequences": "stop", "seed": "seed"}
-TEXT_PARAMETERS = {"max_new_tokens": "max_new_tokens", "temperature": "temperature", "top_p": "top_p",
-                   "top_k": "top_k", "repetition_penalty": "repetition_penalty", "stop_sequences": "stop",
-                   "seed": "seed", "do_sample": "do_sample", "return_full_text": "return_full_text"}
+CHAT_PARAMETERS = {
+    "max_new_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop_sequences": "stop",
+    "seed": "seed",
+}
+TEXT_PARAMETERS = {
+    "max_new_tokens": "max_new_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "repetition_penalty": "repetition_penalty",
+    "stop_sequences": "stop",
+    "seed": "seed",
+    "do_sample": "do_sample",
+    "return_full_text": "return_full_text",
+}
 
 
 def build_body(target, params, prompt="", messages=None, stream=False):

@@ -77,7 +77,10 @@ def test_admin_adds_one_model_of_each_type(page, hf, admin_user, provider_token,
     page.click("button[type=submit]:has-text('Save')")
     expect(page.locator("h1")).to_have_text("Llama")
     assert set(HFModel.objects.values_list("endpoint_type", flat=True)) == {
-        "hosted_api", "inference_endpoint", "inference_providers"}
+        "hosted_api",
+        "inference_endpoint",
+        "inference_providers",
+    }
     page.goto("/settings/providers/huggingface/")
     expect(page.locator("#models tbody tr")).to_have_count(3)
 
@@ -107,10 +110,19 @@ def test_test_connection_from_the_form_shows_success_and_a_precise_failure(page,
 
 def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):
     member = make_user("mia", "Member")
-    tgi = create_model(display_name="TGI", endpoint_type="inference_endpoint", repo_id="", task="text-generation",
-                       endpoint_url=hf.base + "/ep/tgi")
-    create_model(display_name="Llama chat", endpoint_type="inference_providers", task="chat",
-                 repo_id="meta-llama/Llama-3.1-8B-Instruct")
+    tgi = create_model(
+        display_name="TGI",
+        endpoint_type="inference_endpoint",
+        repo_id="",
+        task="text-generation",
+        endpoint_url=hf.base + "/ep/tgi",
+    )
+    create_model(
+        display_name="Llama chat",
+        endpoint_type="inference_providers",
+        task="chat",
+        repo_id="meta-llama/Llama-3.1-8B-Instruct",
+    )
     login(page, member.username)
     expect(page).to_have_url(re.compile(r"/playground/$"))
     expect(page.locator("nav.mainnav")).not_to_contain_text("Model Providers")

@@ -23,6 +23,4 @@ class Command(BaseCommand):
             self.stdout.write(f"Nothing to move: every readable value is under key {primary}.")
         if result["unreadable"]:
             where = ", ".join(f"{model} #{pk}" for model, pk in result["unreadable"])
-            raise CommandError(
-                f"this token cannot be decrypted with the configured keys: {where} (left untouched)"
-            )
+            raise CommandError(f"this token cannot be decrypted with the configured keys: {where} (left untouched)")
