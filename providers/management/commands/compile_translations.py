@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # must work before any encryption key exists
     help = "Compile the .po catalogs to .mo without GNU gettext (so a fresh machine needs nothing but Python)."
 
     def handle(self, *args, **options):

@@ -4,6 +4,7 @@ from providers.crypto import generate_key
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # must work before any encryption key exists
     help = "Print a new `id:key` pair for ENCRYPTION_KEYS (put it first to make it the encrypting key)."
 
     def add_arguments(self, parser):
