@@ -22,8 +22,10 @@ ROUNDS = 20
 
 
 def main():
-    items = [(crypto.encrypt(f"hf_{i:030d}", f"providers_hfmodel:{i}:api_token"), f"providers_hfmodel:{i}:api_token")
-             for i in range(COUNT)]
+    items = [
+        (crypto.encrypt(f"hf_{i:030d}", f"providers_hfmodel:{i}:api_token"), f"providers_hfmodel:{i}:api_token")
+        for i in range(COUNT)
+    ]
     timings = []
     for _ in range(ROUNDS):
         started = time.perf_counter()
@@ -31,8 +33,10 @@ def main():
             crypto.decrypt(stored, context)
         timings.append((time.perf_counter() - started) * 1000)
     median = statistics.median(timings)
-    print(f"decrypt {COUNT} tokens: median {median:.2f} ms, min {min(timings):.2f} ms, max {max(timings):.2f} ms "
-          f"over {ROUNDS} rounds ({median * 1000 / COUNT:.1f} µs per token)")
+    print(
+        f"decrypt {COUNT} tokens: median {median:.2f} ms, min {min(timings):.2f} ms, max {max(timings):.2f} ms "
+        f"over {ROUNDS} rounds ({median * 1000 / COUNT:.1f} µs per token)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,15 @@ sys.path.insert(0, str(ROOT))
 from tests.hf_emulator import Emulator  # noqa: E402
 
 PASSWORD = "bench-password-123456"
+SETUP = """
+from django.contrib.auth.models import User
+from providers import roles
+from providers.models import HFModel
+user = User.objects.create_user("bench", "b@example.com", "{password}")
+roles.set_role(user, roles.MEMBER)
+HFModel.objects.create(display_name="tgi", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{base}/ep/tgi")
+"""
 
 
 def free_port():
@@ -74,16 +83,13 @@ class Console:
         run = dict(cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([python, "manage.py", "migrate", "--noinput"], **run)
         subprocess.run([python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], **run)
-        subprocess.run([python, "manage.py", "shell", "-c", (
-            "from providers import roles; from django.contrib.auth.models import User;"
-            "from providers.models import HFModel;"
-            f"u = User.objects.create_user('bench', 'b@example.com', '{PASSWORD}'); roles.set_role(u, roles.MEMBER);"
-            f"HFModel.objects.create(display_name='tgi', endpoint_type='inference_endpoint', task='text-generation',"
-            f" endpoint_url='{upstream_base}/ep/tgi')"
-        )], **run)
+        subprocess.run([python, "manage.py", "shell", "-c", SETUP.format(password=PASSWORD, base=upstream_base)], **run)
         self.process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         for _ in range(100):
@@ -97,8 +103,10 @@ class Console:
     def session(self):
         s = requests.Session()
         s.get(self.url + "/accounts/login/")
-        s.post(self.url + "/accounts/login/", data={"username": "bench", "password": PASSWORD,
-                                                     "csrfmiddlewaretoken": s.cookies["csrftoken"]})
+        s.post(
+            self.url + "/accounts/login/",
+            data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": s.cookies["csrftoken"]},
+        )
         s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
         return s
 
@@ -142,8 +150,9 @@ def bench_overhead(console, emu, count, tokens):
             console_ms.append(c)
             reported.append(float(r.headers["X-Console-Overhead-Ms"]))
     diffs = [c - d for c, d in zip(console_ms, direct_ms, strict=True)]
-    print(f"\n1. overhead, non-streaming, {count} interleaved pairs, upstream latency "
-          f"{emu.response_delay * 1000:.0f} ms")
+    print(
+        f"\n1. overhead, non-streaming, {count} interleaved pairs, upstream latency {emu.response_delay * 1000:.0f} ms"
+    )
     print(summary("direct to upstream", direct_ms))
     print(summary("through the playground", console_ms))
     print(summary("difference (paired)", diffs))
@@ -221,11 +230,13 @@ def bench_concurrency(console, emu, streams, tokens):
     sampler.join()
     completed = sum(1 for ok, _, _ in results if ok)
     ttfts = [t for ok, t, _ in results if ok and t is not None]
-    print(f"\n3. concurrency: {streams} simultaneous streams x {tokens} tokens at {emu.token_delay * 1000:.0f} ms pace "
-          f"(includes each client's log-in)")
+    print(
+        f"\n3. concurrency: {streams} simultaneous streams x {tokens} tokens at {emu.token_delay * 1000:.0f} ms pace "
+        f"(includes each client's log-in)"
+    )
     print(f"{'completed / failed':<28} {completed} / {streams - completed}   in {wall:.2f} s wall")
     if ttfts:
-        print(f"{'time to first token':<28} median {statistics.median(ttfts):8.2f} ms   p99 {percentile(ttfts, 99):8.2f} ms")
+        print(summary("time to first token", ttfts))
     print(f"{'console peak memory (RSS)':<28} {peak[0] / 1024:.1f} MiB (gunicorn master + workers)")
 
 

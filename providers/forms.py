@@ -88,6 +88,7 @@ class ModelConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields.update(parameter_fields())
+        self.fields["endpoint_type"].choices = EndpointType.choices  # radio buttons: no blank "-----" choice
         if self.instance.pk:
             self.initial["version"] = self.instance.version
             for name in HFModel.PARAMETER_FIELDS:

@@ -85,10 +85,15 @@ def address_refusal(address, host=""):
         return None
     blocked = _BLOCKED_V4 if ip.version == 4 else _BLOCKED_V6
     if any(ip in net for net in blocked) or ip.is_private or ip.is_reserved or ip.is_multicast:
+        if not host or parse_ip(host) is not None:
+            return _(
+                "%(ip)s is an internal address. Add the range to OUTBOUND_ALLOWED_NETWORKS if this server is "
+                "meant to be reached."
+            ) % {"ip": ip}
         return _(
             "%(host)s resolves to %(ip)s, an internal address. Add the host to OUTBOUND_ALLOWED_HOSTS "
             "or the range to OUTBOUND_ALLOWED_NETWORKS if this server is meant to be reached."
-        ) % {"host": host or ip, "ip": ip}
+        ) % {"host": host, "ip": ip}
     return None
 
 

@@ -19,6 +19,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = os.path.join(tempfile.gettempdir(), "hfconsole-test-static")  # WhiteNoise wants it to exist
+os.makedirs(STATIC_ROOT, exist_ok=True)
 ALLOWED_HOSTS = ["*"]
 PLAYGROUND_RUNS_PER_MINUTE = 1000
 HF_TEST_TIMEOUT = 10.0

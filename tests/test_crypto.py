@@ -130,10 +130,20 @@ def test_manage_py_refuses_to_start_without_key(tmp_path):
 
 
 def test_generate_encryption_key_works_before_any_key_exists(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "", "ENCRYPTION_KEYS": "", "DATA_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "config.settings"}
-    result = subprocess.run([sys.executable, "manage.py", "generate_encryption_key", "--id", "first"], env=env,
-                            capture_output=True, text=True, cwd=str(Path(__file__).resolve().parent.parent))
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SECRET_KEY": "",
+        "ENCRYPTION_KEYS": "",
+        "DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "generate_encryption_key", "--id", "first"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     assert result.returncode == 0, result.stderr
     assert crypto.parse_keys([result.stdout.strip()]).primary_id == "first"
 
