@@ -83,7 +83,13 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'console.sqlite3'}"),
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+# Persistent connections: a new connection per request (and, on SQLite, its PRAGMAs) costs more than the
+# request's own queries. Each server thread keeps one, so on PostgreSQL the default stays 0 unless
+# max_connections covers WEB_WORKERS x WEB_THREADS; set DATABASE_CONN_MAX_AGE to opt in.
+_sqlite = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600 if _sqlite else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if _sqlite:
     # WAL lets the many threads of a playground read while one writes; NORMAL sync is safe under WAL.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"

@@ -4,7 +4,7 @@ import time
 import uuid
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -79,9 +79,9 @@ def run(request):
     relay = Relay(new_run(request.user, model, form, group), model, stream=form.cleaned_data["stream"])
     overhead = relay.start()
     if not relay.stream or relay.error:
-        body = b"".join(relay)  # the whole answer is here already; send it with its true overhead
+        body = b"".join(relay)  # the whole answer is here already: one plain response, with its true overhead
         overhead = (time.perf_counter() - started) * 1000 - relay.upstream_ms
-        response = StreamingHttpResponse([body], content_type="application/x-ndjson")
+        response = HttpResponse(body, content_type="application/x-ndjson")
         response["X-Console-Overhead-Ms"] = f"{max(overhead, 0):.2f}"
     else:
         response = StreamingHttpResponse(relay, content_type="application/x-ndjson")

@@ -183,6 +183,7 @@ class _Abort(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as real servers do: no 40 ms wait between headers and body
     emu: Emulator
 
     def log_message(self, *args):
@@ -737,8 +738,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._end_stream()
                 return False
         try:
+            self.emu.emit_times.append(time.monotonic())  # before the write, so a fast reader never outruns it
             self._event(prefix_text + json.dumps(event, separators=(",", ":")))
-            self.emu.emit_times.append(time.monotonic())
         except (BrokenPipeError, ConnectionResetError):
             with self.emu.lock:
                 self.emu.aborted_streams += 1

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def events(response):
     assert response["Content-Type"] == "application/x-ndjson"
-    body = b"".join(response.streaming_content).decode()
+    body = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
     return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 

@@ -2,7 +2,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import connections
 
 from providers.connection_test import record_test, run_test
 from providers.models import HFModel
@@ -12,7 +12,7 @@ def _test(model):
     try:
         return model, run_test(model)
     finally:
-        close_old_connections()
+        connections.close_all()  # this pool thread ends with the command: leave no connection behind
 
 
 class Command(BaseCommand):
