@@ -102,6 +102,48 @@ def create_model(**fields):
     return model
 
 
+def create_endpoint_model(base, display_name="my tgi", task=Task.TEXT_GENERATION, path="/ep/tgi", **fields):
+    return create_model(
+        display_name=display_name,
+        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
+        repo_id="",
+        task=task,
+        endpoint_url=base + path,
+        **fields,
+    )
+
+
+def model_form_data(**overrides):
+    """The model form's fields as a browser posts them; None drops a field."""
+    data = {
+        "display_name": "flan",
+        "endpoint_type": "hosted_api",
+        "task": "text2text-generation",
+        "repo_id": "google/flan-t5-base",
+        "endpoint_url": "",
+        "api_token": "",
+        "enabled": "on",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def login_session(base_url, username, password=PASSWORD):
+    """A requests session signed in to a running console, with its CSRF header set."""
+    import requests
+
+    session = requests.Session()
+    session.get(base_url + "/accounts/login/")
+    response = session.post(
+        base_url + "/accounts/login/",
+        allow_redirects=False,
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+    )
+    assert response.status_code == 302, "log-in failed"
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    return session
+
+
 @pytest.fixture
 def hosted_model(db, provider_token):
     return create_model()
@@ -109,13 +151,7 @@ def hosted_model(db, provider_token):
 
 @pytest.fixture
 def endpoint_model(db, hf, provider_token):
-    return create_model(
-        display_name="my tgi",
-        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-        task=Task.TEXT_GENERATION,
-        repo_id="",
-        endpoint_url=hf.base + "/ep/tgi",
-    )
+    return create_endpoint_model(hf.base)
 
 
 @pytest.fixture

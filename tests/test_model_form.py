@@ -10,22 +10,9 @@ from django.urls import reverse
 
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
 from tests.conftest import OTHER_TOKEN, TOKEN, create_model
+from tests.conftest import model_form_data as data
 
 pytestmark = pytest.mark.django_db
-
-
-def data(**overrides):
-    base = {
-        "display_name": "flan",
-        "endpoint_type": "hosted_api",
-        "task": "text2text-generation",
-        "repo_id": "google/flan-t5-base",
-        "endpoint_url": "",
-        "api_token": "",
-        "enabled": "on",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def post_add(client, **overrides):

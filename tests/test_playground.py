@@ -4,11 +4,10 @@ import json
 import time
 
 import pytest
-import requests
 from django.urls import reverse
 
 from providers.models import PlaygroundRun, RunStatus
-from tests.conftest import PASSWORD, TOKEN, create_model
+from tests.conftest import TOKEN, create_endpoint_model, create_model, login_session
 
 pytestmark = pytest.mark.django_db
 
@@ -40,27 +39,9 @@ def test_every_endpoint_type_and_task(hf, member_client, provider_token, kind, s
     model = {
         "hosted_t2t": lambda: create_model(),
         "hosted_tg": lambda: create_model(display_name="gpt2", task="text-generation", repo_id="openai-community/gpt2"),
-        "endpoint_tg": lambda: create_model(
-            display_name="tgi",
-            endpoint_type="inference_endpoint",
-            repo_id="",
-            task="text-generation",
-            endpoint_url=hf.base + "/ep/tgi",
-        ),
-        "endpoint_t2t": lambda: create_model(
-            display_name="t2t",
-            endpoint_type="inference_endpoint",
-            repo_id="",
-            task="text2text-generation",
-            endpoint_url=hf.base + "/ep/t2t",
-        ),
-        "endpoint_chat": lambda: create_model(
-            display_name="tgi chat",
-            endpoint_type="inference_endpoint",
-            repo_id="",
-            task="chat",
-            endpoint_url=hf.base + "/ep/tgi",
-        ),
+        "endpoint_tg": lambda: create_endpoint_model(hf.base, "tgi"),
+        "endpoint_t2t": lambda: create_endpoint_model(hf.base, "t2t", task="text2text-generation", path="/ep/t2t"),
+        "endpoint_chat": lambda: create_endpoint_model(hf.base, "tgi chat", task="chat"),
         "providers_chat": lambda: create_model(
             display_name="llama",
             endpoint_type="inference_providers",
@@ -229,30 +210,13 @@ def test_admin_sees_usage_per_model(hf, member_client, admin_client, hosted_mode
 
 @pytest.mark.django_db(transaction=True)
 def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provider_token):
-    model = create_model(
-        display_name="slow",
-        endpoint_type="inference_endpoint",
-        repo_id="",
-        task="text-generation",
-        endpoint_url=hf.base + "/ep/tgi",
-    )
+    model = create_endpoint_model(hf.base, "slow")
     hf.token_delay = 0.05
-    session = requests.Session()
-    login = session.get(live_server.url + "/accounts/login/")
-    assert login.status_code == 200
-    session.post(
-        live_server.url + "/accounts/login/",
-        data={
-            "username": member_user.username,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-    )
+    session = login_session(live_server.url, member_user.username)
     response = session.post(
         live_server.url + reverse("playground_run"),
         stream=True,
         data={"model": model.pk, "prompt": "go", "max_new_tokens": "200", "stream": "on"},
-        headers={"X-CSRFToken": session.cookies["csrftoken"]},
     )
     lines = response.iter_lines()
     assert json.loads(next(lines))["type"] == "start"
@@ -264,7 +228,7 @@ def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provi
     assert hf.aborted_streams == 1
     assert hf.completed_streams == 0
     deadline = time.monotonic() + 5
-    while not PlaygroundRun.objects.exists() and time.monotonic() < deadline:
+    while PlaygroundRun.objects.filter(status=RunStatus.RUNNING).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     saved = PlaygroundRun.objects.get()
     assert saved.status == RunStatus.STOPPED and 0 < len(saved.output) < 200 * 5
@@ -272,29 +236,13 @@ def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provi
 
 @pytest.mark.django_db(transaction=True)
 def test_tokens_are_relayed_as_they_arrive(hf, live_server, member_user, provider_token):
-    model = create_model(
-        display_name="paced",
-        endpoint_type="inference_endpoint",
-        repo_id="",
-        task="text-generation",
-        endpoint_url=hf.base + "/ep/tgi",
-    )
+    model = create_endpoint_model(hf.base, "paced")
     hf.token_delay = 0.15
-    session = requests.Session()
-    session.get(live_server.url + "/accounts/login/")
-    session.post(
-        live_server.url + "/accounts/login/",
-        data={
-            "username": member_user.username,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        },
-    )
+    session = login_session(live_server.url, member_user.username)
     response = session.post(
         live_server.url + reverse("playground_run"),
         stream=True,
         data={"model": model.pk, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
-        headers={"X-CSRFToken": session.cookies["csrftoken"]},
     )
     arrivals = []
     for line in response.iter_lines(chunk_size=1):  # read bytes as they come, so arrival times are true

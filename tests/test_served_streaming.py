@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, login_session
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = """
@@ -69,21 +69,13 @@ def gunicorn(emulator, tmp_path):
 
 def test_gunicorn_relays_each_token_as_it_arrives(hf, gunicorn):
     hf.token_delay = 0.15
-    session = requests.Session()
-    session.get(gunicorn + "/accounts/login/")
-    login = session.post(
-        gunicorn + "/accounts/login/",
-        allow_redirects=False,
-        data={"username": "mia", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-    )
-    assert login.status_code == 302
+    session = login_session(gunicorn, "mia")
     response = session.post(
         gunicorn + "/playground/run/",
         stream=True,
         timeout=30,
         allow_redirects=False,
         data={"model": 1, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
-        headers={"X-CSRFToken": session.cookies["csrftoken"]},
     )
     assert response.status_code == 200
     assert response.headers["Transfer-Encoding"] == "chunked"

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from providers.models import AuditEntry, ConnectionTest, EndpointType, Task
-from tests.conftest import OTHER_TOKEN, TOKEN, create_model
+from providers.models import AuditEntry, ConnectionTest
+from tests.conftest import OTHER_TOKEN, TOKEN, create_endpoint_model, create_model, model_form_data
 
 
 def run_saved(admin_client, model):
@@ -18,17 +18,7 @@ def run_saved(admin_client, model):
 
 
 def form_data(**overrides):
-    data = {
-        "display_name": "form model",
-        "endpoint_type": "hosted_api",
-        "task": "text2text-generation",
-        "repo_id": "google/flan-t5-base",
-        "endpoint_url": "",
-        "api_token": "",
-        "enabled": "on",
-    }
-    data.update(overrides)
-    return data
+    return model_form_data(**{"display_name": "form model", **overrides})
 
 
 def test_hosted_success_is_stored_and_shown(hf, admin_client, hosted_model):
@@ -161,22 +151,10 @@ def test_wake_scaled_to_zero_endpoint(hf, admin_client, endpoint_model):
 
 
 def test_endpoint_wrong_url_and_not_tgi(hf, admin_client, provider_token):
-    wrong = create_model(
-        display_name="wrong",
-        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-        repo_id="",
-        task=Task.TEXT_GENERATION,
-        endpoint_url=hf.base + "/nothing",
-    )
+    wrong = create_endpoint_model(hf.base, "wrong", path="/nothing")
     assert run_saved(admin_client, wrong)["category"] == "endpoint_not_found"
     hf.add_endpoint("web", tgi=False)
-    web = create_model(
-        display_name="web",
-        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-        repo_id="",
-        task=Task.TEXT_GENERATION,
-        endpoint_url=hf.base + "/ep/web",
-    )
+    web = create_endpoint_model(hf.base, "web", path="/ep/web")
     assert run_saved(admin_client, web)["category"] == "not_text_generation_server"
 
 
@@ -199,22 +177,10 @@ def test_endpoint_blocked_by_url_policy(hf, admin_client, endpoint_model, settin
 
 
 def test_endpoint_connection_refused_and_dns(hf, admin_client, provider_token, settings):
-    refused = create_model(
-        display_name="refused",
-        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-        repo_id="",
-        task=Task.TEXT_GENERATION,
-        endpoint_url="http://127.0.0.1:9/",
-    )
+    refused = create_endpoint_model("http://127.0.0.1:9/", "refused", path="")
     assert run_saved(admin_client, refused)["category"] == "connection_refused"
     settings.OUTBOUND_ALLOWED_HOSTS = ["nowhere.invalid"]
-    dns = create_model(
-        display_name="dns",
-        endpoint_type=EndpointType.INFERENCE_ENDPOINT,
-        repo_id="",
-        task=Task.TEXT_GENERATION,
-        endpoint_url="http://nowhere.invalid/",
-    )
+    dns = create_endpoint_model("http://nowhere.invalid/", "dns", path="")
     assert run_saved(admin_client, dns)["category"] == "dns_failure"
 
 
