@@ -85,6 +85,12 @@ def test_token_lacks_permission(hf):
     assert info.role == "fineGrained" and not info.can_call_providers
 
 
+def test_payment_required(hf):
+    hf.fault("v1/chat", "status", status=402, body={"error": "Pay-as-you go is not enabled for provider fal-ai yet."})
+    error = failure(providers_chat())
+    assert error.category == "payment_required" and "Pay-as-you go" in error.message
+
+
 def test_model_not_found_on_the_hub(hf):
     with pytest.raises(HFError) as info:
         client.model_info("nobody/nothing", TOKEN)

@@ -60,6 +60,15 @@ def test_hosted_success_is_stored_and_shown(hf, admin_client, hosted_model):
             "upstream_error",
         ),
         (lambda hf, m: hf.fault("whoami", "drop"), "connection_lost"),
+        (
+            lambda hf, m: hf.fault(
+                "hf-inference",
+                "status",
+                status=402,
+                body={"error": "You have exceeded your monthly included credits for Inference Providers."},
+            ),
+            "payment_required",
+        ),
     ],
     ids=[
         "invalid_token",
@@ -72,6 +81,7 @@ def test_hosted_success_is_stored_and_shown(hf, admin_client, hosted_model):
         "bad_response",
         "upstream_error",
         "connection_lost",
+        "payment_required",
     ],
 )
 def test_hosted_failures_are_named(hf, admin_client, provider_token, setup, category):
@@ -240,3 +250,14 @@ def test_check_connections_command(hf, provider_token, endpoint_model):
     with pytest.raises(CommandError, match="no model named: ghost"):
         call_command("check_connections", "--model", "ghost")
     assert TOKEN not in out.getvalue()
+
+
+def test_every_category_is_diagnosed_by_a_view_test_here():
+    """A new failure category must come with a test through the real view (this file, or the crypto tests)."""
+    from pathlib import Path
+
+    from providers.huggingface.errors import CATEGORIES
+
+    here = Path(__file__).read_text() + (Path(__file__).parent / "test_crypto.py").read_text()
+    missing = [c for c in CATEGORIES if f'"{c}"' not in here]
+    assert not missing, f"no view test names these categories: {missing}"
