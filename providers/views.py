@@ -115,7 +115,10 @@ def _save(request, form, model, action):
         if model.pk:
             instance.version = current.version + 1
         instance.save()
-        fields = AUDITED_FIELDS if action == "model.create" else [f for f in AUDITED_FIELDS if f in changed]
+        if action == "model.create":
+            fields = [f for f in AUDITED_FIELDS if f != "api_token" or instance.has_secret("api_token")]
+        else:
+            fields = [f for f in AUDITED_FIELDS if f in changed]
         audit.record(request, action, instance, audit.field_changes(before, instance, fields))
         if "api_token" in changed and action != "model.create":
             audit.record(request, "model.token_replaced", instance, {"api_token": "token replaced"})

@@ -14,6 +14,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -164,13 +165,14 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
         if urlsplit(location).netloc != origin:
             raise HFError(
                 "blocked_by_url_policy",
-                f"The server redirected to another host ({urlsplit(location).hostname}); not followed.",
+                _("The server redirected to another host (%(host)s); not followed.")
+                % {"host": urlsplit(location).hostname},
                 http_status=response.status_code,
             )
         if response.status_code in (301, 302, 303):
             method, json_body = "GET", None
         url = location
-    raise HFError("bad_response", "Too many redirects.")
+    raise HFError("bad_response", _("Too many redirects."))
 
 
 def read_body(response, deadline):
@@ -197,7 +199,8 @@ def _json(response):
         snippet = response.text[:200]
         raise HFError(
             "bad_response",
-            f"Expected JSON, got {response.headers.get('Content-Type', 'no type')}: {snippet}",
+            _("Expected JSON, got %(type)s: %(snippet)s")
+            % {"type": response.headers.get("Content-Type", "no type"), "snippet": snippet},
             http_status=response.status_code,
         ) from None
 
@@ -224,7 +227,7 @@ def failure_for(response, kind):
         if kind == "model_info" and error_code == "RepoNotFound":
             return fail("model_not_found")
         if kind == "endpoint" and not message:
-            return fail("invalid_token", "The endpoint answered 401 Unauthorized: the token is missing or wrong.")
+            return fail("invalid_token", _("The endpoint answered 401 Unauthorized: the token is missing or wrong."))
         return fail("invalid_token")
     if status == 402:
         return fail("payment_required")
@@ -243,7 +246,7 @@ def failure_for(response, kind):
     if status == 410:
         return fail("model_not_served")
     if status == 400 and "invalid state" in lowered:
-        return fail("endpoint_paused_or_starting", "The endpoint is paused (400 Bad Request: Invalid state).")
+        return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
     if status == 400 and "not supported by any provider" in lowered:
         return fail("model_not_served")
     if status == 503 and extra.get("estimated_time") is not None:
@@ -251,7 +254,7 @@ def failure_for(response, kind):
     if status in (502, 503) and kind == "endpoint" and error_type != "healthcheck":
         return fail(
             "endpoint_paused_or_starting",
-            message or f"The endpoint answered {status} while it scales up or initializes.",
+            message or _("The endpoint answered %(status)s while it scales up or initializes.") % {"status": status},
         )
     if status == 503 and "loading" in lowered:
         return fail("model_loading")
@@ -306,7 +309,7 @@ def whoami(token, deadline=None):
     response = _call("GET", f"{settings.HF_HUB_URL}/api/whoami-v2", "whoami", token, deadline=deadline)
     body = _json(response)
     if not isinstance(body, dict):
-        raise HFError("bad_response", "whoami did not return an object")
+        raise HFError("bad_response", _("whoami did not return an object."))
     auth = body.get("auth") or {}
     access = auth.get("accessToken") or {}
     role = access.get("role") or ""
@@ -481,15 +484,15 @@ def _parse_whole(body, target, server, response):
             choice = body["choices"][0]
             text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
-            raise HFError("bad_response", "The chat answer has no choices[0].message.") from None
+            raise HFError("bad_response", _("The chat answer has no choices[0].message.")) from None
         usage = body.get("usage") or {}
         reason = _finish_name(choice.get("finish_reason"))
         return Finish(text, reason, usage.get("completion_tokens"), server)
     item = body[0] if isinstance(body, list) and body else body
     if not isinstance(item, dict) or "generated_text" not in item:
         if isinstance(item, dict) and ("summary_text" in item or "translation_text" in item):
-            raise HFError("wrong_task", "The model answered as a summarization/translation model.")
-        raise HFError("bad_response", "The answer has no generated_text.")
+            raise HFError("wrong_task", _("The model answered as a summarization or translation model."))
+        raise HFError("bad_response", _("The answer has no generated_text."))
     details = item.get("details") or {}
     tokens = details.get("generated_tokens") or _header_int(response, "x-generated-tokens")
     return Finish(item.get("generated_text") or "", _finish_name(details.get("finish_reason")), tokens, server)
@@ -521,9 +524,11 @@ def _read_stream(response, target, server, deadline):
             try:
                 event = json.loads(data)
             except ValueError:
-                raise HFError("bad_response", f"A stream event is not JSON: {data[:100]}") from None
+                raise HFError(
+                    "bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}
+                ) from None
             if not isinstance(event, dict):
-                raise HFError("bad_response", "A stream event is not an object.")
+                raise HFError("bad_response", _("A stream event is not an object."))
             if deadline.left() <= 0:
                 raise HFError("timeout")
             if event.get("error"):
@@ -554,5 +559,5 @@ def _read_stream(response, target, server, deadline):
     except requests.exceptions.RequestException as exc:
         raise _connection_failure(exc) from None
     if not finish_reason and not parts:
-        raise HFError("connection_lost", "The stream ended before any token arrived.")
+        raise HFError("connection_lost", _("The stream ended before any token arrived."))
     yield Finish("".join(parts), finish_reason or "", usage_tokens or count, server)
