@@ -41,7 +41,7 @@ def setup(request):
             )
             roles.set_role(user, roles.ADMIN)
             audit.record(request, "account.setup", user)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="providers.backends.RoleBackend")
         messages.success(request, _("Welcome. Your administrator account is ready."))
         return redirect("provider_list")
     return render(request, "accounts/setup.html", {"form": form})

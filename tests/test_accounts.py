@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from providers import roles
 from providers.models import AuditEntry
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -182,3 +182,18 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_permissions_come_from_groups_and_direct_grants_in_one_query(django_assert_num_queries):
+    from django.contrib.auth.models import Permission
+
+    admin = make_user("root2", roles.ADMIN)
+    plain = User.objects.create_user("plain", "p@example.com", PASSWORD)
+    plain.user_permissions.add(Permission.objects.get(codename="use_playground"))
+    admin, plain = User.objects.get(pk=admin.pk), User.objects.get(pk=plain.pk)
+    with django_assert_num_queries(1):
+        assert admin.has_perm(roles.MANAGE_PROVIDERS) and admin.has_perm(roles.USE_PLAYGROUND)
+    assert plain.has_perm(roles.USE_PLAYGROUND) and not plain.has_perm(roles.MANAGE_PROVIDERS)
+    admin.is_active = False
+    admin.save()
+    assert not User.objects.get(pk=admin.pk).has_perm(roles.USE_PLAYGROUND)
