@@ -1,8 +1,7 @@
-# `make run`: set up and serve the console on http://127.0.0.1:$(PORT). `make test`: the whole test suite.
+# `make run`: set up and serve the console on http://127.0.0.1:8000 (PORT, HOST). `make test`: the whole test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
 
 .PHONY: run test lint setup
 
@@ -25,7 +24,7 @@ setup: $(BIN)/activate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 run: setup
-	PORT=$(PORT) $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
+	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi
 
 test: $(VENV)/.dev
 	$(BIN)/python manage.py compile_translations --verbosity 0

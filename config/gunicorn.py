@@ -2,15 +2,20 @@
 
 Each stream holds a thread for its duration (it waits on the upstream, not the CPU), so a few processes
 with many threads serve dozens of simultaneous streams on a small machine. Responses go out unbuffered.
+The values come from Django's settings, the one place that reads the environment and .env.
 """
 
 import os
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_WORKERS", "2"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.conf import settings  # noqa: E402
+
+bind = f"{settings.WEB_HOST}:{settings.WEB_PORT}"
+workers = settings.WEB_WORKERS
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "48"))
-timeout = int(os.environ.get("WEB_TIMEOUT", "300"))  # long generations stream for minutes
+threads = settings.WEB_THREADS
+timeout = settings.WEB_TIMEOUT  # long generations stream for minutes
 graceful_timeout = 30
 keepalive = 5
 accesslog = "-"

@@ -171,6 +171,13 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 
+# The web server `make run` starts (config/gunicorn.py reads these).
+WEB_HOST = env.str("HOST", default="127.0.0.1")
+WEB_PORT = env.int("PORT", default=8000)
+WEB_WORKERS = env.int("WEB_WORKERS", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=48)
+WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=300)
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
