@@ -21,7 +21,7 @@ def resolve_token(model, typed_token=""):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")
-        provider = ProviderSettings.objects.filter(pk=1).first()
+        provider = ProviderSettings.stored()
         return provider.get_secret("api_token") if provider else ""
     except crypto.UndecryptableSecret:
         raise HFError("token_unreadable") from None

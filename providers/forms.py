@@ -144,6 +144,12 @@ class ModelConfigForm(forms.ModelForm):
                 self.add_error(name, message)
         return data
 
+    BOOKKEEPING_FIELDS = ("api_token", "clear_token", "version")
+
+    def configuration_changes(self):
+        """The configuration fields that differ from the stored model (the token is tracked apart)."""
+        return [name for name in self.changed_data if name not in self.BOOKKEEPING_FIELDS]
+
     def apply(self, instance):
         """Copy the cleaned values (including parameters and the token) onto the instance; return changed names."""
         for name in HFModel.PARAMETER_FIELDS:
@@ -151,7 +157,7 @@ class ModelConfigForm(forms.ModelForm):
             setattr(instance, name, value if value not in ("",) else None)
         if instance.stop_sequences is None:
             instance.stop_sequences = []
-        changed = [n for n in self.changed_data if n not in ("api_token", "clear_token", "version")]
+        changed = self.configuration_changes()
         if self.cleaned_data.get("api_token"):
             instance.set_secret("api_token", self.cleaned_data["api_token"])
             changed.append("api_token")

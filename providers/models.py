@@ -75,10 +75,18 @@ class ProviderSettings(SecretsMixin):
     def __str__(self):
         return "Hugging Face"
 
+    SINGLETON_PK = 1
+
     @classmethod
     def load(cls):
-        obj, _ = cls.objects.get_or_create(pk=1)
+        """The row, created on first use."""
+        obj, _ = cls.objects.get_or_create(pk=cls.SINGLETON_PK)
         return obj
+
+    @classmethod
+    def stored(cls):
+        """The row if it exists, without writing (hot paths that only read the token)."""
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first()
 
 
 class EndpointType(models.TextChoices):

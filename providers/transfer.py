@@ -50,8 +50,7 @@ def import_models(payload):
                 continue
             model = form.save(commit=False)
             form.apply(model)
-            meaningful = [n for n in form.changed_data if n not in ("version", "api_token", "clear_token")]
-            if instance is not None and not meaningful:
+            if instance is not None and not form.configuration_changes():
                 report["skipped"].append(model.display_name)
                 continue
             if instance is not None:

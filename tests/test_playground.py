@@ -208,16 +208,21 @@ def test_admin_sees_usage_per_model(hf, member_client, admin_client, hosted_mode
     assert "2 runs, 1 failed" in html and "median" in html
 
 
-@pytest.mark.django_db(transaction=True)
-def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provider_token):
-    model = create_endpoint_model(hf.base, "slow")
-    hf.token_delay = 0.05
-    session = login_session(live_server.url, member_user.username)
-    response = session.post(
+def start_served_stream(hf, live_server, user, pace, tokens):
+    """A streamed run on an endpoint model through the live server, tokens paced by the emulator."""
+    model = create_endpoint_model(hf.base, "paced")
+    hf.token_delay = pace
+    session = login_session(live_server.url, user.username)
+    return session.post(
         live_server.url + reverse("playground_run"),
         stream=True,
-        data={"model": model.pk, "prompt": "go", "max_new_tokens": "200", "stream": "on"},
+        data={"model": model.pk, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"},
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provider_token):
+    response = start_served_stream(hf, live_server, member_user, pace=0.05, tokens=200)
     lines = response.iter_lines()
     assert json.loads(next(lines))["type"] == "start"
     assert json.loads(next(lines))["type"] == "token"
@@ -236,14 +241,7 @@ def test_stop_closes_the_upstream_connection(hf, live_server, member_user, provi
 
 @pytest.mark.django_db(transaction=True)
 def test_tokens_are_relayed_as_they_arrive(hf, live_server, member_user, provider_token):
-    model = create_endpoint_model(hf.base, "paced")
-    hf.token_delay = 0.15
-    session = login_session(live_server.url, member_user.username)
-    response = session.post(
-        live_server.url + reverse("playground_run"),
-        stream=True,
-        data={"model": model.pk, "prompt": "go", "max_new_tokens": "5", "stream": "on"},
-    )
+    response = start_served_stream(hf, live_server, member_user, pace=0.15, tokens=5)
     arrivals = []
     for line in response.iter_lines(chunk_size=1):  # read bytes as they come, so arrival times are true
         if json.loads(line)["type"] == "token":
