@@ -5,11 +5,13 @@ emitting tokens at a fixed pace. Three measurements, printed, never asserted:
 
 1. overhead: the same non-streaming request sent directly to the upstream and through the playground,
    interleaved; median and p99 of each and of the difference, ratio of medians, X-Console-Overhead-Ms.
+   For scale, the same request also goes through bench/floor_wsgi.py, a bare proxy (no Django) on the same
+   gunicorn configuration: what the server hop and the HTTP client cost before the console does anything.
 2. streaming pass-through: for every token, the time from the upstream writing it to the client reading it
    through the console (both clocks are this machine's CLOCK_MONOTONIC); and how often tokens arrived batched.
 3. concurrency: 64 simultaneous streams; completed/failed, p99 time to first token, console peak memory.
 
-Run: .venv/bin/python bench/playground_bench.py [--requests 300] [--streams 64]
+Run: .venv/bin/python bench/playground_bench.py [--requests 300] [--streams 64] [--latency-ms 20]
 """
 
 import argparse
@@ -145,17 +147,53 @@ class Console:
         self.process.wait(timeout=30)
 
 
+class FloorProxy:
+    """bench/floor_wsgi.py under gunicorn with the console's configuration, forwarding to `upstream`."""
+
+    def __init__(self, upstream):
+        port = free_port()
+        env = {
+            **os.environ,
+            "FLOOR_UPSTREAM": upstream,
+            "PORT": str(port),
+            "SECRET_KEY": "bench-floor-" + "x" * 40,  # config/gunicorn.py reads the server settings from Django
+        }
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", "bench.floor_wsgi"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.url = f"http://127.0.0.1:{port}/"
+        for _ in range(100):
+            try:
+                requests.get(self.url, timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
 def bench_overhead(console, emu, count, tokens):
     session = console.session()
     direct = requests.Session()
+    floor = FloorProxy(emu.base + "/ep/tgi")
     body = {"inputs": "Why is the sky blue", "parameters": {"max_new_tokens": tokens, "details": True}}
     form = {"model": console.model_id, "prompt": "Why is the sky blue", "max_new_tokens": str(tokens)}
-    direct_ms, console_ms, reported = [], [], []
+    direct_ms, console_ms, floor_ms, reported = [], [], [], []
     for i in range(count + 20):
         started = time.perf_counter()
         r = direct.post(emu.base + "/ep/tgi", json=body, timeout=30)
         r.raise_for_status()
         d = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        r = direct.post(floor.url, json=body, timeout=30)
+        r.raise_for_status()
+        f = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         r = session.post(console.url + "/playground/run/", data=form, timeout=30)
         r.raise_for_status()
@@ -165,7 +203,9 @@ def bench_overhead(console, emu, count, tokens):
         if i >= 20:  # warm-up excluded
             direct_ms.append(d)
             console_ms.append(c)
+            floor_ms.append(f)
             reported.append(float(r.headers["X-Console-Overhead-Ms"]))
+    floor.stop()
     diffs = [c - d for c, d in zip(console_ms, direct_ms, strict=True)]
     print(
         f"\n1. overhead, non-streaming, {count} interleaved pairs, upstream latency {emu.response_delay * 1000:.0f} ms"
@@ -175,6 +215,11 @@ def bench_overhead(console, emu, count, tokens):
     print(summary("difference (paired)", diffs))
     print(summary("X-Console-Overhead-Ms", reported))
     print(f"{'ratio of medians':<28} {statistics.median(console_ms) / statistics.median(direct_ms):.3f}")
+    floor_diffs = [f - d for f, d in zip(floor_ms, direct_ms, strict=True)]
+    print("   for scale, a bare proxy (bench/floor_wsgi.py: no Django) on the same gunicorn configuration:")
+    print(summary("through the bare proxy", floor_ms))
+    print(summary("its difference (paired)", floor_diffs))
+    print(f"{'its ratio of medians':<28} {statistics.median(floor_ms) / statistics.median(direct_ms):.3f}")
 
 
 def bench_streaming(console, emu, runs, tokens):

@@ -97,6 +97,12 @@ if _sqlite:
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sessions are read on every request: from the cache, falling back to the database (cached_db), so a
+# signed-in request costs no session query. The cache must be shared by every worker process: the default
+# is a folder under DATA_DIR (mode 700); a memcached or Redis URL works too (see .env.example).
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}?max_entries=10000")}
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -69,11 +69,11 @@ class Relay:
     relay yields each token the moment it arrives. Closing it (the browser stopped) closes the upstream.
     """
 
-    def __init__(self, run, model, stream):
+    def __init__(self, run, model, stream, started=None):
         self.run = run
         self.model = model
         self.stream = stream
-        self.started = time.perf_counter()
+        self.started = started or time.perf_counter()  # when the request arrived: figures count from there
         self.first_at = None
         self.upstream_ms = 0.0
         self.parts = []
@@ -82,9 +82,10 @@ class Relay:
         self.finish = None
         self.error = None
         self.completed = False
+        self.saved = False
 
     def start(self):
-        """Send the request and wait for the first event. Returns console overhead so far, in ms."""
+        """Send the request and wait for the first event (`upstream_ms` is that wait)."""
         try:
             target = target_for(self.model)
             run = self.run
@@ -101,10 +102,8 @@ class Relay:
             self.pending = next(self.generator)
             self.first_at = time.perf_counter()
             self.upstream_ms = (self.first_at - sent) * 1000
-            return (sent - self.started) * 1000
         except HFError as exc:
             self.error = exc
-            return (time.perf_counter() - self.started) * 1000
 
     def events(self):
         yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
@@ -127,7 +126,8 @@ class Relay:
             return
         yield {"type": "done", "figures": self._complete(RunStatus.OK)}
 
-    def __iter__(self):
+    def lines(self):
+        """The NDJSON lines of the run. The results are not written yet: see `save()`."""
         try:
             for event in self.events():
                 yield line(event)
@@ -137,6 +137,13 @@ class Relay:
         finally:
             if self.generator is not None:
                 self.generator.close()
+
+    def __iter__(self):
+        """The lines for a streamed answer; the run is written after the last one has been handed over."""
+        try:
+            yield from self.lines()
+        finally:
+            self.save()
 
     def _fail(self, exc):
         self.error = exc
@@ -161,6 +168,7 @@ class Relay:
         }
 
     def _complete(self, status):
+        """Fix the run's results (once); they reach the database in `save()`."""
         if self.completed:
             return {}
         self.completed = True
@@ -176,12 +184,22 @@ class Relay:
         if self.error:
             run.error_category = self.error.category
             run.error_message = self.error.message
-        try:
-            run.save(update_fields=RESULT_FIELDS)
-        except Exception:  # a run that cannot be saved must not break the answer already streamed
-            log.exception("could not save playground run %s", run.pk)
         figures["run_id"] = run.pk
         return figures
+
+    def save(self):
+        """Write the results; called once the answer is out, so the write adds nothing to what the user waits.
+
+        A run abandoned before it completed (the browser went away) is saved as stopped.
+        """
+        if self.saved:
+            return
+        self.saved = True
+        self._complete(RunStatus.STOPPED)
+        try:
+            self.run.save(update_fields=RESULT_FIELDS)
+        except Exception:  # a run that cannot be saved must not break the answer already sent
+            log.exception("could not save playground run %s", self.run.pk)
 
 
 def usage_by_model(days=30):

@@ -15,6 +15,16 @@ OTHER_TOKEN = "hf_emuOTHERtoken000000wxyz"
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Sessions live in the cache too; the database rolls back after each test, so the cache is emptied."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def emulator():
     emu = Emulator().start()

@@ -11,7 +11,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from config.settings import *  # noqa: E402,F403
-from config.settings import DATABASES  # noqa: E402
+from config.settings import CACHES, DATABASES  # noqa: E402
 
 ENCRYPTION_KEYS = ["test1:dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY="]  # a fixed, public test key
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -22,6 +22,8 @@ STORAGES = {
 STATIC_ROOT = os.path.join(tempfile.gettempdir(), "hfconsole-test-static")  # WhiteNoise wants it to exist
 os.makedirs(STATIC_ROOT, exist_ok=True)
 ALLOWED_HOSTS = ["*"]
+# The production cache kind (a shared folder), in a folder of this test process; conftest clears it per test.
+CACHES["default"]["LOCATION"] = os.path.join(tempfile.gettempdir(), f"hfconsole-test-cache-{os.getpid()}")
 PLAYGROUND_RUNS_PER_MINUTE = 1000
 HF_TEST_TIMEOUT = 10.0
 HF_READ_TIMEOUT = 10.0

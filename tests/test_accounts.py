@@ -197,3 +197,25 @@ def test_permissions_come_from_groups_and_direct_grants_in_one_query(django_asse
     admin.is_active = False
     admin.save()
     assert not User.objects.get(pk=admin.pk).has_perm(roles.USE_PLAYGROUND)
+
+
+def test_signed_in_requests_read_the_session_from_the_shared_cache(client, member_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(member_user)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("playground")).status_code == 200
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"]]
+
+
+def test_logging_out_ends_the_session_in_cache_and_database(client, member_user):
+    from django.contrib.sessions.models import Session
+
+    client.force_login(member_user)
+    old = client.cookies["sessionid"].value
+    client.post(reverse("logout"))
+    assert not Session.objects.filter(session_key=old).exists()
+    client.cookies["sessionid"] = old  # a copied cookie, replayed after log-out
+    response = client.get(reverse("playground"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]

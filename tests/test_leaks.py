@@ -8,8 +8,11 @@ import io
 import json
 import logging
 import os
+import pickle
 import shutil
 import subprocess
+import zlib
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -62,6 +65,18 @@ def log_buffer():
     root.setLevel(old_level)
     for logger in loggers:
         logger.removeHandler(capture)
+
+
+def cache_text():
+    """Every file of the cache folder (sessions live there): raw, and unpacked the way the file cache writes
+    them (a pickled expiry time, then the zlib-compressed pickled value)."""
+    data = b""
+    for path in Path(settings.CACHES["default"]["LOCATION"]).glob("*.djcache"):
+        with open(path, "rb") as handle:
+            pickle.load(handle)
+            packed = handle.read()
+        data += packed + zlib.decompress(packed)
+    return data
 
 
 def database_text():
@@ -167,8 +182,10 @@ def test_the_token_leaks_nowhere(hf, log_buffer, settings):
         "export": export,
         "commands": cmd_out.getvalue().encode(),
         "database": database_text(),
+        "cache": cache_text(),
     }
     assert len(haystacks["responses"]) > 10000 and len(haystacks["database"]) > 1000
+    assert haystacks["cache"]  # the sessions of the two people signed in
     for secret in (TOKEN, MODEL_TOKEN):
         for name, text in haystacks.items():
             assert secret.encode() not in text, f"the token leaked into {name}"

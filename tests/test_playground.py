@@ -191,6 +191,29 @@ def test_compare_group_is_kept(hf, member_client, hosted_model, chat_model):
     assert member_client.get(reverse("compare")).status_code == 200
 
 
+def test_a_whole_answer_is_written_to_history_once_it_is_sent(hf, member_user, hosted_model, rf):
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    from providers import playground_views
+
+    request = rf.post(reverse("playground_run"), {"model": hosted_model.pk, "prompt": "Why", "max_new_tokens": "4"})
+    request.user = member_user
+    response = playground_views.run(request)
+    done = events(response)[-1]
+    saved = PlaygroundRun.objects.get(pk=done["figures"]["run_id"])
+    assert done["type"] == "done" and saved.status == RunStatus.RUNNING  # counted by the rate limit already
+    request_finished.disconnect(close_old_connections)  # as Django's test client does: keep the test's connection
+    try:
+        response.close()  # what the server does after the last byte
+    finally:
+        request_finished.connect(close_old_connections)
+    saved.refresh_from_db()
+    assert saved.status == RunStatus.OK and saved.output == text_of(events(response))
+    assert saved.latency_ms == done["figures"]["latency_ms"] and saved.generated_tokens == 4
+    assert float(response["X-Console-Overhead-Ms"]) >= 0
+
+
 def test_rate_limit_per_user(hf, member_client, hosted_model, settings):
     settings.PLAYGROUND_RUNS_PER_MINUTE = 2
     for _ in range(2):
