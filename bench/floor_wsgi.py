@@ -17,7 +17,7 @@ def application(environ, start_response):
     body = environ["wsgi.input"].read(length)
     upstream = _session.post(UPSTREAM, data=body, headers={"Content-Type": "application/json"}, timeout=30)
     start_response(
-        f"{upstream.status_code} OK",
+        f"{upstream.status_code} {upstream.reason}",
         [("Content-Type", "application/json"), ("Content-Length", str(len(upstream.content)))],
     )
     return [upstream.content]

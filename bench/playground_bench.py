@@ -74,6 +74,30 @@ def summary(name, values):
     return f"{name:<28} median {statistics.median(values):8.2f} ms   p99 {percentile(values, 99):8.2f} ms"
 
 
+def serve(app, env, ready_path):
+    """gunicorn with the project's config (config/gunicorn.py) serving `app`; returns once it answers."""
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", app],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{env['PORT']}"
+    for _ in range(100):
+        try:
+            requests.get(url + ready_path, timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return process, url
+
+
+def stop(process):
+    process.terminate()
+    process.wait(timeout=30)
+
+
 class Console:
     """A console instance of its own: temporary data folder, gunicorn with the project's config."""
 
@@ -103,20 +127,7 @@ class Console:
             [python, "manage.py", "shell", "-c", SETUP.format(password=PASSWORD, base=upstream_base, far=far_base)],
             **run,
         )
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", "config.wsgi"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(100):
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        self.process, self.url = serve("config.wsgi", self.env, "/healthz")
         self.model_id = 1
 
     def session(self):
@@ -143,39 +154,23 @@ class Console:
         return total
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        stop(self.process)
 
 
 class FloorProxy:
     """bench/floor_wsgi.py under gunicorn with the console's configuration, forwarding to `upstream`."""
 
     def __init__(self, upstream):
-        port = free_port()
         env = {
             **os.environ,
             "FLOOR_UPSTREAM": upstream,
-            "PORT": str(port),
+            "PORT": str(free_port()),
             "SECRET_KEY": "bench-floor-" + "x" * 40,  # config/gunicorn.py reads the server settings from Django
         }
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", "bench.floor_wsgi"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{port}/"
-        for _ in range(100):
-            try:
-                requests.get(self.url, timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        self.process, self.url = serve("bench.floor_wsgi", env, "/")
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        stop(self.process)
 
 
 def bench_overhead(console, emu, count, tokens):

@@ -99,7 +99,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions are read on every request: from the cache, falling back to the database (cached_db), so a
 # signed-in request costs no session query. The cache must be shared by every worker process: the default
-# is a folder under DATA_DIR (mode 700); a memcached or Redis URL works too (see .env.example).
+# is a folder under DATA_DIR (mode 700); a Redis URL works too (see .env.example).
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}?max_entries=10000")}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 

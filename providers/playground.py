@@ -69,11 +69,11 @@ class Relay:
     relay yields each token the moment it arrives. Closing it (the browser stopped) closes the upstream.
     """
 
-    def __init__(self, run, model, stream, started=None):
+    def __init__(self, run, model, stream, started):
         self.run = run
         self.model = model
         self.stream = stream
-        self.started = started or time.perf_counter()  # when the request arrived: figures count from there
+        self.started = started  # perf_counter() when the request arrived: figures count from there
         self.first_at = None
         self.upstream_ms = 0.0
         self.parts = []
