@@ -89,6 +89,15 @@ class ProviderSettings(SecretsMixin):
         return cls.objects.filter(pk=cls.SINGLETON_PK).first()
 
 
+class Freshness(models.Model):
+    """A single row whose value changes with the configuration (see providers/freshness.py)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.value)
+
+
 class EndpointType(models.TextChoices):
     HOSTED_API = "hosted_api", _("Hosted Inference API")
     INFERENCE_ENDPOINT = "inference_endpoint", _("Inference Endpoint")
