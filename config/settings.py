@@ -179,6 +179,10 @@ OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 
+# Model import: a file larger, or with more models, is refused before anything is validated or written.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
+IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
+
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")
 WEB_PORT = env.int("PORT", default=8000)
