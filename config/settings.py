@@ -1,5 +1,6 @@
 """The one place that reads the environment. Every variable is documented in .env.example."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "providers.cache_policy.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -119,7 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Login throttling (django-axes): lock a username+address pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_COOLOFF_TIME_DELTA = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_COOLOFF_TIME = AXES_COOLOFF_TIME_DELTA  # the lock-out page and the People page read the same duration
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
@@ -194,7 +197,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "providers.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "providers.middleware.RequestIdLogFilter"},
+        "forbidden_one_line": {"()": "providers.logging_filters.ForbiddenOneLine"},
+    },
     "formatters": {
         "readable": {
             "format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s",
@@ -205,7 +211,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "readable",
-            "filters": ["request_id"],
+            "filters": ["request_id", "forbidden_one_line"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
