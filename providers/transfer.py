@@ -17,6 +17,7 @@ FORMAT = "hf-model-console/models"
 VERSION = 1
 FIELDS = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled", *HFModel.PARAMETER_FIELDS]
 ECHO_LIMIT = 80  # characters of a refused value or message repeated back in an error
+ERRORS_SHOWN = 50  # a file that is wrong everywhere is not echoed back whole either
 
 # JSON type each field must have in a file; None (null) is accepted where the field is optional.
 _TEXT, _WHOLE, _NUMBER, _BOOL, _TEXTS = "text", "whole", "number", "bool", "texts"
@@ -159,6 +160,9 @@ def validate(payload):
             continue
         plans.append((model, version))
         report["updated" if version is not None else "created"].append(model.display_name)
+    if len(errors) > ERRORS_SHOWN:
+        hidden = len(errors) - ERRORS_SHOWN
+        errors = [*errors[:ERRORS_SHOWN], _("… and %(count)s more errors.") % {"count": hidden}]
     if errors:
         raise ImportRejected(errors)
     return plans, report

@@ -216,6 +216,11 @@ def test_a_huge_refused_value_is_not_echoed_back(admin_client, settings):
     assert len(response.content) < 100_000
 
 
+def test_a_file_wrong_everywhere_is_not_echoed_back_whole(admin_client):
+    errors = import_file(admin_client, [entry(display_name=f"m{i}", top_k=True) for i in range(80)])
+    assert len(errors) == 51 and errors[-1] == "… and 30 more errors."
+
+
 def _named(text):
     upload = io.BytesIO(text.encode())
     upload.name = "models.json"
