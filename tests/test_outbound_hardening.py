@@ -158,3 +158,14 @@ def test_a_rebound_name_is_refused_before_connecting(listener, monkeypatch):
     error = refusal(f"https://tgi.rebound.example:{listener.port}/")
     assert error.category == "blocked_by_url_policy" and "127.0.0.1" in error.message
     assert listener.accepts == 0
+
+
+def test_an_unreadable_ca_bundle_stops_the_start_with_a_clear_check(settings, tmp_path):
+    from providers.checks import outbound_ca_bundle_readable
+
+    settings.OUTBOUND_CA_BUNDLE = str(tmp_path / "missing.pem")
+    errors = outbound_ca_bundle_readable(None)
+    assert [e.id for e in errors] == ["providers.E002"] and "missing.pem" in errors[0].msg
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    settings.OUTBOUND_CA_BUNDLE = str(tmp_path / "junk.pem")
+    assert [e.id for e in outbound_ca_bundle_readable(None)] == ["providers.E002"]
