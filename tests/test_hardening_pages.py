@@ -147,10 +147,30 @@ def test_a_write_lock_longer_than_the_busy_timeout_is_a_503_with_a_message(hf, m
     assert "busy" in response.json()["errors"]["__all__"][0]["message"]
 
 
-@sqlite_only
+def hold_model_table_lock(seconds):
+    """Another session holding the models table against writers (plain reads still go through)."""
+    if connection.vendor == "sqlite":
+        return hold_write_lock(seconds)
+    import psycopg
+
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")})
+    other.execute("LOCK TABLE providers_hfmodel IN EXCLUSIVE MODE")
+    released = threading.Event()
+
+    def release():
+        time.sleep(seconds)
+        other.rollback()
+        other.close()
+        released.set()
+
+    threading.Thread(target=release, daemon=True).start()
+    return released
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_import_is_validated_before_it_takes_the_write_lock(admin_client):
-    released = hold_write_lock(3.0)
+    released = hold_model_table_lock(3.0)
     upload = io.BytesIO(b'{"format": "hf-model-console/models", "models": [{"display_name": 5}]}')
     upload.name = "m.json"
     started = time.monotonic()
