@@ -121,8 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Login throttling (django-axes): lock a username+address pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME_DELTA = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
-AXES_COOLOFF_TIME = AXES_COOLOFF_TIME_DELTA  # the lock-out page and the People page read the same duration
+# A timedelta: the lock-out page and the People page read the same duration as django-axes.
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True

@@ -127,7 +127,7 @@ def person_active(request, user_id):
 
 def locked_usernames():
     """User names locked out of log-in right now (failure limit reached within the cool-off), in one query."""
-    since = timezone.now() - settings.AXES_COOLOFF_TIME_DELTA
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
     return set(
         AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since)
         .values_list("username", flat=True)

@@ -38,7 +38,7 @@ def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
         message = _("The request is too large (at most %(size)s MB). Shorten the prompt or the conversation.") % {
-            "size": f"{limit / 1_000_000:.1f}"
+            "size": f"{limit / 1_048_576:.1f}"
         }
         return _page(request, 413, "too_large", message)
     return _page(request, 400, "bad_request")

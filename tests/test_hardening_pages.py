@@ -70,7 +70,7 @@ def test_an_oversized_playground_run_gets_the_json_error(member_client, hosted_m
     assert response.status_code == 413
     assert response["Content-Type"] == "application/json"
     message = response.json()["errors"]["__all__"][0]["message"]
-    assert "too large" in message and "2.6 MB" in message
+    assert "too large" in message and "2.5 MB" in message
     assert not PlaygroundRun.objects.exists()
 
 

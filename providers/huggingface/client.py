@@ -55,7 +55,7 @@ class _PeerChecked:
         except (socket.gaierror, UnicodeError) as exc:
             raise NameResolutionError(self.host, self, exc) from exc
         error = None
-        for address in addresses:
+        for address in addresses:  # in the resolver's order, as urllib3 would: the next one if one fails
             try:
                 sock = create_connection(
                     (address, self.port),
@@ -63,15 +63,13 @@ class _PeerChecked:
                     source_address=self.source_address,
                     socket_options=self.socket_options,
                 )
-            except TimeoutError as exc:
-                raise ConnectTimeoutError(
-                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
-                ) from exc
             except OSError as exc:
                 error = exc
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)
             return sock
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
 
