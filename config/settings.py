@@ -1,5 +1,6 @@
 """The one place that reads the environment. Every variable is documented in .env.example."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "providers.cache_policy.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -119,7 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Login throttling (django-axes): lock a username+address pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+# A timedelta: the lock-out page and the People page read the same duration as django-axes.
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
@@ -174,8 +177,14 @@ HF_CHECK_CONCURRENCY = env.int("HF_CHECK_CONCURRENCY", default=4)
 OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
 OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# A PEM file of extra certificate authorities to trust (endpoints behind a private CA), added to the defaults.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
+
+# Model import: a file larger, or with more models, is refused before anything is validated or written.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
+IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
 
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")
@@ -188,7 +197,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "providers.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "providers.middleware.RequestIdLogFilter"},
+        "forbidden_one_line": {"()": "providers.logging_filters.ForbiddenOneLine"},
+    },
     "formatters": {
         "readable": {
             "format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s",
@@ -199,7 +211,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "readable",
-            "filters": ["request_id"],
+            "filters": ["request_id", "forbidden_one_line"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from providers import netpolicy, roles
-from providers.generation_params import check_parameters, parameter_fields
+from providers.generation_params import LIMITS, check_parameters, name_error, parameter_fields, text_error
 from providers.models import EndpointType, HFModel, Task
 
 # Hugging Face repo ids: `namespace/name`, word characters, `-` and `.`, no `--` or `..`, name <= 96 characters.
@@ -100,6 +100,7 @@ class ModelConfigForm(forms.ModelForm):
         name = self.cleaned_data["display_name"].strip()
         if not name:
             raise forms.ValidationError(_("Give the model a display name."))
+        name_error(name)
         clash = HFModel.objects.filter(display_name__iexact=name).exclude(pk=self.instance.pk)
         if clash.exists():
             raise forms.ValidationError(_("Another model already has this display name."))
@@ -181,6 +182,7 @@ class SetupForm(forms.Form):
 
     def clean_username(self):
         name = self.cleaned_data["username"].strip()
+        name_error(name)
         if get_user_model().objects.filter(username__iexact=name).exists():
             raise forms.ValidationError(_("This user name is taken."))
         return name
@@ -209,12 +211,28 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON that nests too deeply is a validation error, not a RecursionError."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(_("The data nests too deeply.")) from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class PlaygroundForm(forms.Form):
     model = forms.ModelChoiceField(label=_("Model"), queryset=HFModel.objects.none(), empty_label=None)
     prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    messages = forms.JSONField(required=False, widget=forms.HiddenInput)
-    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=2**63 - 1)
+    messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
+    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=LIMITS["seed"][0], max_value=LIMITS["seed"][1])
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
     stream = forms.BooleanField(label=_("Stream"), required=False, initial=True)
@@ -231,6 +249,8 @@ class PlaygroundForm(forms.Form):
             for m in messages
         ):
             raise forms.ValidationError(_("The conversation is not in the expected form."))
+        for message in messages:
+            text_error(message["content"])
         return messages
 
     def clean(self):

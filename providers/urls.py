@@ -9,6 +9,7 @@ urlpatterns = [
     path("people/", account_views.people, name="people"),
     path("people/<int:user_id>/role/", account_views.person_role, name="person_role"),
     path("people/<int:user_id>/active/", account_views.person_active, name="person_active"),
+    path("people/<int:user_id>/unlock/", account_views.person_unlock, name="person_unlock"),
     path("settings/providers/", views.provider_list, name="provider_list"),
     path("settings/providers/huggingface/", views.huggingface, name="huggingface"),
     path("settings/providers/huggingface/token/", views.provider_token, name="provider_token"),

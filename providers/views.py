@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import audit, roles
+from providers import audit, roles, transfer
 from providers.connection_test import record_test, run_test
 from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
 from providers.models import AuditEntry, HFModel, ProviderSettings
@@ -39,6 +40,11 @@ AUDITED_FIELDS = [
 ]
 
 
+def _search_text(request, name):
+    """A search box's text; NUL cannot be part of a query on PostgreSQL and no name holds it."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:200]
+
+
 class EditConflict(Exception):
     pass
 
@@ -58,7 +64,7 @@ def provider_list(request):
 def huggingface(request):
     provider = ProviderSettings.load()
     models = HFModel.objects.select_related("last_test").order_by("display_name")
-    query = request.GET.get("q", "").strip()
+    query = _search_text(request, "q")
     if query:
         models = models.filter(
             Q(display_name__icontains=query) | Q(repo_id__icontains=query) | Q(endpoint_url__icontains=query)
@@ -276,10 +282,8 @@ def import_view(request):
     report = errors = None
     if request.method == "POST" and form.is_valid():
         try:
-            payload = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
-            report = import_models(payload)
-        except (ValueError, UnicodeDecodeError):
-            errors = [_("The file is not valid JSON.")]
+            # One byte past the limit is enough to refuse the file without holding all of it.
+            report = import_models(transfer.parse(form.cleaned_data["file"].read(settings.IMPORT_MAX_BYTES + 1)))
         except ImportRejected as exc:
             errors = exc.errors
         else:
@@ -290,9 +294,9 @@ def import_view(request):
 @admin_view
 def audit_log(request):
     entries = AuditEntry.objects.all()
-    action = request.GET.get("action", "").strip()
-    actor = request.GET.get("actor", "").strip()
-    target = request.GET.get("target", "").strip()
+    action = _search_text(request, "action")
+    actor = _search_text(request, "actor")
+    target = _search_text(request, "target")
     if action:
         entries = entries.filter(action__startswith=action)
     if actor:

@@ -19,6 +19,7 @@ ACCESS = {
     "people": (ADMIN, "GET"),
     "person_role": (ADMIN, "POST"),
     "person_active": (ADMIN, "POST"),
+    "person_unlock": (ADMIN, "POST"),
     "provider_list": (ADMIN, "GET"),
     "huggingface": (ADMIN, "GET"),
     "provider_token": (ADMIN, "POST"),
@@ -66,7 +67,7 @@ def objects(db, admin_user, member_user, provider_token):
 
 def url_for(name, objects, runner):
     kwargs = {}
-    if name in ("person_role", "person_active"):
+    if name in ("person_role", "person_active", "person_unlock"):
         kwargs = {"user_id": objects["member"].pk}
     elif name.startswith("model_") and name not in ("model_add", "model_test_form"):
         kwargs = {"pk": objects["model"].pk}

@@ -1,12 +1,16 @@
 """The only code that talks to Hugging Face: the Hub API, the inference router and dedicated endpoints.
 
-One pooled requests.Session; connect/read timeouts and an overall deadline; the outbound URL policy on the
-address each socket actually connects to (endpoints only: the Hub and router base URLs come from settings
-and are trusted); no redirects to another host; every failure raised as errors.HFError.
+One pooled requests.Session; connect/read timeouts and an overall deadline; the outbound URL policy on every
+address a socket connects to, checked before it connects (endpoints only: the Hub and router base URLs come
+from settings and are trusted); every redirect hop checked again, and none followed to another origin, so the
+token only reaches the configured one; every failure raised as errors.HFError.
 """
 
 import json
 import re
+import socket
+import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +22,8 @@ from django.utils.translation import gettext as _
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from providers import netpolicy
 from providers.huggingface.errors import HFError, parse_error_body
@@ -36,16 +42,35 @@ class BlockedConnection(Exception):
 
 
 class _PeerChecked:
-    """Checks the peer address of every new socket against the URL policy before any byte is sent."""
+    """Resolve-and-pin: the host is resolved once, every address checked, and the socket opened to a checked one.
+
+    `self.host` stays the name, so TLS still sends it as SNI and verifies the certificate against it.
+    """
 
     def _new_conn(self):
-        sock = super()._new_conn()
-        peer = sock.getpeername()[0].split("%")[0]
-        reason = netpolicy.address_refusal(peer, self.host)
-        if reason:
-            sock.close()
-            raise BlockedConnection(str(reason))
-        return sock
+        try:
+            addresses = netpolicy.checked_addresses(self._dns_host, self.port)
+        except netpolicy.BlockedURL as exc:
+            raise BlockedConnection(exc.message) from None
+        except (socket.gaierror, UnicodeError) as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        error = None
+        for address in addresses:  # in the resolver's order, as urllib3 would: the next one if one fails
+            try:
+                sock = create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except OSError as exc:
+                error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
 
 class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
@@ -64,7 +89,24 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
+def _tls_context():
+    """The default trust plus OUTBOUND_CA_BUNDLE (an on-premises endpoint signed by a private CA), or None."""
+    if not settings.OUTBOUND_CA_BUNDLE:
+        return None
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=settings.OUTBOUND_CA_BUNDLE)
+    return context
+
+
+class _TrustAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        context = _tls_context()
+        if context is not None:
+            kwargs["ssl_context"] = context
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _GuardedAdapter(_TrustAdapter):
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
@@ -75,8 +117,8 @@ _sessions_lock = threading.Lock()
 
 
 def _session():
-    """One pooled session per set of trusted base URLs (tests and air-gapped installs change them)."""
-    key = (settings.HF_HUB_URL, settings.HF_ROUTER_URL)
+    """One pooled session per set of trusted base URLs and CA bundle (tests and air-gapped installs change them)."""
+    key = (settings.HF_HUB_URL, settings.HF_ROUTER_URL, settings.OUTBOUND_CA_BUNDLE)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
@@ -86,14 +128,46 @@ def _session():
             guarded = _GuardedAdapter(pool_connections=16, pool_maxsize=64)
             session.mount("http://", guarded)
             session.mount("https://", guarded)
-            for base in key:
-                session.mount(base + "/", HTTPAdapter(pool_connections=4, pool_maxsize=64))
+            for base in key[:2]:
+                session.mount(base + "/", _TrustAdapter(pool_connections=4, pool_maxsize=64))
             _sessions[key] = session
         return session
 
 
 def is_trusted(url):
     return any(url.startswith(base + "/") for base in (settings.HF_HUB_URL, settings.HF_ROUTER_URL))
+
+
+def origin_of(url):
+    """(scheme, host, port): what the Authorization header is bound to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower().rstrip("."), port or {"https": 443, "http": 80}.get(scheme)
+
+
+def _check_hop(url, origin):
+    """Every URL a request goes to, the first and each redirect, passes the outbound policy.
+
+    A redirect to any other origin (scheme, host or port) is refused: the token goes to the configured
+    server only, and never over plain http because an https server said so.
+    """
+    if origin_of(url) != origin:
+        scheme, host, port = origin_of(url)
+        raise HFError(
+            "blocked_by_url_policy",
+            _("The server redirected to %(target)s, another address than the configured one; not followed.")
+            % {"target": f"{scheme}://{host}:{port}"},
+        )
+    if is_trusted(url) and "@" not in urlsplit(url).netloc:
+        return
+    try:
+        netpolicy.check_url(url, resolve_host=False)
+    except netpolicy.BlockedURL as exc:
+        raise HFError("blocked_by_url_policy", exc.message) from None
 
 
 @dataclass
@@ -129,19 +203,15 @@ def _connection_failure(exc):
 
 
 def send(method, url, token=None, json_body=None, headers=None, deadline=None, stream=False):
-    """One request, following redirects only within the same host. Returns an open response."""
+    """One request, following redirects only within the configured origin. Returns an open response."""
     deadline = deadline or Deadline(settings.HF_READ_TIMEOUT + settings.HF_CONNECT_TIMEOUT)
     request_headers = {"Accept": "application/json, text/event-stream"}
     if token:
         request_headers["Authorization"] = f"Bearer {token}"
     request_headers.update(headers or {})
-    if not is_trusted(url):
-        try:
-            netpolicy.check_url(url, resolve_host=False)
-        except netpolicy.BlockedURL as exc:
-            raise HFError("blocked_by_url_policy", exc.message) from None
-    origin = urlsplit(url).netloc
+    origin = origin_of(url)
     for _hop in range(MAX_REDIRECTS + 1):
+        _check_hop(url, origin)
         try:
             response = _session().request(
                 method,
@@ -162,13 +232,6 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
             return response
         location = urljoin(url, response.headers.get("Location", ""))
         response.close()
-        if urlsplit(location).netloc != origin:
-            raise HFError(
-                "blocked_by_url_policy",
-                _("The server redirected to another host (%(host)s); not followed.")
-                % {"host": urlsplit(location).hostname},
-                http_status=response.status_code,
-            )
         if response.status_code in (301, 302, 303):
             method, json_body = "GET", None
         url = location
