@@ -158,6 +158,8 @@ class ModelConfigForm(forms.ModelForm):
         if instance.stop_sequences is None:
             instance.stop_sequences = []
         changed = self.configuration_changes()
+        if {"endpoint_url", "endpoint_type"} & set(changed):
+            instance.engine, instance.served_model = "", ""  # another server: identify it again on next use
         if self.cleaned_data.get("api_token"):
             instance.set_secret("api_token", self.cleaned_data["api_token"])
             changed.append("api_token")

@@ -20,6 +20,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from providers import netpolicy
+from providers.huggingface import engines
 from providers.huggingface.errors import HFError, parse_error_body
 from providers.huggingface.sse import iter_sse_data
 
@@ -76,7 +77,7 @@ _sessions_lock = threading.Lock()
 
 def _session():
     """One pooled session per set of trusted base URLs (tests and air-gapped installs change them)."""
-    key = (settings.HF_HUB_URL, settings.HF_ROUTER_URL)
+    key = trusted_bases()
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
@@ -92,8 +93,13 @@ def _session():
         return session
 
 
+def trusted_bases():
+    """The base URLs that come from settings (not from an admin's form), so the URL policy does not apply."""
+    return (settings.HF_HUB_URL, settings.HF_ROUTER_URL, settings.HF_ENDPOINTS_API_URL)
+
+
 def is_trusted(url):
-    return any(url.startswith(base + "/") for base in (settings.HF_HUB_URL, settings.HF_ROUTER_URL))
+    return any(url.startswith(base + "/") for base in trusted_bases())
 
 
 @dataclass
@@ -238,6 +244,8 @@ def failure_for(response, kind):
             return fail("model_not_found")
         return fail("token_lacks_permission")
     if status == 404:
+        if kind == "endpoint" and "does not exist" in lowered and "model" in lowered:
+            return fail("model_not_found")  # vLLM / SGLang: the `model` field names no served model
         if kind == "endpoint":
             return fail("endpoint_not_found", message or "Not Found")
         if kind == "hosted":
@@ -360,6 +368,40 @@ def endpoint_info(base_url, token=None, deadline=None, headers=None):
     return body if isinstance(body, dict) else None
 
 
+def _optional_json(url, token, deadline, headers):
+    """GET a route that some servers lack: the JSON body, or None when it is missing or not JSON."""
+    try:
+        response = _call("GET", url, "endpoint", token, headers=headers, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error", "model_not_found"):
+            return None
+        raise
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def identify_engine(base_url, token=None, deadline=None, headers=None, with_version=False):
+    """Which server answers at base_url, in two requests (`/info`, then `/v1/models`); §10.1.
+
+    with_version adds one request to the engine's own version route when the first two did not name it.
+    """
+    base = base_url.rstrip("/")
+    found = engines.from_info(endpoint_info(base, token, deadline, headers))
+    if found is None:
+        found = engines.from_models(_optional_json(base + "/v1/models", token, deadline, headers))
+    if found is None:
+        return engines.EngineInfo(engines.UNKNOWN)
+    route = engines.VERSION_ROUTES.get(found.engine)
+    if with_version and route and not found.version:
+        try:
+            found.version = engines.version_from(found.engine, _optional_json(base + route, token, deadline, headers))
+        except HFError:
+            pass  # the version is a detail; the engine is known
+    return found
+
+
 # --- Inference -----------------------------------------------------------------------------------------
 
 
@@ -373,6 +415,13 @@ class Target:
     endpoint_url: str = ""
     token: str = ""
     scale_up_timeout: int = 0
+    engine: str = ""  # engines.* once detected; "" speaks TGI, as before engines were told apart
+    served_model: str = ""  # the model id the server announced (OpenAI-compatible servers need it)
+
+    @property
+    def openai_style(self):
+        """An endpoint spoken to through /v1/completions and /v1/chat/completions only."""
+        return self.endpoint_type == "inference_endpoint" and self.engine in engines.OPENAI_COMPATIBLE
 
     @property
     def kind(self):
@@ -385,6 +434,8 @@ class Target:
     def url(self):
         if self.endpoint_type == "inference_endpoint":
             base = self.endpoint_url.rstrip("/")
+            if self.openai_style and self.task != "chat":
+                return base + "/v1/completions"
             return base + "/v1/chat/completions" if self.task == "chat" else base
         if self.endpoint_type == "inference_providers":
             return f"{settings.HF_ROUTER_URL}/v1/chat/completions"
@@ -415,7 +466,25 @@ TEXT_PARAMETERS = {
 }
 
 
+def _openai_body(target, params, prompt, messages, stream):
+    """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
+    names = engines.PARAMETERS[target.engine]
+    mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
+    model = target.served_model or target.repo_id or "default"
+    if target.task == "chat":
+        body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
+    else:
+        body = {"model": model, "prompt": prompt, **mapped, "stream": stream}
+        if params.get("return_full_text"):
+            body["echo"] = True
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
 def build_body(target, params, prompt="", messages=None, stream=False):
+    if target.openai_style:
+        return _openai_body(target, params, prompt, messages, stream)
     names = CHAT_PARAMETERS if target.task == "chat" else TEXT_PARAMETERS
     mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
     if target.task == "chat":
@@ -444,13 +513,14 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
 
     Closing the generator closes the upstream connection.
     """
+    engines.check_generates(target.engine)
     body = build_body(target, params, prompt, messages, stream)
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
     try:
         response = _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, stream)
     except HFError as exc:
         dropped = _MODEL_KWARGS_RE.search(exc.message) if exc.category == "input_rejected" else None
-        if not dropped or target.task == "chat":
+        if not dropped or target.task == "chat" or "parameters" not in body:
             raise
         # transformers pipelines (not TGI) refuse generation kwargs they do not know: drop those, once.
         unused = {name.strip().strip("'\"") for name in dropped.group(1).split(",")}
@@ -479,6 +549,14 @@ def _header_int(response, name):
 
 
 def _parse_whole(body, target, server, response):
+    if target.openai_style and target.task != "chat":
+        try:
+            choice = body["choices"][0]
+            text = choice.get("text") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise HFError("bad_response", _("The completion answer has no choices[0].text.")) from None
+        usage = body.get("usage") or {}
+        return Finish(text, _finish_name(choice.get("finish_reason")), usage.get("completion_tokens"), server)
     if target.task == "chat":
         try:
             choice = body["choices"][0]
@@ -507,6 +585,8 @@ def _stream_error(event):
     message = error.get("message") if isinstance(error, dict) else str(error)
     error_type = event.get("error_type") or ""
     status = error.get("http_status_code") if isinstance(error, dict) else None
+    if isinstance(error, dict) and status is None and isinstance(error.get("code"), int):
+        status = error["code"]  # vLLM, llama.cpp
     if error_type == "validation" or status == 422 or "validation" in (message or "").lower():
         return HFError("input_rejected", message, http_status=status)
     if error_type == "overloaded":
@@ -533,6 +613,18 @@ def _read_stream(response, target, server, deadline):
                 raise HFError("timeout")
             if event.get("error"):
                 raise _stream_error(event)
+            if target.openai_style and target.task != "chat":
+                if event.get("usage"):
+                    usage_tokens = event["usage"].get("completion_tokens")
+                for choice in event.get("choices") or []:
+                    text = choice.get("text") or ""
+                    if text:
+                        count += 1
+                        parts.append(text)
+                        yield text
+                    if choice.get("finish_reason"):
+                        finish_reason = _finish_name(choice["finish_reason"])
+                continue
             if target.task == "chat":
                 if event.get("usage"):
                     usage_tokens = event["usage"].get("completion_tokens")
