@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -220,7 +220,7 @@ def _retry_after(response):
 
 
 def failure_for(response, kind):
-    """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint."""
+    """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
     message, error_type, extra = parse_error_body(response.text, response.headers)
     error_code = response.headers.get("X-Error-Code", "")
@@ -234,6 +234,8 @@ def failure_for(response, kind):
             return fail("model_not_found")
         if kind == "endpoint" and not message:
             return fail("invalid_token", _("The endpoint answered 401 Unauthorized: the token is missing or wrong."))
+        if kind == "control" and "credentials" not in lowered:
+            return fail("token_lacks_permission", message)  # an organisation without billing, or no access to it
         return fail("invalid_token")
     if status == 402:
         return fail("payment_required")
@@ -246,7 +248,7 @@ def failure_for(response, kind):
     if status == 404:
         if kind == "endpoint" and "does not exist" in lowered and "model" in lowered:
             return fail("model_not_found")  # vLLM / SGLang: the `model` field names no served model
-        if kind == "endpoint":
+        if kind in ("endpoint", "control"):
             return fail("endpoint_not_found", message or "Not Found")
         if kind == "hosted":
             return fail("model_not_served", message or "Not Found")
@@ -311,6 +313,7 @@ class TokenInfo:
     role: str
     can_call_providers: bool
     can_call_endpoints: bool
+    namespaces: tuple = ()  # the user's own name (for a user token), then its organisations
 
 
 def whoami(token, deadline=None):
@@ -333,7 +336,9 @@ def whoami(token, deadline=None):
         # read/write (and the old admin/contributor) tokens, and OAuth/app tokens, may call inference.
         providers = endpoints = True
         role = role or auth.get("type") or "unknown"
-    return TokenInfo(body.get("name") or "", role, providers, endpoints)
+    namespaces = [body.get("name")] if body.get("type", "user") == "user" and body.get("name") else []
+    namespaces += [o.get("name") for o in body.get("orgs") or [] if isinstance(o, dict) and o.get("name")]
+    return TokenInfo(body.get("name") or "", role, providers, endpoints, tuple(namespaces))
 
 
 def model_info(repo_id, token=None, expand=(), deadline=None):
@@ -341,6 +346,47 @@ def model_info(repo_id, token=None, expand=(), deadline=None):
     if expand:
         url += "?" + "&".join(f"expand[]={quote(e)}" for e in expand)
     return _json(_call("GET", url, "model_info", token, deadline=deadline))
+
+
+def search_models(params, token=None, deadline=None):
+    """One page of the Hub's model search (§8): (items, cursor of the next page or "")."""
+    url = f"{settings.HF_HUB_URL}/api/models?" + urlencode(params, doseq=True)
+    response = _call("GET", url, "model_info", token, deadline=deadline)
+    body = _json(response)
+    if not isinstance(body, list):
+        raise HFError("bad_response", _("The model search did not return a list."))
+    following = response.links.get("next", {}).get("url", "")
+    cursor = parse_qs(urlsplit(following).query).get("cursor", [""])[0] if following else ""
+    return [item for item in body if isinstance(item, dict) and item.get("id")], cursor
+
+
+def router_models(token=None, deadline=None):
+    """The router's catalog of chat models served by Inference Providers (§7), as a list of items."""
+    body = _json(_call("GET", f"{settings.HF_ROUTER_URL}/v1/models", "router", token, deadline=deadline))
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise HFError("bad_response", _("The router's model list has no data."))
+    return [item for item in data if isinstance(item, dict) and item.get("id")]
+
+
+def has_access(repo_id, token, deadline=None):
+    """Whether this token may use a gated model: True, False, or None when the Hub does not say."""
+    url = f"{settings.HF_HUB_URL}/api/models/{quote(repo_id, safe='/')}/auth-check"
+    try:
+        _call("GET", url, "model_info", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("model_gated", "token_lacks_permission"):
+            return False
+        if exc.category == "timeout":
+            raise
+        return None
+    return True
+
+
+def canonical_repo_id(repo_id, token=None, deadline=None):
+    """The id the Hub knows a model by (a renamed repo answers with a redirect, §4.2)."""
+    info = model_info(repo_id, token, expand=("pipeline_tag",), deadline=deadline)
+    return str(info.get("id") or repo_id), info
 
 
 def provider_mapping(info):
@@ -400,6 +446,52 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
         except HFError:
             pass  # the version is a detail; the engine is known
     return found
+
+
+# --- Inference Endpoints control plane (§9) ---------------------------------------------------------------
+
+
+def _control_url(namespace, name="", command=""):
+    url = f"{settings.HF_ENDPOINTS_API_URL}/endpoint/{quote(namespace, safe='')}"
+    if name:
+        url += f"/{quote(name, safe='')}"
+    return url + (f"/{command}" if command else "")
+
+
+def endpoints_in(namespace, token, deadline=None):
+    body = _json(_call("GET", _control_url(namespace), "control", token, deadline=deadline))
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise HFError("bad_response", _("The Inference Endpoints list has no items."))
+    return [item for item in items if isinstance(item, dict) and item.get("name")]
+
+
+def endpoint_record(namespace, name, token, deadline=None):
+    body = _json(_call("GET", _control_url(namespace, name), "control", token, deadline=deadline))
+    if not isinstance(body, dict):
+        raise HFError("bad_response", _("The Inference Endpoints API did not return an endpoint."))
+    return body
+
+
+def resume_endpoint(namespace, name, token, deadline=None):
+    """POST …/resume; an endpoint that is already running is not an error (as huggingface_hub's running_ok)."""
+    try:
+        response = _call("POST", _control_url(namespace, name, "resume"), "control", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category == "input_rejected" and "already running" in exc.message.lower():
+            return endpoint_record(namespace, name, token, deadline)
+        raise
+    body = _json(response)
+    return body if isinstance(body, dict) else endpoint_record(namespace, name, token, deadline)
+
+
+def wake_endpoint(url, token, health_route="/health", deadline=None):
+    """Send the request that makes a scaled-to-zero endpoint start a replica (§9.6); its answer does not matter."""
+    try:
+        _call("GET", url.rstrip("/") + (health_route or "/health"), "endpoint", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("invalid_token", "blocked_by_url_policy", "dns_failure", "tls_error"):
+            raise
 
 
 # --- Inference -----------------------------------------------------------------------------------------
