@@ -146,3 +146,34 @@ def test_router_catalog_down_still_lists_the_providers(catalog, admin_client, pr
 
 def test_member_cannot_search(catalog, member_client):
     assert member_client.get(reverse("hub_model_search"), {"q": "llama"}).status_code == 403
+
+
+# --- legacy names -------------------------------------------------------------------------------------------
+
+
+def test_legacy_name_is_stored_as_the_canonical_id_with_a_note(hf, admin_client, provider_token):
+    from providers.models import HFModel
+    from tests.conftest import model_form_data
+
+    hf.renamed["gpt2"] = "openai-community/gpt2"
+    data = model_form_data(display_name="gpt2", task="text-generation", repo_id="gpt2")
+    response = admin_client.post(reverse("model_add"), data, follow=True)
+    assert HFModel.objects.get(display_name="gpt2").repo_id == "openai-community/gpt2"
+    page = response.content.decode()
+    assert "is an old name" in page and "openai-community/gpt2" in page
+    assert any(r["path"] == "/hub/api/models/gpt2?expand%5B%5D=pipeline_tag" for r in hf.requests)
+
+
+def test_unknown_legacy_name_is_refused_as_before(hf, admin_client, provider_token):
+    from tests.conftest import model_form_data
+
+    response = admin_client.post(reverse("model_add"), model_form_data(repo_id="no-such-model"))
+    assert response.status_code == 200 and "namespace/name" in response.content.decode()
+
+
+def test_legacy_name_when_the_hub_is_down_asks_for_namespace_and_name(hf, admin_client, provider_token, settings):
+    from tests.conftest import model_form_data
+
+    settings.HF_HUB_URL = "http://127.0.0.1:9"
+    response = admin_client.post(reverse("model_add"), model_form_data(repo_id="gpt2"))
+    assert response.status_code == 200 and "namespace/name" in response.content.decode()

@@ -5,6 +5,7 @@ seconds at most; the typed repo id is always accepted without the picker.
 """
 
 import hashlib
+import re
 
 from django.conf import settings
 from django.core.cache import cache
@@ -140,3 +141,25 @@ def describe(item, catalog_providers, task):
         "fill": {"endpoint_type": endpoint_type, "task": fill_task, "repo_id": item.get("id", "")},
         "policies": list(POLICIES) if len(live) > 1 else [],
     }
+
+
+LEGACY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")  # ids from before namespaces: gpt2, t5-small, …
+
+
+def canonical_legacy_id(repo_id, token=""):
+    """The namespaced id the Hub redirects an old un-namespaced id to, or None when it has none.
+
+    Raises HFError when the Hub cannot be asked in time.
+    """
+    name, sep, suffix = repo_id.partition(":")
+    if not LEGACY_RE.match(name):
+        return None
+    try:
+        canonical, _info = client.canonical_repo_id(name, token or None, client.Deadline(settings.HF_PICKER_TIMEOUT))
+    except HFError as exc:
+        if exc.category == "model_not_found":
+            return None
+        raise
+    if "/" not in canonical:
+        return None
+    return canonical + sep + suffix
