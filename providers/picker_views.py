@@ -127,6 +127,8 @@ def model_endpoint(request, pk):
         return _failure(HFError("no_token"))
     try:
         found = endpoints_api.find_by_url(token, model.endpoint_url)
+        if found is not None:  # the URL's endpoint is cached briefly, its state never
+            found = endpoints_api.state(found["namespace"], found["name"], token)
     except HFError as exc:
         return _failure(exc)
     if found is None:
