@@ -111,7 +111,8 @@ def endpoint_start(request):
         return JsonResponse(
             {"ok": False, "category": exc.category, "message": reason, "explanation": str(exc.explanation)}
         )
-    audit.record(request, f"endpoint.{action}", model, {"endpoint": "/".join(names), "state": summary["state"]})
+    if action != "none":  # already running or starting: nothing was done, nothing to record
+        audit.record(request, f"endpoint.{action}", model, {"endpoint": "/".join(names), "state": summary["state"]})
     return JsonResponse({"ok": True, "action": action, "endpoint": summary})
 
 

@@ -24,6 +24,7 @@
   function row(endpoint) {
     const tr = document.createElement("tr");
     tr.dataset.endpoint = endpoint.namespace + "/" + endpoint.name;
+    tr.dataset.url = endpoint.url;
     const name = W.el("td", "mono", endpoint.namespace + "/" + endpoint.name);
     if (endpoint.url) name.appendChild(W.el("small", "help", endpoint.url));
     const state = W.el("td");
@@ -52,8 +53,24 @@
     return tr;
   }
 
-  box.querySelector(".endpoint-load").addEventListener("click", async function (event) {
-    const button = event.currentTarget;
+  // After a failed test that says the endpoint is paused or starting, list the endpoints and point at its row.
+  const result = document.getElementById("test-result");
+  if (result) {
+    new MutationObserver(async function () {
+      if (result.dataset.category !== "endpoint_paused_or_starting") return;
+      await load(box.querySelector(".endpoint-load"));
+      const url = (form.querySelector("[name=endpoint_url]") || {}).value || "";
+      tbody.querySelectorAll("tr").forEach(function (tr) {
+        const match = url && tr.dataset.url && tr.dataset.url.replace(/\/$/, "") === url.replace(/\/$/, "");
+        tr.classList.toggle("current", Boolean(match));
+        if (match) tr.scrollIntoView({block: "nearest"});
+      });
+    }).observe(result, {attributes: true, attributeFilter: ["data-category"]});
+  }
+
+  box.querySelector(".endpoint-load").addEventListener("click", function (event) { load(event.currentTarget); });
+
+  async function load(button) {
     button.disabled = true;
     status.textContent = strings.loading;
     try {
@@ -72,5 +89,5 @@
     } finally {
       button.disabled = false;
     }
-  });
+  }
 })();

@@ -86,3 +86,20 @@ def test_wake_from_the_model_page_after_a_failed_test(page, account, admin_user,
     expect(box).to_contain_text(re.compile("Waiting for the endpoint"))
     box.locator("button:has-text('Stop watching')").click()
     expect(box).to_contain_text("Stopped watching")
+
+
+def test_a_failed_test_in_the_form_points_at_the_endpoint_to_resume(page, account, admin_user, provider_token):
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/models/new/")
+    page.check("input[name=endpoint_type][value=inference_endpoint]")
+    page.fill("#id_display_name", "sleepy")
+    page.select_option("#id_task", "text-generation")
+    page.fill("#id_endpoint_url", account.base + "/ep/sleepy")
+    page.click("#test-form")
+    expect(page.locator("#test-result")).to_have_attribute("data-category", "endpoint_paused_or_starting")
+    row = page.locator('tr.current[data-endpoint="alice/sleepy"]')
+    expect(row).to_contain_text("paused")
+    row.locator("button:has-text('Resume')").click()
+    expect(row.locator(".badge[data-state=running]").first).to_be_visible(timeout=15000)
+    page.click("#test-form")
+    expect(page.locator("#test-result")).to_contain_text("Connection works")
