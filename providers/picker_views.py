@@ -16,6 +16,7 @@ from providers.models import EndpointType, HFModel
 from providers.views import admin_view
 
 TASKS = ("chat", "text-generation", "text2text-generation")
+UNREACHABLE = ("timeout", "connection_refused", "connection_lost", "dns_failure", "tls_error", "blocked_by_url_policy")
 
 
 def _failure(exc, status=200):
@@ -43,7 +44,10 @@ def model_search(request):
     try:
         answer = catalog.search(query, task if task in TASKS else "", _provider_token(), request.GET.get("cursor", ""))
     except HFError as exc:
-        message = _("The Hugging Face Hub cannot be reached right now; type the repo id yourself.")
+        if exc.category in UNREACHABLE:
+            message = _("The Hugging Face Hub cannot be reached right now; type the repo id yourself.")
+        else:
+            message = _("The Hugging Face Hub did not answer the search; type the repo id yourself.")
         return JsonResponse({"ok": False, "category": exc.category, "message": message, "explanation": exc.message})
     return JsonResponse({"ok": True, **answer})
 

@@ -974,6 +974,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hub_extra(self, method, path, token):
         """Routes added for the model picker; True when answered."""
+        if path.startswith("/api/models") and token is not None and token not in self.emu.tokens:
+            if path == "/api/models" or path.endswith("/auth-check"):
+                message = "Invalid credentials in Authorization header"
+                self._error(401, message, headers={"X-Error-Message": message})
+                return True
         if path == "/api/models" and method == "GET":
             self._hub_search()
             return True

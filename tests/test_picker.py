@@ -177,3 +177,13 @@ def test_legacy_name_when_the_hub_is_down_asks_for_namespace_and_name(hf, admin_
     settings.HF_HUB_URL = "http://127.0.0.1:9"
     response = admin_client.post(reverse("model_add"), model_form_data(repo_id="gpt2"))
     assert response.status_code == 200 and "namespace/name" in response.content.decode()
+
+
+def test_a_refused_token_still_searches_anonymously(catalog, admin_client, db):
+    from providers.models import ProviderSettings
+
+    provider = ProviderSettings.load()
+    provider.set_secret("api_token", "hf_notAKnownToken1234")
+    provider.save()
+    answer = search(admin_client, "Llama-3.1")
+    assert answer["ok"] is True and answer["results"][0]["access"] is None

@@ -60,7 +60,13 @@ def search(query, task, token="", cursor=""):
     }
     if cursor:
         params["cursor"] = cursor
-    items, following = client.search_models(params, token or None, deadline)
+    try:
+        items, following = client.search_models(params, token or None, deadline)
+    except HFError as exc:
+        if exc.category != "invalid_token" or not token:
+            raise
+        token = ""  # the search is public: a refused token only loses the access checks
+        items, following = client.search_models(params, None, deadline)
     catalog = router_catalog(token or None, deadline)
     results = [describe(item, catalog.get(item["id"], []), task) for item in items]
     checks = 0

@@ -9,6 +9,7 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from providers.huggingface import client, engines
 from providers.huggingface.errors import HFError
@@ -23,6 +24,13 @@ IMAGE_ENGINES = {
     "vllm": engines.VLLM,
     "sglang": engines.SGLANG,
     "llamacpp": engines.LLAMACPP,
+}
+
+OTHER_IMAGES = {
+    "huggingface": gettext_lazy("Hugging Face inference toolkit"),
+    "hfServe": gettext_lazy("Hugging Face inference toolkit"),
+    "custom": gettext_lazy("custom container"),
+    "": gettext_lazy("engine not stated"),
 }
 
 
@@ -56,7 +64,7 @@ def summarise(namespace, raw):
         "message": str(status.get("message") or ""),
         "model": str(model.get("repository") or ""),
         "engine": engine,
-        "engine_name": str(engines.LABELS[engine]) if engine else image_key,
+        "engine_name": str(engines.LABELS[engine]) if engine else str(OTHER_IMAGES.get(image_key, OTHER_IMAGES[""])),
         "instance": instance,
         "url": url,
         "health_route": str(raw.get("healthRoute") or "/health"),
