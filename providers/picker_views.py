@@ -3,6 +3,7 @@
 The token stays on the server: the browser gets model and endpoint facts, never the token.
 """
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -117,7 +118,8 @@ def endpoint_start(request):
         )
     if action != "none":  # already running or starting: nothing was done, nothing to record
         audit.record(request, f"endpoint.{action}", model, {"endpoint": "/".join(names), "state": summary["state"]})
-    return JsonResponse({"ok": True, "action": action, "endpoint": summary})
+    watch = settings.HF_ENDPOINT_WATCH_SECONDS  # how long the page keeps polling the state
+    return JsonResponse({"ok": True, "action": action, "endpoint": summary, "watch_seconds": watch})
 
 
 @admin_view

@@ -137,3 +137,9 @@ def test_model_detail_and_form_include_the_endpoint_pieces(account, admin_client
     assert 'id="endpoint-actions"' in detail and "endpoint_watch.js" in detail
     form = admin_client.get(reverse("model_add")).content.decode()
     assert 'id="model-picker"' in form and 'id="endpoint-picker"' in form
+
+
+def test_the_watch_is_bounded_by_the_setting(account, admin_client, provider_token, settings):
+    settings.HF_ENDPOINT_WATCH_SECONDS = 42
+    answer = admin_client.post(reverse("endpoint_start"), {"namespace": "alice", "name": "sleepy"}).json()
+    assert answer["watch_seconds"] == 42

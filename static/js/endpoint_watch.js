@@ -57,7 +57,7 @@ window.EndpointWatch = window.EndpointWatch || (function () {
       button.disabled = false;
       return;
     }
-    watch(answer.endpoint, model, status, function (final) {
+    watch(answer.endpoint, model, status, answer.watch_seconds, function (final) {
       button.disabled = false;
       if (final.state === "running") {
         button.hidden = true;
@@ -67,8 +67,8 @@ window.EndpointWatch = window.EndpointWatch || (function () {
   }
 
   // Poll the state every two seconds, for at most the configured time; the Stop button ends it at once.
-  function watch(endpoint, model, status, done) {
-    const limit = (parseInt(strings.watchSeconds, 10) || 600) * 1000;
+  function watch(endpoint, model, status, seconds, done) {
+    const limit = (seconds || 600) * 1000;
     const started = Date.now();
     let stopped = false;
     let timer = null;
