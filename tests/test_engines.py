@@ -203,3 +203,20 @@ def test_changing_the_url_forgets_the_engine(hf, admin_client, provider_token):
     assert response.status_code == 302, response.content.decode()[:2000]
     model = HFModel.objects.get(pk=model.pk)
     assert (model.engine, model.served_model) == ("", "")
+
+
+def test_completion_without_max_tokens_is_not_cut_at_vllms_default(hf):
+    url, found = identified(hf, "vllm")
+    body = client.build_body(target(url, found, "text-generation"), {}, prompt="Hi")
+    assert body["max_tokens"] == client.DEFAULT_COMPLETION_TOKENS
+
+
+@pytest.mark.parametrize("engine", ["vllm", "llamacpp"])
+def test_an_error_inside_the_stream_is_raised_with_its_message(hf, engine):
+    url, found = identified(hf, engine)
+    event = {"error": {"message": "CUDA out of memory", "type": "InternalServerError", "code": 500}}
+    hf.fault(r"/v1/completions$", "stream_error", after=2, event=event)
+    with pytest.raises(HFError) as info:
+        run(target(url, found, "text-generation"), stream=True)
+    assert info.value.category == "upstream_error" and info.value.message == "CUDA out of memory"
+    assert info.value.http_status == 500

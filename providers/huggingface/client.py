@@ -558,6 +558,9 @@ TEXT_PARAMETERS = {
 }
 
 
+DEFAULT_COMPLETION_TOKENS = 256
+
+
 def _openai_body(target, params, prompt, messages, stream):
     """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
     names = engines.PARAMETERS[target.engine]
@@ -566,6 +569,8 @@ def _openai_body(target, params, prompt, messages, stream):
     if target.task == "chat":
         body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
     else:
+        # vLLM's /v1/completions stops at 16 tokens when max_tokens is absent; TGI would go on much further.
+        mapped.setdefault("max_tokens", DEFAULT_COMPLETION_TOKENS)
         body = {"model": model, "prompt": prompt, **mapped, "stream": stream}
         if params.get("return_full_text"):
             body["echo"] = True
