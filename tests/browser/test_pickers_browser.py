@@ -103,3 +103,21 @@ def test_a_failed_test_in_the_form_points_at_the_endpoint_to_resume(page, accoun
     expect(row.locator(".badge[data-state=running]").first).to_be_visible(timeout=15000)
     page.click("#test-form")
     expect(page.locator("#test-result")).to_contain_text("Connection works")
+
+
+def test_picker_pages_with_more_results_and_closes_with_escape(page, account, admin_user, provider_token):
+    for n in range(25):
+        account.add_model(f"acme/chat-{n:02d}", warm=False, tags=["conversational"], providers={"together": "live"})
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/models/new/")
+    page.check("input[name=endpoint_type][value=inference_providers]")
+    page.locator("#picker-q").type("acme", delay=30)
+    options = page.locator("#picker-results [role=option]")
+    expect(options).to_have_count(20)
+    page.click(".picker-more")
+    expect(options).to_have_count(25)
+    expect(page.locator(".picker-more")).to_be_hidden()
+    page.locator("#picker-q").press("Escape")
+    expect(page.locator("#picker-results")).to_be_hidden()
+    page.locator("#picker-q").fill("zzzz-nothing")
+    expect(page.locator("#model-picker .picker-status")).to_have_text("No model on the Hub matches.")
