@@ -143,3 +143,9 @@ def test_the_watch_is_bounded_by_the_setting(account, admin_client, provider_tok
     settings.HF_ENDPOINT_WATCH_SECONDS = 42
     answer = admin_client.post(reverse("endpoint_start"), {"namespace": "alice", "name": "sleepy"}).json()
     assert answer["watch_seconds"] == 42
+
+
+def test_whoami_is_asked_once_for_several_listings(account, admin_client, provider_token):
+    listing(admin_client)
+    listing(admin_client)
+    assert len([r for r in account.requests if r["path"] == "/hub/api/whoami-v2"]) == 1

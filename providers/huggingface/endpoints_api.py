@@ -76,9 +76,8 @@ def summarise(namespace, raw):
 def list_all(token):
     """{"endpoints": [...], "problems": [{"namespace", "category", "message"}]}; raises HFError on a bad token."""
     deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
-    who = client.whoami(token, deadline)
     endpoints, problems = [], []
-    for namespace in who.namespaces:
+    for namespace in namespaces(token, deadline):
         try:
             items = client.endpoints_in(namespace, token, deadline)
         except HFError as exc:
@@ -88,6 +87,16 @@ def list_all(token):
             continue
         endpoints += [summarise(namespace, item) for item in items]
     return {"endpoints": endpoints, "problems": problems}
+
+
+def namespaces(token, deadline):
+    """The token's user and organisations; cached, because whoami-v2 is strictly rate-limited (§4.1)."""
+    key = "hf-namespaces:" + hashlib.sha256(f"{settings.HF_HUB_URL}\x1f{token}".encode()).hexdigest()[:32]
+    found = cache.get(key)
+    if found is None:
+        found = list(client.whoami(token, deadline).namespaces)
+        cache.set(key, found, settings.HF_PICKER_CACHE_SECONDS)
+    return found
 
 
 def reason(exc, namespace):
