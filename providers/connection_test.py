@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers import crypto
-from providers.huggingface import client
+from providers.huggingface import client, engines
 from providers.huggingface.errors import HFError
 from providers.models import ConnectionTest, EndpointType, ProviderSettings, Task
 
@@ -27,18 +27,35 @@ def resolve_token(model, typed_token=""):
         raise HFError("token_unreadable") from None
 
 
-def target_for(model, typed_token="", scale_up=False):
+def target_for(model, typed_token="", scale_up=False, detect=True):
+    """The client Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
     token = resolve_token(model, typed_token)
     if not token and model.endpoint_type != EndpointType.INFERENCE_ENDPOINT:
         raise HFError("no_token")
-    return client.Target(
+    target = client.Target(
         endpoint_type=model.endpoint_type,
         task=model.task,
         repo_id=model.repo_id,
         endpoint_url=model.endpoint_url,
         token=token,
         scale_up_timeout=settings.HF_SCALE_UP_TIMEOUT if scale_up else 0,
+        engine=model.engine,
+        served_model=model.served_model,
     )
+    if detect and model.pk and model.endpoint_type == EndpointType.INFERENCE_ENDPOINT and not model.engine:
+        found = client.identify_engine(target.endpoint_url, token, client.Deadline(settings.HF_TEST_TIMEOUT))
+        remember_engine(model, found)
+        target.engine, target.served_model = found.engine, found.served_model
+    return target
+
+
+def remember_engine(model, found):
+    """Store what was found behind the URL, so later runs need not ask again."""
+    model.engine, model.served_model = found.engine, found.served_model[:300]
+    if model.pk:
+        type(model).objects.filter(pk=model.pk, endpoint_url=model.endpoint_url).update(
+            engine=model.engine, served_model=model.served_model
+        )
 
 
 def split_provider(repo_id):
@@ -59,9 +76,9 @@ def run_test(model, typed_token="", scale_up=False):
     steps = _Steps()
     server_info = {}
     try:
-        target = target_for(model, typed_token, scale_up)
+        target = target_for(model, typed_token, scale_up, detect=False)
         if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
-            server_info = _check_endpoint(target, deadline, steps)
+            server_info = _check_endpoint(model, target, deadline, steps)
         else:
             _check_hub(model, target, deadline, steps)
         params = {"max_new_tokens": PROBE_TOKENS}
@@ -131,26 +148,28 @@ def _check_hub(model, target, deadline, steps):
         raise HFError("model_not_served", _("hf-inference does not serve %(repo)s.") % {"repo": repo_id} + hint)
 
 
-def _check_endpoint(target, deadline, steps):
-    info = client.endpoint_info(target.endpoint_url, target.token, deadline, target.headers())
-    if info is None:
-        steps.add(_("Server"), True, _("no /info route: not text-generation-inference, trying anyway"))
-        return {"reachable": True}
-    summary = {
-        k: info.get(k)
-        for k in (
-            "model_id",
-            "model_pipeline_tag",
-            "version",
-            "max_input_tokens",
-            "max_input_length",
-            "max_total_tokens",
-            "router",
-        )
-        if info.get(k) is not None
-    }
-    steps.add(_("Server"), True, ", ".join(f"{k}={v}" for k, v in summary.items()))
-    tag = info.get("model_pipeline_tag")
+def _check_endpoint(model, target, deadline, steps):
+    found = client.identify_engine(target.endpoint_url, target.token, deadline, target.headers(), with_version=True)
+    remember_engine(model, found)
+    target.engine, target.served_model = found.engine, found.served_model
+    summary = {"engine": found.engine, "engine_name": found.label}
+    summary.update({k: v for k, v in (("version", found.version), ("served_model", found.served_model)) if v})
+    if found.context_length:
+        summary["context_length"] = found.context_length
+    if found.engine == engines.UNKNOWN:
+        steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
+        return {"reachable": True, **summary}
+    steps.add(_("Server"), found.engine != engines.TEI, found.describe())
+    engines.check_generates(found.engine)
+    configured = split_provider(model.repo_id)[0]
+    if configured and found.served_model and configured.lower() != found.served_model.lower():
+        warning = _("The model here is %(configured)s but the server serves %(served)s.") % {
+            "configured": configured,
+            "served": found.served_model,
+        }
+        summary["warning"] = warning
+        steps.add(_("Model name"), True, warning)
+    tag = found.pipeline_tag
     if tag in ("text-generation", "text2text-generation") and target.task != "chat" and tag != target.task:
         raise HFError(
             "wrong_task",

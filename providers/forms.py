@@ -87,6 +87,7 @@ class ModelConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.notes = []  # things to tell the admin after saving (e.g. a renamed repo id)
         self.fields.update(parameter_fields())
         self.fields["endpoint_type"].choices = EndpointType.choices  # radio buttons: no blank "-----" choice
         if self.instance.pk:
@@ -121,7 +122,7 @@ class ModelConfigForm(forms.ModelForm):
             self.add_error("task", _("This endpoint type supports: %(tasks)s.") % {"tasks": allowed})
         if kind in (EndpointType.HOSTED_API, EndpointType.INFERENCE_PROVIDERS):
             data["endpoint_url"] = ""  # ignored and not stored for the serverless types
-            repo = data.get("repo_id", "")
+            repo = data["repo_id"] = self._canonical(data.get("repo_id", ""))
             if not repo:
                 self.add_error("repo_id", _("Enter the model's Hub repo id."))
             else:
@@ -145,6 +146,26 @@ class ModelConfigForm(forms.ModelForm):
                 self.add_error(name, message)
         return data
 
+    def _canonical(self, repo):
+        """An old un-namespaced id (gpt2) becomes the id the Hub redirects it to, with a note for the admin."""
+        from providers.connection_test import resolve_token
+        from providers.huggingface import catalog
+        from providers.huggingface.errors import HFError
+
+        if not repo or "/" in repo.partition(":")[0]:
+            return repo
+        try:
+            canonical = catalog.canonical_legacy_id(repo, resolve_token(self.instance))
+        except HFError:
+            return repo  # the Hub cannot say; the usual namespace/name rule explains what to type
+        if canonical:
+            self.notes.append(
+                _("“%(old)s” is an old name; the Hub now calls it %(new)s, which is what was saved.")
+                % {"old": repo, "new": canonical}
+            )
+            return canonical
+        return repo
+
     BOOKKEEPING_FIELDS = ("api_token", "clear_token", "version")
 
     def configuration_changes(self):
@@ -159,6 +180,8 @@ class ModelConfigForm(forms.ModelForm):
         if instance.stop_sequences is None:
             instance.stop_sequences = []
         changed = self.configuration_changes()
+        if {"endpoint_url", "endpoint_type"} & set(changed):
+            instance.engine, instance.served_model = "", ""  # another server: identify it again on next use
         if self.cleaned_data.get("api_token"):
             instance.set_secret("api_token", self.cleaned_data["api_token"])
             changed.append("api_token")

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from providers import crypto
+from providers.huggingface.engines import CHOICES as ENGINE_CHOICES
 
 
 class SecretsMixin(models.Model):
@@ -121,6 +122,9 @@ class HFModel(SecretsMixin):
     api_token_encrypted = models.TextField(blank=True, default="")
     api_token_last4 = models.CharField(max_length=4, blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
+    engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
+    served_model = models.CharField(max_length=300, blank=True, default="")
 
     max_new_tokens = models.PositiveIntegerField(null=True, blank=True)
     temperature = models.FloatField(null=True, blank=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from providers import account_views, playground_views, views
+from providers import account_views, picker_views, playground_views, views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -20,6 +20,13 @@ urlpatterns = [
     path("settings/providers/huggingface/models/<int:pk>/toggle/", views.model_toggle, name="model_toggle"),
     path("settings/providers/huggingface/models/<int:pk>/delete/", views.model_delete, name="model_delete"),
     path("settings/providers/huggingface/models/<int:pk>/test/", views.model_test, name="model_test"),
+    path("settings/providers/huggingface/models/search/", picker_views.model_search, name="hub_model_search"),
+    path("settings/providers/huggingface/endpoints/", picker_views.endpoint_list, name="endpoint_list"),
+    path("settings/providers/huggingface/endpoints/state/", picker_views.endpoint_state, name="endpoint_state"),
+    path("settings/providers/huggingface/endpoints/start/", picker_views.endpoint_start, name="endpoint_start"),
+    path(
+        "settings/providers/huggingface/models/<int:pk>/endpoint/", picker_views.model_endpoint, name="model_endpoint"
+    ),
     path("settings/providers/huggingface/export/", views.export, name="models_export"),
     path("settings/providers/huggingface/import/", views.import_view, name="models_import"),
     path("settings/audit/", views.audit_log, name="audit_log"),

@@ -137,6 +137,8 @@ def model_add(request):
     form = ModelConfigForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         model = _save(request, form, HFModel(), "model.create")
+        for note in form.notes:
+            messages.info(request, note)
         messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
         return redirect("model_detail", pk=model.pk)
     return render(request, "providers/model_form.html", {"form": form, "model": None})
@@ -161,6 +163,8 @@ def model_edit(request, pk):
                 ),
             )
         else:
+            for note in form.notes:
+                messages.info(request, note)
             messages.success(request, _("%(name)s was saved.") % {"name": form.cleaned_data["display_name"]})
             return redirect("model_detail", pk=pk)
     token_readable = model.secret_readable("api_token")

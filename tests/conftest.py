@@ -38,6 +38,7 @@ def hf(emulator, settings):
     emulator.reset()
     settings.HF_HUB_URL = emulator.hub_url
     settings.HF_ROUTER_URL = emulator.router_url
+    settings.HF_ENDPOINTS_API_URL = emulator.base + "/endpoints-api"
     settings.OUTBOUND_ALLOW_HTTP = True
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     emulator.add_token(TOKEN, name="alice", role="read")

@@ -37,3 +37,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")
     }
+# A test that forgets the emulator must not reach the real Hugging Face: nothing listens on port 9.
+HF_HUB_URL = HF_ROUTER_URL = HF_ENDPOINTS_API_URL = "http://127.0.0.1:9"

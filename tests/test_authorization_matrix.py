@@ -30,6 +30,11 @@ ACCESS = {
     "model_toggle": (ADMIN, "POST"),
     "model_delete": (ADMIN, "GET"),
     "model_test": (ADMIN, "POST"),
+    "hub_model_search": (ADMIN, "GET"),
+    "endpoint_list": (ADMIN, "GET"),
+    "endpoint_state": (ADMIN, "GET"),
+    "endpoint_start": (ADMIN, "POST"),
+    "model_endpoint": (ADMIN, "GET"),
     "models_export": (ADMIN, "GET"),
     "models_import": (ADMIN, "GET"),
     "audit_log": (ADMIN, "GET"),
@@ -58,7 +63,7 @@ def test_every_url_is_in_the_matrix():
 
 
 @pytest.fixture
-def objects(db, admin_user, member_user, provider_token):
+def objects(db, hf, admin_user, member_user, provider_token):  # hf: views that ask Hugging Face ask the emulator
     model = create_model()
     admin_run = PlaygroundRun.objects.create(user=admin_user, model=model, model_name=model.display_name, prompt="x")
     member_run = PlaygroundRun.objects.create(user=member_user, model=model, model_name=model.display_name, prompt="x")

@@ -150,6 +150,12 @@ def test_the_token_leaks_nowhere(hf, log_buffer, settings):
     hf.fault("hf-inference", "status", status=403, body={"error": "forbidden"})
     c.post(reverse("playground_run"), {"model": model.pk, "prompt": "hi", "stream": "on"})
     c.get(reverse("playground"))
+    # The pickers: Hub search, the account's endpoints, resume and its state (each one asks Hugging Face).
+    hf.add_control_endpoint("alice", "sleepy", state="paused")
+    c.get(reverse("hub_model_search"), {"q": "flan", "task": "text2text-generation"})
+    c.get(reverse("endpoint_list"))
+    c.post(reverse("endpoint_start"), {"namespace": "alice", "name": "sleepy"})
+    c.get(reverse("endpoint_state"), {"namespace": "alice", "name": "sleepy"})
     # Exports, audit, error pages, a member's view.
     export = c.get(reverse("models_export")).content
     cmd_out = io.StringIO()

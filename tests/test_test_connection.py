@@ -135,8 +135,9 @@ def test_inference_providers_provider_not_live(hf, admin_client, chat_model):
 def test_endpoint_success_reads_info(hf, admin_client, endpoint_model):
     result = run_saved(admin_client, endpoint_model)
     assert result["ok"] is True, result
-    assert result["server_info"]["model_id"] == "bigscience/bloom-560m"
-    assert result["server_info"]["max_total_tokens"] == 2048
+    assert result["server_info"]["served_model"] == "bigscience/bloom-560m"
+    assert result["server_info"]["context_length"] == 2048
+    assert result["server_info"]["engine"] == "tgi" and result["server_info"]["version"] == "3.3.6-dev0"
 
 
 @pytest.mark.parametrize(

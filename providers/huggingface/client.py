@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlsplit
 
 import requests
 from django.conf import settings
@@ -26,6 +26,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import create_connection
 
 from providers import netpolicy
+from providers.huggingface import engines
 from providers.huggingface.errors import HFError, parse_error_body
 from providers.huggingface.sse import iter_sse_data
 
@@ -118,7 +119,7 @@ _sessions_lock = threading.Lock()
 
 def _session():
     """One pooled session per set of trusted base URLs and CA bundle (tests and air-gapped installs change them)."""
-    key = (settings.HF_HUB_URL, settings.HF_ROUTER_URL, settings.OUTBOUND_CA_BUNDLE)
+    key = (*trusted_bases(), settings.OUTBOUND_CA_BUNDLE)
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:
@@ -128,14 +129,19 @@ def _session():
             guarded = _GuardedAdapter(pool_connections=16, pool_maxsize=64)
             session.mount("http://", guarded)
             session.mount("https://", guarded)
-            for base in key[:2]:
+            for base in trusted_bases():
                 session.mount(base + "/", _TrustAdapter(pool_connections=4, pool_maxsize=64))
             _sessions[key] = session
         return session
 
 
+def trusted_bases():
+    """The base URLs that come from settings (not from an admin's form), so the URL policy does not apply."""
+    return (settings.HF_HUB_URL, settings.HF_ROUTER_URL, settings.HF_ENDPOINTS_API_URL)
+
+
 def is_trusted(url):
-    return any(url.startswith(base + "/") for base in (settings.HF_HUB_URL, settings.HF_ROUTER_URL))
+    return any(url.startswith(base + "/") for base in trusted_bases())
 
 
 def origin_of(url):
@@ -277,7 +283,7 @@ def _retry_after(response):
 
 
 def failure_for(response, kind):
-    """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint."""
+    """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
     message, error_type, extra = parse_error_body(response.text, response.headers)
     error_code = response.headers.get("X-Error-Code", "")
@@ -291,6 +297,8 @@ def failure_for(response, kind):
             return fail("model_not_found")
         if kind == "endpoint" and not message:
             return fail("invalid_token", _("The endpoint answered 401 Unauthorized: the token is missing or wrong."))
+        if kind == "control" and "credentials" not in lowered:
+            return fail("token_lacks_permission", message)  # an organisation without billing, or no access to it
         return fail("invalid_token")
     if status == 402:
         return fail("payment_required")
@@ -301,7 +309,9 @@ def failure_for(response, kind):
             return fail("model_not_found")
         return fail("token_lacks_permission")
     if status == 404:
-        if kind == "endpoint":
+        if kind == "endpoint" and "does not exist" in lowered and "model" in lowered:
+            return fail("model_not_found")  # vLLM / SGLang: the `model` field names no served model
+        if kind in ("endpoint", "control"):
             return fail("endpoint_not_found", message or "Not Found")
         if kind == "hosted":
             return fail("model_not_served", message or "Not Found")
@@ -366,6 +376,7 @@ class TokenInfo:
     role: str
     can_call_providers: bool
     can_call_endpoints: bool
+    namespaces: tuple = ()  # the user's own name (for a user token), then its organisations
 
 
 def whoami(token, deadline=None):
@@ -388,7 +399,9 @@ def whoami(token, deadline=None):
         # read/write (and the old admin/contributor) tokens, and OAuth/app tokens, may call inference.
         providers = endpoints = True
         role = role or auth.get("type") or "unknown"
-    return TokenInfo(body.get("name") or "", role, providers, endpoints)
+    namespaces = [body.get("name")] if body.get("type", "user") == "user" and body.get("name") else []
+    namespaces += [o.get("name") for o in body.get("orgs") or [] if isinstance(o, dict) and o.get("name")]
+    return TokenInfo(body.get("name") or "", role, providers, endpoints, tuple(namespaces))
 
 
 def model_info(repo_id, token=None, expand=(), deadline=None):
@@ -396,6 +409,47 @@ def model_info(repo_id, token=None, expand=(), deadline=None):
     if expand:
         url += "?" + "&".join(f"expand[]={quote(e)}" for e in expand)
     return _json(_call("GET", url, "model_info", token, deadline=deadline))
+
+
+def search_models(params, token=None, deadline=None):
+    """One page of the Hub's model search (§8): (items, cursor of the next page or "")."""
+    url = f"{settings.HF_HUB_URL}/api/models?" + urlencode(params, doseq=True)
+    response = _call("GET", url, "model_info", token, deadline=deadline)
+    body = _json(response)
+    if not isinstance(body, list):
+        raise HFError("bad_response", _("The model search did not return a list."))
+    following = response.links.get("next", {}).get("url", "")
+    cursor = parse_qs(urlsplit(following).query).get("cursor", [""])[0] if following else ""
+    return [item for item in body if isinstance(item, dict) and item.get("id")], cursor
+
+
+def router_models(token=None, deadline=None):
+    """The router's catalog of chat models served by Inference Providers (§7), as a list of items."""
+    body = _json(_call("GET", f"{settings.HF_ROUTER_URL}/v1/models", "router", token, deadline=deadline))
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise HFError("bad_response", _("The router's model list has no data."))
+    return [item for item in data if isinstance(item, dict) and item.get("id")]
+
+
+def has_access(repo_id, token, deadline=None):
+    """Whether this token may use a gated model: True, False, or None when the Hub does not say."""
+    url = f"{settings.HF_HUB_URL}/api/models/{quote(repo_id, safe='/')}/auth-check"
+    try:
+        _call("GET", url, "model_info", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("model_gated", "token_lacks_permission"):
+            return False
+        if exc.category == "timeout":
+            raise
+        return None
+    return True
+
+
+def canonical_repo_id(repo_id, token=None, deadline=None):
+    """The id the Hub knows a model by (a renamed repo answers with a redirect, §4.2)."""
+    info = model_info(repo_id, token, expand=("pipeline_tag",), deadline=deadline)
+    return str(info.get("id") or repo_id), info
 
 
 def provider_mapping(info):
@@ -423,6 +477,86 @@ def endpoint_info(base_url, token=None, deadline=None, headers=None):
     return body if isinstance(body, dict) else None
 
 
+def _optional_json(url, token, deadline, headers):
+    """GET a route that some servers lack: the JSON body, or None when it is missing or not JSON."""
+    try:
+        response = _call("GET", url, "endpoint", token, headers=headers, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error", "model_not_found"):
+            return None
+        raise
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def identify_engine(base_url, token=None, deadline=None, headers=None, with_version=False):
+    """Which server answers at base_url, in two requests (`/info`, then `/v1/models`); §10.1.
+
+    with_version adds one request to the engine's own version route when the first two did not name it.
+    """
+    base = base_url.rstrip("/")
+    found = engines.from_info(endpoint_info(base, token, deadline, headers))
+    if found is None:
+        found = engines.from_models(_optional_json(base + "/v1/models", token, deadline, headers))
+    if found is None:
+        return engines.EngineInfo(engines.UNKNOWN)
+    route = engines.VERSION_ROUTES.get(found.engine)
+    if with_version and route and not found.version:
+        try:
+            found.version = engines.version_from(found.engine, _optional_json(base + route, token, deadline, headers))
+        except HFError:
+            pass  # the version is a detail; the engine is known
+    return found
+
+
+# --- Inference Endpoints control plane (§9) ---------------------------------------------------------------
+
+
+def _control_url(namespace, name="", command=""):
+    url = f"{settings.HF_ENDPOINTS_API_URL}/endpoint/{quote(namespace, safe='')}"
+    if name:
+        url += f"/{quote(name, safe='')}"
+    return url + (f"/{command}" if command else "")
+
+
+def endpoints_in(namespace, token, deadline=None):
+    body = _json(_call("GET", _control_url(namespace), "control", token, deadline=deadline))
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise HFError("bad_response", _("The Inference Endpoints list has no items."))
+    return [item for item in items if isinstance(item, dict) and item.get("name")]
+
+
+def endpoint_record(namespace, name, token, deadline=None):
+    body = _json(_call("GET", _control_url(namespace, name), "control", token, deadline=deadline))
+    if not isinstance(body, dict):
+        raise HFError("bad_response", _("The Inference Endpoints API did not return an endpoint."))
+    return body
+
+
+def resume_endpoint(namespace, name, token, deadline=None):
+    """POST …/resume; an endpoint that is already running is not an error (as huggingface_hub's running_ok)."""
+    try:
+        response = _call("POST", _control_url(namespace, name, "resume"), "control", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category == "input_rejected" and "already running" in exc.message.lower():
+            return endpoint_record(namespace, name, token, deadline)
+        raise
+    body = _json(response)
+    return body if isinstance(body, dict) else endpoint_record(namespace, name, token, deadline)
+
+
+def wake_endpoint(url, token, health_route="/health", deadline=None):
+    """Send the request that makes a scaled-to-zero endpoint start a replica (§9.6); its answer does not matter."""
+    try:
+        _call("GET", url.rstrip("/") + (health_route or "/health"), "endpoint", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("invalid_token", "blocked_by_url_policy", "dns_failure", "tls_error"):
+            raise
+
+
 # --- Inference -----------------------------------------------------------------------------------------
 
 
@@ -436,6 +570,13 @@ class Target:
     endpoint_url: str = ""
     token: str = ""
     scale_up_timeout: int = 0
+    engine: str = ""  # engines.* once detected; "" speaks TGI, as before engines were told apart
+    served_model: str = ""  # the model id the server announced (OpenAI-compatible servers need it)
+
+    @property
+    def openai_style(self):
+        """An endpoint spoken to through /v1/completions and /v1/chat/completions only."""
+        return self.endpoint_type == "inference_endpoint" and self.engine in engines.OPENAI_COMPATIBLE
 
     @property
     def kind(self):
@@ -448,6 +589,8 @@ class Target:
     def url(self):
         if self.endpoint_type == "inference_endpoint":
             base = self.endpoint_url.rstrip("/")
+            if self.openai_style and self.task != "chat":
+                return base + "/v1/completions"
             return base + "/v1/chat/completions" if self.task == "chat" else base
         if self.endpoint_type == "inference_providers":
             return f"{settings.HF_ROUTER_URL}/v1/chat/completions"
@@ -478,7 +621,30 @@ TEXT_PARAMETERS = {
 }
 
 
+DEFAULT_COMPLETION_TOKENS = 256
+
+
+def _openai_body(target, params, prompt, messages, stream):
+    """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
+    names = engines.PARAMETERS[target.engine]
+    mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
+    model = target.served_model or target.repo_id or "default"
+    if target.task == "chat":
+        body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
+    else:
+        # vLLM's /v1/completions stops at 16 tokens when max_tokens is absent; TGI would go on much further.
+        mapped.setdefault("max_tokens", DEFAULT_COMPLETION_TOKENS)
+        body = {"model": model, "prompt": prompt, **mapped, "stream": stream}
+        if params.get("return_full_text"):
+            body["echo"] = True
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
 def build_body(target, params, prompt="", messages=None, stream=False):
+    if target.openai_style:
+        return _openai_body(target, params, prompt, messages, stream)
     names = CHAT_PARAMETERS if target.task == "chat" else TEXT_PARAMETERS
     mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
     if target.task == "chat":
@@ -507,13 +673,14 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
 
     Closing the generator closes the upstream connection.
     """
+    engines.check_generates(target.engine)
     body = build_body(target, params, prompt, messages, stream)
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
     try:
         response = _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, stream)
     except HFError as exc:
         dropped = _MODEL_KWARGS_RE.search(exc.message) if exc.category == "input_rejected" else None
-        if not dropped or target.task == "chat":
+        if not dropped or target.task == "chat" or "parameters" not in body:
             raise
         # transformers pipelines (not TGI) refuse generation kwargs they do not know: drop those, once.
         unused = {name.strip().strip("'\"") for name in dropped.group(1).split(",")}
@@ -542,6 +709,14 @@ def _header_int(response, name):
 
 
 def _parse_whole(body, target, server, response):
+    if target.openai_style and target.task != "chat":
+        try:
+            choice = body["choices"][0]
+            text = choice.get("text") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise HFError("bad_response", _("The completion answer has no choices[0].text.")) from None
+        usage = body.get("usage") or {}
+        return Finish(text, _finish_name(choice.get("finish_reason")), usage.get("completion_tokens"), server)
     if target.task == "chat":
         try:
             choice = body["choices"][0]
@@ -570,6 +745,8 @@ def _stream_error(event):
     message = error.get("message") if isinstance(error, dict) else str(error)
     error_type = event.get("error_type") or ""
     status = error.get("http_status_code") if isinstance(error, dict) else None
+    if isinstance(error, dict) and status is None and isinstance(error.get("code"), int):
+        status = error["code"]  # vLLM, llama.cpp
     if error_type == "validation" or status == 422 or "validation" in (message or "").lower():
         return HFError("input_rejected", message, http_status=status)
     if error_type == "overloaded":
@@ -596,6 +773,18 @@ def _read_stream(response, target, server, deadline):
                 raise HFError("timeout")
             if event.get("error"):
                 raise _stream_error(event)
+            if target.openai_style and target.task != "chat":
+                if event.get("usage"):
+                    usage_tokens = event["usage"].get("completion_tokens")
+                for choice in event.get("choices") or []:
+                    text = choice.get("text") or ""
+                    if text:
+                        count += 1
+                        parts.append(text)
+                        yield text
+                    if choice.get("finish_reason"):
+                        finish_reason = _finish_name(choice["finish_reason"])
+                continue
             if target.task == "chat":
                 if event.get("usage"):
                     usage_tokens = event["usage"].get("completion_tokens")

@@ -147,7 +147,7 @@ def parse_error_body(text, headers=None):
 
     Forms: {"error": str}, {"error": [str, ...]}, {"error": str, "error_type": str},
     {"error": {"message": ..., "http_status_code": ...}}, {"error": ..., "error_description": ...},
-    OpenAI's {"message": ...}, and plain text.
+    OpenAI's {"message": ...} (flat, as vLLM < 0.10.1, SGLang and TEI send it), and plain text.
     """
     headers = headers or {}
     header_message = headers.get("X-Error-Message", "")
@@ -169,6 +169,7 @@ def parse_error_body(text, headers=None):
             message = str(error)
         else:
             message = str(body.get("message") or "")
+            error_type = error_type or str(body.get("type") or "")  # flat: vLLM < 0.10.1, SGLang, TEI's /v1
         if body.get("error_description"):
             message = f"{message}: {body['error_description']}" if message else str(body["error_description"])
         if "estimated_time" in body:
