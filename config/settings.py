@@ -177,6 +177,12 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 
+# The OpenAI-compatible API (/v1/): limits per key, unless an admin set the key's own. 0 means no limit.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=60)
+API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
+# Where the limit counters live: a local folder every worker process of this machine shares (see README).
+API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
+
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")
 WEB_PORT = env.int("PORT", default=8000)
