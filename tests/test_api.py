@@ -337,3 +337,35 @@ def test_in_stream_failure_is_an_error_event_then_done(hf, member_key, text_mode
     assert events[-1]["error"]["category"] == "upstream_error"
     assert "CUDA out of memory" in events[-1]["error"]["message"]
     assert APICall.objects.get().category == "upstream_error"
+
+
+def test_tgi_form_on_the_model_url(member_key, text_model):
+    c = api(member_key)
+    whole = post(c, "/v1/models/my-tgi", {"inputs": "Once", "parameters": {"max_new_tokens": 3}})
+    assert whole.status_code == 200, whole.content
+    assert len(whole.json()[0]["generated_text"].split()) == 3
+    streamed = post(c, "/v1/models/my-tgi", {"inputs": "Once", "parameters": {"max_new_tokens": 3}, "stream": True})
+    raw = b"".join(streamed.streaming_content).decode()
+    events = [json.loads(line[5:]) for line in raw.split("\n\n") if line.startswith("data:")]
+    assert [e["token"]["text"] for e in events[:-1]] and events[-1]["generated_text"]
+    assert post(c, "/v1/models/my-tgi", {"inputs": ""}).status_code == 400
+    assert post(c, "/v1/models/my-tgi", {"inputs": "x", "parameters": {"top_k": 0}}).json()["error"]["param"] == "top_k"
+
+
+def test_a_silent_upstream_becomes_heartbeats(member_key, text_model):
+    """Items that are neither text nor Finish (the client's idle marker) are SSE comments, not lost events."""
+    from providers.api.accounting import CallRecord
+    from providers.huggingface import client
+
+    def upstream():
+        yield object()
+        yield "a"
+        yield object()
+        yield client.Finish("a", "stop", 1)
+
+    entry = type("E", (), {"api_id": "m"})()
+    items = upstream()
+    first = next(items)
+    answer = views.Answer("completions", entry, CallRecord("completions", 0.0), items, first, False)
+    out = b"".join(answer.events())
+    assert out.count(b": keep-alive\n\n") == 2 and out.endswith(b"data: [DONE]\n\n")

@@ -283,3 +283,13 @@ def test_a_call_is_recorded_after_it_was_answered(served, member):
             break
         time.sleep(0.2)
     assert out.strip().splitlines()[-1] == "(200, 2, 2)"
+
+
+def test_huggingface_hub_text_generation_on_the_model_url(served, member):
+    client = InferenceClient(base_url=served["url"] + "/v1/models/paced", api_key=member, timeout=20)
+    text = client.text_generation("Once upon", max_new_tokens=5)
+    assert len(text.split()) == 5
+    tokens = list(client.text_generation("Once upon", max_new_tokens=4, stream=True))
+    assert len("".join(tokens).split()) == 4
+    details = client.text_generation("Once upon", max_new_tokens=3, details=True)
+    assert details.details.generated_tokens == 3 and details.details.finish_reason == "length"

@@ -135,6 +135,21 @@ def chat_messages(body):
     return result
 
 
+def tgi_request(body):
+    """(prompt, an OpenAI-shaped body) from TGI's compat body, which huggingface_hub's text_generation posts to
+    the URL it was given: {"inputs": str, "parameters": {...}, "stream": bool}."""
+    prompt = body.get("inputs")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise BadRequest(_("inputs must be one non-empty string."), param="inputs")
+    given = body.get("parameters") or {}
+    if not isinstance(given, dict):
+        raise BadRequest(_("parameters must be an object."), param="parameters")
+    shaped = {name: given.get(name) for name in ("temperature", "top_p", "top_k", "repetition_penalty", "stop", "seed")}
+    shaped["max_tokens"] = given.get("max_new_tokens")
+    shaped["stream"] = body.get("stream", False)
+    return prompt, shaped, bool(given.get("details"))
+
+
 def completion_prompt(body):
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1:
@@ -211,6 +226,35 @@ def usage_chunk(route, answer_id, model_id, tokens):
 
 def sse(event):
     return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+
+
+def tgi_whole(text, reason, tokens, details):
+    item = {"generated_text": text}
+    if details:
+        item["details"] = {"finish_reason": _tgi_reason(reason), "generated_tokens": tokens[1], "seed": None}
+    return [item]
+
+
+def _tgi_reason(reason):
+    return {"stop": "eos_token", "length": "length"}.get(finish_reason(reason), "eos_token")
+
+
+def tgi_token(index, text):
+    return {
+        "index": index,
+        "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
+        "generated_text": None,
+        "details": None,
+    }
+
+
+def tgi_last(index, text, reason, tokens):
+    return {
+        "index": index,
+        "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},
+        "generated_text": text,
+        "details": {"finish_reason": _tgi_reason(reason), "generated_tokens": tokens[1], "seed": None},
+    }
 
 
 def model_object(entry):

@@ -25,8 +25,8 @@ from providers.huggingface.errors import HFError
 class RecordedResponse(JsonResponse):
     """A whole answer or an error; its call is recorded once the server has sent it."""
 
-    def __init__(self, data, record=None, status=200, headers=None):
-        super().__init__(data, status=status, headers=headers)
+    def __init__(self, data, record=None, status=200, headers=None, safe=True):
+        super().__init__(data, status=status, headers=headers, safe=safe)
         self.record = record
         self["Cache-Control"] = "no-store"
 
@@ -108,7 +108,7 @@ def _authenticate(request, generation):
     return caller, None
 
 
-def api_view(route, method):
+def api_view(route, *methods):
     """Key check, method check and the per-minute limit, in the cheapest order; CSRF does not apply (no cookie
     is read: the key is the credential)."""
 
@@ -122,14 +122,15 @@ def api_view(route, method):
             if refusal is not None:
                 return refusal
             record = CallRecord(route, started, caller)
-            if request.method != method:
+            if request.method not in methods:
+                allowed = ", ".join(methods)
                 return error(
                     405,
-                    _("Use %(method)s on this route.") % {"method": method},
+                    _("Use %(method)s on this route.") % {"method": allowed},
                     "invalid_request_error",
                     "method_not_allowed",
                     record,
-                    headers={"Allow": method},
+                    headers={"Allow": allowed},
                 )
             try:
                 limits.take_request(caller)
@@ -171,11 +172,16 @@ def _model_not_found(name, record):
     )
 
 
-@api_view("models", "GET")
+@api_view("models", "GET", "POST")
 def model(request, caller, record, generation, model_id):
+    """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
+    text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
     entry = catalog.find(model_id, generation)
     if entry is None or entry.api_id != model_id:
         return _model_not_found(model_id, record)
+    if request.method == "POST":
+        record.route = "tgi"
+        return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
     record.finish(time.perf_counter())
     return RecordedResponse(fmt.model_object(entry), record)
@@ -195,13 +201,18 @@ def _bad_request(exc, record):
     return error(400, exc.message, "invalid_request_error", exc.code or "invalid_request", record, param=exc.param)
 
 
-def _generate(request, caller, record, generation, route):
+def _generate(request, caller, record, generation, route, entry=None):
+    details = False
     try:
         body = fmt.parse_body(request.body)
-        name = body.get("model")
-        entry = catalog.find(name, generation)
-        if entry is None:
-            return _model_not_found(name if isinstance(name, str) else "", record)
+        if route == "tgi":
+            prompt, body, details = fmt.tgi_request(body)
+            body["prompt"] = prompt
+        else:
+            name = body.get("model")
+            entry = catalog.find(name, generation)
+            if entry is None:
+                return _model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
         if route == "chat" and not entry.is_chat:
             raise fmt.BadRequest(
@@ -240,6 +251,7 @@ def _generate(request, caller, record, generation, route):
             slot.release()
         return _upstream_failure(exc, record)
     answer = Answer(route, entry, record, upstream, first, include_usage)
+    answer.details = details
     if not stream:
         return answer.whole()
     return EventStreamResponse(answer, slot)
@@ -270,6 +282,7 @@ class Answer:
         self.route, self.entry, self.record = route, entry, record
         self.upstream, self.first, self.include_usage = upstream, first, include_usage
         self.id = fmt.new_id(route)
+        self.details = False  # TGI form only: whether the caller asked for the details object
         self.parts = []
         self.finish = None
 
@@ -303,11 +316,17 @@ class Answer:
             self.upstream.close()
         record.ttft_ms = None  # a whole answer has no first token to time
         reason = self.finish.finish_reason if self.finish else ""
+        if self.route == "tgi":
+            body = fmt.tgi_whole(self._text(), reason, self._tokens(), self.details)
+            record.finish(time.perf_counter())
+            return RecordedResponse(body, record, safe=False)
         body = fmt.whole(self.route, self.id, self.entry.api_id, self._text(), reason, self._tokens())
         record.finish(time.perf_counter())
         return RecordedResponse(body, record)
 
     def _sse(self, text=None, reason=None, first=False):
+        if self.route == "tgi":
+            return fmt.sse(fmt.tgi_token(len(self.parts), text))
         return fmt.sse(
             fmt.chunk(self.route, self.id, self.entry.api_id, text, reason, first, include_usage=self.include_usage)
         )
@@ -329,13 +348,11 @@ class Answer:
                 item = next(self.upstream)
         except StopIteration:
             record.category = "connection_lost"
-            yield fmt.sse(fmt.upstream_error(HFError("connection_lost"))[1])
-            yield fmt.DONE
+            yield from self._stream_error(HFError("connection_lost"))
             return
         except HFError as exc:
             record.category = exc.category
-            yield fmt.sse(fmt.upstream_error(exc)[1])
-            yield fmt.DONE
+            yield from self._stream_error(exc)
             return
         except GeneratorExit:
             record.category = "client_closed"
@@ -344,11 +361,22 @@ class Answer:
             self.upstream.close()
             record.finish(time.perf_counter())
         tokens = self._tokens()
+        if self.route == "tgi":
+            yield fmt.sse(fmt.tgi_last(len(self.parts), self._text(), self.finish.finish_reason, tokens))
+            return
         if not started and self.route == "chat":
             yield self._sse("", first=True)
         yield self._sse(reason=fmt.finish_reason(self.finish.finish_reason))
         if self.include_usage:
             yield fmt.sse(fmt.usage_chunk(self.route, self.id, self.entry.api_id, tokens))
+        yield fmt.DONE
+
+    def _stream_error(self, exc):
+        body = fmt.upstream_error(exc)[1]
+        if self.route == "tgi":  # TGI's own form, which huggingface_hub turns into its typed errors
+            yield fmt.sse({"error": body["error"]["message"], "error_type": "generation"})
+            return
+        yield fmt.sse(body)
         yield fmt.DONE
 
 
