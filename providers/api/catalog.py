@@ -59,8 +59,10 @@ def entries(generation):
 
 def find(name, generation):
     """The entry a request names: its API id, its display name, or a placeholder when only one model exists."""
+    if name is not None and not isinstance(name, str):
+        return None
     models = entries(generation)
-    name = name.strip() if isinstance(name, str) else ""
+    name = (name or "").strip()
     for entry in models:
         if name in (entry.api_id, entry.display_name):
             return entry
