@@ -369,3 +369,15 @@ def test_a_silent_upstream_becomes_heartbeats(member_key, text_model):
     answer = views.Answer("completions", entry, CallRecord("completions", 0.0), items, first, False)
     out = b"".join(answer.events())
     assert out.count(b": keep-alive\n\n") == 2 and out.endswith(b"data: [DONE]\n\n")
+
+
+def test_the_middleware_adds_no_query_to_an_api_call(member_key, hf, chat_model):
+    """Through every middleware (sessions, auth, first-run setup, axes): still the freshness number only."""
+    c = api(member_key)
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2, "stream": True}
+    b"".join(post(c, "/v1/chat/completions", body).streaming_content)
+    with CaptureQueriesContext(connection) as queries:
+        response = post(c, "/v1/chat/completions", body)
+        assert response.status_code == 200
+        assert len(queries) == 1, [q["sql"] for q in queries.captured_queries]
+        b"".join(response.streaming_content)

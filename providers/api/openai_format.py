@@ -11,7 +11,6 @@ from django import forms
 from django.utils.translation import gettext as _
 
 from providers.generation_params import check_parameters, parameter_fields
-from providers.huggingface.errors import CATEGORIES
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"
@@ -291,7 +290,7 @@ def upstream_error(exc):
     if retryable and retry_after is None and status in (429, 503):
         retry_after = 5
     message = exc.message
-    explanation = str(CATEGORIES[exc.category][0])
+    explanation = str(exc.explanation)
     if explanation not in message:
         message = f"{explanation} {message}"
     body = error_body(message, error_type, exc.category, category=exc.category, retryable=retryable, fix=str(exc.fix))
