@@ -192,6 +192,7 @@ def test_huggingface_hub_placeholder_names_the_only_model(member_key, hf, chat_m
             "true",
         ),
         ({"kind": "status", "status": 500, "body": {"error": "boom"}}, 502, "upstream_error", "true"),
+        ({"kind": "loading", "estimated_time": 20.0}, 503, "model_loading", "true"),
         ({"kind": "status", "status": 401, "body": {"error": "Invalid credentials"}}, 502, "invalid_token", "false"),
         (
             {"kind": "status", "status": 422, "body": {"error": "Input validation error", "error_type": "validation"}},
@@ -215,6 +216,8 @@ def test_upstream_failures_carry_the_category_and_whether_to_retry(
     assert response["x-should-retry"] == retry
     if status == 429:
         assert response["Retry-After"] == "30"
+    if status == 503:
+        assert response["Retry-After"] == "20"
 
 
 def test_unknown_route_and_wrong_method_answer_in_openai_shape(member_key):

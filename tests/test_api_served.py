@@ -14,6 +14,7 @@ import openai
 import pytest
 import requests
 from huggingface_hub import InferenceClient
+from huggingface_hub.errors import HfHubHTTPError
 
 from tests.conftest import PASSWORD, TOKEN
 
@@ -252,12 +253,26 @@ def test_huggingface_hub_inference_client_chat(served, member):
     assert len("".join(parts).split()) == 4
 
 
-def test_huggingface_hub_without_a_model_name_uses_the_url(served, member):
-    """InferenceClient sends "dummy" as the model of a URL; with a model id it names the model."""
+def test_huggingface_hub_without_a_model_name_is_told_to_name_one(served, member):
+    """InferenceClient sends "dummy" for a URL alone; with two models enabled the console cannot guess."""
     client = InferenceClient(base_url=served["url"] + "/v1", api_key=member, timeout=20)
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(HfHubHTTPError) as caught:
         client.chat_completion([{"role": "user", "content": "x"}], max_tokens=2)
-    assert "model_not_found" in str(caught.value) or "404" in str(caught.value)
+    assert caught.value.response.status_code == 404
+    assert "/v1/models" in str(caught.value)
+
+
+def test_openai_raises_an_error_that_happens_mid_stream(served, member, hf):
+    hf.fault("/v1/chat/completions", "stream_error", after=2)
+    stream = oai(served, member).chat.completions.create(
+        model="llama-chat", messages=[{"role": "user", "content": "x"}], max_tokens=6, stream=True
+    )
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content if chunk.choices else "")
+    assert "CUDA out of memory" in caught.value.message
+    assert len([text for text in received if text]) == 2
 
 
 def test_stream_is_relayed_event_by_event(served, member, hf):
