@@ -299,7 +299,7 @@ def test_every_call_is_recorded_with_tokens_and_figures(member_key, member_user,
     assert calls[1].completion_tokens == 3 and calls[1].prompt_tokens == 3
 
 
-def test_requests_per_minute_limit_answers_429_with_retry_after(member_user, hf, chat_model):
+def test_requests_per_minute_limit_answers_429_with_retry_after(member_user, hf, chat_model, settings):
     key, raw = keys.create(member_user, "k")
     key.requests_per_minute = 2
     key.save()
@@ -310,6 +310,11 @@ def test_requests_per_minute_limit_answers_429_with_retry_after(member_user, hf,
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "rate_limit_exceeded"
     assert 1 <= int(refused["Retry-After"]) <= 30
+    assert list(settings.API_LIMITS_DIR.glob(f"key-{key.pk}-{key.prefix}.*"))
+    keys.revoke(key)
+    assert not list(
+        settings.API_LIMITS_DIR.glob(f"key-{key.pk}-{key.prefix}.*")
+    )  # a revoked key's counters are removed
 
 
 def test_concurrent_streams_limit(member_user, hf, chat_model):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from providers import freshness, roles
+from providers.api import limits
 from providers.models import APIKey
 
 KEY_PREFIX = "hfc_"
@@ -49,6 +50,7 @@ def revoke(key):
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])  # the save bumps freshness: every process drops the key at once
+        limits.forget(key.pk, key.prefix)
 
 
 @dataclass(frozen=True)

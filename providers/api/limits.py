@@ -7,6 +7,7 @@ database or the cache.
 """
 
 import fcntl
+import glob
 import math
 import os
 import random
@@ -28,6 +29,17 @@ def _path(caller, suffix):
     folder = settings.API_LIMITS_DIR
     os.makedirs(folder, mode=0o700, exist_ok=True)
     return os.path.join(folder, f"key-{caller.key_id}-{caller.prefix}.{suffix}")
+
+
+def forget(key_id, prefix):
+    """Remove a revoked key's counters (a stream still holding its slot keeps the open file until it ends)."""
+    for path in glob.glob(
+        os.path.join(glob.escape(str(settings.API_LIMITS_DIR)), f"key-{key_id}-{glob.escape(prefix)}.*")
+    ):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def take_request(caller, now=None):
