@@ -76,3 +76,17 @@ def test_playground_snippets_follow_the_model_and_run(page, hf, provider_token, 
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.split()) == 4, result.stdout
     assert json.dumps(key) not in page.content()
+
+
+def test_admin_reaches_every_key_from_the_key_page(page):
+    make_user("mia", "Member")
+    make_user("ada", "Admin")
+    login(page, "mia")
+    page.click("nav.mainnav >> text=API keys")
+    expect(page.locator("#to-all-keys")).to_have_count(0)
+    page.click("header form button:has-text('Log out')")
+    login(page, "ada")
+    page.click("nav.mainnav >> text=API keys")
+    page.click("#to-all-keys")
+    expect(page.locator("h1")).to_have_text("API keys")
+    expect(page.locator("nav.mainnav a.active")).to_have_text("API keys")
