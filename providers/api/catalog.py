@@ -63,9 +63,10 @@ def find(name, generation):
         return None
     models = entries(generation)
     name = (name or "").strip()
-    for entry in models:
-        if name in (entry.api_id, entry.display_name):
-            return entry
+    for field in ("api_id", "display_name"):  # an id wins over another model's display name
+        for entry in models:
+            if getattr(entry, field) == name:
+                return entry
     if name in PLACEHOLDER_NAMES and len(models) == 1:
         return models[0]
     return None
