@@ -394,9 +394,8 @@ def test_the_middleware_adds_no_query_to_an_api_call(member_key, hf, chat_model)
 def test_an_api_id_wins_over_another_models_display_name(member_key, hf, chat_model, provider_token):
     from tests.conftest import create_model
 
-    create_model(display_name="llama-chat-b", repo_id="google/flan-t5-base")  # api id "llama-chat-b"
-    other = create_model(display_name="zz", repo_id="google/flan-t5-base")
-    other.display_name = "llama-chat"  # renamed to the chat model's API id; its own id stays "zz"
+    other = create_model(display_name="aa", repo_id="google/flan-t5-base")  # listed first: its id is "aa"
+    other.display_name = "llama-chat"  # renamed to the chat model's API id; its own id stays "aa"
     other.save()
     response = post(
         api(member_key), "/v1/chat/completions", {"model": "llama-chat", "messages": [{"role": "user", "content": "x"}]}
