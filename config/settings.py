@@ -189,6 +189,11 @@ PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 # Model import: a file larger, or with more models, is refused before anything is validated or written.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
 IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
+# The OpenAI-compatible API (/v1/): limits per key, unless an admin set the key's own. 0 means no limit.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=60)
+API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
+# Where the limit counters live: a local folder every worker process of this machine shares (see README).
+API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")

@@ -1,6 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from providers import account_views, picker_views, playground_views, views
+from providers.api import key_views
+from providers.api import views as api_views
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -35,4 +37,14 @@ urlpatterns = [
     path("playground/run/", playground_views.run, name="playground_run"),
     path("playground/runs/<int:pk>/", playground_views.run_detail, name="run_detail"),
     path("playground/runs/<int:pk>/delete/", playground_views.run_delete, name="run_delete"),
+    path("account/", key_views.account, name="account"),
+    path("account/keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),
+    path("settings/api-keys/", key_views.admin_keys, name="api_keys_admin"),
+    path("settings/api-keys/<int:pk>/revoke/", key_views.admin_key_revoke, name="api_key_admin_revoke"),
+    path("settings/api-keys/<int:pk>/limits/", key_views.admin_key_limits, name="api_key_admin_limits"),
+    path("v1/models", api_views.models, name="api_models"),
+    path("v1/models/<str:model_id>", api_views.model, name="api_model"),
+    path("v1/chat/completions", api_views.chat_completions, name="api_chat_completions"),
+    path("v1/completions", api_views.completions, name="api_completions"),
+    re_path(r"^v1(?:/(?P<rest>.*))?$", api_views.not_found, name="api_not_found"),
 ]

@@ -666,6 +666,7 @@ class Finish:
     finish_reason: str = ""
     generated_tokens: int | None = None
     server: dict = field(default_factory=dict)
+    prompt_tokens: int | None = None  # when the server reports it (the API's usage)
 
 
 def generate(target, params, prompt="", messages=None, stream=False, deadline=None):
@@ -725,7 +726,7 @@ def _parse_whole(body, target, server, response):
             raise HFError("bad_response", _("The chat answer has no choices[0].message.")) from None
         usage = body.get("usage") or {}
         reason = _finish_name(choice.get("finish_reason"))
-        return Finish(text, reason, usage.get("completion_tokens"), server)
+        return Finish(text, reason, usage.get("completion_tokens"), server, usage.get("prompt_tokens"))
     item = body[0] if isinstance(body, list) and body else body
     if not isinstance(item, dict) or "generated_text" not in item:
         if isinstance(item, dict) and ("summary_text" in item or "translation_text" in item):
@@ -733,7 +734,8 @@ def _parse_whole(body, target, server, response):
         raise HFError("bad_response", _("The answer has no generated_text."))
     details = item.get("details") or {}
     tokens = details.get("generated_tokens") or _header_int(response, "x-generated-tokens")
-    return Finish(item.get("generated_text") or "", _finish_name(details.get("finish_reason")), tokens, server)
+    prompt = _header_int(response, "x-prompt-tokens")
+    return Finish(item.get("generated_text") or "", _finish_name(details.get("finish_reason")), tokens, server, prompt)
 
 
 def _finish_name(reason):
@@ -757,7 +759,7 @@ def _stream_error(event):
 def _read_stream(response, target, server, deadline):
     count = 0
     finish_reason = ""
-    usage_tokens = None
+    usage_tokens = prompt_tokens = None
     parts = []
     try:
         for data in iter_sse_data(response):
@@ -788,6 +790,7 @@ def _read_stream(response, target, server, deadline):
             if target.task == "chat":
                 if event.get("usage"):
                     usage_tokens = event["usage"].get("completion_tokens")
+                    prompt_tokens = event["usage"].get("prompt_tokens")
                 for choice in event.get("choices") or []:
                     text = (choice.get("delta") or {}).get("content") or ""
                     if text:
@@ -812,4 +815,4 @@ def _read_stream(response, target, server, deadline):
         raise _connection_failure(exc) from None
     if not finish_reason and not parts:
         raise HFError("connection_lost", _("The stream ended before any token arrived."))
-    yield Finish("".join(parts), finish_reason or "", usage_tokens or count, server)
+    yield Finish("".join(parts), finish_reason or "", usage_tokens or count, server, prompt_tokens)
