@@ -169,6 +169,7 @@ HF_LOADING_WAIT_MAX = env.float("HF_LOADING_WAIT_MAX", default=20.0)
 HF_RETRY_AFTER_MAX = env.float("HF_RETRY_AFTER_MAX", default=10.0)
 HF_SCALE_UP_TIMEOUT = env.int("HF_SCALE_UP_TIMEOUT", default=120)
 HF_CHECK_CONCURRENCY = env.int("HF_CHECK_CONCURRENCY", default=4)
+HF_MAX_ANSWER_BYTES = env.int("HF_MAX_ANSWER_BYTES", default=1048576)
 
 # Outbound URL safety for admin-entered endpoint URLs.
 OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
@@ -176,6 +177,9 @@ OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
+# Runs in flight: how often each process saves their output so far, and when a silent run counts as orphaned.
+RUN_CHECKPOINT_SECONDS = env.float("RUN_CHECKPOINT_SECONDS", default=2.0)
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
 
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")

@@ -103,6 +103,14 @@ CATEGORIES = {
         _("This token cannot be decrypted with the configured keys."),
         _("Restore the encryption key that was used to store it, or replace the token."),
     ),
+    "answer_too_large": (
+        _("The answer was larger than the console accepts."),
+        _("Ask for a shorter answer (fewer new tokens), or raise HF_MAX_ANSWER_BYTES."),
+    ),
+    "run_interrupted": (
+        _("The console stopped before this run ended (a restart or a crash)."),
+        _("Run it again; what was streamed before the interruption is kept."),
+    ),
     "no_token": (
         _("No API token is configured for this model or the provider."),
         _("Set the provider token on the Hugging Face page, or a token on this model."),
