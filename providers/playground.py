@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -89,6 +90,7 @@ class Relay:
         self.parts = []
         self.checkpointed = 0  # how many parts the last checkpoint saved
         self.generator = None
+        self.iterator = None
         self.pending = None
         self.finish = None
         self.error = None
@@ -192,9 +194,23 @@ class Relay:
 
     def __iter__(self):
         """The lines for a streamed answer; the run is written after the last one has been handed over."""
+        self.iterator = self._stream()
+        return self.iterator
+
+    def _stream(self):
         try:
             yield from self.lines()
         finally:
+            self.save()
+
+    def close(self):
+        """The server is done with the response (a failed write to a gone browser included): end the run now,
+        not when the garbage collector gets to it, so the upstream connection is closed at once."""
+        if self.iterator is not None:
+            self.iterator.close()
+        else:
+            if self.generator is not None:
+                self.generator.close()
             self.save()
 
     def _fail(self, exc, status=RunStatus.FAILED):
@@ -268,7 +284,8 @@ class Relay:
 
     def write_final(self):
         try:
-            self.run.save(update_fields=RESULT_FIELDS)
+            with transaction.atomic():  # in a caller's transaction, a savepoint: a failure leaves it usable
+                self.run.save(update_fields=RESULT_FIELDS)
             return True
         except Exception:
             log.warning("could not save playground run %s", self.run.pk, exc_info=True)

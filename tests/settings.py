@@ -37,3 +37,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")
     }
+# The per-process checkpoint loop stays asleep in-process (tests call it); served tests set it through the env.
+RUN_CHECKPOINT_SECONDS = float(os.environ.get("RUN_CHECKPOINT_SECONDS", "3600"))

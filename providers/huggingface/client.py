@@ -22,7 +22,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from providers import netpolicy
-from providers.huggingface.errors import HFError, parse_error_body
+from providers.huggingface.errors import HFError, parse_error_body, readable_text
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
@@ -50,10 +50,11 @@ class _PeerChecked:
         return sock
 
     def request(self, *args, **kwargs):
+        result = super().request(*args, **kwargs)
         pump = getattr(_watch, "pump", None)
         if pump is not None:
-            pump.conn = self  # so that a stop can shut this socket while the server has not answered yet
-        return super().request(*args, **kwargs)
+            pump.sock = self.sock  # so that a stop can shut this socket while the server has not answered yet
+        return result
 
 
 class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
@@ -193,7 +194,7 @@ def read_body(response, deadline):
             if left <= 0:
                 response.close()
                 raise _timeout_error(deadline)
-            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+            sock = _socket_of(response)
             if sock is not None:
                 sock.settimeout(min(settings.HF_READ_TIMEOUT, left))
             chunk = response.raw.read1(_READ_SIZE, decode_content=True)
@@ -214,11 +215,20 @@ def read_body(response, deadline):
     return response
 
 
+def _socket_of(response):
+    """The socket an open response reads from (http.client hands it to the response on `Connection: close`)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock
+
+
 def _json(response):
     try:
         return response.json()
     except ValueError:
-        snippet = response.text[:200]
+        snippet = readable_text(response.text[:2000])[:200]
         raise HFError(
             "bad_response",
             _("Expected JSON, got %(type)s: %(snippet)s")
@@ -266,7 +276,7 @@ def failure_for(response, kind):
             return fail("model_not_served", message or "Not Found")
         return fail("model_not_found", message or "Not Found")
     if status == 410:
-        return fail("model_not_served")
+        return fail("endpoint_gone" if kind == "endpoint" else "model_not_served")
     if status == 400 and "invalid state" in lowered:
         return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
     if status == 400 and "not supported by any provider" in lowered:
@@ -499,7 +509,7 @@ class _Pump:
     def __init__(self, open_response):
         self.queue = queue.Queue(maxsize=16)  # at most 16 reads of 16 KiB wait for the consumer
         self.stopped = threading.Event()
-        self.conn = None
+        self.sock = None
         self.response = None
         self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
         self.thread.start()
@@ -508,6 +518,7 @@ class _Pump:
         _watch.pump = self
         try:
             self.response = open_response()
+            self.sock = _socket_of(self.response) or self.sock
             self._put(("response", self.response))
             raw = self.response.raw
             while not self.stopped.is_set():
@@ -550,8 +561,7 @@ class _Pump:
 
     def stop(self):
         self.stopped.set()
-        conn = self.conn or (getattr(self.response.raw, "connection", None) if self.response is not None else None)
-        sock = getattr(conn, "sock", None)
+        sock = self.sock
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
