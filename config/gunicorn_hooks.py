@@ -12,23 +12,33 @@ import signal
 log = logging.getLogger("gunicorn.error")
 
 
+_MASTER_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH")
+
+
 def _in_master(sweep, *args):
-    """Run a sweep from the master, which never keeps a database connection across a fork."""
-    import django
-
-    django.setup(set_prefix=False)
-    from django.db import connections
-
-    from providers import run_lifecycle
-
+    """Run a sweep for the master in a forked child, so the master never loads the ORM: thread-locals made before
+    a gevent worker forks and monkey-patches would be shared by all its greenlets (one database connection for
+    all). The master does not wait; it reaps the child like any other."""
+    pid = os.fork()
+    if pid:
+        return
+    code = 1
     try:
+        for name in _MASTER_SIGNALS + ("SIGCHLD",):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        import django
+
+        django.setup(set_prefix=False)
+        from providers import run_lifecycle
+
         count = getattr(run_lifecycle, sweep)(*args)
         if count:
             log.warning("marked %s playground runs interrupted (%s)", count, sweep)
+        code = 0
     except Exception:  # a database that is down must not stop the server; the stale-run sweep catches up
         log.exception("could not mark orphaned playground runs (%s)", sweep)
     finally:
-        connections.close_all()
+        os._exit(code)
 
 
 def when_ready(server):
