@@ -4,7 +4,6 @@ end runs whose process is gone (gunicorn's master when a worker exits and at sta
 Nothing here imports the HTTP client: gunicorn's master imports this module before it forks its workers.
 """
 
-import contextvars
 import logging
 import os
 import socket
@@ -122,10 +121,7 @@ def track(relay):
         _tracked[relay.run.pk] = relay
         if _loop["pid"] != os.getpid():  # first run of this process (threads do not survive a fork)
             _loop["pid"] = os.getpid()
-            # A fresh context: under gevent a greenlet would otherwise share the request's database connection.
-            loop = threading.Thread(target=contextvars.Context().run, args=(_background,), name="run-checkpoints")
-            loop.daemon = True
-            loop.start()
+            threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
 
 
 def untrack(relay):
