@@ -102,7 +102,7 @@ def test_a_clean_cut_after_three_tokens_is_an_interrupted_run_not_a_success(
     saved = PlaygroundRun.objects.get()
     assert saved.status == RunStatus.FAILED and saved.output == "The sky is"
     page = admin_client.get(reverse("huggingface")).content.decode()
-    assert "1 runs, 1 failed" in page or "1 run, 1 failed" in page
+    assert "1 runs, 1 failed" in page
     # Test connection: the same cut stream is not OK
     result = admin_client.post(reverse("model_test", args=[model.pk])).json()
     assert result["ok"] is False and result["category"] == "connection_lost"
@@ -150,6 +150,15 @@ def test_keep_alive_comments_only_are_timed_out_and_the_connection_freed(faulty,
     assert wait_for(lambda: len(faulty.closed("comments")) == 1, 2)
     assert wait_for(lambda: threading.active_count() <= before, 3)  # the reader thread is gone too
     assert PlaygroundRun.objects.get().status == RunStatus.FAILED
+
+
+def test_the_read_timeout_counts_events_not_keep_alive_comments(faulty, member_client, settings):
+    settings.HF_GENERATION_TIMEOUT = 30
+    settings.HF_READ_TIMEOUT = 2
+    started = time.monotonic()
+    error = events_of(post_run(member_client, model_at(faulty, "comments")))[-1]["error"]
+    assert error["category"] == "timeout" and "no data for 2 seconds (HF_READ_TIMEOUT)" in error["message"]
+    assert time.monotonic() - started < 3.5
 
 
 def test_a_stream_dripped_byte_by_byte_is_timed_out(faulty, member_client, settings):

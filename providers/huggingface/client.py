@@ -753,10 +753,19 @@ def _read_stream(pump, target, server, deadline):
     state = _StreamState(target)
     parser = SSEParser(settings.HF_MAX_ANSWER_BYTES + 65536)
     grace_until = None
+    last_data = time.monotonic()
     while not state.complete:
-        kind, value = yield from pump.take(deadline, until=grace_until)
-        if kind == "grace" or (state.finished and kind in ("end", "error")):
+        # Keep-alive comments are not data: HF_READ_TIMEOUT bounds the wait between two events.
+        silent_until = last_data + settings.HF_READ_TIMEOUT
+        kind, value = yield from pump.take(deadline, until=min(silent_until, grace_until or silent_until))
+        if state.finished and kind in ("grace", "end", "error"):
             break  # a finish_reason came and then the stream ended (old TGI sends no [DONE]) or went quiet
+        if kind == "grace":
+            raise HFError(
+                "timeout",
+                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
+                % {"seconds": round(settings.HF_READ_TIMEOUT)},
+            )
         if kind == "error":
             raise state.cut(value)
         if kind == "end":
@@ -765,6 +774,8 @@ def _read_stream(pump, target, server, deadline):
             events = parser.feed(value)
         except LineTooLong:
             raise _too_large() from None
+        if events:
+            last_data = time.monotonic()
         for data in events:
             if data is DONE:
                 state.complete = True
