@@ -185,6 +185,16 @@ def test_a_whole_answer_dripped_is_timed_out_in_the_playground(faulty, member_cl
     assert "wait" in [e["type"] for e in evts]  # a slow whole answer is streamed, so the page can show the wait
 
 
+@pytest.mark.parametrize("mode", ["comments", "drip"])
+def test_generate_says_idle_every_second_while_only_keep_alives_or_drips_arrive(faulty, mode):
+    started = time.monotonic()
+    gen = client.generate(target_at(faulty, mode), {}, prompt="hi", stream=True)
+    assert next(gen) is client.IDLE and time.monotonic() - started < 1.5
+    assert next(gen) is client.IDLE and time.monotonic() - started < 2.5
+    gen.close()
+    assert wait_for(lambda: len(faulty.closed(mode)) == 1, 1)
+
+
 def test_generate_says_idle_every_second_of_silence(faulty):
     started = time.monotonic()
     gen = client.generate(target_at(faulty, "silent_start"), {}, prompt="hi", stream=True)
@@ -198,7 +208,7 @@ def test_generate_says_idle_every_second_of_silence(faulty):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("mode", ["silent_start", "silent"])
+@pytest.mark.parametrize("mode", ["silent_start", "silent", "comments"])
 def test_closing_the_tab_closes_a_silent_upstream(faulty, live_server, member_user, mode):
     model = model_at(faulty, mode)
     session = login_session(live_server.url, member_user.username)
@@ -214,7 +224,7 @@ def test_closing_the_tab_closes_a_silent_upstream(faulty, live_server, member_us
         seen.append(json.loads(next(lines))["type"])
     wait = json.loads(next(lines))
     assert wait["type"] == "wait" and wait["waited_ms"] > 0
-    assert wait["for"] == ("first_token" if mode == "silent_start" else "next_token")
+    assert wait["for"] == ("next_token" if mode == "silent" else "first_token")
     response.close()  # the tab is closed
     closed_at = time.monotonic()
     assert wait_for(lambda: len(faulty.closed(mode)) == 1, 5)
@@ -222,7 +232,7 @@ def test_closing_the_tab_closes_a_silent_upstream(faulty, live_server, member_us
     assert wait_for(lambda: not PlaygroundRun.objects.filter(status=RunStatus.RUNNING).exists(), 3)
     saved = PlaygroundRun.objects.get()
     assert saved.status == RunStatus.STOPPED, (saved.error_category, saved.error_message)
-    assert saved.output == ("" if mode == "silent_start" else "The")
+    assert saved.output == ("The" if mode == "silent" else "")
 
 
 # --- 6. a failed final write is retried and never silent ---------------------------------------------------

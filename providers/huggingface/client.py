@@ -322,8 +322,17 @@ def _call(method, url, kind, token=None, json_body=None, headers=None, deadline=
                 waited_rate += wait
         if wait is None or wait >= deadline.left():
             raise error
-        time.sleep(wait)
+        _pause(wait, error)
     raise error
+
+
+def _pause(seconds, error):
+    """Wait before a retry; a generation stopped meanwhile sends no new request."""
+    pump = getattr(_watch, "pump", None)
+    if pump is None:
+        time.sleep(seconds)
+    elif pump.stopped.wait(seconds):
+        raise error
 
 
 # --- Hub API -------------------------------------------------------------------------------------------
@@ -506,8 +515,10 @@ class _Pump:
     shuts the socket, which ends the helper's blocked read at once and frees the upstream connection.
     """
 
-    def __init__(self, open_response):
+    def __init__(self, open_response, deadline):
         self.queue = queue.Queue(maxsize=16)  # at most 16 reads of 16 KiB wait for the consumer
+        self.deadline = deadline
+        self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sock = None
         self.response = None
@@ -538,6 +549,9 @@ class _Pump:
 
     def _put(self, item):
         while not self.stopped.is_set():
+            if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
+                self.stopped.set()
+                return
             try:
                 self.queue.put(item, timeout=IDLE_SECONDS)
                 return
@@ -557,7 +571,14 @@ class _Pump:
             try:
                 return self.queue.get(timeout=max(wait, 0.001))
             except queue.Empty:
+                self.signalled = time.monotonic()
                 yield IDLE
+
+    def quiet(self):
+        """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""
+        if time.monotonic() - self.signalled >= IDLE_SECONDS:
+            self.signalled = time.monotonic()
+            yield IDLE
 
     def stop(self):
         self.stopped.set()
@@ -590,7 +611,7 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     """
     body = build_body(target, params, prompt, messages, stream)
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
-    pump = _Pump(lambda: _open_generation(target, body, deadline))
+    pump = _Pump(lambda: _open_generation(target, body, deadline), deadline)
     try:
         kind, response = yield from pump.take(deadline)
         if kind == "error":
@@ -623,6 +644,7 @@ def _read_whole(pump, deadline):
         if size > settings.HF_MAX_ANSWER_BYTES:
             raise _too_large()
         chunks.append(value)
+        yield from pump.quiet()
 
 
 def _header_int(response, name):
@@ -790,6 +812,7 @@ def _read_stream(pump, target, server, deadline):
                 fitting, over = state.take_text(text)
                 if fitting:
                     state.parts.append(fitting)
+                    pump.signalled = time.monotonic()
                     yield fitting
                 if over:
                     raise _too_large()
@@ -797,4 +820,5 @@ def _read_stream(pump, target, server, deadline):
                 break
         if state.finished and grace_until is None:
             grace_until = time.monotonic() + FINISH_GRACE
+        yield from pump.quiet()
     yield Finish("".join(state.parts), state.finish_reason, state.tokens, server)
