@@ -8,8 +8,10 @@ the streams it holds with a final line instead of leaving them to be cut.
 import logging
 import os
 import signal
+import uuid
 
 log = logging.getLogger("gunicorn.error")
+INSTANCE = uuid.uuid4().hex[:12]  # this server's run; workers inherit it, a restarted server gets a new one
 
 
 _MASTER_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH")
@@ -42,15 +44,17 @@ def _in_master(sweep, *args):
 
 
 def when_ready(server):
-    _in_master("sweep_previous_instances", os.getpid())
+    _in_master("sweep_previous_instances", os.getpid(), INSTANCE)
 
 
 def child_exit(server, worker):
-    _in_master("sweep_worker", worker.pid, os.getpid())
+    _in_master("sweep_worker", worker.pid, os.getpid(), INSTANCE)
 
 
 def post_worker_init(worker):
     from providers import run_lifecycle
+
+    run_lifecycle.set_identity(worker.ppid, INSTANCE)
 
     previous = signal.getsignal(signal.SIGTERM)
 

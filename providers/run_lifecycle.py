@@ -30,11 +30,17 @@ _loop = {"pid": None}
 FINAL_RETRY_SECONDS = 600
 
 
+def set_identity(master_pid, instance):
+    """Called in each gunicorn worker: its master's pid and that server instance's token (a restarted server
+    in a container often gets the same master pid, never the same token)."""
+    _identity[os.getpid()] = f"{HOST}:{master_pid}:{instance}:{os.getpid()}"
+
+
 def worker_id():
-    """host:master pid:pid of this process, fixed at its first run (a worker re-parented later keeps its id)."""
+    """host:master pid:instance:pid of this process (outside gunicorn: the parent's pid and no instance)."""
     pid = os.getpid()
     if pid not in _identity:
-        _identity[pid] = f"{HOST}:{os.getppid()}:{pid}"
+        _identity[pid] = f"{HOST}:{os.getppid()}:-:{pid}"
     return _identity[pid]
 
 
@@ -64,9 +70,9 @@ def _lost_message():
     )
 
 
-def sweep_worker(pid, master_pid):
+def sweep_worker(pid, master_pid, instance):
     """A worker of this master exited: the runs it still owned can no longer end by themselves."""
-    owner = f"{HOST}:{master_pid}:{pid}"
+    owner = f"{HOST}:{master_pid}:{instance}:{pid}"
     ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker=owner).values_list("pk", flat=True)
     return interrupt(ids, _lost_message())
 
@@ -81,8 +87,9 @@ def _alive(pid):
     return True
 
 
-def sweep_previous_instances(master_pid):
-    """At start-up: runs owned on this host by a server whose master is no longer alive."""
+def sweep_previous_instances(master_pid, instance):
+    """At start-up: runs owned on this host by another server instance whose master is gone (its pid is ours
+    now, or no process has it)."""
     owners = set(
         PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__startswith=f"{HOST}:")
         .values_list("worker", flat=True)
@@ -91,10 +98,11 @@ def sweep_previous_instances(master_pid):
     dead = []
     for owner in owners:
         try:
-            master = int(owner.split(":")[-2])
-        except (ValueError, IndexError):
+            _host, master, owner_instance, _pid = owner.rsplit(":", 3)
+            master = int(master)
+        except ValueError:
             continue
-        if master != master_pid and not _alive(master):
+        if owner_instance != instance and (master == master_pid or not _alive(master)):
             dead.append(owner)
     ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__in=dead).values_list("pk", flat=True)
     return interrupt(ids, _lost_message())
