@@ -329,6 +329,15 @@ def test_an_oversized_answer_stops_with_a_message_and_keeps_what_fit(faulty, mem
     assert wait_for(lambda: len(faulty.closed("huge")) == 1, 2)
 
 
+def test_an_oversized_whole_answer_keeps_what_fit(faulty, member_client, settings):
+    settings.HF_MAX_ANSWER_BYTES = 100_000
+    evts = events_of(post_run(member_client, model_at(faulty, "big_json"), stream=False))
+    assert [e["type"] for e in evts] == ["start", "token", "error"]
+    assert evts[-1]["error"]["category"] == "answer_too_large"
+    saved = PlaygroundRun.objects.get()
+    assert saved.output.startswith("blah blah") and 99_000 < len(saved.output) < 100_000
+
+
 def test_test_connection_refuses_an_oversized_whole_answer(faulty, admin_client, settings):
     settings.HF_MAX_ANSWER_BYTES = 100_000
     result = admin_client.post(reverse("model_test", args=[model_at(faulty, "big_json").pk])).json()

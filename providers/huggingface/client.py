@@ -184,9 +184,12 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
     raise HFError("bad_response", _("Too many redirects."))
 
 
-def read_body(response, deadline):
+MAX_API_BODY = 32 << 20  # Hub and catalog answers are a few hundred KB; memory stays bounded all the same
+
+
+def read_body(response, deadline, limit=MAX_API_BODY):
     """Read the whole body within the deadline, reading what has arrived each time (a server that drips bytes,
-    or a body delimited by the connection's close, cannot outlast it); bounded by HF_MAX_ANSWER_BYTES."""
+    or a body delimited by the connection's close, cannot outlast it); at most `limit` bytes."""
     chunks, size = [], 0
     try:
         while True:
@@ -201,9 +204,9 @@ def read_body(response, deadline):
             if not chunk:
                 break
             size += len(chunk)
-            if size > settings.HF_MAX_ANSWER_BYTES:
+            if size > limit:
                 response.close()
-                raise _too_large()
+                raise _too_large(limit)
             chunks.append(chunk)
     except HFError:
         raise
@@ -499,7 +502,9 @@ def _timeout_error(deadline):
     )
 
 
-def _too_large():
+def _too_large(limit=None):
+    if limit is not None and limit != settings.HF_MAX_ANSWER_BYTES:
+        return HFError("bad_response", _("The answer is larger than %(size)s bytes.") % {"size": limit})
     return HFError(
         "answer_too_large",
         _("The answer grew beyond %(size)s bytes (HF_MAX_ANSWER_BYTES); it was cut off there.")
@@ -642,9 +647,30 @@ def _read_whole(pump, deadline):
             return b"".join(chunks)
         size += len(value)
         if size > settings.HF_MAX_ANSWER_BYTES:
+            room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
+            partial = _partial_text(b"".join(chunks) + value[:room])
+            if partial:
+                yield partial  # what fit is kept
             raise _too_large()
         chunks.append(value)
         yield from pump.quiet()
+
+
+_TEXT_START = re.compile(rb'"(?:generated_text|content)"\s*:\s*"')
+
+
+def _partial_text(raw):
+    """The text of a whole JSON answer cut short: the generated_text (or message content) up to the cut."""
+    start = _TEXT_START.search(raw)
+    if not start:
+        return ""
+    rest = raw[start.end() :].decode("utf-8", errors="ignore")
+    for trim in range(0, 7):  # a cut may fall inside an escape such as \u00e9
+        try:
+            return json.loads('"' + rest[: len(rest) - trim] + '"')
+        except ValueError:
+            continue
+    return ""
 
 
 def _header_int(response, name):
