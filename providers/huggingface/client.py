@@ -737,7 +737,7 @@ class _StreamState:
         self.finished = False  # a chat finish_reason: the text is whole, usage and [DONE] may follow
 
     def take_text(self, text):
-        """The part of `text` that fits the size limit; raises once the limit is reached."""
+        """(the part of `text` that fits the size limit, whether the limit was reached)."""
         room = settings.HF_MAX_ANSWER_BYTES - self.size
         encoded = text.encode("utf-8")
         if len(encoded) > room:
