@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import PASSWORD, login_session
+from tests.fault_upstream import FaultUpstream
 from tests.hf_emulator import WORDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,8 @@ user = User.objects.create_user("mia", "m@example.com", "{password}")
 roles.set_role(user, roles.MEMBER)
 HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
                        endpoint_url="{base}/ep/tgi")
+HFModel.objects.create(display_name="silent", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{faulty}/silent_start")
 """
 FINAL = ("ok", "failed", "stopped", "interrupted")
 EMITTED = "".join((" " if i else "") + WORDS[i % len(WORDS)] for i in range(200))  # what the emulator streams
@@ -36,7 +39,7 @@ EMITTED = "".join((" " if i else "") + WORDS[i % len(WORDS)] for i in range(200)
 class Served:
     """A gunicorn of its own on a SQLite file, restartable on the same database."""
 
-    def __init__(self, emulator, tmp_path, worker_class):
+    def __init__(self, emulator, faulty, tmp_path, worker_class):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -57,7 +60,7 @@ class Served:
         }
         run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True}
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-        setup = SETUP.format(password=PASSWORD, base=emulator.base)
+        setup = SETUP.format(password=PASSWORD, base=emulator.base, faulty=faulty.base)
         subprocess.run([sys.executable, "manage.py", "shell", "-c", setup], **run)
         self.process = None
 
@@ -136,9 +139,16 @@ def wait_for(predicate, seconds=10.0):
     return predicate()
 
 
+@pytest.fixture(scope="module")
+def faulty():
+    server = FaultUpstream().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["gthread", "gevent"])
-def served(request, emulator, tmp_path):
-    server = Served(emulator, tmp_path, request.param)
+def served(request, emulator, faulty, tmp_path):
+    server = Served(emulator, faulty, tmp_path, request.param)
     yield server
     server.stop()
 
@@ -192,3 +202,18 @@ def test_a_crashed_server_restarted_marks_runs_in_flight_interrupted(hf, served)
     assert [r[0] for r in rows] == ["interrupted"] * 3
     for (_status, output, _category), before in zip(rows, seen, strict=True):
         assert output.startswith(before) and EMITTED.startswith(output)
+
+
+def test_a_closed_tab_frees_a_silent_upstream(hf, served, faulty):
+    faulty.reset()
+    served.start()
+    response = login_session(served.url, "mia").post(
+        served.url + "/playground/run/", stream=True, timeout=30, data={"model": 2, "prompt": "go", "stream": "on"}
+    )
+    lines = response.iter_lines(chunk_size=1)
+    assert [json.loads(next(lines))["type"] for _ in range(2)] == ["start", "wait"]
+    response.close()
+    closed_at = time.monotonic()
+    assert wait_for(lambda: faulty.closed("silent_start"), 5)
+    assert faulty.closed("silent_start")[0] - closed_at < 3.5
+    assert wait_for(lambda: served.rows()[0][0] == "stopped", 3), served.rows()
