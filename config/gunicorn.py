@@ -26,3 +26,4 @@ umask = PRIVATE_UMASK
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+from config.gunicorn_hooks import child_exit, post_worker_init, when_ready, worker_int  # noqa: E402,F401

@@ -176,6 +176,7 @@ HF_LOADING_WAIT_MAX = env.float("HF_LOADING_WAIT_MAX", default=20.0)
 HF_RETRY_AFTER_MAX = env.float("HF_RETRY_AFTER_MAX", default=10.0)
 HF_SCALE_UP_TIMEOUT = env.int("HF_SCALE_UP_TIMEOUT", default=120)
 HF_CHECK_CONCURRENCY = env.int("HF_CHECK_CONCURRENCY", default=4)
+HF_MAX_ANSWER_BYTES = env.int("HF_MAX_ANSWER_BYTES", default=1048576)
 
 # Outbound URL safety for admin-entered endpoint URLs.
 OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
@@ -185,6 +186,9 @@ OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
+# Runs in flight: how often each process saves their output so far, and when a silent run counts as orphaned.
+RUN_CHECKPOINT_SECONDS = env.float("RUN_CHECKPOINT_SECONDS", default=2.0)
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
 
 # Model import: a file larger, or with more models, is refused before anything is validated or written.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)

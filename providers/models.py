@@ -220,6 +220,7 @@ class RunStatus(models.TextChoices):
     OK = "ok", _("completed")
     FAILED = "failed", _("failed")
     STOPPED = "stopped", _("stopped")
+    INTERRUPTED = "interrupted", _("interrupted")
 
 
 class PlaygroundRun(models.Model):
@@ -243,10 +244,16 @@ class PlaygroundRun(models.Model):
     finish_reason = models.CharField(max_length=32, blank=True, default="")
     compare_group = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # While running: the server process relaying it (host:master pid:pid) and when that process last saved it.
+    worker = models.CharField(max_length=100, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="run_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="run_user_recent"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+        ]
 
     def __str__(self):
         return f"{self.model_name} run {self.pk}"

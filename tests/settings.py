@@ -47,3 +47,5 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 HF_HUB_URL = os.environ.get("HF_HUB_URL", "http://127.0.0.1:9")
 HF_ROUTER_URL = os.environ.get("HF_ROUTER_URL", "http://127.0.0.1:9")
 HF_ENDPOINTS_API_URL = os.environ.get("HF_ENDPOINTS_API_URL", "http://127.0.0.1:9")
+# The per-process checkpoint loop stays asleep in-process (tests call it); served tests set it through the env.
+RUN_CHECKPOINT_SECONDS = float(os.environ.get("RUN_CHECKPOINT_SECONDS", "3600"))

@@ -7,6 +7,7 @@ token only reaches the configured one; every failure raised as errors.HFError.
 """
 
 import json
+import queue
 import re
 import socket
 import ssl
@@ -27,8 +28,8 @@ from urllib3.util.connection import create_connection
 
 from providers import netpolicy
 from providers.huggingface import engines
-from providers.huggingface.errors import HFError, parse_error_body
-from providers.huggingface.sse import iter_sse_data
+from providers.huggingface.errors import HFError, parse_error_body, readable_text
+from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
 MAX_REDIRECTS = 5
@@ -72,6 +73,13 @@ class _PeerChecked:
         if isinstance(error, TimeoutError):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+    def request(self, *args, **kwargs):
+        result = super().request(*args, **kwargs)
+        pump = getattr(_watch, "pump", None)
+        if pump is not None:
+            pump.sock = self.sock  # so that a stop can shut this socket while the server has not answered yet
+        return result
 
 
 class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
@@ -244,16 +252,33 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
     raise HFError("bad_response", _("Too many redirects."))
 
 
-def read_body(response, deadline):
-    """Read the whole body within the deadline (a server that drips bytes cannot outlast it)."""
-    chunks = []
+MAX_API_BODY = 32 << 20  # Hub and catalog answers are a few hundred KB; memory stays bounded all the same
+
+
+def read_body(response, deadline, limit=MAX_API_BODY):
+    """Read the whole body within the deadline, reading what has arrived each time (a server that drips bytes,
+    or a body delimited by the connection's close, cannot outlast it); at most `limit` bytes."""
+    chunks, size = [], 0
     try:
-        for chunk in response.iter_content(16384):
-            chunks.append(chunk)
-            if deadline.left() <= 0:
+        while True:
+            left = deadline.left()
+            if left <= 0:
                 response.close()
-                raise HFError("timeout")
-    except requests.exceptions.RequestException as exc:
+                raise _timeout_error(deadline)
+            sock = _socket_of(response)
+            if sock is not None:
+                sock.settimeout(min(settings.HF_READ_TIMEOUT, left))
+            chunk = response.raw.read1(_READ_SIZE, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except HFError:
+        raise
+    except Exception as exc:
         response.close()
         raise _connection_failure(exc) from None
     response._content = b"".join(chunks)
@@ -261,11 +286,20 @@ def read_body(response, deadline):
     return response
 
 
+def _socket_of(response):
+    """The socket an open response reads from (http.client hands it to the response on `Connection: close`)."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock
+
+
 def _json(response):
     try:
         return response.json()
     except ValueError:
-        snippet = response.text[:200]
+        snippet = readable_text(response.text[:2000])[:200]
         raise HFError(
             "bad_response",
             _("Expected JSON, got %(type)s: %(snippet)s")
@@ -317,7 +351,7 @@ def failure_for(response, kind):
             return fail("model_not_served", message or "Not Found")
         return fail("model_not_found", message or "Not Found")
     if status == 410:
-        return fail("model_not_served")
+        return fail("endpoint_gone" if kind == "endpoint" else "model_not_served")
     if status == 400 and "invalid state" in lowered:
         return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
     if status == 400 and "not supported by any provider" in lowered:
@@ -363,8 +397,17 @@ def _call(method, url, kind, token=None, json_body=None, headers=None, deadline=
                 waited_rate += wait
         if wait is None or wait >= deadline.left():
             raise error
-        time.sleep(wait)
+        _pause(wait, error)
     raise error
+
+
+def _pause(seconds, error):
+    """Wait before a retry; a generation stopped meanwhile sends no new request."""
+    pump = getattr(_watch, "pump", None)
+    if pump is None:
+        time.sleep(seconds)
+    elif pump.stopped.wait(seconds):
+        raise error
 
 
 # --- Hub API -------------------------------------------------------------------------------------------
@@ -664,21 +707,127 @@ def build_body(target, params, prompt="", messages=None, stream=False):
 class Finish:
     text: str
     finish_reason: str = ""
-    generated_tokens: int | None = None
+    generated_tokens: int | None = None  # as the server reported it; None when it did not
     server: dict = field(default_factory=dict)
     prompt_tokens: int | None = None  # when the server reports it (the API's usage)
 
 
-def generate(target, params, prompt="", messages=None, stream=False, deadline=None):
-    """Yield text chunks (str) as they arrive, then one Finish. Raises HFError, also mid-stream.
+class _Idle:
+    def __repr__(self):
+        return "IDLE"
 
-    Closing the generator closes the upstream connection.
+
+IDLE = _Idle()  # yielded by generate() while the upstream is silent, at least once a second
+IDLE_SECONDS = 1.0
+FINISH_GRACE = 3.0  # after a chat finish_reason, how long to wait for the usage chunk and [DONE]
+_READ_SIZE = 16384
+_watch = threading.local()  # the _Pump reading in this thread, told which connection it uses
+
+
+def _timeout_error(deadline):
+    return HFError(
+        "timeout",
+        _("No complete answer within the limit of %(seconds)s seconds.") % {"seconds": round(deadline.seconds)},
+    )
+
+
+def _too_large(limit=None):
+    if limit is not None and limit != settings.HF_MAX_ANSWER_BYTES:
+        return HFError("bad_response", _("The answer is larger than %(size)s bytes.") % {"size": limit})
+    return HFError(
+        "answer_too_large",
+        _("The answer grew beyond %(size)s bytes (HF_MAX_ANSWER_BYTES); it was cut off there.")
+        % {"size": settings.HF_MAX_ANSWER_BYTES},
+    )
+
+
+class _Pump:
+    """Reads one answer in a helper thread (a greenlet under gevent) and hands its bytes over a bounded queue.
+
+    The consumer then wakes at least once a second whatever the upstream does (silence, keep-alive comments,
+    one byte a second, no chunked framing), so it can enforce the wall-clock deadline and notice a stop; `stop()`
+    shuts the socket, which ends the helper's blocked read at once and frees the upstream connection.
     """
-    engines.check_generates(target.engine)
-    body = build_body(target, params, prompt, messages, stream)
-    deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+
+    def __init__(self, open_response, deadline):
+        self.queue = queue.Queue(maxsize=16)  # at most 16 reads of 16 KiB wait for the consumer
+        self.deadline = deadline
+        self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
+        self.stopped = threading.Event()
+        self.sock = None
+        self.response = None
+        self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
+        self.thread.start()
+
+    def _run(self, open_response):
+        _watch.pump = self
+        try:
+            self.response = open_response()
+            self.sock = _socket_of(self.response) or self.sock
+            self._put(("response", self.response))
+            raw = self.response.raw
+            while not self.stopped.is_set():
+                data = raw.read1(_READ_SIZE, decode_content=True)
+                if not data:
+                    break
+                self._put(("data", data))
+            self._put(("end", None))
+        except HFError as exc:
+            self._put(("error", exc))
+        except Exception as exc:  # a read that fails in any way ends the answer; the consumer says how
+            self._put(("error", _connection_failure(exc)))
+        finally:
+            _watch.pump = None
+            if self.response is not None:
+                self.response.close()
+
+    def _put(self, item):
+        while not self.stopped.is_set():
+            if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
+                self.stopped.set()
+                return
+            try:
+                self.queue.put(item, timeout=IDLE_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, deadline, until=None):
+        """The next (kind, value); yields IDLE through each second of silence. ("grace", None) once `until`
+        (a monotonic time) has passed; HFError("timeout") once the deadline has."""
+        while True:
+            if until is not None and time.monotonic() >= until:
+                return "grace", None
+            left = deadline.left()
+            if left <= 0:
+                raise _timeout_error(deadline)
+            wait = min(IDLE_SECONDS, left, until - time.monotonic() if until is not None else IDLE_SECONDS)
+            try:
+                return self.queue.get(timeout=max(wait, 0.001))
+            except queue.Empty:
+                self.signalled = time.monotonic()
+                yield IDLE
+
+    def quiet(self):
+        """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""
+        if time.monotonic() - self.signalled >= IDLE_SECONDS:
+            self.signalled = time.monotonic()
+            yield IDLE
+
+    def stop(self):
+        self.stopped.set()
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _open_generation(target, body, deadline):
+    """The response to a generation request (headers read, body not), with the one safe retry."""
     try:
-        response = _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, stream)
+        return _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, True)
     except HFError as exc:
         dropped = _MODEL_KWARGS_RE.search(exc.message) if exc.category == "input_rejected" else None
         if not dropped or target.task == "chat" or "parameters" not in body:
@@ -686,20 +835,72 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
         # transformers pipelines (not TGI) refuse generation kwargs they do not know: drop those, once.
         unused = {name.strip().strip("'\"") for name in dropped.group(1).split(",")}
         body["parameters"] = {k: v for k, v in body["parameters"].items() if k not in unused}
-        response = _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, stream)
-    server = {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
+        return _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, True)
+
+
+def generate(target, params, prompt="", messages=None, stream=False, deadline=None):
+    """Yield text chunks (str) as they arrive, then one Finish; IDLE while the upstream is silent (at least once a
+    second, so the caller can stop). Raises HFError, also mid-stream; a stream is complete only when the protocol
+    says so. The deadline bounds the whole operation. Closing the generator closes the upstream connection.
+    """
+    engines.check_generates(target.engine)
+    body = build_body(target, params, prompt, messages, stream)
+    deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+    pump = _Pump(lambda: _open_generation(target, body, deadline), deadline)
     try:
+        kind, response = yield from pump.take(deadline)
+        if kind == "error":
+            raise response
+        server = {
+            k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"
+        }
         if "text/event-stream" in response.headers.get("Content-Type", ""):
-            yield from _read_stream(response, target, server, deadline)
+            yield from _read_stream(pump, target, server, deadline)
         else:
-            if stream:
-                read_body(response, deadline)
+            response._content = yield from _read_whole(pump, deadline)
+            response._content_consumed = True
             finish = _parse_whole(_json(response), target, server, response)
             if finish.text:
                 yield finish.text
             yield finish
     finally:
-        response.close()
+        pump.stop()
+
+
+def _read_whole(pump, deadline):
+    chunks, size = [], 0
+    while True:
+        kind, value = yield from pump.take(deadline)
+        if kind == "error":
+            raise value
+        if kind == "end":
+            return b"".join(chunks)
+        size += len(value)
+        if size > settings.HF_MAX_ANSWER_BYTES:
+            room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
+            partial = _partial_text(b"".join(chunks) + value[:room])
+            if partial:
+                yield partial  # what fit is kept
+            raise _too_large()
+        chunks.append(value)
+        yield from pump.quiet()
+
+
+_TEXT_START = re.compile(rb'"(?:generated_text|content)"\s*:\s*"')
+
+
+def _partial_text(raw):
+    """The text of a whole JSON answer cut short: the generated_text (or message content) up to the cut."""
+    start = _TEXT_START.search(raw)
+    if not start:
+        return ""
+    rest = raw[start.end() :].decode("utf-8", errors="ignore")
+    for trim in range(0, 7):  # a cut may fall inside an escape such as \u00e9
+        try:
+            return json.loads('"' + rest[: len(rest) - trim] + '"')
+        except ValueError:
+            continue
+    return ""
 
 
 def _header_int(response, name):
@@ -716,35 +917,55 @@ def _parse_whole(body, target, server, response):
             text = choice.get("text") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise HFError("bad_response", _("The completion answer has no choices[0].text.")) from None
-        usage = body.get("usage") or {}
-        return Finish(text, _finish_name(choice.get("finish_reason")), usage.get("completion_tokens"), server)
+        usage = _usage(body)
+        return Finish(
+            text,
+            _finish_name(choice.get("finish_reason")),
+            _count(usage.get("completion_tokens")),
+            server,
+            _count(usage.get("prompt_tokens")),
+        )
     if target.task == "chat":
         try:
             choice = body["choices"][0]
             text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError, AttributeError):
             raise HFError("bad_response", _("The chat answer has no choices[0].message.")) from None
-        usage = body.get("usage") or {}
+        usage = _usage(body)
         reason = _finish_name(choice.get("finish_reason"))
-        return Finish(text, reason, usage.get("completion_tokens"), server, usage.get("prompt_tokens"))
+        return Finish(text, reason, _count(usage.get("completion_tokens")), server, _count(usage.get("prompt_tokens")))
     item = body[0] if isinstance(body, list) and body else body
     if not isinstance(item, dict) or "generated_text" not in item:
         if isinstance(item, dict) and ("summary_text" in item or "translation_text" in item):
             raise HFError("wrong_task", _("The model answered as a summarization or translation model."))
         raise HFError("bad_response", _("The answer has no generated_text."))
     details = item.get("details") or {}
-    tokens = details.get("generated_tokens") or _header_int(response, "x-generated-tokens")
+    tokens = _count(details.get("generated_tokens"))
+    if tokens is None:
+        tokens = _header_int(response, "x-generated-tokens")
     prompt = _header_int(response, "x-prompt-tokens")
     return Finish(item.get("generated_text") or "", _finish_name(details.get("finish_reason")), tokens, server, prompt)
 
 
+def _usage(body):
+    usage = body.get("usage") if isinstance(body, dict) else None
+    return usage if isinstance(usage, dict) else {}
+
+
+def _count(value):
+    """A token count the server reported, or None (not reported; never guessed)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _finish_name(reason):
+    if not isinstance(reason, str):
+        return ""
     return {"eos_token": "stop", "stop_sequence": "stop"}.get(reason, reason or "")
 
 
 def _stream_error(event):
     error = event.get("error")
-    message = error.get("message") if isinstance(error, dict) else str(error)
+    message = str(error.get("message") or "") if isinstance(error, dict) else str(error)
     error_type = event.get("error_type") or ""
     status = error.get("http_status_code") if isinstance(error, dict) else None
     if isinstance(error, dict) and status is None and isinstance(error.get("code"), int):
@@ -756,63 +977,139 @@ def _stream_error(event):
     return HFError("upstream_error", message, http_status=status)
 
 
-def _read_stream(response, target, server, deadline):
-    count = 0
-    finish_reason = ""
-    usage_tokens = prompt_tokens = None
-    parts = []
-    try:
-        for data in iter_sse_data(response):
+class _StreamState:
+    """What one stream has said so far, and whether the protocol says it is complete."""
+
+    def __init__(self, target):
+        self.chat = target.task == "chat"
+        self.openai = self.chat or target.openai_style  # choices/finish_reason/[DONE], chat or /v1/completions
+        self.parts = []
+        self.size = 0
+        self.finish_reason = ""
+        self.tokens = None
+        self.prompt_tokens = None
+        self.last_index = None
+        self.complete = False  # TGI's final event, or a chat [DONE]
+        self.finished = False  # a chat finish_reason: the text is whole, usage and [DONE] may follow
+
+    def take_text(self, text):
+        """(the part of `text` that fits the size limit, whether the limit was reached)."""
+        room = settings.HF_MAX_ANSWER_BYTES - self.size
+        encoded = text.encode("utf-8")
+        if len(encoded) > room:
+            return encoded[:room].decode("utf-8", errors="ignore"), True
+        self.size += len(encoded)
+        return text, False
+
+    def event(self, event):
+        """The text chunks one event carries."""
+        if not isinstance(event, dict):
+            raise HFError("bad_response", _("A stream event is not an object."))
+        if event.get("error"):
+            raise _stream_error(event)
+        texts = []
+        if self.openai:
+            usage = _usage(event)
+            if _count(usage.get("completion_tokens")) is not None:
+                self.tokens = usage["completion_tokens"]
+            if _count(usage.get("prompt_tokens")) is not None:
+                self.prompt_tokens = usage["prompt_tokens"]
+            choices = event.get("choices")
+            for choice in choices if isinstance(choices, list) else []:
+                if not isinstance(choice, dict):
+                    continue
+                if self.chat:
+                    delta = choice.get("delta")
+                    text = delta.get("content") if isinstance(delta, dict) else None
+                else:
+                    text = choice.get("text")
+                if isinstance(text, str) and text:
+                    texts.append(text)
+                if choice.get("finish_reason"):
+                    self.finish_reason = _finish_name(choice["finish_reason"])
+                    self.finished = True
+            return texts
+        token = event.get("token")
+        token = token if isinstance(token, dict) else {}
+        if isinstance(event.get("index"), int):
+            self.last_index = event["index"]  # TGI numbers its token events from 1: the server's own count
+        if isinstance(token.get("text"), str) and token["text"] and not token.get("special"):
+            texts.append(token["text"])
+        details = event.get("details")
+        details = details if isinstance(details, dict) else {}
+        if details.get("finish_reason"):
+            self.finish_reason = _finish_name(details["finish_reason"])
+        if _count(details.get("generated_tokens")) is not None:
+            self.tokens = details["generated_tokens"]
+        if event.get("generated_text") is not None or event.get("details"):
+            self.complete = True
+            if self.tokens is None:
+                self.tokens = self.last_index
+        return texts
+
+    def cut(self, cause=None):
+        """The failure for a stream that ended before the protocol said it was complete."""
+        count = len(self.parts)
+        if cause is not None and cause.category != "connection_lost":
+            return cause
+        if count:
+            message = _(
+                "The server closed the stream after %(count)s chunks of text without its final event: "
+                "the answer is incomplete."
+            ) % {"count": count}
+        else:
+            message = _("The server closed the stream before any text and without its final event.")
+        return HFError("connection_lost", message)
+
+
+def _read_stream(pump, target, server, deadline):
+    state = _StreamState(target)
+    parser = SSEParser(settings.HF_MAX_ANSWER_BYTES + 65536)
+    grace_until = None
+    last_data = time.monotonic()
+    while not state.complete:
+        # Keep-alive comments are not data: HF_READ_TIMEOUT bounds the wait between two events.
+        silent_until = last_data + settings.HF_READ_TIMEOUT
+        kind, value = yield from pump.take(deadline, until=min(silent_until, grace_until or silent_until))
+        if state.finished and kind in ("grace", "end", "error"):
+            break  # a finish_reason came and then the stream ended (old TGI sends no [DONE]) or went quiet
+        if kind == "grace":
+            raise HFError(
+                "timeout",
+                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
+                % {"seconds": round(settings.HF_READ_TIMEOUT)},
+            )
+        if kind == "error":
+            raise state.cut(value)
+        if kind == "end":
+            raise state.cut()
+        try:
+            events = parser.feed(value)
+        except LineTooLong:
+            raise _too_large() from None
+        if events:
+            last_data = time.monotonic()
+        for data in events:
+            if data is DONE:
+                state.complete = True
+                break
             try:
                 event = json.loads(data)
             except ValueError:
                 raise HFError(
                     "bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}
                 ) from None
-            if not isinstance(event, dict):
-                raise HFError("bad_response", _("A stream event is not an object."))
-            if deadline.left() <= 0:
-                raise HFError("timeout")
-            if event.get("error"):
-                raise _stream_error(event)
-            if target.openai_style and target.task != "chat":
-                if event.get("usage"):
-                    usage_tokens = event["usage"].get("completion_tokens")
-                for choice in event.get("choices") or []:
-                    text = choice.get("text") or ""
-                    if text:
-                        count += 1
-                        parts.append(text)
-                        yield text
-                    if choice.get("finish_reason"):
-                        finish_reason = _finish_name(choice["finish_reason"])
-                continue
-            if target.task == "chat":
-                if event.get("usage"):
-                    usage_tokens = event["usage"].get("completion_tokens")
-                    prompt_tokens = event["usage"].get("prompt_tokens")
-                for choice in event.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content") or ""
-                    if text:
-                        count += 1
-                        parts.append(text)
-                        yield text
-                    if choice.get("finish_reason"):
-                        finish_reason = _finish_name(choice["finish_reason"])
-                continue
-            token = event.get("token") or {}
-            if token.get("text") and not token.get("special"):
-                count += 1
-                parts.append(token["text"])
-                yield token["text"]
-            details = event.get("details") or {}
-            if details.get("finish_reason"):
-                finish_reason = _finish_name(details["finish_reason"])
-                usage_tokens = details.get("generated_tokens")
-            if event.get("generated_text") is not None:
+            for text in state.event(event):
+                fitting, over = state.take_text(text)
+                if fitting:
+                    state.parts.append(fitting)
+                    pump.signalled = time.monotonic()
+                    yield fitting
+                if over:
+                    raise _too_large()
+            if state.complete:
                 break
-    except requests.exceptions.RequestException as exc:
-        raise _connection_failure(exc) from None
-    if not finish_reason and not parts:
-        raise HFError("connection_lost", _("The stream ended before any token arrived."))
-    yield Finish("".join(parts), finish_reason or "", usage_tokens or count, server, prompt_tokens)
+        if state.finished and grace_until is None:
+            grace_until = time.monotonic() + FINISH_GRACE
+        yield from pump.quiet()
+    yield Finish("".join(state.parts), state.finish_reason, state.tokens, server, state.prompt_tokens)

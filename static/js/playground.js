@@ -26,9 +26,11 @@
     if (!figures) return;
     [["latency", figures.latency_ms, " ms"], ["ttft", figures.ttft_ms, " ms"], ["tokens", figures.generated_tokens, ""],
      ["rate", figures.tokens_per_second, ""], ["finish", figures.finish_reason, ""]].forEach(function (f) {
-      if (f[1] === null || f[1] === undefined || f[1] === "") return;
+      const notReported = f[0] === "tokens" && (f[1] === null || f[1] === undefined);
+      if (!notReported && (f[1] === null || f[1] === undefined || f[1] === "")) return;
       const dt = document.createElement("dt"); dt.textContent = strings[f[0]];
-      const dd = document.createElement("dd"); dd.textContent = f[1] + f[2]; dd.dataset.figure = f[0];
+      const dd = document.createElement("dd"); dd.textContent = notReported ? strings.notReported : f[1] + f[2];
+      dd.dataset.figure = f[0];
       dl.append(dt, dd);
     });
   }
@@ -36,7 +38,8 @@
   function showError(box, error) {
     box.hidden = false;
     box.dataset.category = error.category;
-    box.textContent = error.category + ": " + error.message + (error.fix ? " — " + strings.fix + ": " + error.fix : "");
+    box.textContent = (error.category ? error.category + ": " : "") + error.message +
+      (error.fix ? " — " + strings.fix + ": " + error.fix : "");
   }
 
   // One streamed run into one output area. Returns a promise; `controller` aborts it.
@@ -46,8 +49,19 @@
     view.figures.replaceChildren();
     view.output.classList.add("running");
     let text = "";
+    let ended = false;
+    const wait = waitLine(view.output);
     return Console.streamRun(form.action, body, Console.csrf(form), controller.signal, function (event) {
-      if (event.type === "token") {
+      wait.hidden = event.type !== "wait";
+      if (["done", "error", "invalid", "failed"].indexOf(event.type) >= 0) ended = true;
+      if (event.type === "wait") {
+        // The upstream is silent: say what we wait for and for how long (the line also proves the tab is open).
+        wait.textContent = (event.for === "first_token" ? strings.waitFirst : strings.waitNext) + " " +
+          Math.round(event.waited_ms / 1000) + " s";
+      } else if (event.type === "failed") {
+        showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
+          (event.detail ? " — " + event.detail : "")});
+      } else if (event.type === "token") {
         text += event.text;
         view.output.textContent = text;
       } else if (event.type === "done") {
@@ -60,15 +74,30 @@
       } else if (event.type === "invalid") {
         Console.showErrors(form, event.errors);
       }
+    }).then(function () {
+      if (!ended) showError(view.error, {category: "", message: text ? strings.cut : strings.network});
     }).catch(function (e) {
       if (e.name === "AbortError") {
         view.error.hidden = false;
         view.error.dataset.category = "stopped";
         view.error.textContent = strings.stopped;
       } else {
-        showError(view.error, {category: "network", message: strings.network});
+        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
       }
-    }).finally(function () { view.output.classList.remove("running"); });
+    }).finally(function () { view.output.classList.remove("running"); wait.hidden = true; });
+  }
+
+  // The line under an output that tells what a silent run waits for.
+  function waitLine(output) {
+    let line = output.parentNode.querySelector(".wait-line");
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "wait-line help";
+      line.setAttribute("aria-live", "polite");
+      output.after(line);
+    }
+    line.hidden = true;
+    return line;
   }
 
   // --- the playground page ---
