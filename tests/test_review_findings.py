@@ -1,0 +1,64 @@
+"""Defects found in the outside review of the merged hardening, picker/engines and /v1/ API branches.
+
+Each test is named for the defect it demonstrates and fails until the defect is fixed.
+"""
+
+import json
+import time
+
+import pytest
+from django.test import Client
+
+from providers.api import keys
+from tests.conftest import create_endpoint_model
+
+
+def api(key=None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    return Client(raise_request_exception=False, **headers)
+
+
+def post(c, path, body):
+    return c.post(path, body if isinstance(body, (str, bytes)) else json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def member_key(member_user):
+    return keys.create(member_user, "script")[1]
+
+
+@pytest.mark.parametrize("role", [["user"], {"a": 1}])
+def test_chat_message_role_of_unhashable_type_is_a_400_not_a_500(hf, member_key, chat_model, role):
+    body = {"model": "llama-chat", "messages": [{"role": role, "content": "hi"}]}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["error"]["param"] == "messages"
+
+
+def test_endpoint_engine_probe_failure_is_cached_as_the_models_problem_until_a_config_change(
+    hf, member_key, provider_token
+):
+    """catalog._entry() calls target_for(), which probes the engine of an endpoint model over the network while
+    the catalog is built. A passing failure (here one dropped connection) becomes `entry.problem` and is served
+    for every call until some unrelated configuration change bumps freshness."""
+    create_endpoint_model(hf.base, display_name="paced")
+    hf.fault(r"/ep/tgi/info", "drop", times=1)
+    c = api(member_key)
+    post(c, "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})  # 502 connection_lost
+    # The upstream is healthy again: the next call must reach it.
+    second = post(c, "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    assert second.status_code == 200, second.content[:300]
+
+
+def test_scaled_to_zero_endpoint_stays_503_on_the_api_after_it_woke_up(hf, member_key, provider_token):
+    """The most common case of the defect above: an endpoint scaled to zero when the catalog is built."""
+    create_endpoint_model(hf.base, display_name="paced")
+    hf.boot_seconds = 0.2
+    hf.endpoints["tgi"]["state"] = "scaled_to_zero"
+    c = api(member_key)
+    first = post(c, "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    assert first.status_code == 503
+    time.sleep(0.5)
+    assert hf.endpoints["tgi"]["state"] in ("initializing", "running")
+    second = post(c, "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    assert second.status_code == 200, second.content[:300]
