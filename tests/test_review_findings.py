@@ -62,3 +62,27 @@ def test_scaled_to_zero_endpoint_stays_503_on_the_api_after_it_woke_up(hf, membe
     assert hf.endpoints["tgi"]["state"] in ("initializing", "running")
     second = post(c, "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
     assert second.status_code == 200, second.content[:300]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_picker_model_parameter_of_unicode_digits_is_not_a_500(hf, admin_client, provider_token, method):
+    """picker_views._model() checks str.isdigit(), which is true for "²"; the query then raises ValueError."""
+    url = "/settings/providers/huggingface/endpoints/" + ("state/" if method == "get" else "start/")
+    admin_client.raise_request_exception = False
+    response = getattr(admin_client, method)(url, {"namespace": "alice", "name": "tgi", "model": "\u00b2"})
+    assert response.status_code < 500, response.content[:200]
+
+
+@pytest.fixture
+def text_model(hf, provider_token):
+    return create_endpoint_model(hf.base, display_name="paced")
+
+
+@pytest.mark.parametrize("params", [{"temperature": 0}, {"top_p": 1}])
+def test_completions_accept_openai_defaults_temperature_0_and_top_p_1(hf, member_key, text_model, params):
+    """OpenAI allows temperature 0..2 and top_p 0..1; clients send temperature=0 for greedy and top_p=1 (the API
+    default) all the time. /v1/completions on a text-generation model refuses both with TGI's /generate rules
+    instead of mapping them (temperature 0 -> greedy, top_p 1 -> no nucleus sampling)."""
+    body = {"model": "paced", "prompt": "Once", "max_tokens": 2, **params}
+    response = post(api(member_key), "/v1/completions", body)
+    assert response.status_code == 200, response.content[:300]
