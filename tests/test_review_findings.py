@@ -86,3 +86,28 @@ def test_completions_accept_openai_defaults_temperature_0_and_top_p_1(hf, member
     body = {"model": "paced", "prompt": "Once", "max_tokens": 2, **params}
     response = post(api(member_key), "/v1/completions", body)
     assert response.status_code == 200, response.content[:300]
+
+
+def test_api_body_between_django_limit_and_the_api_limit_gets_an_openai_error_not_an_html_page(
+    hf, member_key, chat_model
+):
+    """openai_format.MAX_BODY_BYTES says 4 MB, but Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB default, unset in
+    settings) refuses first, and errors_views.bad_request answers the console's HTML page (or its own
+    {"errors": {"__all__": ...}} JSON), not the {"error": {...}} envelope §12.4 asks for."""
+    content = "x" * (3 * 1024 * 1024)
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": content}], "max_tokens": 2}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    assert "message" in response.json()["error"]
+
+
+@pytest.mark.parametrize("estimated_time", [-5, "soon", float("nan")])
+def test_upstream_loading_answer_with_an_odd_estimated_time_is_not_a_500(hf, member_key, chat_model, estimated_time):
+    """A 503 "loading" body's estimated_time is used unchecked: client._call does float() on it (a string raises
+    ValueError) and time.sleep() on it (a negative one raises ValueError); views._upstream_failure does round()
+    on it (NaN raises ValueError). Each is a 500 from a failing upstream."""
+    hf.fault(r"chat/completions", "loading", times=5, estimated_time=estimated_time)
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code == 503, response.content[:200]
+    assert response.json()["error"]["code"] == "model_loading"
