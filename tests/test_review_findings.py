@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from providers.api import keys
-from tests.conftest import create_endpoint_model
+from tests.conftest import TOKEN, create_endpoint_model
 
 
 def api(key=None):
@@ -111,3 +111,32 @@ def test_upstream_loading_answer_with_an_odd_estimated_time_is_not_a_500(hf, mem
     response = post(api(member_key), "/v1/chat/completions", body)
     assert response.status_code == 503, response.content[:200]
     assert response.json()["error"]["code"] == "model_loading"
+
+
+def test_upstream_error_text_echoing_the_request_does_not_hand_the_hf_token_to_a_member(hf, member_key, text_model):
+    """Upstream error bodies (parse_error_body, up to 500 characters, or _json's 200-character snippet) are passed
+    verbatim into the API's error message. A proxy or server that echoes the request headers in its error page
+    (debug pages, WAFs, echo servers) hands the console's HF token to every member with a key."""
+    echoed = f"Bad request. Headers received: Host: ep; Authorization: Bearer {TOKEN}; Accept: */*"
+    hf.fault(r"/ep/tgi$", "status", times=3, status=400, body=echoed, content_type="text/plain")
+    response = post(api(member_key), "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    assert response.status_code == 400
+    assert TOKEN not in response.content.decode()
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": "5", "completion_tokens": 3}, ["not", "an", "object"]])
+def test_upstream_usage_of_the_wrong_type_is_not_a_500(hf, member_key, chat_model, usage):
+    """client._parse takes usage.prompt_tokens / completion_tokens unchecked (and calls .get on usage whatever it
+    is); openai_format.usage() then adds a str to an int. A 200 answer with an odd usage object is a 500."""
+    answer = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+        "usage": usage,
+    }
+    hf.fault(r"chat/completions", "status", times=1, status=200, body=answer)
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code in (200, 502), response.content[:200]
