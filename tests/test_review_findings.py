@@ -140,3 +140,20 @@ def test_upstream_usage_of_the_wrong_type_is_not_a_500(hf, member_key, chat_mode
     body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
     response = post(api(member_key), "/v1/chat/completions", body)
     assert response.status_code in (200, 502), response.content[:200]
+
+
+def test_a_stream_that_fails_with_an_unexpected_exception_does_not_keep_its_stream_slot(
+    hf, member_user, chat_model, settings, tmp_path
+):
+    """views._generate takes a stream slot, then only releases it on HFError; any other exception before the
+    EventStreamResponse exists (here the estimated_time defect) leaks the flock'd slot until the worker
+    process dies, and the key is refused every stream once max_streams slots are gone."""
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "one stream")
+    key.max_streams = 1
+    key.save()
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}
+    hf.fault(r"chat/completions", "loading", times=1, estimated_time="soon")
+    post(api(raw), "/v1/chat/completions", body)  # 500 today
+    response = post(api(raw), "/v1/chat/completions", body)
+    assert response.status_code == 200, response.content[:200]
