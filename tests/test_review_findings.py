@@ -157,3 +157,16 @@ def test_a_stream_that_fails_with_an_unexpected_exception_does_not_keep_its_stre
     post(api(raw), "/v1/chat/completions", body)  # 500 today
     response = post(api(raw), "/v1/chat/completions", body)
     assert response.status_code == 200, response.content[:200]
+
+
+def test_one_endpoint_with_an_infinite_max_total_tokens_does_not_break_the_whole_api(
+    hf, member_key, chat_model, provider_token
+):
+    """engines._int() catches TypeError/ValueError but not OverflowError (int(float("inf"))). The catalog probes
+    every endpoint model while it is built and catalog._entry() only catches HFError, so one endpoint whose /info
+    says Infinity makes every /v1/ call a 500, /v1/models included, for every model."""
+    create_endpoint_model(hf.base, display_name="paced")
+    info = '{"model_id": "x", "router": "text-generation-router", "max_total_tokens": Infinity}'
+    hf.fault(r"/ep/tgi/info", "status", times=1, status=200, body=info)
+    response = api(member_key).get("/v1/models")
+    assert response.status_code == 200, response.content[:200]
