@@ -170,3 +170,24 @@ def test_one_endpoint_with_an_infinite_max_total_tokens_does_not_break_the_whole
     hf.fault(r"/ep/tgi/info", "status", times=1, status=200, body=info)
     response = api(member_key).get("/v1/models")
     assert response.status_code == 200, response.content[:200]
+
+
+def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path):
+    """limits._path() makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
+    symlinks: with API_LIMITS_DIR outside the private DATA_DIR (as .env.example suggests) and open to others, a
+    local user who plants key-<id>-<prefix>.rate -> any file of the console's user gets it overwritten."""
+    import os
+
+    from providers.api import limits
+
+    shared = tmp_path / "limits"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    settings.API_LIMITS_DIR = shared
+    key, raw = keys.create(member_user, "victim")
+    victim = tmp_path / "victim.sqlite3"
+    victim.write_bytes(b"SQLite format 3\x00 precious")
+    os.symlink(victim, shared / f"key-{key.pk}-{key.prefix}.rate")
+    caller = keys.lookup(raw, 1)
+    limits.take_request(caller)
+    assert victim.read_bytes().startswith(b"SQLite format 3"), victim.read_bytes()[:40]
