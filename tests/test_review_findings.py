@@ -191,3 +191,13 @@ def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_
     caller = keys.lookup(raw, 1)
     limits.take_request(caller)
     assert victim.read_bytes().startswith(b"SQLite format 3"), victim.read_bytes()[:40]
+
+
+def test_key_name_refuses_direction_controls_like_every_other_name(member_client):
+    """style: names refuse BIDI controls (generation_params.name_error); NewKeyForm.clean_name does not, so a key
+    named "prod\u202ekey" is listed reversed on the admins' page."""
+    from providers.models import APIKey
+
+    response = member_client.post("/account/", {"name": "prod\u202eyek-lanretni", "expires_in_days": ""})
+    assert response.status_code == 200
+    assert not APIKey.objects.filter(name__contains="\u202e").exists()
