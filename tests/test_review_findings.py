@@ -201,3 +201,13 @@ def test_key_name_refuses_direction_controls_like_every_other_name(member_client
     response = member_client.post("/account/", {"name": "prod\u202eyek-lanretni", "expires_in_days": ""})
     assert response.status_code == 200
     assert not APIKey.objects.filter(name__contains="\u202e").exists()
+
+
+@pytest.mark.parametrize("estimated_time", [-5, "soon"])
+def test_test_connection_with_an_odd_estimated_time_is_not_a_500(hf, admin_client, chat_model, estimated_time):
+    """The same client._call defect reached from Test connection: the diagnosis page gets a 500."""
+    hf.fault(r"chat/completions", "loading", times=5, estimated_time=estimated_time)
+    admin_client.raise_request_exception = False
+    url = f"/settings/providers/huggingface/models/{chat_model.pk}/test/"
+    response = admin_client.post(url, HTTP_ACCEPT="application/json")
+    assert response.status_code < 500, response.content[:200]
