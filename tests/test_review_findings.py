@@ -211,3 +211,21 @@ def test_test_connection_with_an_odd_estimated_time_is_not_a_500(hf, admin_clien
     url = f"/settings/providers/huggingface/models/{chat_model.pk}/test/"
     response = admin_client.post(url, HTTP_ACCEPT="application/json")
     assert response.status_code < 500, response.content[:200]
+
+
+def test_a_lone_surrogate_from_the_upstream_does_not_break_the_stream(hf, member_key, chat_model):
+    """openai_format.sse() encodes with ensure_ascii=False, so a lone UTF-16 surrogate that an upstream sent as
+    a JSON escape (a token cut inside an emoji) raises UnicodeEncodeError mid-stream: no error event, no
+    [DONE], the client sees a broken connection."""
+    events = (
+        'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi \\ud83d"}}]}'
+        "\n\n"
+        'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
+        "\n\ndata: [DONE]\n\n"
+    )
+    hf.fault(r"chat/completions", "status", times=1, status=200, body=events, content_type="text/event-stream")
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code == 200
+    raw = b"".join(response.streaming_content)
+    assert raw.endswith(b"data: [DONE]\n\n"), raw[-200:]
