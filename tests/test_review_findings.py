@@ -229,3 +229,18 @@ def test_a_lone_surrogate_from_the_upstream_does_not_break_the_stream(hf, member
     assert response.status_code == 200
     raw = b"".join(response.streaming_content)
     assert raw.endswith(b"data: [DONE]\n\n"), raw[-200:]
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    ['{"choices":[{"index":0,"delta":"oops"}]}', '{"choices":[{"index":0,"delta":{"content":7}}]}', '{"choices":[5]}'],
+)
+def test_a_stream_event_of_an_unexpected_shape_is_an_error_event_not_a_500(hf, member_key, chat_model, chunk):
+    """client._read_stream checks that an event is an object, then trusts its inner shape (.get on a delta that
+    is a string, "".join over a number). The first event is read before the response starts, so this is a 500
+    (and, with stream slots, a leaked slot); later it is a broken stream."""
+    events = f"data: {chunk}\n\ndata: [DONE]\n\n"
+    hf.fault(r"chat/completions", "status", times=1, status=200, body=events, content_type="text/event-stream")
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code in (200, 502), response.content[:200]
