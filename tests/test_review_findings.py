@@ -244,3 +244,22 @@ def test_a_stream_event_of_an_unexpected_shape_is_an_error_event_not_a_500(hf, m
     body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "stream": True}
     response = post(api(member_key), "/v1/chat/completions", body)
     assert response.status_code in (200, 502), response.content[:200]
+
+
+def test_a_member_cannot_escape_a_lowered_key_limit_by_creating_another_key(
+    hf, member_user, member_client, chat_model, settings, tmp_path
+):
+    """Limits live on the key only and a member may create any number of keys: when an admin lowers a key's
+    requests per minute (or streams), its owner creates a fresh key on /account/ and gets the defaults again."""
+    import re
+
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "throttled")
+    key.requests_per_minute = 1
+    key.save()
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    assert post(api(raw), "/v1/chat/completions", body).status_code == 200
+    assert post(api(raw), "/v1/chat/completions", body).status_code == 429
+    page = member_client.post("/account/", {"name": "fresh", "expires_in_days": ""}).content.decode()
+    fresh = re.search(r"hfc_[A-Za-z0-9_-]{40,}", page).group(0)
+    assert post(api(fresh), "/v1/chat/completions", body).status_code == 429
