@@ -261,11 +261,26 @@ def read_body(response, deadline):
     return response
 
 
+REDACTED = "[token hidden]"
+
+
+def _sent_token(response):
+    scheme, _sep, token = (response.request.headers.get("Authorization", "") if response.request else "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def redact(text, response):
+    """Text taken from an upstream's answer, without the token that was sent: a server or proxy that echoes the
+    request (debug pages, WAFs) must not hand the console's token to whoever reads the message."""
+    token = _sent_token(response)
+    return text.replace(token, REDACTED) if token and text else text
+
+
 def _json(response):
     try:
         return response.json()
     except ValueError:
-        snippet = response.text[:200]
+        snippet = redact(response.text, response)[:200]
         raise HFError(
             "bad_response",
             _("Expected JSON, got %(type)s: %(snippet)s")
@@ -285,7 +300,8 @@ def _retry_after(response):
 def failure_for(response, kind):
     """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
-    message, error_type, extra = parse_error_body(response.text, response.headers)
+    message, error_type, extra = parse_error_body(redact(response.text, response), response.headers)
+    message = redact(message, response)  # X-Error-Message too
     error_code = response.headers.get("X-Error-Code", "")
     lowered = message.lower()
 
@@ -628,6 +644,8 @@ def _openai_body(target, params, prompt, messages, stream):
     """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
     names = engines.PARAMETERS[target.engine]
     mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
+    if params.get("do_sample") is False and "temperature" not in mapped:
+        mapped["temperature"] = 0  # sampling off: these servers decode greedily at temperature 0, not by default
     model = target.served_model or target.repo_id or "default"
     if target.task == "chat":
         body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
@@ -690,7 +708,13 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     server = {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
     try:
         if "text/event-stream" in response.headers.get("Content-Type", ""):
-            yield from _read_stream(response, target, server, deadline)
+            try:
+                yield from _read_stream(response, target, server, deadline)
+            except HFError as exc:
+                if redact(exc.message, response) == exc.message:
+                    raise
+                # an error event's text is the upstream's too
+                raise HFError(exc.category, redact(exc.message, response), exc.http_status) from None
         else:
             if stream:
                 read_body(response, deadline)
