@@ -221,7 +221,7 @@ def _generate(request, caller, record, generation, route, entry=None):
                 param="model",
                 code="model_not_chat",
             )
-        params = {**entry.defaults, **fmt.parameters(body, entry.task)}
+        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task))
         stream, include_usage = fmt.stream_options(body)
         if route == "chat":
             inputs = {"messages": fmt.chat_messages(body)}
@@ -232,6 +232,15 @@ def _generate(request, caller, record, generation, route, entry=None):
             params.setdefault("return_full_text", False)
     except fmt.BadRequest as exc:
         return _bad_request(exc, record)
+    if entry.problem == catalog.UNEXPECTED:
+        return error(
+            503,
+            _("The console could not prepare this model for a call. Try again; if it persists, its log says why."),
+            "service_unavailable",
+            catalog.UNEXPECTED,
+            record,
+            headers={"x-should-retry": "true", **_retry_headers(5)},
+        )
     if entry.problem:
         return _upstream_failure(HFError(entry.problem), record)
     record.stream = stream
@@ -242,19 +251,30 @@ def _generate(request, caller, record, generation, route, entry=None):
         except limits.Limited as exc:
             return _limited(exc, record)
     deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
-    upstream = client.generate(entry.target, params, stream=stream, deadline=deadline, **inputs)
+    upstream = None
     try:
+        target = catalog.target(entry, deadline)
+        upstream = client.generate(target, params, stream=stream, deadline=deadline, **inputs)
         first = _first(upstream)
+        answer = Answer(route, entry, record, upstream, first, include_usage)
+        answer.details = details
+        if not stream:
+            return answer.whole()
+        return EventStreamResponse(answer, slot)  # from here on its close() releases the slot
     except HFError as exc:
-        upstream.close()
+        if upstream is not None:
+            upstream.close()
         if slot is not None:
             slot.release()
         return _upstream_failure(exc, record)
-    answer = Answer(route, entry, record, upstream, first, include_usage)
-    answer.details = details
-    if not stream:
-        return answer.whole()
-    return EventStreamResponse(answer, slot)
+    except BaseException:
+        # Anything else (a defect, a gone client, a worker shutting down): the slot is a held flock, kept until
+        # the process ends unless released here.
+        if upstream is not None:
+            upstream.close()
+        if slot is not None:
+            slot.release()
+        raise
 
 
 def _first(upstream):
@@ -269,7 +289,7 @@ def _upstream_failure(exc, record):
     status, body, retryable, retry_after = fmt.upstream_error(exc)
     headers = {"x-should-retry": "true" if retryable else "false"}
     if retry_after is not None and retryable:
-        headers.update(_retry_headers(max(1, min(60, round(float(retry_after))))))
+        headers.update(_retry_headers(max(1, min(60, retry_after))))
     record.status, record.category = status, exc.category
     record.finish(time.perf_counter())
     return RecordedResponse(body, record, status, headers)
@@ -296,8 +316,9 @@ class Answer:
 
     def _tokens(self):
         finish = self.finish
-        completion = finish.generated_tokens if finish and finish.generated_tokens is not None else None
-        prompt = getattr(finish, "prompt_tokens", None) if finish else None
+        # The upstream's counts, kept only when they are counts (a string or an object would break the sums).
+        completion = fmt.count(finish.generated_tokens) if finish else None
+        prompt = fmt.count(getattr(finish, "prompt_tokens", None)) if finish else None
         self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
         return prompt, completion
 
