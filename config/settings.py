@@ -189,6 +189,10 @@ PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 # Model import: a file larger, or with more models, is refused before anything is validated or written.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
 IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
+# The largest request body any page or API route reads (Django refuses a larger one before a view runs, with a
+# 413 in the console's or the API's error shape). One number for both, so the API never promises more.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 # The OpenAI-compatible API (/v1/): limits per key, unless an admin set the key's own. 0 means no limit.
 API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=60)
 API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)

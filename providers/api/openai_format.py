@@ -8,6 +8,7 @@ import time
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers.generation_params import check_parameters, parameter_fields
@@ -15,7 +16,6 @@ from providers.huggingface import numbers
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"
-MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # OpenAI's parameter name -> the console's (both routes); the first name found wins.
 PARAMETER_NAMES = {
@@ -41,7 +41,7 @@ class BadRequest(Exception):
 
 
 def parse_body(raw):
-    if len(raw) > MAX_BODY_BYTES:
+    if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # Django refuses first; kept for a body read otherwise
         raise BadRequest(_("The request body is too large."))
     try:
         body = json.loads(raw or b"null")
@@ -153,6 +153,10 @@ def chat_messages(body):
             )
         result.append({"role": role, "content": content})
     return result
+
+
+# OpenAI's name -> TGI's, for the few that differ: errors of the TGI route name what its caller sent.
+TGI_NAMES = {"max_tokens": "max_new_tokens"}
 
 
 def tgi_request(body):

@@ -177,7 +177,8 @@ def model(request, caller, record, generation, model_id):
     """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
     text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
     entry = catalog.find(model_id, generation)
-    if entry is None or entry.api_id != model_id:
+    # Its API id or display name, as the other routes accept; not the placeholders that stand for the only model.
+    if entry is None or model_id not in (entry.api_id, entry.display_name):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
@@ -231,6 +232,8 @@ def _generate(request, caller, record, generation, route, entry=None):
             inputs = {"prompt": fmt.completion_prompt(body)}
             params.setdefault("return_full_text", False)
     except fmt.BadRequest as exc:
+        if route == "tgi" and exc.param in fmt.TGI_NAMES:
+            exc.param = fmt.TGI_NAMES[exc.param]  # the name the caller sent in TGI's body, not OpenAI's
         return _bad_request(exc, record)
     if entry.problem == catalog.UNEXPECTED:
         return error(
@@ -405,7 +408,7 @@ class Answer:
 def not_found(request, rest=""):
     return error(
         404,
-        _("This console serves /v1/models, /v1/chat/completions and /v1/completions only."),
+        _("This console serves /v1/models, /v1/models/<id>, /v1/chat/completions and /v1/completions only."),
         "invalid_request_error",
         "unknown_route",
         headers={"x-should-retry": "false"},

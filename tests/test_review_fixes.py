@@ -1,0 +1,205 @@
+"""The fixes of the outside review, beyond the reviewer's own tests (tests/test_review_findings.py)."""
+
+import json
+
+import pytest
+from django.test import Client, RequestFactory
+
+from providers.api import catalog, keys
+from providers.huggingface import client
+from tests.conftest import TOKEN, create_endpoint_model
+
+
+def api(key=None):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    return Client(raise_request_exception=False, **headers)
+
+
+def post(c, path, body):
+    return c.post(path, json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def member_key(member_user):
+    return keys.create(member_user, "script")[1]
+
+
+def sent_to(hf, suffix):
+    return [r for r in hf.requests if r["path"].endswith(suffix)]
+
+
+# --- 1. the catalog is built without network; the engine is identified by the call that needs it ------------
+
+
+def test_the_model_list_asks_no_upstream(hf, member_key, provider_token):
+    create_endpoint_model(hf.base, display_name="paced")
+    hf.requests.clear()
+    response = api(member_key).get("/v1/models")
+    assert response.status_code == 200
+    assert [m["id"] for m in response.json()["data"]] == ["paced"]
+    assert hf.requests == []
+
+
+def test_an_engine_found_by_a_call_is_stored_and_not_asked_again(hf, member_key, provider_token):
+    url = hf.add_engine("vl", "vllm")
+    model = create_endpoint_model(hf.base, display_name="vl", path="/srv/vl")
+    assert model.engine == "" and model.endpoint_url == url
+    c = api(member_key)
+    for _ in range(2):
+        response = post(c, "/v1/completions", {"model": "vl", "prompt": "Once", "max_tokens": 2})
+        assert response.status_code == 200, response.content[:300]
+    assert len(sent_to(hf, "/srv/vl/v1/models")) == 1  # identified once, by the first call
+    assert len(sent_to(hf, "/srv/vl/v1/completions")) == 2
+    model.refresh_from_db()
+    assert model.engine == "vllm" and model.served_model == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_an_unexpected_failure_preparing_one_model_is_that_models_uncached_problem(
+    hf, member_key, chat_model, provider_token, monkeypatch
+):
+    broken = create_endpoint_model(hf.base, display_name="broken")
+    real = catalog.target_for
+
+    def target_for(model, *args, **kwargs):
+        if model.pk == broken.pk and not getattr(target_for, "healed", False):
+            raise RuntimeError("a defect")
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(catalog, "target_for", target_for)
+    c = api(member_key)
+    assert c.get("/v1/models").status_code == 200
+    body = {"model": "broken", "prompt": "Once", "max_tokens": 2}
+    response = post(c, "/v1/completions", body)
+    assert response.status_code == 503 and response.json()["error"]["code"] == "model_unavailable"
+    chat = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    assert post(c, "/v1/chat/completions", chat).status_code == 200  # the other models are unaffected
+    target_for.healed = True
+    assert post(c, "/v1/completions", body).status_code == 200  # not cached: the next call builds again
+
+
+# --- 2. numbers from an upstream -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [(5, 5), (5.7, 5), ("12", 12), (0, 0), (-1, None), (float("inf"), None), (float("nan"), None), ("x", None)]
+    + [(True, None), ([1], None), ({"a": 1}, None), (None, None), ("1e999", None)],
+)
+def test_a_count_from_an_upstream_is_finite_and_not_negative(value, expected):
+    from providers.huggingface import numbers
+
+    assert numbers.count(value) == expected
+
+
+def test_test_connection_of_an_endpoint_whose_info_says_infinity(hf, admin_client, provider_token):
+    model = create_endpoint_model(hf.base, display_name="paced")
+    info = '{"model_id": "x", "router": "text-generation-router", "max_total_tokens": Infinity}'
+    hf.fault(r"/ep/tgi/info", "status", times=1, status=200, body=info)
+    admin_client.raise_request_exception = False
+    url = f"/settings/providers/huggingface/models/{model.pk}/test/"
+    response = admin_client.post(url, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content[:300]
+
+
+# --- 4. usage and SSE -----------------------------------------------------------------------------------------
+
+
+def test_a_lone_surrogate_is_sent_as_a_json_escape(hf, member_key, chat_model):
+    events = (
+        'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi \\ud83d"}}]}'
+        "\n\ndata: [DONE]\n\n"
+    )
+    hf.fault(r"chat/completions", "status", times=1, status=200, body=events, content_type="text/event-stream")
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    raw = b"".join(post(api(member_key), "/v1/chat/completions", body).streaming_content)
+    assert b'"Hi \\ud83d"' in raw
+    raw.decode("ascii")
+
+
+def test_an_odd_usage_count_is_reported_as_unknown(hf, member_key, chat_model):
+    answer = {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": -4, "completion_tokens": 3},
+    }
+    hf.fault(r"chat/completions", "status", times=1, status=200, body=answer)
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}]}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code == 200
+    assert response.json()["usage"] == {"prompt_tokens": None, "completion_tokens": 3, "total_tokens": None}
+
+
+# --- 6. the token is never in an upstream's text ---------------------------------------------------------------
+
+
+def test_a_non_json_answer_echoing_the_token_is_quoted_without_it(hf, member_key, provider_token):
+    create_endpoint_model(hf.base, display_name="paced")
+    echoed = f"<html>debug: Authorization: Bearer {TOKEN}</html>"
+    hf.fault(r"/ep/tgi$", "status", times=1, status=200, body=echoed, content_type="text/html")
+    response = post(api(member_key), "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    assert response.status_code == 502
+    text = response.content.decode()
+    assert "debug" in text and client.REDACTED in text and TOKEN not in text
+
+
+# --- 7. OpenAI's temperature 0 and top_p 1 on a TGI text model ------------------------------------------------
+
+
+def test_temperature_0_is_sent_to_tgi_as_greedy_decoding(hf, member_key, provider_token):
+    create_endpoint_model(hf.base, display_name="paced", temperature=0.7, top_p=0.9)
+    body = {"model": "paced", "prompt": "Once", "max_tokens": 2, "temperature": 0, "top_p": 1}
+    assert post(api(member_key), "/v1/completions", body).status_code == 200
+    sent = json.loads(sent_to(hf, "/ep/tgi")[-1]["body"])["parameters"]
+    assert sent["do_sample"] is False
+    assert "temperature" not in sent and "top_p" not in sent  # the model's sampling defaults are dropped too
+
+
+def test_temperature_0_is_greedy_on_an_openai_compatible_engine(hf, member_key, provider_token):
+    hf.add_engine("vl", "vllm")
+    create_endpoint_model(
+        hf.base, display_name="vl", path="/srv/vl", engine="vllm", served_model="Qwen/Qwen2.5-7B-Instruct"
+    )
+    body = {"model": "vl", "prompt": "Once", "max_tokens": 2, "temperature": 0}
+    assert post(api(member_key), "/v1/completions", body).status_code == 200
+    assert json.loads(sent_to(hf, "/srv/vl/v1/completions")[-1]["body"])["temperature"] == 0
+
+
+# --- 8. errors Django raises itself, on /v1/ ---------------------------------------------------------------------
+
+
+def test_a_server_error_on_the_api_has_the_openai_shape(db):
+    from providers import errors_views
+
+    request = RequestFactory().post("/v1/chat/completions")
+    response = errors_views.server_error(request)
+    assert response.status_code == 500
+    error = json.loads(response.content)["error"]
+    assert error["type"] == "server_error" and error["message"]
+
+
+def test_the_api_body_limit_is_the_request_limit(hf, member_key, chat_model, settings):
+    settings.REQUEST_MAX_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = {"model": "llama-chat", "messages": [{"role": "user", "content": "x" * 2000}]}
+    response = post(api(member_key), "/v1/chat/completions", body)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+# --- 14. rough edges ------------------------------------------------------------------------------------------
+
+
+def test_a_model_is_retrieved_by_its_display_name_as_it_is_called_by_it(hf, member_key, chat_model):
+    response = api(member_key).get("/v1/models/llama chat")
+    assert response.status_code == 200 and response.json()["id"] == "llama-chat"
+    assert api(member_key).get("/v1/models/tgi").status_code == 404  # a placeholder names no model here
+
+
+def test_an_unknown_api_route_names_the_model_route_too(member_key):
+    response = api(member_key).get("/v1/embeddings")
+    assert response.status_code == 404 and "/v1/models/<id>" in response.json()["error"]["message"]
+
+
+def test_the_tgi_route_names_max_new_tokens_as_its_caller_sent_it(hf, member_key, provider_token):
+    create_endpoint_model(hf.base, display_name="paced")
+    body = {"inputs": "Once", "parameters": {"max_new_tokens": 0}}
+    response = post(api(member_key), "/v1/models/paced", body)
+    assert response.status_code == 400 and response.json()["error"]["param"] == "max_new_tokens"
