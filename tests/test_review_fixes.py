@@ -203,3 +203,22 @@ def test_the_tgi_route_names_max_new_tokens_as_its_caller_sent_it(hf, member_key
     body = {"inputs": "Once", "parameters": {"max_new_tokens": 0}}
     response = post(api(member_key), "/v1/models/paced", body)
     assert response.status_code == 400 and response.json()["error"]["param"] == "max_new_tokens"
+
+
+# --- 11. limit files are never opened through a link ----------------------------------------------------------
+
+
+def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path):
+    import os
+
+    from providers.api import limits
+
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    settings.API_LIMITS_DIR.mkdir()
+    key, raw = keys.create(member_user, "victim")
+    victim = tmp_path / "victim.sqlite3"
+    victim.write_bytes(b"SQLite format 3\x00 precious")
+    os.link(victim, settings.API_LIMITS_DIR / f"key-{key.pk}-{key.prefix}.rate")
+    limits.take_request(keys.lookup(raw, 1))
+    assert victim.read_bytes() == b"SQLite format 3\x00 precious"
+    assert os.stat(settings.API_LIMITS_DIR / f"key-{key.pk}-{key.prefix}.rate").st_nlink == 1

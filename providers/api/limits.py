@@ -6,16 +6,21 @@ the kernel releases when its process dies, so a killed worker never leaks a slot
 database or the cache.
 """
 
+import errno
 import fcntl
 import glob
+import logging
 import math
 import os
 import random
+import stat
 import time
 
 from django.conf import settings
 
 _WIDTH = 32  # the rate file holds one number, written in place at a fixed width
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+log = logging.getLogger(__name__)
 
 
 class Limited(Exception):
@@ -23,6 +28,26 @@ class Limited(Exception):
         self.code = code  # "rate_limit_exceeded" or "too_many_streams"
         self.retry_after = max(1, math.ceil(retry_after))
         super().__init__(code)
+
+
+def _open(path):
+    """The counter file, never through a link: in a folder others could write to (API_LIMITS_DIR set outside
+    the private DATA_DIR), a planted symlink or hard link would make the console overwrite a file of its own
+    user. Such a link is removed and the file created afresh (O_EXCL: a link planted again meanwhile fails)."""
+    try:
+        fd = os.open(path, _FLAGS, 0o600)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        fd = None
+    if fd is not None:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_uid == os.geteuid():
+            return fd
+        os.close(fd)
+    log.warning("API limits: %s was a link or not the console's own file; replaced", path)
+    os.unlink(path)
+    return os.open(path, _FLAGS | os.O_EXCL, 0o600)
 
 
 def _path(caller, suffix):
@@ -49,7 +74,7 @@ def take_request(caller, now=None):
     if rate <= 0:
         return
     interval = 60.0 / rate
-    fd = os.open(_path(caller, "rate"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open(_path(caller, "rate"))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         now = time.time() if now is None else now
@@ -89,7 +114,7 @@ def open_stream(caller):
         return _NoSlot()
     start = random.randrange(limit)  # spread the tries so a busy key does not always probe from slot 0
     for i in range(limit):
-        fd = os.open(_path(caller, f"stream{(start + i) % limit}"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = _open(_path(caller, f"stream{(start + i) % limit}"))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
