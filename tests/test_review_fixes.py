@@ -222,3 +222,110 @@ def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settin
     limits.take_request(keys.lookup(raw, 1))
     assert victim.read_bytes() == b"SQLite format 3\x00 precious"
     assert os.stat(settings.API_LIMITS_DIR / f"key-{key.pk}-{key.prefix}.rate").st_nlink == 1
+
+
+# --- 9. limits per person as well as per key; a cap on keys -----------------------------------------------------
+
+
+def chat_body(**extra):
+    return {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, **extra}
+
+
+def test_a_lowered_stream_limit_holds_for_a_fresh_key_too(hf, member_user, chat_model, settings, tmp_path):
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "throttled")
+    key.max_streams = 1
+    key.save()
+    first = post(api(raw), "/v1/chat/completions", chat_body(stream=True))
+    assert first.status_code == 200
+    fresh = keys.create(member_user, "fresh")[1]
+    refused = post(api(fresh), "/v1/chat/completions", chat_body(stream=True))
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_streams"
+    b"".join(first.streaming_content)  # ends the first stream: its slots, the key's and the person's, are freed
+    again = post(api(fresh), "/v1/chat/completions", chat_body(stream=True))
+    assert again.status_code == 200
+    b"".join(again.streaming_content)
+
+
+def test_revoking_the_lowered_key_does_not_lift_its_owners_limit(hf, member_user, chat_model, settings, tmp_path):
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "throttled")
+    key.requests_per_minute = 1
+    key.save()
+    assert post(api(raw), "/v1/chat/completions", chat_body()).status_code == 200
+    keys.revoke(key)
+    fresh = keys.create(member_user, "fresh")[1]
+    assert post(api(fresh), "/v1/chat/completions", chat_body()).status_code == 429
+
+
+def test_an_unlimited_key_sets_no_limit_for_its_owner(hf, member_user, chat_model, settings, tmp_path):
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    settings.API_REQUESTS_PER_MINUTE = 2
+    key, raw = keys.create(member_user, "batch")
+    key.requests_per_minute = 0
+    key.save()
+    other = keys.create(member_user, "other")[1]
+    for _ in range(4):
+        assert post(api(raw), "/v1/chat/completions", chat_body()).status_code == 200
+    assert post(api(other), "/v1/chat/completions", chat_body()).status_code == 200
+
+
+def test_a_person_may_hold_at_most_api_max_keys_per_user_working_keys(member_user, member_client, settings):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from providers.models import APIKey
+
+    settings.API_MAX_KEYS_PER_USER = 2
+    first = keys.create(member_user, "one")[0]
+    keys.create(member_user, "two")
+    page = member_client.post("/account/", {"name": "three", "expires_in_days": ""}).content.decode()
+    assert "as many as one person may" in page
+    with pytest.raises(CommandError, match="API_MAX_KEYS_PER_USER"):
+        call_command("create_api_key", "mia", "four", stdout=io.StringIO())
+    assert APIKey.objects.count() == 2
+    keys.revoke(first)
+    member_client.post("/account/", {"name": "three", "expires_in_days": ""})
+    assert APIKey.objects.filter(name="three").exists()
+
+
+# --- 10. refusals are not rows; old rows are pruned -----------------------------------------------------------
+
+
+def test_a_refused_call_writes_no_row(hf, member_user, chat_model, settings, tmp_path):
+    from providers.models import APICall
+
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "k")
+    key.requests_per_minute = 1
+    key.save()
+    c = api(raw)
+    assert post(c, "/v1/chat/completions", chat_body()).status_code == 200
+    for _ in range(5):
+        assert post(c, "/v1/chat/completions", chat_body()).status_code == 429
+    assert APICall.objects.count() == 1
+
+
+def test_prune_api_calls_deletes_records_older_than_the_retention(member_user, settings):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from providers.management.commands import prune_api_calls
+    from providers.models import APICall
+
+    key = keys.create(member_user, "k")[0]
+    for age in (1, 89, 91, 400):
+        call = APICall.objects.create(key=key, user=member_user, route="chat", status=200)
+        APICall.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(days=age))
+    settings.API_CALL_RETENTION_DAYS = 90
+    out = io.StringIO()
+    call_command("prune_api_calls", stdout=out)
+    assert "Deleted 2" in out.getvalue() and APICall.objects.count() == 2
+    assert prune_api_calls.prune(30, batch=1) == 1 and APICall.objects.count() == 1
+    settings.API_CALL_RETENTION_DAYS = 0
+    call_command("prune_api_calls", stdout=io.StringIO())
+    assert APICall.objects.count() == 1

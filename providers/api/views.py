@@ -135,7 +135,7 @@ def api_view(route, *methods):
             try:
                 limits.take_request(caller)
             except limits.Limited as exc:
-                return _limited(exc, record)
+                return _limited(exc)
             return view(request, caller, record, generation, *args, **kwargs)
 
         return wrapper
@@ -143,14 +143,16 @@ def api_view(route, *methods):
     return decorate
 
 
-def _limited(exc, record):
+def _limited(exc):
+    """A 429 of the console's own limits. Not recorded as a call (a script hammering a limit must not fill the
+    table): Django's log line per refused request is its trace."""
     if exc.code == "too_many_streams":
         message = _("This key already holds as many open streams as it may; wait for one to end.")
     else:
         message = _("This key made more requests this minute than it may; wait %(seconds)s s.") % {
             "seconds": exc.retry_after
         }
-    return error(429, message, "rate_limit_error", exc.code, record, headers=_retry_headers(exc.retry_after))
+    return error(429, message, "rate_limit_error", exc.code, headers=_retry_headers(exc.retry_after))
 
 
 @api_view("models", "GET")
@@ -252,7 +254,7 @@ def _generate(request, caller, record, generation, route, entry=None):
         try:
             slot = limits.open_stream(caller)
         except limits.Limited as exc:
-            return _limited(exc, record)
+            return _limited(exc)
     deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
     upstream = None
     try:
