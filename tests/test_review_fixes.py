@@ -83,7 +83,7 @@ def test_an_unexpected_failure_preparing_one_model_is_that_models_uncached_probl
 @pytest.mark.parametrize(
     "value, expected",
     [(5, 5), (5.7, 5), ("12", 12), (0, 0), (-1, None), (float("inf"), None), (float("nan"), None), ("x", None)]
-    + [(True, None), ([1], None), ({"a": 1}, None), (None, None), ("1e999", None)],
+    + [(True, None), ([1], None), ({"a": 1}, None), (None, None), ("1e999", None), (2**31, None), (1e300, None)],
 )
 def test_a_count_from_an_upstream_is_finite_and_not_negative(value, expected):
     from providers.huggingface import numbers

@@ -3,15 +3,17 @@ Infinity and NaN): a count is a finite, non-negative whole number, or None."""
 
 import math
 
+LARGEST = 2**31 - 1  # any real count fits; larger ones would not fit the integer columns they are stored in
+
 
 def count(value):
-    """A finite whole number >= 0 from an int, a float or a numeric string; None for anything else."""
+    """A finite whole number from 0 to LARGEST from an int, a float or a numeric string; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
         number = float(value)
     except (ValueError, OverflowError):
         return None
-    if not math.isfinite(number) or number < 0:
+    if not math.isfinite(number) or not 0 <= number <= LARGEST:
         return None
     return int(number)
