@@ -30,7 +30,7 @@ class Limited(Exception):
         super().__init__(code)
 
 
-def _open(path):
+def _open(path, retry=True):
     """The counter file, never through a link: in a folder others could write to (API_LIMITS_DIR set outside
     the private DATA_DIR), a planted symlink or hard link would make the console overwrite a file of its own
     user. Such a link is removed and the file created afresh (O_EXCL: a link planted again meanwhile fails)."""
@@ -46,8 +46,16 @@ def _open(path):
             return fd
         os.close(fd)
     log.warning("API limits: %s was a link or not the console's own file; replaced", path)
-    os.unlink(path)
-    return os.open(path, _FLAGS | os.O_EXCL, 0o600)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # another process replaced it first
+    try:
+        return os.open(path, _FLAGS | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if retry:
+            return _open(path, retry=False)  # another process created it meanwhile: check that one once more
+        raise
 
 
 def _folder():
