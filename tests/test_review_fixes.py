@@ -405,3 +405,23 @@ def test_an_api_id_given_twice_or_chosen_for_another_new_model(admin_client):
     assert "Created:" in import_file(admin_client, {**payload, "models": models})
     assert HFModel.objects.get(display_name="c").api_id == "b-b"
     assert HFModel.objects.get(display_name="b b").api_id == "b-b-2"
+
+
+# --- 5. a stream's slot is released on every path ---------------------------------------------------------------
+
+
+def test_a_defect_before_the_stream_starts_releases_its_slot(
+    hf, member_user, chat_model, settings, tmp_path, monkeypatch
+):
+    """Independent of any client defect (the reviewer's test uses one that the run-integrity branch fixes)."""
+    settings.API_LIMITS_DIR = tmp_path / "limits"
+    key, raw = keys.create(member_user, "one stream")
+    key.max_streams = 1
+    key.save()
+    real = catalog.target
+    monkeypatch.setattr(catalog, "target", lambda entry, deadline: 1 / 0)
+    assert post(api(raw), "/v1/chat/completions", chat_body(stream=True)).status_code == 500
+    monkeypatch.setattr(catalog, "target", real)
+    response = post(api(raw), "/v1/chat/completions", chat_body(stream=True))
+    assert response.status_code == 200, response.content[:200]
+    b"".join(response.streaming_content)
