@@ -84,6 +84,7 @@ def admin_keys(request):
             "model_rows": model_rows,
             "default_rpm": settings.API_REQUESTS_PER_MINUTE,
             "default_streams": settings.API_MAX_STREAMS,
+            "max_keys": settings.API_MAX_KEYS_PER_USER,
         },
     )
 
