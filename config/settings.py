@@ -193,9 +193,17 @@ RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
 # Model import: a file larger, or with more models, is refused before anything is validated or written.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
 IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
+# The largest request body any page or API route reads (Django refuses a larger one before a view runs, with a
+# 413 in the console's or the API's error shape). One number for both, so the API never promises more.
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BYTES
 # The OpenAI-compatible API (/v1/): limits per key, unless an admin set the key's own. 0 means no limit.
 API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=60)
 API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
+# Days the record of each API call is kept; `manage.py prune_api_calls` (run daily) deletes older ones. 0 keeps all.
+API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
+# Usable (not revoked, not expired) API keys one person may hold; 0 means no cap.
+API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
 # Where the limit counters live: a local folder every worker process of this machine shares (see README).
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 

@@ -1,9 +1,9 @@
 """What every start-up path (manage.py, the WSGI module, the gunicorn config) does first: keep the data private.
 
 The umask makes every file the process creates (SQLite and its -wal/-shm, the cache, .env) readable by its owner
-only, whatever umask the shell had. DATA_DIR is created with mode 700; an existing one that others can enter is
-reported in one line, and made private when it is ours. A module-level flag keeps it to once per process tree
-(gunicorn workers are forked from the master that already checked).
+only, whatever umask the shell had. DATA_DIR (and API_LIMITS_DIR when it is elsewhere) is created with mode 700;
+an existing one that others can enter is reported in one line, and made private when it is ours. A module-level
+flag keeps it to once per process tree (gunicorn workers are forked from the master that already checked).
 """
 
 import os
@@ -23,16 +23,26 @@ def harden():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
 
-    try:
-        line = secure_data_dir(settings.DATA_DIR)
-    except OSError as exc:
-        line = f"WARNING cannot make the data folder {settings.DATA_DIR} private: {exc.strerror or exc}"
-    if line:
-        sys.stderr.write(line + "\n")
+    folders = [("data folder", settings.DATA_DIR)]
+    if not _inside(settings.API_LIMITS_DIR, settings.DATA_DIR):  # the API's limit counters, when kept elsewhere
+        folders.append(("API limits folder", settings.API_LIMITS_DIR))
+    for label, folder in folders:
+        try:
+            line = secure_data_dir(folder, label)
+        except OSError as exc:
+            line = f"WARNING cannot make the {label} {folder} private: {exc.strerror or exc}"
+        if line:
+            sys.stderr.write(line + "\n")
 
 
-def secure_data_dir(path):
-    """Create DATA_DIR private, or make an existing one private; returns the one line to report, or ""."""
+def _inside(path, parent):
+    path, parent = os.path.realpath(path), os.path.realpath(parent)
+    return path == parent or path.startswith(parent.rstrip(os.sep) + os.sep)
+
+
+def secure_data_dir(path, label="data folder"):
+    """Create a private folder (DATA_DIR, API_LIMITS_DIR), or make an existing one private; returns the one
+    line to report, or ""."""
     path = os.fspath(path)
     if not os.path.isdir(path):
         os.makedirs(path, mode=0o700, exist_ok=True)
@@ -48,11 +58,11 @@ def secure_data_dir(path):
             os.chmod(item, 0o700 if os.path.isdir(item) else 0o600)
     if theirs:
         return (
-            f"WARNING the data folder {path} (mode {mode:o}) holds {len(theirs)} item(s) of another user that "
+            f"WARNING the {label} {path} (mode {mode:o}) holds {len(theirs)} item(s) of another user that "
             f"other users can read; run `chmod -R go-rwx {path}` as their owner"
         )
     return (
-        f"WARNING the data folder {path} (mode {mode:o}) had {len(too_open)} item(s) other users could read; "
+        f"WARNING the {label} {path} (mode {mode:o}) had {len(too_open)} item(s) other users could read; "
         "made them private (folders 700, files 600)"
     )
 

@@ -19,8 +19,31 @@ def wants_json(request):
     return "json" in accept or request.headers.get("X-Requested-With") == "XMLHttpRequest"
 
 
+# The API's error type for each status an error page may have; /v1/ callers get OpenAI's {"error": {...}} shape.
+_API_TYPES = {
+    400: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+}
+
+
+def _is_api(request):
+    return request.path == "/v1" or request.path.startswith("/v1/")
+
+
 def _page(request, status, title, message="", headers=None):
-    if wants_json(request):
+    if _is_api(request):
+        text = message or {
+            400: _("The request could not be understood."),
+            403: _("This API key may not use this route."),
+            404: _("This console serves /v1/models, /v1/models/<id>, /v1/chat/completions and /v1/completions only."),
+        }.get(status, _("Something went wrong on our side. The error was logged; please try again."))
+        error_type = _API_TYPES.get(status, "service_unavailable" if status == 503 else "server_error")
+        body = {"error": {"message": str(text), "type": error_type, "param": None, "code": title}}
+        response = JsonResponse(body, status=status)
+        response["Cache-Control"] = "no-store"
+    elif wants_json(request):
         text = message or {
             400: _("The request could not be understood."),
             403: _("You do not have permission to open this page."),

@@ -14,7 +14,7 @@ from providers.connection_test import resolve_token
 from providers.huggingface import catalog, endpoints_api
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, HFModel
-from providers.views import admin_view
+from providers.views import admin_view, is_id
 
 TASKS = ("chat", "text-generation", "text2text-generation")
 UNREACHABLE = ("timeout", "connection_refused", "connection_lost", "dns_failure", "tls_error", "blocked_by_url_policy")
@@ -87,7 +87,7 @@ def endpoint_state(request):
 
 
 def _model(pk):
-    return HFModel.objects.filter(pk=pk).first() if str(pk or "").isdigit() else None
+    return HFModel.objects.filter(pk=pk).first() if is_id(pk) else None
 
 
 def _model_token(model):

@@ -7,7 +7,9 @@ by the model form itself, and only when all of them pass is anything written, in
 import json
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from providers.forms import ModelConfigForm
@@ -15,7 +17,17 @@ from providers.models import HFModel
 
 FORMAT = "hf-model-console/models"
 VERSION = 1
-FIELDS = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled", *HFModel.PARAMETER_FIELDS]
+FIELDS = [
+    "display_name",
+    "api_id",
+    "endpoint_type",
+    "task",
+    "repo_id",
+    "endpoint_url",
+    "enabled",
+    *HFModel.PARAMETER_FIELDS,
+]
+API_ID_MAX = HFModel._meta.get_field("api_id").max_length
 ECHO_LIMIT = 80  # characters of a refused value or message repeated back in an error
 ERRORS_SHOWN = 50  # a file that is wrong everywhere is not echoed back whole either
 
@@ -23,6 +35,7 @@ ERRORS_SHOWN = 50  # a file that is wrong everywhere is not echoed back whole ei
 _TEXT, _WHOLE, _NUMBER, _BOOL, _TEXTS = "text", "whole", "number", "bool", "texts"
 FIELD_TYPES = {
     "display_name": (_TEXT, False),
+    "api_id": (_TEXT, True),  # not a form field: checked by _api_id_error (a missing one is chosen on save)
     "endpoint_type": (_TEXT, False),
     "task": (_TEXT, False),
     "repo_id": (_TEXT, True),
@@ -107,6 +120,23 @@ def _form_data(entry):
     return data, problems
 
 
+def _api_id_error(api_id, instance, taken, seen):
+    """Why an entry's API id cannot be used, or None. The same rules as the ids the console chooses: a slug of at
+    most 100 characters, used by no other model (clients call the model by it)."""
+    try:
+        validate_slug(api_id)
+    except ValidationError:
+        return _("must use only letters, digits, hyphens and underscores")
+    if len(api_id) > API_ID_MAX:
+        return _("may have at most %(max)s characters") % {"max": API_ID_MAX}
+    if api_id in seen:
+        return _("appears twice in the file")
+    owner = taken.get(api_id)
+    if owner is not None and (instance is None or owner != instance.pk):
+        return _("is the API id of another model")
+    return None
+
+
 def _entry_error(index, name, field, message):
     return _("Entry %(index)s (%(name)s), field “%(field)s”: %(message)s") % {
         "index": index,
@@ -129,8 +159,9 @@ def validate(payload):
             ]
         )
     existing = {m.display_name.lower(): m for m in HFModel.objects.all()}
+    taken = {m.api_id: m.pk for m in existing.values() if m.api_id}
     report = {"created": [], "updated": [], "skipped": []}
-    plans, errors, seen = [], [], set()
+    plans, errors, seen, seen_ids = [], [], set(), set()
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             errors.append(_("Entry %(index)s is not an object.") % {"index": index})
@@ -146,6 +177,13 @@ def validate(payload):
             continue
         seen.add(key)
         instance = existing.get(key)
+        api_id = data.pop("api_id", None) or None  # empty: the console chooses one, as for a new model
+        if api_id is not None:
+            problem = _api_id_error(api_id, instance, taken, seen_ids)
+            seen_ids.add(api_id)
+            if problem:
+                errors.append(_entry_error(index, name, "api_id", problem))
+                continue
         form = ModelConfigForm(data, instance=instance)
         if not form.is_valid():
             errors.extend(
@@ -155,7 +193,10 @@ def validate(payload):
         version = instance.version if instance is not None else None
         model = form.save(commit=False)
         form.apply(model)
-        if instance is not None and not form.configuration_changes():
+        new_id = api_id is not None and api_id != model.api_id
+        if new_id:
+            model.api_id = api_id
+        if instance is not None and not form.configuration_changes() and not new_id:
             report["skipped"].append(model.display_name)
             continue
         plans.append((model, version))
@@ -174,6 +215,18 @@ def import_models(payload):
     The write transaction only re-checks that nobody changed the same models meanwhile, then saves.
     """
     plans, report = validate(payload)
+    # Models whose id the file gives are saved first, so an id chosen for another new model cannot take it.
+    plans.sort(key=lambda plan: not plan[0].api_id)
+    try:
+        _write(plans)
+    except IntegrityError:  # an API id taken by a model added meanwhile
+        raise ImportRejected(
+            [_("Another model was saved during the import; nothing was imported. Try again.")]
+        ) from None
+    return report
+
+
+def _write(plans):
     with transaction.atomic():
         current = dict(
             HFModel.objects.select_for_update()
@@ -193,4 +246,3 @@ def import_models(payload):
             if version is not None:
                 model.version = version + 1
             model.save()
-    return report

@@ -1,6 +1,7 @@
 """Settings > Model Providers > Hugging Face: the provider token, the models, tests, export/import, audit log."""
 
 import json
+import re
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +22,14 @@ from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
 from providers.models import AuditEntry, HFModel, ProviderSettings
 from providers.playground import usage_by_model
 from providers.transfer import ImportRejected, export_models, import_models
+
+# A primary key as typed in a URL or form: ASCII digits only (str.isdigit() is also true for "²", which the
+# query then refuses with a ValueError), and short enough for a 64-bit column.
+_ID_RE = re.compile(r"[0-9]{1,18}")
+
+
+def is_id(value):
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
 
 
 def admin_view(view):
@@ -256,7 +265,7 @@ def model_test(request, pk):
 def model_test_form(request):
     """Test the values in the form before saving them."""
     instance = None
-    if request.POST.get("model_id", "").isdigit():
+    if is_id(request.POST.get("model_id")):
         instance = HFModel.objects.filter(pk=request.POST["model_id"]).first()
     form = ModelConfigForm(request.POST, instance=instance)
     if not form.is_valid():

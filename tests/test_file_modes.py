@@ -142,3 +142,16 @@ def test_the_first_run_env_file_is_private(tmp_path):
     done = run([PYTHON, "-c", script], env)
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_an_api_limits_folder_outside_the_data_folder_is_made_private_too(tmp_path):
+    data, shared = tmp_path / "data", tmp_path / "limits"
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    (shared / "key-1-hfc_abcdefgh.rate").write_text("0")
+    os.chmod(shared / "key-1-hfc_abcdefgh.rate", 0o666)
+    env = environment(data, API_LIMITS_DIR=str(shared))
+    done = run([PYTHON, "manage.py", "check"], env)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"API limits folder .* \(mode 777\) had 2 item\(s\).*made them private", done.stderr)
+    assert_private(shared)

@@ -3,6 +3,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from providers.generation_params import name_error
+
 MAX_EXPIRY_DAYS = 3650
 MAX_LIMIT = 100_000
 
@@ -23,6 +25,7 @@ class NewKeyForm(forms.Form):
         name = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError(_("Give the key a name."))
+        name_error(name)  # the same rule as every other name: no NUL, no direction controls
         return name
 
 

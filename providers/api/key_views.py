@@ -26,9 +26,15 @@ def account(request):
     form = NewKeyForm(request.POST or None)
     new_key = None
     if request.method == "POST" and form.is_valid():
-        key, new_key = keys.create(request.user, form.cleaned_data["name"], form.cleaned_data["expires_in_days"])
-        audit.record(request, "api_key.create", key, {"prefix": key.prefix, "expires_at": str(key.expires_at or "")})
-        form = NewKeyForm()
+        try:
+            key, new_key = keys.create(request.user, form.cleaned_data["name"], form.cleaned_data["expires_in_days"])
+        except keys.TooManyKeys as exc:
+            form.add_error(None, too_many_keys_message(exc.args[0]))
+        else:
+            audit.record(
+                request, "api_key.create", key, {"prefix": key.prefix, "expires_at": str(key.expires_at or "")}
+            )
+            form = NewKeyForm()
     own = list(request.user.api_keys.all())
     usage = accounting.usage_by("key_id", user=request.user)
     rows = [{"key": key, "usage": usage.get(key.pk)} for key in own]
@@ -37,6 +43,10 @@ def account(request):
         "api/account.html",
         {"form": form, "rows": rows, "new_key": new_key, "api_base": _api_base(request)},
     )
+
+
+def too_many_keys_message(cap):
+    return _("You already have %(count)s keys that work, as many as one person may; revoke one first.") % {"count": cap}
 
 
 @login_required
@@ -74,6 +84,7 @@ def admin_keys(request):
             "model_rows": model_rows,
             "default_rpm": settings.API_REQUESTS_PER_MINUTE,
             "default_streams": settings.API_MAX_STREAMS,
+            "max_keys": settings.API_MAX_KEYS_PER_USER,
         },
     )
 

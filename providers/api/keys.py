@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -36,8 +37,22 @@ def _hashes(raw):
     return [key_hash(raw, secret) for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]]
 
 
+class TooManyKeys(Exception):
+    pass
+
+
+def active_keys(owner):
+    now = timezone.now()
+    return APIKey.objects.filter(owner=owner, revoked_at=None).exclude(expires_at__lte=now)
+
+
 def create(owner, name, expires_in_days=None):
-    """(APIKey, the plaintext key). The plaintext is never stored: show it once and drop it."""
+    """(APIKey, the plaintext key). The plaintext is never stored: show it once and drop it.
+
+    Raises TooManyKeys when the owner already has API_MAX_KEYS_PER_USER usable keys (0: no cap)."""
+    cap = settings.API_MAX_KEYS_PER_USER
+    if cap and active_keys(owner).count() >= cap:
+        raise TooManyKeys(cap)
     raw = generate()
     expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     key = APIKey.objects.create(
@@ -67,6 +82,8 @@ class Caller:
     revoked: bool
     requests_per_minute: int
     max_streams: int
+    owner_requests_per_minute: int | None = None  # the lowest limit an admin set on any of the owner's keys
+    owner_max_streams: int | None = None
 
 
 def _load(hashes):
@@ -74,6 +91,12 @@ def _load(hashes):
     if key is None:
         return None
     owner = key.owner
+    # An admin's lowered limit on one key holds for all of the person's keys together (revoked ones included:
+    # revoking the key must not lift it); 0 on a key means that key is not limited, so it sets nothing here.
+    lowest = APIKey.objects.filter(owner=owner).aggregate(
+        rpm=Min("requests_per_minute", filter=Q(requests_per_minute__gt=0)),
+        streams=Min("max_streams", filter=Q(max_streams__gt=0)),
+    )
     return Caller(
         key_id=key.pk,
         prefix=key.prefix,
@@ -87,6 +110,8 @@ def _load(hashes):
         if key.requests_per_minute is not None
         else settings.API_REQUESTS_PER_MINUTE,
         max_streams=key.max_streams if key.max_streams is not None else settings.API_MAX_STREAMS,
+        owner_requests_per_minute=lowest["rpm"],
+        owner_max_streams=lowest["streams"],
     )
 
 

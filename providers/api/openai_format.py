@@ -8,13 +8,14 @@ import time
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers.generation_params import check_parameters, parameter_fields
+from providers.huggingface import numbers
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"
-MAX_BODY_BYTES = 4 * 1024 * 1024
 
 # OpenAI's parameter name -> the console's (both routes); the first name found wins.
 PARAMETER_NAMES = {
@@ -40,7 +41,7 @@ class BadRequest(Exception):
 
 
 def parse_body(raw):
-    if len(raw) > MAX_BODY_BYTES:
+    if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # Django refuses first; kept for a body read otherwise
         raise BadRequest(_("The request body is too large."))
     try:
         body = json.loads(raw or b"null")
@@ -83,6 +84,14 @@ def parameters(body, task):
         field, errors = next(iter(form.errors.items()))
         raise BadRequest(errors[0], param=_openai_name(field, body))
     cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", [])}
+    if task != "chat":
+        # OpenAI's meanings, not TGI's /generate rules: temperature 0 is greedy decoding and top_p 1 (the API's
+        # default) is no nucleus sampling; TGI refuses both values, so they are said the way it understands.
+        if cleaned.get("temperature") == 0:
+            del cleaned["temperature"]
+            cleaned["do_sample"] = False
+        if cleaned.get("top_p", 0) >= 1:
+            del cleaned["top_p"]
     problems = check_parameters(cleaned, task)
     if problems:
         field, message = next(iter(problems.items()))
@@ -92,6 +101,17 @@ def parameters(body, task):
     if body.get("tools") or body.get("functions"):
         raise BadRequest(_("Tools and function calling are not supported by this console."), param="tools")
     return cleaned
+
+
+def merged(defaults, requested):
+    """The model's default parameters under the request's; a greedy request drops the sampling defaults (TGI
+    samples whenever a temperature, top-p or top-k is set, whatever do_sample says)."""
+    params = {**defaults, **requested}
+    if requested.get("do_sample") is False:
+        for name in ("temperature", "top_p", "top_k"):
+            if name not in requested:
+                params.pop(name, None)
+    return params
 
 
 def stream_options(body):
@@ -124,7 +144,8 @@ def chat_messages(body):
         raise BadRequest(_("messages must be a non-empty list."), param="messages")
     result = []
     for message in messages:
-        role = CHAT_ROLES.get(message.get("role")) if isinstance(message, dict) else None
+        role = message.get("role") if isinstance(message, dict) else None
+        role = CHAT_ROLES.get(role) if isinstance(role, str) else None  # a list or object is not a role
         content = _text(message.get("content")) if role else None
         if role is None or content is None:
             raise BadRequest(
@@ -132,6 +153,10 @@ def chat_messages(body):
             )
         result.append({"role": role, "content": content})
     return result
+
+
+# OpenAI's name -> TGI's, for the few that differ: errors of the TGI route name what its caller sent.
+TGI_NAMES = {"max_tokens": "max_new_tokens"}
 
 
 def tgi_request(body):
@@ -169,7 +194,11 @@ def finish_reason(reason):
     return reason if reason in FINISH_REASONS else "stop"
 
 
+count = numbers.count  # a token count as OpenAI clients expect it: an int >= 0, else None
+
+
 def usage(prompt_tokens, completion_tokens):
+    prompt_tokens, completion_tokens = count(prompt_tokens), count(completion_tokens)
     total = prompt_tokens + completion_tokens if prompt_tokens is not None and completion_tokens is not None else None
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": total}
 
@@ -224,7 +253,9 @@ def usage_chunk(route, answer_id, model_id, tokens):
 
 
 def sse(event):
-    return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+    # ASCII escapes: a lone surrogate an upstream sent (a token cut inside an emoji) stays a valid JSON escape
+    # instead of failing to encode as UTF-8 mid-stream.
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
 
 
 def tgi_whole(text, reason, tokens, details):
@@ -286,7 +317,8 @@ def error_body(message, error_type, code, param=None, **extra):
 def upstream_error(exc):
     """(status, body, retryable, retry_after) for an HFError."""
     status, error_type, retryable = UPSTREAM_STATUS.get(exc.category, CONFIGURATION_PROBLEM)
-    retry_after = exc.retry_after or exc.estimated_time
+    # Either may come from the upstream's body unchecked (a string, a negative number, NaN).
+    retry_after = count(exc.retry_after) or count(exc.estimated_time)
     if retryable and retry_after is None and status in (429, 503):
         retry_after = 5
     message = exc.message

@@ -135,7 +135,7 @@ def api_view(route, *methods):
             try:
                 limits.take_request(caller)
             except limits.Limited as exc:
-                return _limited(exc, record)
+                return _limited(exc)
             return view(request, caller, record, generation, *args, **kwargs)
 
         return wrapper
@@ -143,14 +143,16 @@ def api_view(route, *methods):
     return decorate
 
 
-def _limited(exc, record):
+def _limited(exc):
+    """A 429 of the console's own limits. Not recorded as a call (a script hammering a limit must not fill the
+    table): Django's log line per refused request is its trace."""
     if exc.code == "too_many_streams":
         message = _("This key already holds as many open streams as it may; wait for one to end.")
     else:
         message = _("This key made more requests this minute than it may; wait %(seconds)s s.") % {
             "seconds": exc.retry_after
         }
-    return error(429, message, "rate_limit_error", exc.code, record, headers=_retry_headers(exc.retry_after))
+    return error(429, message, "rate_limit_error", exc.code, headers=_retry_headers(exc.retry_after))
 
 
 @api_view("models", "GET")
@@ -177,7 +179,8 @@ def model(request, caller, record, generation, model_id):
     """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
     text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
     entry = catalog.find(model_id, generation)
-    if entry is None or entry.api_id != model_id:
+    # Its API id or display name, as the other routes accept; not the placeholders that stand for the only model.
+    if entry is None or model_id not in (entry.api_id, entry.display_name):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
@@ -221,7 +224,7 @@ def _generate(request, caller, record, generation, route, entry=None):
                 param="model",
                 code="model_not_chat",
             )
-        params = {**entry.defaults, **fmt.parameters(body, entry.task)}
+        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task))
         stream, include_usage = fmt.stream_options(body)
         if route == "chat":
             inputs = {"messages": fmt.chat_messages(body)}
@@ -231,7 +234,18 @@ def _generate(request, caller, record, generation, route, entry=None):
             inputs = {"prompt": fmt.completion_prompt(body)}
             params.setdefault("return_full_text", False)
     except fmt.BadRequest as exc:
+        if route == "tgi" and exc.param in fmt.TGI_NAMES:
+            exc.param = fmt.TGI_NAMES[exc.param]  # the name the caller sent in TGI's body, not OpenAI's
         return _bad_request(exc, record)
+    if entry.problem == catalog.UNEXPECTED:
+        return error(
+            503,
+            _("The console could not prepare this model for a call. Try again; if it persists, its log says why."),
+            "service_unavailable",
+            catalog.UNEXPECTED,
+            record,
+            headers={"x-should-retry": "true", **_retry_headers(5)},
+        )
     if entry.problem:
         return _upstream_failure(HFError(entry.problem), record)
     record.stream = stream
@@ -240,21 +254,32 @@ def _generate(request, caller, record, generation, route, entry=None):
         try:
             slot = limits.open_stream(caller)
         except limits.Limited as exc:
-            return _limited(exc, record)
+            return _limited(exc)
     deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
-    upstream = client.generate(entry.target, params, stream=stream, deadline=deadline, **inputs)
+    upstream = None
     try:
+        target = catalog.target(entry, deadline)
+        upstream = client.generate(target, params, stream=stream, deadline=deadline, **inputs)
         first = _first(upstream)
+        answer = Answer(route, entry, record, upstream, first, include_usage)
+        answer.details = details
+        if not stream:
+            return answer.whole()
+        return EventStreamResponse(answer, slot)  # from here on its close() releases the slot
     except HFError as exc:
-        upstream.close()
+        if upstream is not None:
+            upstream.close()
         if slot is not None:
             slot.release()
         return _upstream_failure(exc, record)
-    answer = Answer(route, entry, record, upstream, first, include_usage)
-    answer.details = details
-    if not stream:
-        return answer.whole()
-    return EventStreamResponse(answer, slot)
+    except BaseException:
+        # Anything else (a defect, a gone client, a worker shutting down): the slot is a held flock, kept until
+        # the process ends unless released here.
+        if upstream is not None:
+            upstream.close()
+        if slot is not None:
+            slot.release()
+        raise
 
 
 def _first(upstream):
@@ -269,7 +294,7 @@ def _upstream_failure(exc, record):
     status, body, retryable, retry_after = fmt.upstream_error(exc)
     headers = {"x-should-retry": "true" if retryable else "false"}
     if retry_after is not None and retryable:
-        headers.update(_retry_headers(max(1, min(60, round(float(retry_after))))))
+        headers.update(_retry_headers(max(1, min(60, retry_after))))
     record.status, record.category = status, exc.category
     record.finish(time.perf_counter())
     return RecordedResponse(body, record, status, headers)
@@ -296,8 +321,9 @@ class Answer:
 
     def _tokens(self):
         finish = self.finish
-        completion = finish.generated_tokens if finish and finish.generated_tokens is not None else None
-        prompt = getattr(finish, "prompt_tokens", None) if finish else None
+        # The upstream's counts, kept only when they are counts (a string or an object would break the sums).
+        completion = fmt.count(finish.generated_tokens) if finish else None
+        prompt = fmt.count(getattr(finish, "prompt_tokens", None)) if finish else None
         self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
         return prompt, completion
 
@@ -384,7 +410,7 @@ class Answer:
 def not_found(request, rest=""):
     return error(
         404,
-        _("This console serves /v1/models, /v1/chat/completions and /v1/completions only."),
+        _("This console serves /v1/models, /v1/models/<id>, /v1/chat/completions and /v1/completions only."),
         "invalid_request_error",
         "unknown_route",
         headers={"x-should-retry": "false"},

@@ -27,7 +27,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import create_connection
 
 from providers import netpolicy
-from providers.huggingface import engines
+from providers.huggingface import engines, numbers
 from providers.huggingface.errors import HFError, parse_error_body, readable_text
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 
@@ -295,11 +295,26 @@ def _socket_of(response):
     return sock
 
 
+REDACTED = "[token hidden]"
+
+
+def _sent_token(response):
+    scheme, _sep, token = (response.request.headers.get("Authorization", "") if response.request else "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def redact(text, response):
+    """Text taken from an upstream's answer, without the token that was sent: a server or proxy that echoes the
+    request (debug pages, WAFs) must not hand the console's token to whoever reads the message."""
+    token = _sent_token(response)
+    return text.replace(token, REDACTED) if token and text else text
+
+
 def _json(response):
     try:
         return response.json()
     except ValueError:
-        snippet = readable_text(response.text[:2000])[:200]
+        snippet = readable_text(redact(response.text, response)[:2000])[:200]
         raise HFError(
             "bad_response",
             _("Expected JSON, got %(type)s: %(snippet)s")
@@ -319,7 +334,8 @@ def _retry_after(response):
 def failure_for(response, kind):
     """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
-    message, error_type, extra = parse_error_body(response.text, response.headers)
+    message, error_type, extra = parse_error_body(redact(response.text, response), response.headers)
+    message = redact(message, response)  # X-Error-Message too
     error_code = response.headers.get("X-Error-Code", "")
     lowered = message.lower()
 
@@ -356,8 +372,8 @@ def failure_for(response, kind):
         return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
     if status == 400 and "not supported by any provider" in lowered:
         return fail("model_not_served")
-    if status == 503 and extra.get("estimated_time") is not None:
-        return fail("model_loading", estimated_time=extra.get("estimated_time"))
+    if status == 503 and "estimated_time" in extra:
+        return fail("model_loading", estimated_time=numbers.seconds(extra["estimated_time"]))
     if status in (502, 503) and kind == "endpoint" and error_type != "healthcheck":
         return fail(
             "endpoint_paused_or_starting",
@@ -671,6 +687,8 @@ def _openai_body(target, params, prompt, messages, stream):
     """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
     names = engines.PARAMETERS[target.engine]
     mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
+    if params.get("do_sample") is False and "temperature" not in mapped:
+        mapped["temperature"] = 0  # sampling off: these servers decode greedily at temperature 0, not by default
     model = target.served_model or target.repo_id or "default"
     if target.task == "chat":
         body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
@@ -855,11 +873,18 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
             k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"
         }
         if "text/event-stream" in response.headers.get("Content-Type", ""):
-            yield from _read_stream(pump, target, server, deadline)
+            try:
+                yield from _read_stream(pump, target, server, deadline)
+            except HFError as exc:
+                if redact(exc.message, response) == exc.message:
+                    raise
+                # an error event's text is the upstream's too
+                raise HFError(exc.category, redact(exc.message, response), exc.http_status) from None
         else:
             response._content = yield from _read_whole(pump, deadline)
             response._content_consumed = True
             finish = _parse_whole(_json(response), target, server, response)
+            finish.text = clean_text(finish.text)
             if finish.text:
                 yield finish.text
             yield finish
@@ -947,6 +972,14 @@ def _parse_whole(body, target, server, response):
     return Finish(item.get("generated_text") or "", _finish_name(details.get("finish_reason")), tokens, server, prompt)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text):
+    """Upstream text without lone UTF-16 surrogates (JSON allows "\\ud83d" alone; UTF-8 cannot carry it)."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _usage(body):
     usage = body.get("usage") if isinstance(body, dict) else None
     return usage if isinstance(usage, dict) else {}
@@ -995,6 +1028,7 @@ class _StreamState:
     def take_text(self, text):
         """(the part of `text` that fits the size limit, whether the limit was reached)."""
         room = settings.HF_MAX_ANSWER_BYTES - self.size
+        text = clean_text(text)
         encoded = text.encode("utf-8")
         if len(encoded) > room:
             return encoded[:room].decode("utf-8", errors="ignore"), True

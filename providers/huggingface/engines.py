@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from providers.huggingface import numbers
 from providers.huggingface.errors import HFError
 
 TGI = "tgi"
@@ -126,8 +127,4 @@ def check_generates(engine):
 
 
 def _int(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
+    return numbers.count(value) or None  # a context of 0 tokens says nothing

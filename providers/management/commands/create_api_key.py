@@ -1,10 +1,12 @@
 """Create an API key for a person (automation, CI); the key is the last line printed, and shown only there."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.api import keys
 from providers.api.forms import MAX_EXPIRY_DAYS
+from providers.generation_params import name_error
 from providers.models import AuditEntry
 
 
@@ -27,7 +29,16 @@ class Command(BaseCommand):
             raise CommandError("The name must be 1 to 100 characters.")
         if expires is not None and not 1 <= expires <= MAX_EXPIRY_DAYS:
             raise CommandError(f"--expires must be between 1 and {MAX_EXPIRY_DAYS} days.")
-        key, raw = keys.create(user, name, expires)
+        try:
+            name_error(name)
+        except ValidationError as exc:
+            raise CommandError(exc.messages[0]) from None
+        try:
+            key, raw = keys.create(user, name, expires)
+        except keys.TooManyKeys as exc:
+            raise CommandError(
+                f"{username} already has {exc.args[0]} usable keys (API_MAX_KEYS_PER_USER); revoke one first."
+            ) from None
         AuditEntry.objects.create(
             actor_name="manage.py",
             action="api_key.create",
