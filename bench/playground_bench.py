@@ -311,6 +311,7 @@ class LiteLLM(Target):
         config.write_text(LITELLM_CONFIG.format(answer=upstreams[0], stream=upstreams[1]))
         port = free_port()
         env = {**os.environ, "HF_TOKEN": "hf_bench", "HUGGINGFACE_API_KEY": "hf_bench", "LITELLM_LOG": "ERROR"}
+        env["LITELLM_MASTER_KEY"] = self.key = "sk-bench-" + "0" * 32
         if args.litellm_no_hub:
             # Every outbound request but loopback goes to a closed port: the Hub look-up fails at once.
             dead = f"http://127.0.0.1:{free_port()}"
@@ -325,6 +326,11 @@ class LiteLLM(Target):
         )
         self.url = f"http://127.0.0.1:{port}"
         wait_ready(self.url + "/health/liveliness", self.process, seconds=180)
+
+    def session(self):
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {self.key}"
+        return s
 
     def _body(self, model, tokens, stream):
         return {
@@ -452,7 +458,7 @@ def main():
         print(f"upstream: answers after {args.latency_ms:.0f} ms; streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart")
         rows = {}
         answers = whole_answers(targets, args.requests)
-        firsts = first_tokens(targets, args.first_tokens, args.tokens)
+        firsts = first_tokens(targets, args.first_tokens, 5)  # the first token is what counts here
         direct = next((k for k, t in enumerate(targets) if isinstance(t, Direct) and not isinstance(t, Floor)), None)
         for k, target in enumerate(targets):
             if direct is not None and k != direct:
