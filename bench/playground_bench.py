@@ -51,7 +51,7 @@ HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint"
 # Its listen backlog is raised so that 1,000 simultaneous connections are not dropped and retried.
 UPSTREAM = """
 import sys, time
-sys.path.insert(0, {root!r})
+sys.path.insert(0, {root})
 from tests import hf_emulator
 hf_emulator._Server.request_queue_size = 4096
 answer = hf_emulator.Emulator().start()
@@ -199,7 +199,11 @@ class Target:
 
 
 def tgi_body(tokens, stream):
-    return {"inputs": "Why is the sky blue", "parameters": {"max_new_tokens": tokens, "details": True}, "stream": stream}
+    return {
+        "inputs": "Why is the sky blue",
+        "parameters": {"max_new_tokens": tokens, "details": True},
+        "stream": stream,
+    }
 
 
 class Direct(Target):
@@ -445,7 +449,11 @@ def main():
     args.server_env = dict(item.split("=", 1) for item in args.server_env)
 
     upstream = subprocess.Popen(
-        [sys.executable, "-c", UPSTREAM.format(root=str(ROOT), latency=args.latency_ms / 1000, pace=args.pace_ms / 1000)],
+        [
+            sys.executable,
+            "-c",
+            UPSTREAM.format(root=str(ROOT), latency=args.latency_ms / 1000, pace=args.pace_ms / 1000),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -455,12 +463,13 @@ def main():
         for name in args.targets.split(","):
             targets.append(TARGETS[name](upstreams, args))
         print(f"targets: {', '.join(t.name for t in targets)}; server env: {args.server_env or 'defaults'}")
-        print(f"upstream: answers after {args.latency_ms:.0f} ms; streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart")
+        pace = f"streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart"
+        print(f"upstream: answers after {args.latency_ms:.0f} ms; {pace}")
         rows = {}
         answers = whole_answers(targets, args.requests)
         firsts = first_tokens(targets, args.first_tokens, 5)  # the first token is what counts here
         direct = next((k for k, t in enumerate(targets) if isinstance(t, Direct) and not isinstance(t, Floor)), None)
-        for k, target in enumerate(targets):
+        for k in range(len(targets)):
             if direct is not None and k != direct:
                 added = [a - d for a, d in zip(answers[k], answers[direct], strict=True)]
                 rows.setdefault("whole answer, added median (ms)", {})[k] = f"{median(added):.1f}"

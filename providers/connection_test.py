@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers import crypto
+from providers import cached, crypto
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import ConnectionTest, EndpointType, ProviderSettings, Task
@@ -18,6 +18,12 @@ def resolve_token(model, typed_token=""):
     """The token a model uses: one typed in the form, the model's own, else the provider's."""
     if typed_token:
         return typed_token
+    if getattr(model, "from_cache", False):  # a playground model: its token is decrypted once per change
+        return cached.token(model, _stored_token)
+    return _stored_token(model)
+
+
+def _stored_token(model):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")

@@ -240,7 +240,11 @@ class PlaygroundRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="run_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="run_user_recent"),
+            # the provider page's usage figures: a model's recent runs, read from the index alone
+            models.Index(fields=["model", "created_at", "status", "latency_ms"], name="run_model_usage"),
+        ]
 
     def __str__(self):
         return f"{self.model_name} run {self.pk}"

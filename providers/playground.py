@@ -2,12 +2,13 @@
 
 import json
 import logging
-import statistics
 import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from providers.connection_test import target_for
@@ -28,6 +29,16 @@ def rate_limited(user):
         return False
     since = timezone.now() - timedelta(minutes=1)
     return PlaygroundRun.objects.filter(user=user, created_at__gte=since).count() >= limit
+
+
+def release_connection():
+    """Give the database connection back (to the pool, or closed) before a run waits on its upstream.
+
+    A thousand open streams then hold no connection; the run's final write takes one again for a moment.
+    Inside a transaction (tests) the connection stays: it is not this request's to give back.
+    """
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def new_run(user, model, form, compare_group=None):
@@ -202,22 +213,39 @@ class Relay:
             log.exception("could not save playground run %s", self.run.pk)
 
 
-def usage_by_model(days=30):
-    """{model_id: {"runs", "failures", "median_ms"}} over the last `days` days, in two queries."""
+def usage_by_model(model_ids=None, days=30):
+    """{model_id: {"runs", "failures", "median_ms"}} over the last `days` days, for `model_ids` (None: all).
+
+    Counted and ranked in the database (two queries, whatever the history holds): per model, the one or two
+    middle latencies come back, never the whole list.
+    """
     since = timezone.now() - timedelta(days=days)
     recent = PlaygroundRun.objects.filter(created_at__gte=since, model__isnull=False)
+    if model_ids is not None:
+        recent = recent.filter(model_id__in=list(model_ids))
     counts = recent.values("model_id").annotate(
         runs=Count("id"), failures=Count("id", filter=Q(status=RunStatus.FAILED))
     )
+    by_model = F("model_id")
+    middles = (
+        recent.filter(status=RunStatus.OK, latency_ms__isnull=False)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=by_model, order_by=F("latency_ms").asc()),
+            count=Window(Count("id"), partition_by=by_model),
+        )
+        .filter(rank__gte=(F("count") + 1) / 2, rank__lte=(F("count") + 2) / 2)
+        .values_list("model_id", "latency_ms")
+    )
     latencies = {}
-    for model_id, latency in recent.filter(status=RunStatus.OK).values_list("model_id", "latency_ms"):
-        if latency is not None:
-            latencies.setdefault(model_id, []).append(latency)
+    for model_id, latency in middles:
+        latencies.setdefault(model_id, []).append(latency)
     return {
         row["model_id"]: {
             "runs": row["runs"],
             "failures": row["failures"],
-            "median_ms": round(statistics.median(latencies[row["model_id"]])) if row["model_id"] in latencies else None,
+            "median_ms": round(sum(latencies[row["model_id"]]) / len(latencies[row["model_id"]]))
+            if row["model_id"] in latencies
+            else None,
         }
         for row in counts
     }

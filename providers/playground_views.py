@@ -9,10 +9,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from providers import roles
+from providers import cached, roles
+from providers.connection_test import resolve_token
 from providers.forms import PlaygroundForm
+from providers.huggingface.errors import HFError
 from providers.models import HFModel, PlaygroundRun
-from providers.playground import Relay, new_run, rate_limited, run_as_dict, visible_models
+from providers.playground import Relay, new_run, rate_limited, release_connection, run_as_dict, visible_models
 
 
 def member_view(view):
@@ -26,7 +28,7 @@ def _models_payload(models):
 @member_view
 def playground(request):
     models = list(visible_models(request.user).only("id", "display_name", "task", *HFModel.PARAMETER_FIELDS))
-    runs = request.user.runs.only("id", "model_name", "prompt", "status", "created_at", "mode")[:50]
+    runs = request.user.runs.only("id", "user_id", "model_name", "prompt", "status", "created_at", "mode")[:50]
     return render(
         request,
         "playground/playground.html",
@@ -71,7 +73,7 @@ class AnswerResponse(HttpResponse):
 @require_POST
 def run(request):
     started = getattr(request, "received_at", None) or time.perf_counter()
-    form = PlaygroundForm(request.POST, models=visible_models(request.user))
+    form = PlaygroundForm(request.POST, models=visible_models(request.user), lookup=cached.enabled_models())
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):
@@ -92,6 +94,11 @@ def run(request):
         group = None
     model = form.cleaned_data["model"]
     relay = Relay(new_run(request.user, model, form, group), model, form.cleaned_data["stream"], started)
+    try:
+        resolve_token(model)  # into the cache while the request still has its connection
+    except HFError:
+        pass  # the relay reports it as the run's error
+    release_connection()
     relay.start()
     if not relay.stream or relay.error:
         response = AnswerResponse(relay)
