@@ -452,7 +452,7 @@ def main():
         [
             sys.executable,
             "-c",
-            UPSTREAM.format(root=str(ROOT), latency=args.latency_ms / 1000, pace=args.pace_ms / 1000),
+            UPSTREAM.format(root=repr(str(ROOT)), latency=args.latency_ms / 1000, pace=args.pace_ms / 1000),
         ],
         stdout=subprocess.PIPE,
         text=True,

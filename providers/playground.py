@@ -6,7 +6,6 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -29,16 +28,6 @@ def rate_limited(user):
         return False
     since = timezone.now() - timedelta(minutes=1)
     return PlaygroundRun.objects.filter(user=user, created_at__gte=since).count() >= limit
-
-
-def release_connection():
-    """Give the database connection back (to the pool, or closed) before a run waits on its upstream.
-
-    A thousand open streams then hold no connection; the run's final write takes one again for a moment.
-    Inside a transaction (tests) the connection stays: it is not this request's to give back.
-    """
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 def new_run(user, model, form, compare_group=None):

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_POST
 
 from providers import cached, roles
 from providers.connection_test import resolve_token
+from providers.db import release_connection
 from providers.forms import PlaygroundForm
 from providers.huggingface.errors import HFError
 from providers.models import HFModel, PlaygroundRun
-from providers.playground import Relay, new_run, rate_limited, release_connection, run_as_dict, visible_models
+from providers.playground import Relay, new_run, rate_limited, run_as_dict, visible_models
 
 
 def member_view(view):
