@@ -10,8 +10,9 @@ never asserted:
 - N streams at once (64, then 1,000): wall time, TTFT p99, failures, peak RSS of the whole server (every process);
 - server CPU per 1,000 relayed tokens (user + system time of the server's processes over the 64-stream rounds).
 
-Targets are a list (`TARGETS`): a new one (e.g. the console's /v1/ API) is a class with `answer`, `stream`,
-`close` and `pids`, and a name on the command line.
+Targets are a list (`TARGETS`): a new one (e.g. the console's /v1/ API) is a class with `answer`,
+`stream_request`, `stream_spec` (for bench/swarm.py, the greenlet client of the N-stream rows), `close` and
+`pids`, and a name on the command line.
 
 Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,litellm] [--streams 64,1000]
      LiteLLM runs from its own virtualenv (--litellm /work/litellm-venv/bin/litellm), never from the project's.
@@ -19,6 +20,7 @@ Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,
 """
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -48,8 +50,10 @@ HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint"
 """
 # The upstream runs in a process of its own so that the bench's client threads and the upstream's streams do
 # not share one interpreter lock. Two emulators: one answers whole after a latency, one streams at a pace.
-# Its listen backlog is raised so that 1,000 simultaneous connections are not dropped and retried.
+# Its threads are greenlets (gevent), and its listen backlog is raised so that 1,000 simultaneous connections are not dropped and retried.
 UPSTREAM = """
+from gevent import monkey
+monkey.patch_all()
 import sys, time
 sys.path.insert(0, {root})
 from tests import hf_emulator
@@ -221,6 +225,9 @@ class Direct(Target):
     def stream_request(self, session, tokens):
         return session.post(self.stream_url, json=tgi_body(tokens, True), stream=True, timeout=120)
 
+    def stream_spec(self, tokens):
+        return {"url": self.stream_url, "body": {"json": tgi_body(tokens, True)}}
+
 
 class Floor(Direct):
     name = "bare floor"
@@ -297,9 +304,19 @@ class Console(Target):
         r = session.post(self.url + "/playground/run/", data=form, timeout=60)
         return r.status_code == 200 and b'"done"' in r.content, None, (time.perf_counter() - started) * 1000
 
+    def _stream_form(self, tokens):
+        return {"model": 2, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"}
+
     def stream_request(self, session, tokens):
-        form = {"model": 2, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"}
-        return session.post(self.url + "/playground/run/", data=form, stream=True, timeout=120)
+        return session.post(self.url + "/playground/run/", data=self._stream_form(tokens), stream=True, timeout=120)
+
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/playground/run/",
+            "body": {"data": self._stream_form(tokens)},
+            "headers": dict(self.template.headers),
+            "cookies": self.template.cookies.get_dict(),
+        }
 
 
 class LiteLLM(Target):
@@ -354,6 +371,13 @@ class LiteLLM(Target):
             self.url + "/v1/chat/completions", json=self._body("stream", tokens, True), stream=True, timeout=120
         )
 
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/v1/chat/completions",
+            "body": {"json": self._body("stream", tokens, True)},
+            "headers": {"Authorization": f"Bearer {self.key}"},
+        }
+
 
 TARGETS = {"direct": Direct, "floor": Floor, "console": Console, "litellm": LiteLLM}
 
@@ -389,9 +413,16 @@ def first_tokens(targets, count, tokens):
 
 
 def simultaneous(target, streams, tokens):
-    """`streams` clients start together (one connection each); returns figures for the table."""
-    results, lock = [], threading.Lock()
-    barrier = threading.Barrier(streams + 1)
+    """`streams` clients (greenlets of bench/swarm.py) start together, one connection each; figures for the table."""
+    spec = {"streams": streams, "token_marker": target.token_marker.decode(), "end_marker": target.end_marker.decode()}
+    spec.update(target.stream_spec(tokens))
+    swarm = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "swarm.py"), json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    swarm.stdout.readline()  # ready
     pids = target.pids()
     peak = [rss_kib(pids)]
     done = threading.Event()
@@ -401,25 +432,16 @@ def simultaneous(target, streams, tokens):
             peak[0] = max(peak[0], rss_kib(target.pids()))
             time.sleep(0.05)
 
-    def one():
-        session = target.session()
-        barrier.wait()
-        result = target.stream(session, tokens)
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(streams)]
-    for t in threads:
-        t.start()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     cpu_before = cpu_seconds(target.pids())
-    barrier.wait()
     started = time.perf_counter()
-    for t in threads:
-        t.join()
+    swarm.stdin.write("go\n")
+    swarm.stdin.flush()
+    results = json.loads(swarm.stdout.readline())
     wall = time.perf_counter() - started
     cpu = cpu_seconds(target.pids()) - cpu_before
+    swarm.wait()
     done.set()
     sampler.join()
     ok = [r for r in results if r[0]]
