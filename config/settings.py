@@ -100,7 +100,7 @@ WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
 # the connections in use follow the requests running queries, never the streams open.
 # - gevent: each request runs in a greenlet of its own, so a connection cannot outlive its request
 #   (CONN_MAX_AGE 0). PostgreSQL takes connections from a pool per process (DATABASE_POOL_SIZE at most, a
-#   request waits up to DATABASE_POOL_TIMEOUT seconds for one); a new SQLite connection costs ~0.2 ms.
+#   request waits up to DATABASE_POOL_TIMEOUT seconds for one); SQLite keeps up to DATABASE_POOL_SIZE idle ones.
 # - gthread: each thread keeps one connection (SQLite: 600 s; PostgreSQL: 0 unless max_connections covers
 #   WEB_WORKERS x WEB_THREADS).
 _sqlite = DATABASES["default"]["ENGINE"].endswith("sqlite3")
@@ -116,6 +116,9 @@ if DATABASE_POOL:
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
     }
 if _sqlite:
+    # Django's backend with a per-process pool of idle connections (providers/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "providers.sqlite3"
+    DATABASES["default"]["POOL_SIZE"] = env.int("DATABASE_POOL_SIZE", default=10)
     # WAL lets the many requests of a playground read while one writes; NORMAL sync is safe under WAL.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"

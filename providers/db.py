@@ -1,6 +1,4 @@
-"""Database connections under many open streams: given back before a stream waits, and SQLite's WAL kept open."""
-
-import sqlite3
+"""Database connections under many open streams: each is given back before its stream waits on the upstream."""
 
 from django.db import connection
 
@@ -13,19 +11,3 @@ def release_connection():
     """
     if not connection.in_atomic_block:
         connection.close()
-
-
-_keeper = None
-
-
-def keep_sqlite_wal_open():
-    """On SQLite, hold one idle connection for the life of this server process.
-
-    Requests open and close their own connections; when the one closing is the last on the file, SQLite
-    checkpoints and deletes the write-ahead log, and the next request creates it again: ~20 ms a request.
-    An idle connection that stays open means a request's close never is the last.
-    """
-    global _keeper
-    if connection.vendor == "sqlite" and _keeper is None:
-        _keeper = sqlite3.connect(connection.settings_dict["NAME"], check_same_thread=False)
-        _keeper.execute("SELECT count(*) FROM sqlite_master").fetchall()  # opens the file and its WAL index
