@@ -50,7 +50,8 @@ HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint"
 """
 # The upstream runs in a process of its own so that the bench's client threads and the upstream's streams do
 # not share one interpreter lock. Two emulators: one answers whole after a latency, one streams at a pace.
-# Its threads are greenlets (gevent), and its listen backlog is raised so that 1,000 simultaneous connections are not dropped and retried.
+# Its threads are greenlets (gevent), and its listen backlog is raised so that 1,000 simultaneous connections
+# are not dropped and retried.
 UPSTREAM = """
 from gevent import monkey
 monkey.patch_all()
