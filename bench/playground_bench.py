@@ -1,7 +1,8 @@
 """Playground performance, side by side: the direct call, a bare proxy, the console and LiteLLM's proxy.
 
-Every target answers through the same loopback upstream (the test suite's Hugging Face emulator, in a process of
-its own): whole answers after a fixed latency, streams of tokens at a fixed pace. The measurements run
+Every target answers through the same loopback upstream, in a process of its own (bench/pace_upstream.py, a lean
+server speaking TGI's wire format; --upstream emulator uses the test suite's emulator): whole answers after a
+fixed latency, streams of tokens at a fixed pace. The measurements run
 interleaved (one request per target in turn), so a busy machine slows every column alike. Numbers are printed,
 never asserted:
 
@@ -465,21 +466,24 @@ def main():
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--pace-ms", type=float, default=20)
+    parser.add_argument(
+        "--upstream",
+        choices=["lean", "emulator"],
+        default="lean",
+        help="bench/pace_upstream.py (default), or the test suite's emulator (heavier per token)",
+    )
     parser.add_argument("--litellm", default="/work/litellm-venv/bin/litellm")
     parser.add_argument("--litellm-no-hub", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--server-env", action="append", default=[], help="NAME=VALUE for console and floor")
     args = parser.parse_args()
     args.server_env = dict(item.split("=", 1) for item in args.server_env)
 
-    upstream = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            UPSTREAM.format(root=repr(str(ROOT)), latency=args.latency_ms / 1000, pace=args.pace_ms / 1000),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    latency, pace = args.latency_ms / 1000, args.pace_ms / 1000
+    if args.upstream == "lean":
+        command = [sys.executable, str(ROOT / "bench" / "pace_upstream.py"), str(latency), str(pace)]
+    else:
+        command = [sys.executable, "-c", UPSTREAM.format(root=repr(str(ROOT)), latency=latency, pace=pace)]
+    upstream = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     upstreams = upstream.stdout.readline().split()
     targets = []
     try:
