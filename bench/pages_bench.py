@@ -103,6 +103,14 @@ def main():
                 times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
         times.sort()
+        if name == "provider page":
+            from providers.playground import usage_by_model
+
+            first_page = list(HFModel.objects.order_by("display_name").values_list("pk", flat=True)[:50])
+            started = time.perf_counter()
+            usage_by_model(first_page)
+            usage_ms = (time.perf_counter() - started) * 1000
+            print(f"  of which usage_by_model for its 50 models: {usage_ms:.1f} ms")
         print(
             f"{name:<16} median {statistics.median(times):7.1f} ms   p90 {times[int(len(times) * 0.9)]:7.1f} ms   "
             f"{len(queries.captured_queries)} queries"

@@ -389,16 +389,21 @@ def median(values):
 
 
 def whole_answers(targets, count):
+    """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server)."""
     sessions = [t.session() for t in targets]
     times = [[] for _ in targets]
+    cpu = [0.0 for _ in targets]
     for i in range(count + 10):
         for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
+            before = cpu_seconds(target.pids()) if i >= 10 else 0
             ok, _, ms = target.answer(session)
             if not ok:
                 raise SystemExit(f"{target.name}: whole answer failed")
             if i >= 10:  # warm-up excluded
                 times[k].append(ms)
-    return times
+                cpu[k] += cpu_seconds(target.pids()) - before
+    per_answer = [c / count * 1000 if t.pids() else None for c, t in zip(cpu, targets, strict=True)]
+    return times, per_answer
 
 
 def first_tokens(targets, count, tokens):
@@ -493,7 +498,7 @@ def main():
         pace = f"streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart"
         print(f"upstream: answers after {args.latency_ms:.0f} ms; {pace}")
         rows = {}
-        answers = whole_answers(targets, args.requests)
+        answers, answer_cpu = whole_answers(targets, args.requests)
         firsts = first_tokens(targets, args.first_tokens, 5)  # the first token is what counts here
         direct = next((k for k, t in enumerate(targets) if isinstance(t, Direct) and not isinstance(t, Floor)), None)
         for k in range(len(targets)):
@@ -505,6 +510,8 @@ def main():
             else:
                 rows.setdefault("whole answer, added median (ms)", {})[k] = f"({median(answers[k]):.1f} total)"
                 rows.setdefault("first token added, one stream (ms)", {})[k] = f"({median(firsts[k]):.1f} TTFT)"
+        for k, value in enumerate(answer_cpu):
+            rows.setdefault("server CPU per whole answer (ms)", {})[k] = f"{value:.1f}" if value is not None else "–"
         for count in [int(c) for c in args.streams.split(",")]:
             figures = [[] for _ in targets]
             for _ in range(args.rounds):
