@@ -389,20 +389,24 @@ def median(values):
 
 
 def whole_answers(targets, count):
-    """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server)."""
+    """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server).
+
+    The servers wait while the others answer, so each one's CPU over the whole loop is its own requests'."""
     sessions = [t.session() for t in targets]
     times = [[] for _ in targets]
-    cpu = [0.0 for _ in targets]
     for i in range(count + 10):
+        if i == 10:  # warm-up excluded
+            cpu = [cpu_seconds(t.pids()) for t in targets]
         for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
-            before = cpu_seconds(target.pids()) if i >= 10 else 0
             ok, _, ms = target.answer(session)
             if not ok:
                 raise SystemExit(f"{target.name}: whole answer failed")
-            if i >= 10:  # warm-up excluded
+            if i >= 10:
                 times[k].append(ms)
-                cpu[k] += cpu_seconds(target.pids()) - before
-    per_answer = [c / count * 1000 if t.pids() else None for c, t in zip(cpu, targets, strict=True)]
+    per_answer = [
+        (cpu_seconds(t.pids()) - before) / count * 1000 if t.pids() else None
+        for t, before in zip(targets, cpu, strict=True)
+    ]
     return times, per_answer
 
 

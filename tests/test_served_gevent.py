@@ -58,15 +58,17 @@ def served(emulator, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/healthz", timeout=2)
-            break
-        except requests.RequestException:
-            time.sleep(0.1)
-    yield url, env, process
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        for _ in range(100):
+            try:
+                requests.get(url + "/healthz", timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield url, env, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def shell(env, code):
