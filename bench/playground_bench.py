@@ -1,17 +1,23 @@
-"""Playground performance, with the console served by gunicorn as `make run` serves it.
+"""Playground performance, side by side: the direct call, a bare proxy, the console and LiteLLM's proxy.
 
-The upstream is the test suite's Hugging Face emulator on loopback, answering with a fixed latency and
-emitting tokens at a fixed pace. Three measurements, printed, never asserted:
+Every target answers through the same loopback upstream, in a process of its own (bench/pace_upstream.py, a lean
+server speaking TGI's wire format; --upstream emulator uses the test suite's emulator): whole answers after a
+fixed latency, streams of tokens at a fixed pace. The measurements run
+interleaved (one request per target in turn), so a busy machine slows every column alike. Numbers are printed,
+never asserted:
 
-1. overhead: the same non-streaming request sent directly to the upstream and through the playground,
-   interleaved; median and p99 of each and of the difference, ratio of medians, X-Console-Overhead-Ms.
-   For scale, the same request also goes through bench/floor_wsgi.py, a bare proxy (no Django) on the same
-   gunicorn configuration: what the server hop and the HTTP client cost before the console does anything.
-2. streaming pass-through: for every token, the time from the upstream writing it to the client reading it
-   through the console (both clocks are this machine's CLOCK_MONOTONIC); and how often tokens arrived batched.
-3. concurrency: 64 simultaneous streams; completed/failed, p99 time to first token, console peak memory.
+- whole answer, added median: the paired difference to the direct call, request by request;
+- first token added (one stream): the same for the time to the first token of a streamed answer;
+- N streams at once (64, then 1,000): wall time, TTFT p99, failures, peak RSS of the whole server (every process);
+- server CPU per 1,000 relayed tokens (user + system time of the server's processes over the 64-stream rounds).
 
-Run: .venv/bin/python bench/playground_bench.py [--requests 300] [--streams 64] [--latency-ms 20]
+Targets are a list (`TARGETS`): a new one (e.g. the console's /v1/ API) is a class with `answer`,
+`stream_request`, `stream_spec` (for bench/swarm.py, the greenlet client of the N-stream rows), `close` and
+`pids`, and a name on the command line.
+
+Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,litellm] [--streams 64,1000]
+     LiteLLM runs from its own virtualenv (--litellm /work/litellm-venv/bin/litellm), never from the project's.
+     --server-env WEB_WORKER_CLASS=gthread --server-env WEB_THREADS=512 serves console and floor another way.
 """
 
 import argparse
@@ -31,8 +37,6 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.hf_emulator import Emulator  # noqa: E402
-
 PASSWORD = "bench-password-123456"
 SETUP = """
 from django.contrib.auth.models import User
@@ -40,22 +44,44 @@ from providers import roles
 from providers.models import HFModel
 user = User.objects.create_user("bench", "b@example.com", "{password}")
 roles.set_role(user, roles.MEMBER)
-HFModel.objects.create(display_name="tgi", endpoint_type="inference_endpoint", task="text-generation",
-                       endpoint_url="{base}/ep/tgi")
-HFModel.objects.create(display_name="tgi-far", endpoint_type="inference_endpoint", task="text-generation",
-                       endpoint_url="{far}/ep/tgi")
+HFModel.objects.create(display_name="answer", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{answer}")
+HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{stream}")
 """
-# The concurrency run uses an upstream in a process of its own, so that 64 client threads and 64 upstream
-# streams do not share one interpreter lock and slow each other down.
-FAR_UPSTREAM = """
+# The upstream runs in a process of its own so that the bench's client threads and the upstream's streams do
+# not share one interpreter lock. Two emulators: one answers whole after a latency, one streams at a pace.
+# Its threads are greenlets (gevent), and its listen backlog is raised so that 1,000 simultaneous connections
+# are not dropped and retried.
+UPSTREAM = """
+from gevent import monkey
+monkey.patch_all()
 import sys, time
-sys.path.insert(0, {root!r})
-from tests.hf_emulator import Emulator
-emu = Emulator().start()
-emu.add_endpoint("tgi")
-emu.token_delay = {pace}
-print(emu.base, flush=True)
-time.sleep(3600)
+sys.path.insert(0, {root})
+from tests import hf_emulator
+hf_emulator._Server.request_queue_size = 4096
+answer = hf_emulator.Emulator().start()
+answer.add_endpoint("tgi")
+answer.response_delay = {latency}
+stream = hf_emulator.Emulator().start()
+stream.add_endpoint("tgi")
+stream.token_delay = {pace}
+for emu in (answer, stream):
+    emu.requests = type("NoLog", (list,), {{"append": lambda self, item: None}})()
+    emu.emit_times = type("NoLog", (list,), {{"append": lambda self, item: None}})()
+print(answer.base + "/ep/tgi", stream.base + "/ep/tgi", flush=True)
+time.sleep(24 * 3600)
+"""
+LITELLM_CONFIG = """
+model_list:
+  - model_name: answer
+    litellm_params:
+      model: huggingface/tgi
+      api_base: {answer}
+  - model_name: stream
+    litellm_params:
+      model: huggingface/tgi
+      api_base: {stream}
 """
 
 
@@ -70,12 +96,56 @@ def percentile(values, p):
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def summary(name, values):
-    return f"{name:<28} median {statistics.median(values):8.2f} ms   p99 {percentile(values, 99):8.2f} ms"
+def process_tree(pid):
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            children = task / "children"
+            if children.exists():
+                todo += [int(c) for c in children.read_text().split()]
+    return pids
 
 
-def serve(app, env, ready_path):
-    """gunicorn with the project's config (config/gunicorn.py) serving `app`; returns once it answers."""
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if row.startswith("VmRSS:"):
+                    total += int(row.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def cpu_seconds(pids):
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except FileNotFoundError:
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_ready(url, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server for {url} exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+def gunicorn(app, env):
+    """gunicorn with the project's config (config/gunicorn.py) serving `app`."""
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", app],
         cwd=ROOT,
@@ -83,32 +153,115 @@ def serve(app, env, ready_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{env['PORT']}"
-    for _ in range(100):
-        try:
-            requests.get(url + ready_path, timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    return process, url
+    return process, f"http://127.0.0.1:{env['PORT']}"
 
 
 def stop(process):
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
-class Console:
-    """A console instance of its own: temporary data folder, gunicorn with the project's config."""
+class Target:
+    """One column of the table. `answer` and `stream` return (ok, ttft_ms, total_ms) for one request."""
 
-    def __init__(self, upstream_base, far_base):
+    name = ""
+    process = None
+    token_marker = b"data:"
+    end_marker = b""
+
+    def session(self):
+        return requests.Session()
+
+    def answer(self, session):
+        raise NotImplementedError
+
+    def stream_request(self, session, tokens):
+        raise NotImplementedError
+
+    def stream(self, session, tokens):
+        started = time.perf_counter()
+        ttft, tail = None, b""
+        try:
+            with self.stream_request(session, tokens) as r:
+                if r.status_code != 200:
+                    return False, None, 0
+                for chunk in r.iter_content(chunk_size=None):
+                    if ttft is None and self.token_marker in chunk:
+                        ttft = (time.perf_counter() - started) * 1000
+                    tail = (tail + chunk)[-400:]
+        except requests.RequestException:
+            return False, ttft, (time.perf_counter() - started) * 1000
+        return self.end_marker in tail, ttft, (time.perf_counter() - started) * 1000
+
+    def pids(self):
+        return process_tree(self.process.pid) if self.process else []
+
+    def close(self):
+        if self.process:
+            stop(self.process)
+
+
+def tgi_body(tokens, stream):
+    return {
+        "inputs": "Why is the sky blue",
+        "parameters": {"max_new_tokens": tokens, "details": True},
+        "stream": stream,
+    }
+
+
+class Direct(Target):
+    name = "direct call"
+    end_marker = b'"generated_text":"'
+
+    def __init__(self, upstreams, args):
+        self.answer_url, self.stream_url = upstreams
+
+    def answer(self, session):
+        started = time.perf_counter()
+        r = session.post(self.answer_url, json=tgi_body(8, False), timeout=60)
+        return r.status_code == 200, None, (time.perf_counter() - started) * 1000
+
+    def stream_request(self, session, tokens):
+        return session.post(self.stream_url, json=tgi_body(tokens, True), stream=True, timeout=120)
+
+    def stream_spec(self, tokens):
+        return {"url": self.stream_url, "body": {"json": tgi_body(tokens, True)}}
+
+
+class Floor(Direct):
+    name = "bare floor"
+
+    def __init__(self, upstreams, args):
+        env = {
+            **os.environ,
+            **args.server_env,
+            "FLOOR_ANSWER": upstreams[0],
+            "FLOOR_STREAM": upstreams[1],
+            "PORT": str(free_port()),
+            "SECRET_KEY": "bench-floor-" + "x" * 40,  # config/gunicorn.py reads the server settings from Django
+        }
+        self.process, url = gunicorn("bench.floor_wsgi", env)
+        wait_ready(url + "/", self.process)
+        self.answer_url, self.stream_url = url + "/answer", url + "/stream"
+
+
+class Console(Target):
+    """A console of its own: temporary data folder (or DATABASE_URL), gunicorn with the project's config."""
+
+    name = "console"
+    token_marker = b'"token"'
+    end_marker = b'"done"'
+
+    def __init__(self, upstreams, args):
         self.tmp = tempfile.mkdtemp(prefix="console-bench-")
-        self.port = free_port()
-        python = str(ROOT / ".venv" / "bin" / "python")
         from providers.crypto import generate_key
 
         self.env = {
             **os.environ,
+            **args.server_env,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECRET_KEY": "bench-secret-key-" + "x" * 40,
             "ENCRYPTION_KEYS": generate_key("bench"),
@@ -117,20 +270,20 @@ class Console:
             "OUTBOUND_ALLOW_HTTP": "true",
             "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
             "PLAYGROUND_RUNS_PER_MINUTE": "0",
-            "PORT": str(self.port),
+            "PORT": str(free_port()),
             "LOG_LEVEL": "WARNING",
         }
+        python = str(ROOT / ".venv" / "bin" / "python")
         run = dict(cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([python, "manage.py", "migrate", "--noinput"], **run)
         subprocess.run([python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], **run)
-        subprocess.run(
-            [python, "manage.py", "shell", "-c", SETUP.format(password=PASSWORD, base=upstream_base, far=far_base)],
-            **run,
-        )
-        self.process, self.url = serve("config.wsgi", self.env, "/healthz")
-        self.model_id = 1
+        setup = SETUP.format(password=PASSWORD, answer=upstreams[0], stream=upstreams[1])
+        subprocess.run([python, "manage.py", "shell", "-c", setup], **run)
+        self.process, self.url = gunicorn("config.wsgi", self.env)
+        wait_ready(self.url + "/healthz", self.process)
+        self.template = self._login()
 
-    def session(self):
+    def _login(self):
         s = requests.Session()
         s.get(self.url + "/accounts/login/")
         s.post(
@@ -140,198 +293,259 @@ class Console:
         s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
         return s
 
-    def memory_kib(self):
-        """Resident memory of the gunicorn master and its workers."""
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        total = 0
-        for pid in pids:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        return total
+    def session(self):
+        """A fresh connection with the one log-in's cookie: password hashing is not what is measured."""
+        s = requests.Session()
+        s.cookies.update(self.template.cookies)
+        s.headers.update(self.template.headers)
+        return s
 
-    def stop(self):
-        stop(self.process)
+    def answer(self, session):
+        form = {"model": 1, "prompt": "Why is the sky blue", "max_new_tokens": "8"}
+        started = time.perf_counter()
+        r = session.post(self.url + "/playground/run/", data=form, timeout=60)
+        return r.status_code == 200 and b'"done"' in r.content, None, (time.perf_counter() - started) * 1000
 
+    def _stream_form(self, tokens):
+        return {"model": 2, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"}
 
-class FloorProxy:
-    """bench/floor_wsgi.py under gunicorn with the console's configuration, forwarding to `upstream`."""
+    def stream_request(self, session, tokens):
+        return session.post(self.url + "/playground/run/", data=self._stream_form(tokens), stream=True, timeout=120)
 
-    def __init__(self, upstream):
-        env = {
-            **os.environ,
-            "FLOOR_UPSTREAM": upstream,
-            "PORT": str(free_port()),
-            "SECRET_KEY": "bench-floor-" + "x" * 40,  # config/gunicorn.py reads the server settings from Django
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/playground/run/",
+            "body": {"data": self._stream_form(tokens)},
+            "headers": dict(self.template.headers),
+            "cookies": self.template.cookies.get_dict(),
         }
-        self.process, self.url = serve("bench.floor_wsgi", env, "/")
-
-    def stop(self):
-        stop(self.process)
 
 
-def bench_overhead(console, emu, count, tokens):
-    session = console.session()
-    direct = requests.Session()
-    floor = FloorProxy(emu.base + "/ep/tgi")
-    body = {"inputs": "Why is the sky blue", "parameters": {"max_new_tokens": tokens, "details": True}}
-    form = {"model": console.model_id, "prompt": "Why is the sky blue", "max_new_tokens": str(tokens)}
-    direct_ms, console_ms, floor_ms, reported = [], [], [], []
-    for i in range(count + 20):
+class LiteLLM(Target):
+    """LiteLLM's proxy from its own virtualenv, the Hub made unreachable (it fetches config.json from it)."""
+
+    name = "LiteLLM proxy"
+    token_marker = b'"content"'
+    end_marker = b"[DONE]"
+
+    def __init__(self, upstreams, args):
+        self.tmp = tempfile.mkdtemp(prefix="litellm-bench-")
+        config = Path(self.tmp) / "config.yaml"
+        config.write_text(LITELLM_CONFIG.format(answer=upstreams[0], stream=upstreams[1]))
+        port = free_port()
+        env = {**os.environ, "HF_TOKEN": "hf_bench", "HUGGINGFACE_API_KEY": "hf_bench", "LITELLM_LOG": "ERROR"}
+        env["LITELLM_MASTER_KEY"] = self.key = "sk-bench-" + "0" * 32
+        if args.litellm_no_hub:
+            # Every outbound request but loopback goes to a closed port: the Hub look-up fails at once.
+            dead = f"http://127.0.0.1:{free_port()}"
+            env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead)
+            env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+        self.process = subprocess.Popen(
+            [args.litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=self.tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=open(Path(self.tmp) / "stderr.log", "w"),  # noqa: SIM115 (lives as long as the process)
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_ready(self.url + "/health/liveliness", self.process, seconds=180)
+
+    def session(self):
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {self.key}"
+        return s
+
+    def _body(self, model, tokens, stream):
+        return {
+            "model": model,
+            "messages": [{"role": "user", "content": "Why is the sky blue"}],
+            "max_tokens": tokens,
+            "stream": stream,
+        }
+
+    def answer(self, session):
         started = time.perf_counter()
-        r = direct.post(emu.base + "/ep/tgi", json=body, timeout=30)
-        r.raise_for_status()
-        d = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        r = direct.post(floor.url, json=body, timeout=30)
-        r.raise_for_status()
-        f = (time.perf_counter() - started) * 1000
-        started = time.perf_counter()
-        r = session.post(console.url + "/playground/run/", data=form, timeout=30)
-        r.raise_for_status()
-        c = (time.perf_counter() - started) * 1000
-        if "done" not in r.text:
-            raise SystemExit(f"console run failed: {r.text[:300]}")
-        if i >= 20:  # warm-up excluded
-            direct_ms.append(d)
-            console_ms.append(c)
-            floor_ms.append(f)
-            reported.append(float(r.headers["X-Console-Overhead-Ms"]))
-    floor.stop()
-    diffs = [c - d for c, d in zip(console_ms, direct_ms, strict=True)]
-    print(
-        f"\n1. overhead, non-streaming, {count} interleaved pairs, upstream latency {emu.response_delay * 1000:.0f} ms"
+        r = session.post(self.url + "/v1/chat/completions", json=self._body("answer", 8, False), timeout=60)
+        return r.status_code == 200, None, (time.perf_counter() - started) * 1000
+
+    def stream_request(self, session, tokens):
+        return session.post(
+            self.url + "/v1/chat/completions", json=self._body("stream", tokens, True), stream=True, timeout=120
+        )
+
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/v1/chat/completions",
+            "body": {"json": self._body("stream", tokens, True)},
+            "headers": {"Authorization": f"Bearer {self.key}"},
+        }
+
+
+TARGETS = {"direct": Direct, "floor": Floor, "console": Console, "litellm": LiteLLM}
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+def whole_answers(targets, count):
+    """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server).
+
+    The servers wait while the others answer, so each one's CPU over the whole loop is its own requests'."""
+    sessions = [t.session() for t in targets]
+    times = [[] for _ in targets]
+    for i in range(count + 10):
+        if i == 10:  # warm-up excluded
+            cpu = [cpu_seconds(t.pids()) for t in targets]
+        for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
+            ok, _, ms = target.answer(session)
+            if not ok:
+                raise SystemExit(f"{target.name}: whole answer failed")
+            if i >= 10:
+                times[k].append(ms)
+    per_answer = [
+        (cpu_seconds(t.pids()) - before) / count * 1000 if t.pids() else None
+        for t, before in zip(targets, cpu, strict=True)
+    ]
+    return times, per_answer
+
+
+def first_tokens(targets, count, tokens):
+    sessions = [t.session() for t in targets]
+    ttfts = [[] for _ in targets]
+    for i in range(count + 5):
+        for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
+            ok, ttft, _ = target.stream(session, tokens)
+            if not ok or ttft is None:
+                raise SystemExit(f"{target.name}: stream failed")
+            if i >= 5:
+                ttfts[k].append(ttft)
+    return ttfts
+
+
+def simultaneous(target, streams, tokens):
+    """`streams` clients (greenlets of bench/swarm.py) start together, one connection each; figures for the table."""
+    spec = {"streams": streams, "token_marker": target.token_marker.decode(), "end_marker": target.end_marker.decode()}
+    spec.update(target.stream_spec(tokens))
+    swarm = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "swarm.py"), json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    print(summary("direct to upstream", direct_ms))
-    print(summary("through the playground", console_ms))
-    print(summary("difference (paired)", diffs))
-    print(summary("X-Console-Overhead-Ms", reported))
-    print(f"{'ratio of medians':<28} {statistics.median(console_ms) / statistics.median(direct_ms):.3f}")
-    floor_diffs = [f - d for f, d in zip(floor_ms, direct_ms, strict=True)]
-    print("   for scale, a bare proxy (bench/floor_wsgi.py: no Django) on the same gunicorn configuration:")
-    print(summary("through the bare proxy", floor_ms))
-    print(summary("its difference (paired)", floor_diffs))
-    print(f"{'its ratio of medians':<28} {statistics.median(floor_ms) / statistics.median(direct_ms):.3f}")
-
-
-def bench_streaming(console, emu, runs, tokens):
-    session = console.session()
-    delays, batched, total_tokens = [], 0, 0
-    form = {"model": console.model_id, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"}
-    for _ in range(runs):
-        emu.emit_times.clear()
-        arrivals = []
-        with session.post(console.url + "/playground/run/", data=form, stream=True, timeout=60) as r:
-            buffer = b""
-            for chunk in r.iter_content(chunk_size=None):
-                now = time.monotonic()
-                buffer += chunk
-                lines = buffer.split(b"\n")
-                buffer = lines.pop()
-                got = [json.loads(line) for line in lines if line.strip()]
-                token_lines = [e for e in got if e["type"] == "token"]
-                batched += max(0, len(token_lines) - 1)
-                arrivals += [now] * len(token_lines)
-        emitted = list(emu.emit_times)
-        if len(emitted) != len(arrivals):
-            raise SystemExit(f"expected {len(emitted)} tokens, got {len(arrivals)}")
-        delays += [(a - e) * 1000 for a, e in zip(arrivals, emitted, strict=True)]
-        total_tokens += len(arrivals)
-    print(f"\n2. streaming pass-through, {runs} streams x {tokens} tokens at {emu.token_delay * 1000:.0f} ms pace")
-    print(summary("upstream write -> client read", delays))
-    print(f"{'first tokens only':<28} median {statistics.median(delays[::tokens]):8.2f} ms")
-    print(f"{'tokens that arrived batched':<28} {batched} of {total_tokens}")
-
-
-def bench_concurrency(console, streams, tokens, pace_ms):
-    results = []
-    lock = threading.Lock()
-    peak = [console.memory_kib()]
-    stop = threading.Event()
-    template = console.session()  # one log-in, its cookie shared: log-in hashing is not what is measured here
-    barrier = threading.Barrier(streams)
+    swarm.stdout.readline()  # ready
+    pids = target.pids()
+    peak = [rss_kib(pids)]
+    done = threading.Event()
 
     def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], console.memory_kib())
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(target.pids()))
             time.sleep(0.05)
-
-    def one():
-        session = requests.Session()
-        session.cookies.update(template.cookies)
-        session.headers.update(template.headers)
-        form = {"model": 2, "prompt": "go", "max_new_tokens": str(tokens), "stream": "on"}
-        barrier.wait()
-        started = time.monotonic()
-        ttft, ok = None, False
-        try:
-            with session.post(console.url + "/playground/run/", data=form, stream=True, timeout=120) as r:
-                for line in r.iter_lines():
-                    event = json.loads(line)
-                    if event["type"] == "token" and ttft is None:
-                        ttft = (time.monotonic() - started) * 1000
-                    ok = event["type"] == "done"
-        except requests.RequestException:
-            ok = False
-        with lock:
-            results.append((ok, ttft, (time.monotonic() - started) * 1000))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    threads = [threading.Thread(target=one) for _ in range(streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
+    cpu_before = cpu_seconds(target.pids())
+    started = time.perf_counter()
+    swarm.stdin.write("go\n")
+    swarm.stdin.flush()
+    results = json.loads(swarm.stdout.readline())
+    wall = time.perf_counter() - started
+    cpu = cpu_seconds(target.pids()) - cpu_before
+    swarm.wait()
+    done.set()
     sampler.join()
-    completed = sum(1 for ok, _, _ in results if ok)
-    ttfts = [t for ok, t, _ in results if ok and t is not None]
-    totals = [d for ok, _, d in results if ok]
-    print(
-        f"\n3. concurrency: {streams} simultaneous streams x {tokens} tokens at {pace_ms:.0f} ms pace "
-        f"(ideal stream time {tokens * pace_ms / 1000:.2f} s)"
-    )
-    print(f"{'completed / failed':<28} {completed} / {streams - completed}")
-    if ttfts:
-        print(summary("time to first token", ttfts))
-        print(summary("whole stream", totals))
-    print(f"{'console peak memory (RSS)':<28} {peak[0] / 1024:.1f} MiB (gunicorn master + workers)")
+    ok = [r for r in results if r[0]]
+    return {
+        "wall": wall,
+        "ttft_p99": percentile([r[1] for r in ok], 99) / 1000 if ok else float("nan"),
+        "failures": streams - len(ok),
+        "rss_mib": peak[0] / 1024 if pids else None,
+        "cpu_per_1000": cpu / (len(ok) * tokens) * 1e6 if ok and pids else None,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--stream-runs", type=int, default=20)
-    parser.add_argument("--streams", type=int, default=64)
+    parser.add_argument("--targets", default="direct,floor,console,litellm")
+    parser.add_argument("--requests", type=int, default=200, help="whole answers per target")
+    parser.add_argument("--first-tokens", type=int, default=60, help="single streams per target")
+    parser.add_argument("--streams", default="64,1000", help="simultaneous stream counts")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of each simultaneous count")
+    parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--pace-ms", type=float, default=20)
-    args = parser.parse_args()
-
-    emu = Emulator().start()
-    emu.add_endpoint("tgi")
-    far = subprocess.Popen(
-        [sys.executable, "-c", FAR_UPSTREAM.format(root=str(ROOT), pace=args.pace_ms / 1000)],
-        stdout=subprocess.PIPE,
-        text=True,
+    parser.add_argument(
+        "--upstream",
+        choices=["lean", "emulator"],
+        default="lean",
+        help="bench/pace_upstream.py (default), or the test suite's emulator (heavier per token)",
     )
-    far_base = far.stdout.readline().strip()
-    console = Console(emu.base, far_base)
+    parser.add_argument("--litellm", default="/work/litellm-venv/bin/litellm")
+    parser.add_argument("--litellm-no-hub", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--server-env", action="append", default=[], help="NAME=VALUE for console and floor")
+    args = parser.parse_args()
+    args.server_env = dict(item.split("=", 1) for item in args.server_env)
+
+    latency, pace = args.latency_ms / 1000, args.pace_ms / 1000
+    if args.upstream == "lean":
+        command = [sys.executable, str(ROOT / "bench" / "pace_upstream.py"), str(latency), str(pace)]
+    else:
+        command = [sys.executable, "-c", UPSTREAM.format(root=repr(str(ROOT)), latency=latency, pace=pace)]
+    upstream = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    upstreams = upstream.stdout.readline().split()
+    targets = []
     try:
-        print(f"console: gunicorn {console.url}, config/gunicorn.py; upstream emulators {emu.base}, {far_base}")
-        emu.response_delay = args.latency_ms / 1000
-        bench_overhead(console, emu, args.requests, tokens=8)
-        emu.response_delay = 0
-        emu.token_delay = args.pace_ms / 1000
-        bench_streaming(console, emu, args.stream_runs, tokens=20)
-        bench_concurrency(console, args.streams, tokens=50, pace_ms=args.pace_ms)
+        for name in args.targets.split(","):
+            targets.append(TARGETS[name](upstreams, args))
+        print(f"targets: {', '.join(t.name for t in targets)}; server env: {args.server_env or 'defaults'}")
+        pace = f"streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart"
+        print(f"upstream: answers after {args.latency_ms:.0f} ms; {pace}")
+        rows = {}
+        answers, answer_cpu = whole_answers(targets, args.requests)
+        firsts = first_tokens(targets, args.first_tokens, 5)  # the first token is what counts here
+        direct = next((k for k, t in enumerate(targets) if isinstance(t, Direct) and not isinstance(t, Floor)), None)
+        for k in range(len(targets)):
+            if direct is not None and k != direct:
+                added = [a - d for a, d in zip(answers[k], answers[direct], strict=True)]
+                rows.setdefault("whole answer, added median (ms)", {})[k] = f"{median(added):.1f}"
+                added = [a - d for a, d in zip(firsts[k], firsts[direct], strict=True)]
+                rows.setdefault("first token added, one stream (ms)", {})[k] = f"{median(added):.1f}"
+            else:
+                rows.setdefault("whole answer, added median (ms)", {})[k] = f"({median(answers[k]):.1f} total)"
+                rows.setdefault("first token added, one stream (ms)", {})[k] = f"({median(firsts[k]):.1f} TTFT)"
+        for k, value in enumerate(answer_cpu):
+            rows.setdefault("server CPU per whole answer (ms)", {})[k] = f"{value:.1f}" if value is not None else "–"
+        for count in [int(c) for c in args.streams.split(",")]:
+            figures = [[] for _ in targets]
+            for _ in range(args.rounds):
+                for k, target in enumerate(targets):
+                    figures[k].append(simultaneous(target, count, args.tokens))
+                    time.sleep(1)  # let closed connections drain between targets
+            for k in range(len(targets)):
+                fs = figures[k]
+
+                def span(key, fmt, fs=fs):
+                    values = [f[key] for f in fs if f[key] is not None]
+                    if not values:
+                        return "–"
+                    low, high = fmt.format(min(values)), fmt.format(max(values))
+                    return low if low == high else f"{low}–{high}"
+
+                rows.setdefault(f"{count} streams: wall (s)", {})[k] = span("wall", "{:.2f}")
+                rows.setdefault(f"{count} streams: TTFT p99 (s)", {})[k] = span("ttft_p99", "{:.2f}")
+                rows.setdefault(f"{count} streams: failures", {})[k] = span("failures", "{}")
+                rows.setdefault(f"{count} streams: peak RSS (MiB)", {})[k] = span("rss_mib", "{:.0f}")
+                rows.setdefault(f"{count} streams: CPU per 1,000 tokens (ms)", {})[k] = span("cpu_per_1000", "{:.0f}")
+        print()
+        print("| | " + " | ".join(t.name for t in targets) + " |")
+        print("|---" * (len(targets) + 1) + "|")
+        for label, cells in rows.items():
+            print(f"| {label} | " + " | ".join(cells.get(k, "–") for k in range(len(targets))) + " |")
     finally:
-        console.stop()
-        emu.stop()
-        far.terminate()
+        for target in targets:
+            target.close()
+        upstream.terminate()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""Gunicorn settings for `make run`: threads, so that many playground streams can be open at once.
+"""Gunicorn settings for `make run`: gevent workers, so that a thousand playground streams can be open at once.
 
-Each stream holds a thread for its duration (it waits on the upstream, not the CPU), so a few processes
-with many threads serve dozens of simultaneous streams on a small machine. Responses go out unbuffered.
-The values come from Django's settings, the one place that reads the environment and .env.
+A stream spends its life waiting on the upstream, not on the CPU. With gevent every socket wait (the browser,
+the upstream through `requests`, PostgreSQL through psycopg) yields to the other requests of the process, so
+one process holds WEB_WORKER_CONNECTIONS streams with a few kilobytes each, where a thread costs a stack and
+a slot of a fixed pool. Django and `requests` stay synchronous. WEB_WORKER_CLASS=gthread goes back to
+WEB_THREADS threads per process (the README compares both). The values come from Django's settings, the one
+place that reads the environment and .env.
 """
 
 import os
@@ -17,13 +20,19 @@ harden()  # in the master, before any worker is forked: one report per start
 
 bind = f"{settings.WEB_HOST}:{settings.WEB_PORT}"
 workers = settings.WEB_WORKERS
-worker_class = "gthread"
-threads = settings.WEB_THREADS
-timeout = settings.WEB_TIMEOUT  # long generations stream for minutes
+worker_class = settings.WEB_WORKER_CLASS
+worker_connections = settings.WEB_WORKER_CONNECTIONS  # simultaneous requests (streams) per gevent worker
+threads = settings.WEB_THREADS  # gthread only
+backlog = 4096  # a burst of a thousand connections waits in the queue instead of being refused
+timeout = settings.WEB_TIMEOUT  # gevent: seconds a worker may stop answering its master; gthread: one request
 graceful_timeout = 30
 keepalive = 5
 umask = PRIVATE_UMASK
-accesslog = "-"
 errorlog = "-"
+# One access line per request costs a format and a write on the request's path; Django's own log already
+# records 4xx and 5xx with the request id. WEB_ACCESS_LOG=true brings the line back.
+accesslog = "-" if settings.WEB_ACCESS_LOG else None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+# Run lifecycle: a dead worker's runs end interrupted, a graceful stop ends its streams (see the hooks' module).
 from config.gunicorn_hooks import child_exit, post_worker_init, when_ready, worker_int  # noqa: E402,F401

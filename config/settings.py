@@ -5,6 +5,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -85,14 +86,42 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'console.sqlite3'}"),
 }
-# Persistent connections: a new connection per request (and, on SQLite, its PRAGMAs) costs more than the
-# request's own queries. Each server thread keeps one, so on PostgreSQL the default stays 0 unless
-# max_connections covers WEB_WORKERS x WEB_THREADS; set DATABASE_CONN_MAX_AGE to opt in.
+# The web server `make run` starts (config/gunicorn.py reads these; the database settings below depend on them).
+WEB_HOST = env.str("HOST", default="127.0.0.1")
+WEB_PORT = env.int("PORT", default=8000)
+WEB_WORKERS = env.int("WEB_WORKERS", default=2)
+WEB_WORKER_CLASS = env.str("WEB_WORKER_CLASS", default="gevent")
+if WEB_WORKER_CLASS not in ("gevent", "gthread"):
+    raise ImproperlyConfigured("WEB_WORKER_CLASS must be gevent or gthread.")
+WEB_WORKER_CONNECTIONS = env.int("WEB_WORKER_CONNECTIONS", default=1000)
+WEB_THREADS = env.int("WEB_THREADS", default=48)
+WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=300)
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
+
+# Database connections. A playground stream gives its connection back before it waits on the upstream, so
+# the connections in use follow the requests running queries, never the streams open.
+# - gevent: each request runs in a greenlet of its own, so a connection cannot outlive its request
+#   (CONN_MAX_AGE 0). PostgreSQL takes connections from a pool per process (DATABASE_POOL_SIZE at most, a
+#   request waits up to DATABASE_POOL_TIMEOUT seconds for one); SQLite keeps up to DATABASE_POOL_SIZE idle ones.
+# - gthread: each thread keeps one connection (SQLite: 600 s; PostgreSQL: 0 unless max_connections covers
+#   WEB_WORKERS x WEB_THREADS).
 _sqlite = DATABASES["default"]["ENGINE"].endswith("sqlite3")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600 if _sqlite else 0)
+_gevent = WEB_WORKER_CLASS == "gevent"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600 if _sqlite and not _gevent else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_POOL = env.bool("DATABASE_POOL", default=_gevent) and not _sqlite
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both at once
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
 if _sqlite:
-    # WAL lets the many threads of a playground read while one writes; NORMAL sync is safe under WAL.
+    # Django's backend with a per-process pool of idle connections (providers/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "providers.sqlite3"
+    DATABASES["default"]["POOL_SIZE"] = env.int("DATABASE_POOL_SIZE", default=10)
+    # WAL lets the many requests of a playground read while one writes; NORMAL sync is safe under WAL.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;"
     )
@@ -206,13 +235,6 @@ API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
 API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
 # Where the limit counters live: a local folder every worker process of this machine shares (see README).
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
-
-# The web server `make run` starts (config/gunicorn.py reads these).
-WEB_HOST = env.str("HOST", default="127.0.0.1")
-WEB_PORT = env.int("PORT", default=8000)
-WEB_WORKERS = env.int("WEB_WORKERS", default=2)
-WEB_THREADS = env.int("WEB_THREADS", default=48)
-WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=300)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

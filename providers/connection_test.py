@@ -5,7 +5,7 @@ import time
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers import crypto
+from providers import cached, crypto, freshness
 from providers.huggingface import client, engines
 from providers.huggingface.errors import HFError
 from providers.models import ConnectionTest, EndpointType, ProviderSettings, Task
@@ -18,6 +18,12 @@ def resolve_token(model, typed_token=""):
     """The token a model uses: one typed in the form, the model's own, else the provider's."""
     if typed_token:
         return typed_token
+    if getattr(model, "from_cache", False):  # a playground model: its token is decrypted once per change
+        return cached.token(model, _stored_token)
+    return _stored_token(model)
+
+
+def _stored_token(model):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")
@@ -53,9 +59,13 @@ def remember_engine(model, found):
     """Store what was found behind the URL, so later runs need not ask again."""
     model.engine, model.served_model = found.engine, found.served_model[:300]
     if model.pk:
-        type(model).objects.filter(pk=model.pk, endpoint_url=model.endpoint_url).update(
-            engine=model.engine, served_model=model.served_model
+        changed = (
+            type(model)
+            .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
+            .update(engine=model.engine, served_model=model.served_model)
         )
+        if changed:
+            freshness.bump()  # processes holding the model in memory learn the engine too, instead of asking again
 
 
 def split_provider(repo_id):

@@ -253,6 +253,8 @@ class PlaygroundRun(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="run_user_recent"),
             models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            # the provider page's usage figures: a model's recent runs, read from the index alone
+            models.Index(fields=["model", "created_at", "status", "latency_ms"], name="run_model_usage"),
         ]
 
     def __str__(self):

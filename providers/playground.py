@@ -2,18 +2,19 @@
 
 import json
 import logging
-import statistics
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from providers import run_lifecycle
 from providers.connection_test import target_for
+from providers.db import release_connection
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import HFModel, PlaygroundRun, RunStatus
@@ -102,6 +103,7 @@ class Relay:
         run_lifecycle.track(self)
         try:
             target = target_for(self.model)
+            release_connection()  # learning the engine may have taken one; the stream must not hold it
             run = self.run
             deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
             if self.model.is_chat:
@@ -293,22 +295,39 @@ class Relay:
             return False
 
 
-def usage_by_model(days=30):
-    """{model_id: {"runs", "failures", "median_ms"}} over the last `days` days, in two queries."""
+def usage_by_model(model_ids=None, days=30):
+    """{model_id: {"runs", "failures", "median_ms"}} over the last `days` days, for `model_ids` (None: all).
+
+    Counted and ranked in the database (two queries, whatever the history holds): per model, the one or two
+    middle latencies come back, never the whole list.
+    """
     since = timezone.now() - timedelta(days=days)
     recent = PlaygroundRun.objects.filter(created_at__gte=since, model__isnull=False)
+    if model_ids is not None:
+        recent = recent.filter(model_id__in=list(model_ids))
     counts = recent.values("model_id").annotate(
         runs=Count("id"), failures=Count("id", filter=Q(status=RunStatus.FAILED))
     )
+    by_model = F("model_id")
+    middles = (
+        recent.filter(status=RunStatus.OK, latency_ms__isnull=False)
+        .annotate(
+            rank=Window(RowNumber(), partition_by=by_model, order_by=F("latency_ms").asc()),
+            count=Window(Count("id"), partition_by=by_model),
+        )
+        .filter(rank__gte=(F("count") + 1) / 2, rank__lte=(F("count") + 2) / 2)
+        .values_list("model_id", "latency_ms")
+    )
     latencies = {}
-    for model_id, latency in recent.filter(status=RunStatus.OK).values_list("model_id", "latency_ms"):
-        if latency is not None:
-            latencies.setdefault(model_id, []).append(latency)
+    for model_id, latency in middles:
+        latencies.setdefault(model_id, []).append(latency)
     return {
         row["model_id"]: {
             "runs": row["runs"],
             "failures": row["failures"],
-            "median_ms": round(statistics.median(latencies[row["model_id"]])) if row["model_id"] in latencies else None,
+            "median_ms": round(sum(latencies[row["model_id"]]) / len(latencies[row["model_id"]]))
+            if row["model_id"] in latencies
+            else None,
         }
         for row in counts
     }

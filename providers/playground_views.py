@@ -11,8 +11,11 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from providers import roles
+from providers import cached, roles
+from providers.connection_test import resolve_token
+from providers.db import release_connection
 from providers.forms import PlaygroundForm
+from providers.huggingface.errors import HFError
 from providers.models import HFModel, PlaygroundRun
 from providers.playground import Relay, new_run, rate_limited, run_as_dict, visible_models
 
@@ -30,7 +33,7 @@ def _models_payload(models):
 @member_view
 def playground(request):
     models = list(visible_models(request.user).only("id", "display_name", "task", *HFModel.PARAMETER_FIELDS))
-    runs = request.user.runs.only("id", "model_name", "prompt", "status", "created_at", "mode")[:50]
+    runs = request.user.runs.only("id", "user_id", "model_name", "prompt", "status", "created_at", "mode")[:50]
     return render(
         request,
         "playground/playground.html",
@@ -75,7 +78,7 @@ class AnswerResponse(HttpResponse):
 @require_POST
 def run(request):
     started = getattr(request, "received_at", None) or time.perf_counter()
-    form = PlaygroundForm(request.POST, models=visible_models(request.user))
+    form = PlaygroundForm(request.POST, models=visible_models(request.user), lookup=cached.enabled_models())
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):
@@ -104,6 +107,11 @@ def run(request):
         message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
         return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503)
     relay = Relay(saved, model, form.cleaned_data["stream"], started)
+    try:
+        resolve_token(model)  # into the cache while the request still has its connection
+    except HFError:
+        pass  # the relay reports it as the run's error
+    release_connection()
     relay.start()
     if relay.answered:
         response = AnswerResponse(relay)

@@ -79,7 +79,7 @@ def huggingface(request):
             Q(display_name__icontains=query) | Q(repo_id__icontains=query) | Q(endpoint_url__icontains=query)
         )
     page = Paginator(models, 50).get_page(request.GET.get("page"))
-    usage = usage_by_model()
+    usage = usage_by_model([m.pk for m in page])
     rows = [{"model": m, "usage": usage.get(m.pk)} for m in page]
     return render(
         request,
@@ -198,7 +198,7 @@ def model_detail(request, pk):
         {
             "model": model,
             "tests": model.tests.all()[:20],
-            "usage": usage_by_model().get(model.pk),
+            "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
         },
     )

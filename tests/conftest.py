@@ -20,15 +20,16 @@ def _fresh_cache():
     """Sessions live in the cache too; the database rolls back after each test, so the cache is emptied."""
     from django.core.cache import cache
 
+    from providers import cached
     from providers.api import catalog, keys
 
-    # Process caches keyed on the freshness number, which rolls back with each test's database.
-    local = (catalog._cache, keys._cache)
-    for c in (cache, *local):
+    # Process caches keyed on the freshness number, which rolls back with each test's database, so a number
+    # may come round again.
+    for c in (cache, cached, catalog._cache, keys._cache):
         c.clear()
     keys._last_used_written.clear()
     yield
-    for c in (cache, *local):
+    for c in (cache, cached, catalog._cache, keys._cache):
         c.clear()
 
 

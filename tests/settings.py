@@ -37,6 +37,8 @@ HF_LOADING_WAIT_MAX = 2.0
 HF_RETRY_AFTER_MAX = 2.0
 # Tests open connections from many short-lived threads (live server, command pools): close them per request.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Test databases are created and flushed by one connection at a time; the served tests start their own pools.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 # An on-disk SQLite test database, so that the leak test can search the file itself.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {

@@ -18,6 +18,7 @@ from providers import freshness
 from providers.api import catalog, keys, limits
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
+from providers.db import release_connection
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 
@@ -259,6 +260,7 @@ def _generate(request, caller, record, generation, route, entry=None):
     upstream = None
     try:
         target = catalog.target(entry, deadline)
+        release_connection()  # a thousand open streams hold no database connection while they wait
         upstream = client.generate(target, params, stream=stream, deadline=deadline, **inputs)
         first = _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)

@@ -134,11 +134,14 @@ def _session():
             session = requests.Session()
             session.headers["User-Agent"] = USER_AGENT
             session.trust_env = False  # no proxy or netrc credentials from the environment
-            guarded = _GuardedAdapter(pool_connections=16, pool_maxsize=64)
+            # Keep as many connections per host as streams a server process may hold, so that a busy playground
+            # reuses them instead of connecting (and, on https, handshaking) for every stream beyond the 64th.
+            kept = max(64, settings.WEB_WORKER_CONNECTIONS)
+            guarded = _GuardedAdapter(pool_connections=16, pool_maxsize=kept)
             session.mount("http://", guarded)
             session.mount("https://", guarded)
             for base in trusted_bases():
-                session.mount(base + "/", _TrustAdapter(pool_connections=4, pool_maxsize=64))
+                session.mount(base + "/", _TrustAdapter(pool_connections=4, pool_maxsize=kept))
             _sessions[key] = session
         return session
 

@@ -1,0 +1,152 @@
+"""The server `make run` starts (gunicorn, gevent workers, two processes) with the playground's process caches.
+
+A change made in another process stops requests at once in every worker, and open streams hold no database
+connection while they wait on the upstream.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, login_session
+
+ROOT = Path(__file__).resolve().parent.parent
+SETUP = """
+from providers import roles
+from providers.models import HFModel
+from django.contrib.auth.models import User
+user = User.objects.create_user("mia", "m@example.com", "{password}")
+roles.set_role(user, roles.MEMBER)
+HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{base}/ep/tgi")
+"""
+WORKERS = 2
+
+
+@pytest.fixture
+def served(emulator, tmp_path):
+    """(url, env, master process) of gunicorn with the project's config, two gevent workers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PORT": str(port),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/served.sqlite3",
+        "OUTBOUND_ALLOW_HTTP": "true",
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WEB_WORKERS": str(WORKERS),
+        "WEB_WORKER_CLASS": "gevent",
+    }
+    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
+    shell(env, SETUP.format(password=PASSWORD, base=emulator.base))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(url + "/healthz", timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield url, env, process
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def shell(env, code):
+    """Run `code` in a process of its own, as an admin's change made through another worker would be."""
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def run_on_new_connections(url, signed_in, count=8, **form):
+    """Status codes of `count` whole-answer runs, each on a connection of its own (so both workers see some)."""
+    statuses = []
+    for _ in range(count):
+        session = requests.Session()
+        session.cookies.update(signed_in.cookies)
+        session.headers.update(signed_in.headers)
+        data = {"model": 1, "prompt": "go", "max_new_tokens": "3", **form}
+        statuses.append(session.post(url + "/playground/run/", data=data, timeout=30).status_code)
+        session.close()
+    return statuses
+
+
+def test_a_removed_permission_stops_runs_at_once_in_every_worker(hf, served):
+    url, env, _process = served
+    mia = login_session(url, "mia")
+    assert run_on_new_connections(url, mia) == [200] * 8  # every worker has cached mia's permissions
+    shell(env, "from django.contrib.auth.models import Group; Group.objects.get(name='Member').permissions.clear()")
+    assert run_on_new_connections(url, mia) == [403] * 8
+
+
+def test_a_disabled_model_stops_runs_at_once_in_every_worker(hf, served):
+    url, env, _process = served
+    mia = login_session(url, "mia")
+    assert run_on_new_connections(url, mia) == [200] * 8  # every worker has cached the enabled models
+    shell(env, "from providers.models import HFModel; m = HFModel.objects.get(pk=1); m.enabled = False; m.save()")
+    assert run_on_new_connections(url, mia) == [400] * 8
+
+
+def database_handles(master, database):
+    """Open file descriptors on the database file in the server's worker processes."""
+    workers = [int(p) for p in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()]
+    count = 0
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                count += os.readlink(fd) == database
+            except OSError:
+                pass
+    return count
+
+
+def test_open_streams_hold_no_database_connection(hf, served, tmp_path):
+    url, _env, process = served
+    hf.token_delay = 0.3
+    mia = login_session(url, "mia")
+    streams = 12
+    started = threading.Barrier(streams + 1)
+    finished = []
+
+    def stream():
+        session = requests.Session()
+        session.cookies.update(mia.cookies)
+        session.headers.update(mia.headers)
+        data = {"model": 1, "prompt": "go", "max_new_tokens": "6", "stream": "on"}
+        with session.post(url + "/playground/run/", data=data, stream=True, timeout=30) as response:
+            lines = response.iter_lines()
+            events = [json.loads(next(lines)), json.loads(next(lines))]  # start, first token
+            started.wait()
+            events += [json.loads(line) for line in lines]
+        finished.append(events[-1]["type"])
+
+    idle = database_handles(process, str(tmp_path / "served.sqlite3"))  # each worker keeps one (providers.db)
+    threads = [threading.Thread(target=stream) for _ in range(streams)]
+    for thread in threads:
+        thread.start()
+    started.wait(timeout=20)  # every stream is open and waiting on its upstream
+    held = database_handles(process, str(tmp_path / "served.sqlite3"))
+    for thread in threads:
+        thread.join(timeout=30)
+    assert finished == ["done"] * streams
+    assert held - idle <= WORKERS, (idle, held)  # a request per worker between its queries, not one per stream
