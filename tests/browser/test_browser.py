@@ -31,7 +31,8 @@ def test_first_run_setup_login_and_navigation(page):
     page.select_option("#language", "zh-hans")  # submits itself
     expect(page.locator("nav.mainnav")).to_contain_text("体验场")
     page.goto("/setup/")
-    expect(page.locator("h1")).to_have_text("404")
+    expect(page.locator(".error-code")).to_have_text("404")
+    expect(page.locator("nav.mainnav")).to_be_visible()  # the error page keeps the header and navigation
 
 
 def test_admin_adds_one_model_of_each_type(page, hf, admin_user, provider_token, settings):
