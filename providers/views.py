@@ -128,6 +128,11 @@ def _save(request, form, model, action):
     return instance
 
 
+def _token_lost(form):
+    """A typed token is not sent back into the page after a failed save; the form says so."""
+    return form.is_bound and bool(form.errors) and bool(form.data.get("api_token"))
+
+
 @admin_view
 @sensitive_post_parameters("api_token")
 def model_add(request):
@@ -137,7 +142,7 @@ def model_add(request):
         _adopt_form_test(request, model)
         messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
         return redirect("model_detail", pk=model.pk)
-    return render(request, "providers/model_form.html", {"form": form, "model": None})
+    return render(request, "providers/model_form.html", {"form": form, "model": None, "token_lost": _token_lost(form)})
 
 
 @admin_view
@@ -170,6 +175,7 @@ def model_edit(request, pk):
             "model": HFModel.objects.get(pk=pk) if conflict else model,
             "conflict": conflict,
             "token_readable": token_readable,
+            "token_lost": _token_lost(form),
         },
     )
 

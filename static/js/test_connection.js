@@ -31,7 +31,7 @@
     if (result.tested_at_display) head.appendChild(el("span", "when", result.tested_at_display));
     head.appendChild(el("span", "muted", result.latency_ms + " ms"));
     box.appendChild(head);
-    if (result.message && result.message !== result.title) box.appendChild(el("p", "message", result.message));
+    if (result.message && result.message !== result.title) box.appendChild(el("p", "result-message", result.message));
     if (!result.ok && result.advice) {
       const fix = el("p", "fix");
       fix.appendChild(el("strong", null, strings.fix + ": "));
@@ -142,7 +142,7 @@
         if (onDone) onDone(result);
       }
     } catch (e) {
-      box.replaceChildren(el("p", "message", e.name === "AbortError" ? strings.cancelled : strings.network));
+      box.replaceChildren(el("p", "result-message", e.name === "AbortError" ? strings.cancelled : strings.network));
       box.className = "test-result " + (e.name === "AbortError" ? "cancelled" : "fail");
       box.dataset.category = e.name === "AbortError" ? "cancelled" : "network";
     } finally {
