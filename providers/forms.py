@@ -220,6 +220,7 @@ class PlaygroundForm(forms.Form):
     prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     messages = forms.JSONField(required=False, widget=forms.HiddenInput)
+    conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
     seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=2**63 - 1)
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)

@@ -7,12 +7,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from providers.connection_test import target_for
 from providers.huggingface import client
-from providers.huggingface.errors import HFError
+from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def new_run(user, model, form, compare_group=None):
         messages=form.chat_messages() if model.is_chat else [],
         parameters=form.parameters(),
         compare_group=compare_group,
+        conversation=data.get("conversation") if model.is_chat else None,
     )
 
 
@@ -74,7 +75,9 @@ class Relay:
         self.model = model
         self.stream = stream
         self.started = started  # perf_counter() when the request arrived: figures count from there
-        self.first_at = None
+        self.first_at = None  # the first event from upstream
+        self.first_token_at = None
+        self.last_token_at = None
         self.upstream_ms = 0.0
         self.parts = []
         self.generator = None
@@ -116,8 +119,12 @@ class Relay:
                 if isinstance(item, client.Finish):
                     self.finish = item
                     break
-                self.parts.append(item)
-                yield {"type": "token", "text": item}
+                if isinstance(item, str):  # anything else (a heartbeat) is not part of the answer
+                    now = time.perf_counter()
+                    self.first_token_at = self.first_token_at or now
+                    self.last_token_at = now
+                    self.parts.append(item)
+                    yield {"type": "token", "text": item}
                 item = next(self.generator)
         except StopIteration:
             pass
@@ -148,21 +155,26 @@ class Relay:
     def _fail(self, exc):
         self.error = exc
         figures = self._complete(RunStatus.FAILED)
-        return {"type": "error", "error": exc.as_dict(), "figures": figures}
+        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type), "figures": figures}
 
     def figures(self):
+        """Only what was measured or reported: None stands for "not reported" on the page.
+
+        Tokens: the count the server reported, else (streams) the tokens received. Time to first token and
+        tokens/s exist only for streams; tokens/s is the tokens over the time from the first to the last token.
+        """
         now = time.perf_counter()
         total = (now - self.started) * 1000
-        ttft = (self.first_at - self.started) * 1000 if self.first_at and self.parts else None
-        tokens = self.finish.generated_tokens if self.finish and self.finish.generated_tokens else len(self.parts)
-        gen_seconds = (now - self.first_at) if self.first_at else 0
-        if not self.stream:
-            gen_seconds = total / 1000
-        rate = tokens / gen_seconds if tokens and gen_seconds > 0 else None
+        streamed = self.stream and self.first_token_at is not None
+        reported = self.finish.generated_tokens if self.finish and self.finish.generated_tokens else None
+        tokens = reported if reported is not None else (len(self.parts) if streamed else None)
+        ttft = (self.first_token_at - self.started) * 1000 if streamed else None
+        span = (self.last_token_at - self.first_token_at) if streamed else 0
+        rate = tokens / span if streamed and tokens and span > 0 else None
         return {
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,
-            "generated_tokens": tokens if self.parts or self.finish else 0,
+            "generated_tokens": tokens,
             "tokens_per_second": round(rate, 1) if rate else None,
             "finish_reason": self.finish.finish_reason if self.finish else "",
         }
@@ -223,7 +235,34 @@ def usage_by_model(days=30):
     }
 
 
+def history(user, query=""):
+    """The user's runs, newest first, a conversation once (by its latest turn), filtered by a search."""
+    later_turn = PlaygroundRun.objects.filter(
+        conversation=OuterRef("conversation"), conversation__isnull=False, pk__gt=OuterRef("pk")
+    )
+    runs = user.runs.exclude(Exists(later_turn))
+    if query:
+        runs = runs.filter(
+            Q(prompt__icontains=query)
+            | Q(model_name__icontains=query)
+            | Q(output__icontains=query)
+            | Q(messages__icontains=query)
+        )
+    return runs.only("id", "model_name", "prompt", "messages", "status", "created_at", "mode", "conversation")
+
+
+def run_title(run):
+    """What a history entry says: the prompt, or a conversation's first message."""
+    if run.prompt and run.mode != "chat":
+        return run.prompt
+    first = next((m["content"] for m in run.messages if m.get("role") == "user"), "")
+    return first or run.prompt
+
+
 def run_as_dict(run):
+    title, advice = (
+        wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
+    )
     return {
         "id": run.pk,
         "model_id": run.model_id,
@@ -236,6 +275,9 @@ def run_as_dict(run):
         "status": run.status,
         "error_category": run.error_category,
         "error_message": run.error_message,
+        "error_title": title,
+        "error_advice": advice,
+        "conversation": str(run.conversation) if run.conversation else "",
         "figures": {
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,

@@ -102,6 +102,22 @@ def build_console(hf):
     return admin, member, {"flan": flan, "gpt2": gpt2, "llama": llama}
 
 
+def chat_and_wait(page, hf, model, waiting_shot):
+    """Two chat turns (bubbles), the second one caught while it waits for the first token."""
+    page.select_option("#id_model", str(model.pk))
+    page.fill("#id_prompt", "Why is the sky blue?")
+    page.click("#run")
+    expect(page.locator("#conversation .bubble.assistant")).to_have_count(1)
+    hf.response_delay = 1.5
+    page.fill("#id_prompt", "And at sunset?")
+    page.click("#run")
+    expect(page.locator("#waiting")).to_be_visible()
+    page.wait_for_timeout(1100)
+    page.screenshot(path=str(waiting_shot), full_page=True)
+    expect(page.locator("#conversation .bubble.assistant")).to_have_count(2)
+    hf.response_delay = 0
+
+
 def test_every_page_in_both_languages_at_desktop_and_phone_width(browser, live_server, hf, provider_token, tmp_path):
     admin, member, models = build_console(hf)
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
@@ -147,6 +163,10 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(browser, live_s
                         page.click(f"#model-{models['gpt2'].pk} button[data-test-url]")
                         expect(page.locator(f"#test-{models['gpt2'].pk} .test-result")).to_have_class(
                             re.compile("fail")
+                        )
+                    if name == "playground":
+                        chat_and_wait(
+                            page, hf, models["llama"], folder / f"playground-waiting-{language}-{width_name}.png"
                         )
                     shot = folder / f"{name}-{language}-{width_name}.png"
                     page.screenshot(path=str(shot), full_page=True)
