@@ -10,7 +10,7 @@
   const PARAMS = ["max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences"];
 
   function fill(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, key) { return values[key] === undefined ? "" : values[key]; });
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key] === undefined ? "" : values[key]; });
   }
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -191,10 +191,11 @@
       controller = new AbortController();
       runButton.disabled = true;
       stopButton.disabled = false;
-      let pendingUser = null, answer = null;
+      let answer = null;
       view.name = byId[select.value] ? byId[select.value].name : "";
       if (chat) {
-        pendingUser = prompt.trim() ? bubble("user", prompt) : null;
+        form.elements.prompt.value = "";  // the message moves into the conversation at once
+        if (prompt.trim()) bubble("user", prompt);
         answer = bubble("assistant", "");
         answer.hidden = true;
         view.write = function (text) { answer.hidden = false; answer.querySelector(".text").textContent = text; };
@@ -207,7 +208,8 @@
           if (text !== null) {
             if (prompt.trim()) conversation.push({role: "user", content: prompt});
             conversation.push({role: "assistant", content: text});
-            form.elements.prompt.value = "";
+          } else if (!form.elements.prompt.value) {
+            form.elements.prompt.value = prompt;  // not sent: give the message back
           }
           renderConversation();
         }

@@ -10,7 +10,7 @@
     if (text !== undefined && text !== null) node.textContent = text;
     return node;
   }
-  function fill(template, seconds) { return template.replace("%(s)s", String(seconds)); }
+  function fill(template, seconds) { return template.replace("{s}", String(seconds)); }
 
   function stepItem(step) {
     const li = el("li", step.ok ? "ok" : "fail");
