@@ -72,6 +72,8 @@ def value_text(value):
         return "; ".join(f"{label(k)}: {value_text(v)}" for k, v in value.items())
     if isinstance(value, str) and value in SECRET_SUMMARIES:
         return str(SECRET_SUMMARIES[value])
+    if isinstance(value, str) and not value.strip():
+        return value.encode("unicode_escape").decode() or "—"  # a blank stop sequence stays visible as "\n"
     return str(value)
 
 

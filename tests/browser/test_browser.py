@@ -83,7 +83,7 @@ def test_admin_adds_one_model_of_each_type(page, hf, admin_user, provider_token,
         "inference_providers",
     }
     page.goto("/settings/providers/huggingface/")
-    expect(page.locator("#models tbody tr")).to_have_count(3)
+    expect(page.locator("#models tbody tr.model-row")).to_have_count(3)
 
 
 def test_test_connection_from_the_form_shows_success_and_a_precise_failure(page, hf, admin_user, provider_token):
@@ -173,3 +173,34 @@ def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):
     for i in range(2):
         expect(columns.nth(i).locator(".output")).to_have_text("The sky is blue")
         expect(columns.nth(i).locator('[data-figure="latency"]')).to_be_visible()
+
+
+def test_test_connection_streams_its_steps_in_the_row_and_can_be_cancelled(page, hf, admin_user, provider_token):
+    flan = create_model(display_name="Flan")
+    gpt2 = create_model(
+        display_name="GPT-2 chat", endpoint_type="inference_providers", task="chat", repo_id="openai-community/gpt2"
+    )
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/")
+    hf.response_delay = 0.6  # each upstream call is slow: the steps arrive one by one
+    page.click(f"#model-{flan.pk} button[data-test-url]")
+    box = page.locator(f"#test-{flan.pk} .test-result")
+    expect(box).to_have_class(re.compile("running"))
+    expect(box.locator(".steps li")).to_have_count(1)  # the token step, before the others are done
+    expect(box.locator(".elapsed")).to_be_visible()
+    expect(box).to_have_class(re.compile(r"\bok\b"), timeout=10000)
+    expect(page.locator(f"#model-{flan.pk} .last-test")).to_contain_text("works")
+    # A failure is worded for the endpoint type in use, in its own row; the first result stays.
+    hf.response_delay = 0
+    page.click(f"#model-{gpt2.pk} button[data-test-url]")
+    failed = page.locator(f"#test-{gpt2.pk} .test-result")
+    expect(failed).to_have_attribute("data-category", "model_not_served")
+    expect(failed.locator(".fix")).to_contain_text("Change the endpoint type to Hosted Inference API")
+    assert "model_not_served" not in failed.inner_text()  # the code stays in the closed details
+    expect(box).to_have_class(re.compile(r"\bok\b"))
+    # Cancel a slow test.
+    hf.response_delay = 2
+    page.click(f"#model-{flan.pk} button[data-test-url]")
+    box.locator("button.cancel").click()
+    expect(box).to_have_attribute("data-category", "cancelled")
+    hf.response_delay = 0
