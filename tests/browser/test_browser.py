@@ -107,6 +107,14 @@ def test_test_connection_from_the_form_shows_success_and_a_precise_failure(page,
     expect(page.locator("#test-result .fix")).to_contain_text("Check the repo id")
     assert not HFModel.objects.exists()  # nothing saved by testing
     assert page.url.endswith("/models/new/")  # no reload
+    # A test of the values that are then saved becomes the model's first history entry.
+    page.fill("#id_repo_id", "google/flan-t5-base")
+    page.click("#test-form")
+    expect(page.locator("#test-result")).to_have_attribute("data-category", "ok")
+    page.click("button[type=submit]:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Flan")
+    expect(page.locator("#detail-last-test")).to_contain_text("works")
+    assert HFModel.objects.get().tests.count() == 1
 
 
 def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):

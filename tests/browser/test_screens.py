@@ -187,6 +187,13 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                     page.goto(url)
                     page.wait_for_load_state("networkidle")
                     if name == "huggingface":
+                        hf.response_delay = 0.8
+                        page.click(f"#model-{models['flan'].pk} button[data-test-url]")
+                        running = page.locator(f"#test-{models['flan'].pk} .test-result")
+                        expect(running.locator(".steps li")).to_have_count(1)
+                        page.screenshot(path=str(folder / f"test-running-{language}-{width_name}.png"), full_page=True)
+                        expect(running).to_have_class(re.compile(r"\bok\b"), timeout=10000)
+                        hf.response_delay = 0
                         page.click(f"#model-{models['gpt2'].pk} button[data-test-url]")
                         expect(page.locator(f"#test-{models['gpt2'].pk} .test-result")).to_have_class(
                             re.compile("fail")
