@@ -64,7 +64,7 @@ def playground(request):
 
 @member_view
 def compare(request):
-    models = list(visible_models(request.user))
+    models = list(visible_models(request.user).select_related("last_test", "last_test__model"))
     return render(
         request,
         "playground/compare.html",

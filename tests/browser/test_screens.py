@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from providers import audit
-from providers.huggingface.errors import WORDING
+from providers.huggingface.errors import CATEGORIES
 from providers.models import ConnectionTest, HFModel, PlaygroundRun
 from tests.conftest import create_endpoint_model, create_model, login, make_user
 
@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CATALOG = Path(__file__).resolve().parents[2] / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 WIDTHS = {"desktop": 1280, "phone": 390}
 LITERALS = re.compile(r"\b(None|True|False)\b|\[[^\]\n]*\]")
-CODES = re.compile(r"\b(" + "|".join(sorted(WORDING, key=len, reverse=True)) + r")\b|\b[a-z]+\.[a-z_]+_[a-z_]+\b")
+CODES = re.compile(
+    r"\b(" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")\b"  # failure categories
+    r"|\b(?:model|models|provider|person|account|apikey)\.[a-z_]+\b"  # audit action codes
+)
 
 
 def english_sentences():
