@@ -59,6 +59,9 @@ RESULT_FIELDS = [
 ]
 
 
+MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
+
+
 def line(event):
     return (json.dumps(event, ensure_ascii=False) + "\n").encode()
 
@@ -170,7 +173,8 @@ class Relay:
         tokens = reported if reported is not None else (len(self.parts) if streamed else None)
         ttft = (self.first_token_at - self.started) * 1000 if streamed else None
         span = (self.last_token_at - self.first_token_at) if streamed else 0
-        rate = tokens / span if streamed and tokens and span > 0 else None
+        # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
+        rate = tokens / span if streamed and tokens and span >= MIN_RATE_SPAN else None
         return {
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,

@@ -49,6 +49,7 @@ def test_every_endpoint_type_and_task(hf, member_client, provider_token, kind, s
             repo_id="meta-llama/Llama-3.1-8B-Instruct",
         ),
     }[kind]()
+    hf.token_delay = 0.08  # tokens paced as a real server does: the rate is measured over ~0.24 s
     response = run(member_client, model, stream=stream)
     assert float(response["X-Console-Overhead-Ms"]) >= 0
     evts = events(response)
@@ -319,3 +320,10 @@ def test_a_model_whose_last_test_failed_carries_a_sign(hf, member_client, hosted
     HFModel.objects.filter(pk=hosted_model.pk).update(last_test=test)
     page = member_client.get(reverse("playground")).content.decode()
     assert "flan ⚠" in page and '"failing_title": "Not served here"' in page
+
+
+def test_tokens_arriving_in_one_burst_get_no_rate(hf, member_client, provider_token):
+    model = create_endpoint_model(hf.base, "tgi")
+    figures = events(run(member_client, model, stream=True))[-1]["figures"]
+    assert figures["generated_tokens"] == 4 and figures["ttft_ms"] > 0
+    assert figures["tokens_per_second"] is None  # four tokens within milliseconds: not a rate worth showing

@@ -158,7 +158,8 @@
     const badge = el("span", "badge " + (result.ok ? "ok" : "fail"), result.ok ? strings.okShort || strings.ok : result.title);
     badge.dataset.category = result.category || "ok";
     badge.title = result.message || "";
-    target.replaceChildren(badge, document.createTextNode(" "), el("span", "when", result.tested_at_display));
+    target.replaceChildren(badge, document.createTextNode(" "),
+      el("span", "when", result.tested_at_display || Console.when(result.tested_at)));
   }
 
   const formButton = document.getElementById("test-form");
@@ -177,6 +178,8 @@
     if (button.id === "test-form") return;
     button.addEventListener("click", function () {
       const box = document.querySelector(button.dataset.testBox || "#test-result");
+      const stale = document.getElementById("last-failure");
+      if (stale) stale.hidden = true;  // the new result replaces the stored one
       const row = box.closest("tr.test-row");
       if (row) row.hidden = false;
       const body = new FormData();

@@ -133,7 +133,7 @@ def chat_and_wait(page, hf, model, waiting_shot):
     page.select_option("#id_model", str(model.pk))
     page.fill("#id_prompt", "Why is the sky blue?")
     page.click("#run")
-    expect(page.locator("#conversation .bubble.assistant")).to_have_count(1)
+    expect(page.locator("#conversation .bubble.assistant:visible")).to_have_count(1)
     expect(page.locator("#run")).to_be_enabled()
     hf.response_delay = 1.5
     page.fill("#id_prompt", "And at sunset?")
@@ -141,8 +141,9 @@ def chat_and_wait(page, hf, model, waiting_shot):
     expect(page.locator("#waiting")).to_be_visible()
     page.wait_for_timeout(1100)
     page.screenshot(path=str(waiting_shot), full_page=True)
-    expect(page.locator("#conversation .bubble.assistant")).to_have_count(2)
     hf.response_delay = 0
+    expect(page.locator("#conversation .bubble.assistant:visible")).to_have_count(2, timeout=10000)
+    expect(page.locator("#run")).to_be_enabled()
 
 
 def test_every_page_in_both_languages_at_desktop_and_phone_width(
