@@ -53,7 +53,15 @@ def playground(request):
         {
             "form": form,
             "models_json": _models_payload(models),
-            "runs": [{"run": run, "title": run_title(run), "day": timezone.localdate(run.created_at)} for run in page],
+            "runs": [
+                {
+                    "run": run,
+                    "title": run_title(run),
+                    "turns": sum(1 for m in run.messages if m.get("role") == "user"),
+                    "day": timezone.localdate(run.created_at),
+                }
+                for run in page
+            ],
             "page": page,
             "query": query,
             "pager_extra": "&" + urlencode({"q": query}) if query else "",

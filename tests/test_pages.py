@@ -59,3 +59,20 @@ def test_failed_save_says_the_token_must_be_typed_again(admin_client, db):
     response = admin_client.post(reverse("model_add"), model_form_data(repo_id="not a repo", api_token=TOKEN))
     page = response.content.decode()
     assert "Type the token again" in page and TOKEN not in page
+
+
+def test_server_error_page_renders_without_touching_the_session(rf):
+    from providers.errors_views import server_error
+
+    response = server_error(rf.get("/boom/"))
+    page = response.content.decode()
+    assert response.status_code == 500 and "Something went wrong" in page and 'class="mainnav"' not in page
+
+
+def test_model_form_preselects_a_type_and_words_help_per_type(admin_client):
+    page = admin_client.get(reverse("model_add")).content.decode()
+    assert 'value="inference_providers" checked' in page
+    assert "---------" not in page
+    assert page.count('class="help" data-show-for=') == 3  # the repo id help, one per endpoint type
+    assert page.count(">API token<") == 1
+    assert "https://huggingface.co/settings/tokens" in page

@@ -298,6 +298,7 @@ def test_one_conversation_is_one_history_entry_with_its_turns(hf, member_client,
     assert page.count('class="run"') == 2
     latest = PlaygroundRun.objects.filter(conversation=conversation).order_by("-pk").first()
     assert f'data-run="{latest.pk}"' in page
+    assert "2 turns" in page
     detail = member_client.get(reverse("run_detail", args=[latest.pk])).json()
     assert [m["content"] for m in detail["messages"]] == ["Hi", "The sky is blue", "And why?"]
     member_client.post(reverse("run_delete", args=[latest.pk]))
