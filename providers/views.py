@@ -232,12 +232,15 @@ def model_delete(request, pk):
     return render(request, "providers/model_delete.html", {"model": model})
 
 
+PENDING_TEST_AGE = timedelta(hours=1)
+
+
 def _adopt_form_test(request, model):
     """A test run from the form before the model existed becomes its first history entry, if it tested these values."""
     pending = request.POST.get("pending_test", "")
     if not pending.isdigit():
         return
-    since = timezone.now() - timedelta(hours=1)
+    since = timezone.now() - PENDING_TEST_AGE
     test = ConnectionTest.objects.filter(
         pk=pending, model__isnull=True, created_by=request.user, created_at__gte=since
     ).first()
@@ -250,6 +253,8 @@ def _adopt_form_test(request, model):
 
 def _finish_test(request, model, result):
     """Record the result (history for a saved model, a pending entry for a form's values) and audit it."""
+    if not model.pk:  # form tests never saved as a model: kept an hour, for `_adopt_form_test`
+        ConnectionTest.objects.filter(model__isnull=True, created_at__lt=timezone.now() - PENDING_TEST_AGE).delete()
     entry = record_test(model if model.pk else None, result, request.user, config=tested_config(model))
     audit.record(
         request,
