@@ -334,3 +334,14 @@ def test_a_test_of_other_values_is_not_recorded_for_the_saved_model(hf, admin_cl
     admin_client.post(reverse("model_add"), form_data(pending_test=result["test_id"]))
     model = HFModel.objects.get(display_name="form model")
     assert model.last_test_id is None and not model.tests.exists()
+
+
+def test_form_tests_never_saved_are_dropped_after_an_hour(hf, admin_client, provider_token):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = admin_client.post(reverse("model_test_form"), form_data()).json()["test_id"]
+    ConnectionTest.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(hours=2))
+    new = admin_client.post(reverse("model_test_form"), form_data()).json()["test_id"]
+    assert list(ConnectionTest.objects.values_list("pk", flat=True)) == [new]
