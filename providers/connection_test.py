@@ -244,6 +244,7 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
         "sample_output": sample[:1000],
         "server_info": info,
         "steps": list(steps),
+        "diagnosis": {"variant": error.variant, "context": error.context} if error and error.variant else {},
     }
     return result
 
@@ -317,6 +318,7 @@ def record_test(model, result, user, config=None):
         server_info=result["server_info"],
         steps=result["steps"],
         config=config or {},
+        diagnosis=result.get("diagnosis") or {},
         created_by=user if user and user.is_authenticated else None,
     )
     if model is not None:

@@ -162,6 +162,8 @@ class ConnectionTest(models.Model):
     steps = models.JSONField(default=list, blank=True)
     # What was tested (type, task, repo id, URL), so a test run from an unsaved form joins the model it became.
     config = models.JSONField(default=dict, blank=True)
+    # The diagnosis's situation ({"variant", "context"}), so stored results keep their precise advice.
+    diagnosis = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -174,11 +176,19 @@ class ConnectionTest(models.Model):
     @property
     def title(self):
         """The short words for the result, for the endpoint type of the model it belongs to."""
-        from providers.huggingface.errors import wording
-
         if self.ok:
             return _("works")
-        return wording(self.category, self.model.endpoint_type if self.model_id else "")[0]
+        return self.wording()[0]
+
+    @property
+    def advice(self):
+        return "" if self.ok else self.wording()[1]
+
+    def wording(self):
+        from providers.huggingface.errors import wording
+
+        kind = self.model.endpoint_type if self.model_id else ""
+        return wording(self.category, kind, self.diagnosis.get("variant", ""), **self.diagnosis.get("context", {}))
 
 
 class AuditEntry(models.Model):

@@ -131,6 +131,8 @@ def test_inference_providers_provider_not_live(hf, admin_client, chat_model):
     assert result["category"] == "model_not_served" and "fireworks-ai" in result["message"]
     assert result["advice"].startswith("Use “:together”, or drop the suffix to let the router choose.")
     assert "endpoint type" not in result["advice"]  # it already is Inference Providers
+    page = admin_client.get(reverse("model_detail", args=[chat_model.pk])).content.decode()
+    assert "Use “:together”, or drop the suffix" in page  # the stored result keeps its precise advice
 
 
 def test_small_model_on_inference_providers_is_pointed_to_the_hosted_api(hf, admin_client, chat_model):

@@ -16,6 +16,11 @@ class Migration(migrations.Migration):
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
+            model_name='connectiontest',
+            name='diagnosis',
+            field=models.JSONField(blank=True, default=dict),
+        ),
+        migrations.AddField(
             model_name='playgroundrun',
             name='conversation',
             field=models.UUIDField(blank=True, db_index=True, null=True),
