@@ -28,7 +28,8 @@ def test_first_run_setup_login_and_navigation(page):
     expect(page.locator("h1")).to_contain_text("Hugging Face")
     page.click("nav.mainnav >> text=Playground")
     expect(page.locator("h1")).to_contain_text("Playground")
-    page.select_option("#language", "zh-hans")  # submits itself
+    page.wait_for_load_state("load")  # the script that submits the switch has run
+    page.select_option("#language", "zh-hans")  # submits itself, no separate button
     expect(page.locator("nav.mainnav")).to_contain_text("体验场")
     page.goto("/setup/")
     expect(page.locator(".error-code")).to_have_text("404")
