@@ -1,12 +1,13 @@
 """The console in real headless Chromium: first run, admin screens, test connection, the playground."""
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from providers.models import HFModel, PlaygroundRun
-from tests.conftest import PASSWORD, TOKEN, create_model, login, make_user
+from tests.conftest import PASSWORD, TOKEN, create_endpoint_model, create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -213,3 +214,39 @@ def test_test_connection_streams_its_steps_in_the_row_and_can_be_cancelled(page,
     box.locator("button.cancel").click()
     expect(box).to_have_attribute("data-category", "cancelled")
     hf.response_delay = 0
+
+
+def test_playground_reads_wait_heartbeats_and_says_what_it_waits_for(page, hf, provider_token):
+    """#11's server sends {"type": "wait"} lines while the upstream is silent; here the browser is handed such
+    a stream directly, since this branch's server does not emit them."""
+    member = make_user("mia", "Member")
+    model = create_endpoint_model(hf.base, display_name="TGI")
+    lines = [
+        {"type": "start", "model": "TGI", "stream": True},
+        {"type": "wait", "waited_ms": 1000},
+        {"type": "wait", "waited_ms": 2000},
+        {"type": "token", "text": "The sky"},
+        {
+            "type": "done",
+            "figures": {
+                "latency_ms": 2100.0,
+                "ttft_ms": 2050.0,
+                "generated_tokens": None,
+                "tokens_per_second": None,
+                "finish_reason": "",
+            },
+        },
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    login(page, member.username)
+    page.route(
+        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
+    )
+    page.select_option("#id_model", str(model.pk))
+    page.fill("#id_prompt", "Why is the sky blue")
+    page.click("#run")
+    expect(page.locator("#output")).to_have_text("The sky")
+    expect(page.locator("#waiting")).to_be_hidden()
+    expect(page.locator('#figures [data-figure="tokens"]')).to_have_text("not reported")
+    expect(page.locator('#figures [data-figure="rate"]')).to_have_text("not reported")
+    expect(page.locator("#run")).to_be_enabled()
