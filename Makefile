@@ -18,7 +18,7 @@ $(VENV)/.dev: $(BIN)/activate requirements-dev.txt
 
 setup: $(BIN)/activate
 	$(BIN)/python -m config.localenv
-	mkdir -p data
+	mkdir -p -m 700 data
 	$(BIN)/python manage.py check --fail-level ERROR
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py compile_translations

@@ -1,5 +1,6 @@
 """The one place that reads the environment. Every variable is documented in .env.example."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "providers.cache_policy.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -119,7 +121,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Login throttling (django-axes): lock a username+address pair after repeated failures.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15) / 60  # hours
+# A timedelta: the lock-out page and the People page read the same duration as django-axes.
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
@@ -161,6 +164,10 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[])
 # Hugging Face services. Defaults are the real hosts; air-gapped installs and tests point them elsewhere.
 HF_HUB_URL = env.str("HF_HUB_URL", default="https://huggingface.co").rstrip("/")
 HF_ROUTER_URL = env.str("HF_ROUTER_URL", default="https://router.huggingface.co").rstrip("/")
+HF_ENDPOINTS_API_URL = env.str("HF_ENDPOINTS_API_URL", default="https://api.endpoints.huggingface.cloud/v2").rstrip("/")
+HF_PICKER_TIMEOUT = env.float("HF_PICKER_TIMEOUT", default=4.0)
+HF_PICKER_CACHE_SECONDS = env.int("HF_PICKER_CACHE_SECONDS", default=300)
+HF_ENDPOINT_WATCH_SECONDS = env.int("HF_ENDPOINT_WATCH_SECONDS", default=600)
 HF_CONNECT_TIMEOUT = env.float("HF_CONNECT_TIMEOUT", default=5.0)
 HF_READ_TIMEOUT = env.float("HF_READ_TIMEOUT", default=60.0)
 HF_TEST_TIMEOUT = env.float("HF_TEST_TIMEOUT", default=30.0)
@@ -169,13 +176,28 @@ HF_LOADING_WAIT_MAX = env.float("HF_LOADING_WAIT_MAX", default=20.0)
 HF_RETRY_AFTER_MAX = env.float("HF_RETRY_AFTER_MAX", default=10.0)
 HF_SCALE_UP_TIMEOUT = env.int("HF_SCALE_UP_TIMEOUT", default=120)
 HF_CHECK_CONCURRENCY = env.int("HF_CHECK_CONCURRENCY", default=4)
+HF_MAX_ANSWER_BYTES = env.int("HF_MAX_ANSWER_BYTES", default=1048576)
 
 # Outbound URL safety for admin-entered endpoint URLs.
 OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
 OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# A PEM file of extra certificate authorities to trust (endpoints behind a private CA), added to the defaults.
+OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
+# Runs in flight: how often each process saves their output so far, and when a silent run counts as orphaned.
+RUN_CHECKPOINT_SECONDS = env.float("RUN_CHECKPOINT_SECONDS", default=2.0)
+RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
+
+# Model import: a file larger, or with more models, is refused before anything is validated or written.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)
+IMPORT_MAX_MODELS = env.int("IMPORT_MAX_MODELS", default=500)
+# The OpenAI-compatible API (/v1/): limits per key, unless an admin set the key's own. 0 means no limit.
+API_REQUESTS_PER_MINUTE = env.int("API_REQUESTS_PER_MINUTE", default=60)
+API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
+# Where the limit counters live: a local folder every worker process of this machine shares (see README).
+API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 
 # The web server `make run` starts (config/gunicorn.py reads these).
 WEB_HOST = env.str("HOST", default="127.0.0.1")
@@ -188,7 +210,10 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "providers.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "providers.middleware.RequestIdLogFilter"},
+        "forbidden_one_line": {"()": "providers.logging_filters.ForbiddenOneLine"},
+    },
     "formatters": {
         "readable": {
             "format": "%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s",
@@ -199,7 +224,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "readable",
-            "filters": ["request_id"],
+            "filters": ["request_id", "forbidden_one_line"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

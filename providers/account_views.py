@@ -1,5 +1,8 @@
 """Home, first-run setup, people and roles, and the health check."""
 
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required, permission_required
@@ -7,6 +10,7 @@ from django.contrib.staticfiles import finders
 from django.db import DatabaseError, connection, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -80,7 +84,8 @@ def people(request):
         messages.success(request, _("%(name)s can now sign in.") % {"name": user.username})
         return redirect("people")
     users = User.objects.order_by("username").prefetch_related("groups")
-    rows = [{"user": u, "role": roles.role_of(u)} for u in users]
+    locked = locked_usernames()
+    rows = [{"user": u, "role": roles.role_of(u), "locked": u.username in locked} for u in users]
     return render(request, "accounts/people.html", {"form": form, "rows": rows, "role_form": RoleForm()})
 
 
@@ -127,4 +132,26 @@ def person_active(request, user_id):
         messages.success(request, _("%(name)s can sign in again.") % {"name": user.username})
     else:
         messages.success(request, _("%(name)s can no longer sign in.") % {"name": user.username})
+    return redirect("people")
+
+
+def locked_usernames():
+    """User names locked out of log-in right now (failure limit reached within the cool-off), in one query."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    return set(
+        AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=since)
+        .values_list("username", flat=True)
+        .distinct()
+    )
+
+
+@login_required
+@permission_required(roles.MANAGE_PEOPLE, raise_exception=True)
+@require_POST
+def person_unlock(request, user_id):
+    """Lift a log-in lock-out (from every address) before its cool-off ends."""
+    user = get_object_or_404(User, pk=user_id)
+    cleared = axes_reset(username=user.username)
+    audit.record(request, "person.unlock", user, {"attempts_cleared": cleared})
+    messages.success(request, _("%(name)s can try to sign in again now.") % {"name": user.username})
     return redirect("people")

@@ -7,6 +7,8 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Model providers"
 
     def ready(self):
-        from providers import checks, roles  # noqa: F401  (registers the system checks)
+        from providers import api, checks, freshness, roles  # noqa: F401  (registers the system checks)
 
         post_migrate.connect(roles.ensure_roles_after_migrate, sender=self)
+        freshness.connect_signals()
+        api.connect_signals()

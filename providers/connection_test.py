@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers import crypto
-from providers.huggingface import client
+from providers.huggingface import client, engines
 from providers.huggingface.errors import HFError
 from providers.models import ConnectionTest, EndpointType, ProviderSettings, Task
 
@@ -31,18 +31,44 @@ def resolve_token(model, typed_token=""):
         raise HFError("token_unreadable") from None
 
 
-def target_for(model, typed_token="", scale_up=False):
+def target_for(model, typed_token="", scale_up=False, detect=True):
+    """The client Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
     token = resolve_token(model, typed_token)
     if not token and model.endpoint_type != EndpointType.INFERENCE_ENDPOINT:
         raise HFError("no_token")
-    return client.Target(
+    target = client.Target(
         endpoint_type=model.endpoint_type,
         task=model.task,
         repo_id=model.repo_id,
         endpoint_url=model.endpoint_url,
         token=token,
         scale_up_timeout=settings.HF_SCALE_UP_TIMEOUT if scale_up else 0,
+        engine=model.engine,
+        served_model=model.served_model,
     )
+    if detect and model.pk and model.endpoint_type == EndpointType.INFERENCE_ENDPOINT and not model.engine:
+        found = client.identify_engine(target.endpoint_url, token, client.Deadline(settings.HF_TEST_TIMEOUT))
+        remember_engine(model, found)
+        target.engine, target.served_model = found.engine, found.served_model
+    return target
+
+
+def remember_engine(model, found, save=True):
+    """Store what was found behind the URL, so later runs need not ask again.
+
+    `save=False` only notes it on the instance (a streamed test's worker thread leaves the database to the
+    request's thread, which saves it with `save_engine`).
+    """
+    model.engine, model.served_model = found.engine, found.served_model[:300]
+    if model.pk and save:
+        save_engine(model)
+
+
+def save_engine(model):
+    if model.pk:
+        type(model).objects.filter(pk=model.pk, endpoint_url=model.endpoint_url).update(
+            engine=model.engine, served_model=model.served_model
+        )
 
 
 def split_provider(repo_id):
@@ -91,9 +117,9 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     steps = _Steps(listener)
     server_info = {}
     try:
-        target = target or target_for(model, typed_token, scale_up)
+        target = target or target_for(model, typed_token, scale_up, detect=False)
         if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
-            server_info = _check_endpoint(target, deadline, steps)
+            server_info = _check_endpoint(model, target, deadline, steps, save=listener is None)
         else:
             _check_hub(model, target, deadline, steps)
         params = {"max_new_tokens": PROBE_TOKENS}
@@ -183,40 +209,29 @@ def _check_hub(model, target, deadline, steps):
         raise HFError("model_not_served", _("hf-inference does not serve %(repo)s.") % {"repo": repo_id})
 
 
-SERVER_FACTS = (
-    ("model_id", gettext_lazy("model %(v)s")),
-    ("version", gettext_lazy("version %(v)s")),
-    ("max_input_tokens", gettext_lazy("up to %(v)s input tokens")),
-    ("max_input_length", gettext_lazy("up to %(v)s input tokens")),
-    ("max_total_tokens", gettext_lazy("up to %(v)s tokens in all")),
-)
-
-
-def _check_endpoint(target, deadline, steps):
+def _check_endpoint(model, target, deadline, steps, save=True):
     steps.begin(_("Server"))
-    info = client.endpoint_info(target.endpoint_url, target.token, deadline, target.headers())
-    if info is None:
-        steps.add(_("Server"), True, _("answers, but has no /info route (not text-generation-inference)"))
-        return {"reachable": True}
-    summary = {
-        k: info.get(k)
-        for k in (
-            "model_id",
-            "model_pipeline_tag",
-            "version",
-            "max_input_tokens",
-            "max_input_length",
-            "max_total_tokens",
-            "router",
-        )
-        if info.get(k) is not None
-    }
-    shown = []
-    for key, text in SERVER_FACTS:
-        if key in summary and not (key == "max_input_length" and "max_input_tokens" in summary):
-            shown.append(str(text) % {"v": summary[key]})
-    steps.add(_("Server"), True, ", ".join(shown) or _("text-generation-inference"))
-    tag = info.get("model_pipeline_tag")
+    found = client.identify_engine(target.endpoint_url, target.token, deadline, target.headers(), with_version=True)
+    remember_engine(model, found, save=save)
+    target.engine, target.served_model = found.engine, found.served_model
+    summary = {"engine": found.engine, "engine_name": found.label}
+    summary.update({k: v for k, v in (("version", found.version), ("served_model", found.served_model)) if v})
+    if found.context_length:
+        summary["context_length"] = found.context_length
+    if found.engine == engines.UNKNOWN:
+        steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
+        return {"reachable": True, **summary}
+    steps.add(_("Server"), found.engine != engines.TEI, found.describe())
+    engines.check_generates(found.engine)
+    configured = split_provider(model.repo_id)[0]
+    if configured and found.served_model and configured.lower() != found.served_model.lower():
+        warning = _("The model here is %(configured)s but the server serves %(served)s.") % {
+            "configured": configured,
+            "served": found.served_model,
+        }
+        summary["warning"] = warning
+        steps.add(_("Model name"), True, warning)
+    tag = found.pipeline_tag
     if tag in ("text-generation", "text2text-generation") and target.task != "chat" and tag != target.task:
         raise HFError(
             "wrong_task",
@@ -262,7 +277,7 @@ def stream_test(model, typed_token="", scale_up=False):
     """
     started = time.monotonic()
     try:
-        target = target_for(model, typed_token, scale_up)
+        target = target_for(model, typed_token, scale_up, detect=False)
     except HFError as exc:
         yield {"type": "result", "result": _failed_before_start(model, started, exc)}
         return
@@ -284,6 +299,8 @@ def stream_test(model, typed_token="", scale_up=False):
         except queue.Empty:
             yield {"type": "wait", "waited_ms": int((time.monotonic() - started) * 1000)}
             continue
+        if event["type"] == "result" and model.engine:
+            save_engine(model)  # what the worker found behind the URL, saved from this thread
         yield event
         if event["type"] == "result":
             return

@@ -24,6 +24,13 @@ ACTION_TITLES = {
     "person.role": gettext_lazy("Role changed"),
     "person.activate": gettext_lazy("Person reactivated"),
     "person.deactivate": gettext_lazy("Person deactivated"),
+    "person.unlock": gettext_lazy("Person unlocked"),
+    "api_key.create": gettext_lazy("API key created"),
+    "api_key.revoke": gettext_lazy("API key revoked"),
+    "api_key.limits": gettext_lazy("API key limits changed"),
+    "endpoint.resume": gettext_lazy("Endpoint resumed"),
+    "endpoint.wake": gettext_lazy("Endpoint woken"),
+    "endpoint.start_failed": gettext_lazy("Endpoint failed to start"),
 }
 
 FIELD_LABELS = {
@@ -48,6 +55,14 @@ FIELD_LABELS = {
     "created": gettext_lazy("Created"),
     "updated": gettext_lazy("Updated"),
     "skipped": gettext_lazy("Skipped"),
+    "attempts_cleared": gettext_lazy("Failed log-ins cleared"),
+    "prefix": gettext_lazy("Key prefix"),
+    "expires_at": gettext_lazy("Expires"),
+    "owner": gettext_lazy("Owner"),
+    "endpoint": gettext_lazy("Endpoint"),
+    "state": gettext_lazy("State"),
+    "requests_per_minute": gettext_lazy("Requests per minute"),
+    "max_streams": gettext_lazy("Concurrent streams"),
 }
 
 SECRET_SUMMARIES = {"token replaced": gettext_lazy("token replaced"), "token removed": gettext_lazy("token removed")}

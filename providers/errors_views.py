@@ -1,13 +1,46 @@
-"""Error pages in the console's layout (never a traceback, never request data)."""
+"""Error pages in the console's layout (never a traceback, never request data), or the JSON error a script expects.
 
+A request that asked for JSON or NDJSON (the playground, the test-connection button) gets
+{"errors": {"__all__": [{"message": ...}]}} with the same status, so the page can show the message in place.
+"""
+
+import sys
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 
-def _page(request, status, title):
-    return render(request, "error.html", {"status": status, "title": title}, status=status)
+def wants_json(request):
+    accept = request.headers.get("Accept", "")
+    return "json" in accept or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+def _page(request, status, title, message="", headers=None):
+    if wants_json(request):
+        text = message or {
+            400: _("The request could not be understood."),
+            403: _("You do not have permission to open this page."),
+            404: _("This page does not exist."),
+        }.get(status, _("Something went wrong on our side. The error was logged; please try again."))
+        response = JsonResponse({"errors": {"__all__": [{"message": str(text), "code": title}]}}, status=status)
+    else:
+        response = render(request, "error.html", {"status": status, "title": title, "message": message}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        message = _("The request is too large (at most %(size)s MB). Shorten the prompt or the conversation.") % {
+            "size": f"{limit / 1_048_576:.1f}"
+        }
+        return _page(request, 413, "too_large", message)
     return _page(request, 400, "bad_request")
 
 
@@ -20,4 +53,9 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its exception handler, so the exception being handled is at hand.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
+        message = _("The console is busy saving other changes. Try again in a few seconds.")
+        return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
     return _page(request, 500, "server_error")

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
 from providers import netpolicy, roles
-from providers.generation_params import check_parameters, parameter_fields
+from providers.generation_params import LIMITS, check_parameters, name_error, parameter_fields, text_error
 from providers.models import EndpointType, HFModel, Task
 
 # Hugging Face repo ids: `namespace/name`, word characters, `-` and `.`, no `--` or `..`, name <= 96 characters.
@@ -85,6 +85,7 @@ class ModelConfigForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.notes = []  # things to tell the admin after saving (e.g. a renamed repo id)
         self.fields.update(parameter_fields())
         # Cards, not a list with a blank "-----": the usual choice is preselected, with a task it allows.
         self.fields["endpoint_type"].choices = [
@@ -106,6 +107,7 @@ class ModelConfigForm(forms.ModelForm):
         name = self.cleaned_data["display_name"].strip()
         if not name:
             raise forms.ValidationError(_("Give the model a display name."))
+        name_error(name)
         clash = HFModel.objects.filter(display_name__iexact=name).exclude(pk=self.instance.pk)
         if clash.exists():
             raise forms.ValidationError(_("Another model already has this display name."))
@@ -126,7 +128,7 @@ class ModelConfigForm(forms.ModelForm):
             self.add_error("task", _("This endpoint type supports: %(tasks)s.") % {"tasks": allowed})
         if kind in (EndpointType.HOSTED_API, EndpointType.INFERENCE_PROVIDERS):
             data["endpoint_url"] = ""  # ignored and not stored for the serverless types
-            repo = data.get("repo_id", "")
+            repo = data["repo_id"] = self._canonical(data.get("repo_id", ""))
             if not repo:
                 self.add_error("repo_id", _("Enter the model's Hub repo id."))
             else:
@@ -150,6 +152,26 @@ class ModelConfigForm(forms.ModelForm):
                 self.add_error(name, message)
         return data
 
+    def _canonical(self, repo):
+        """An old un-namespaced id (gpt2) becomes the id the Hub redirects it to, with a note for the admin."""
+        from providers.connection_test import resolve_token
+        from providers.huggingface import catalog
+        from providers.huggingface.errors import HFError
+
+        if not repo or "/" in repo.partition(":")[0]:
+            return repo
+        try:
+            canonical = catalog.canonical_legacy_id(repo, resolve_token(self.instance))
+        except HFError:
+            return repo  # the Hub cannot say; the usual namespace/name rule explains what to type
+        if canonical:
+            self.notes.append(
+                _("“%(old)s” is an old name; the Hub now calls it %(new)s, which is what was saved.")
+                % {"old": repo, "new": canonical}
+            )
+            return canonical
+        return repo
+
     BOOKKEEPING_FIELDS = ("api_token", "clear_token", "version")
 
     def configuration_changes(self):
@@ -164,6 +186,8 @@ class ModelConfigForm(forms.ModelForm):
         if instance.stop_sequences is None:
             instance.stop_sequences = []
         changed = self.configuration_changes()
+        if {"endpoint_url", "endpoint_type"} & set(changed):
+            instance.engine, instance.served_model = "", ""  # another server: identify it again on next use
         if self.cleaned_data.get("api_token"):
             instance.set_secret("api_token", self.cleaned_data["api_token"])
             changed.append("api_token")
@@ -187,6 +211,7 @@ class SetupForm(forms.Form):
 
     def clean_username(self):
         name = self.cleaned_data["username"].strip()
+        name_error(name)
         if get_user_model().objects.filter(username__iexact=name).exists():
             raise forms.ValidationError(_("This user name is taken."))
         return name
@@ -215,13 +240,29 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON that nests too deeply is a validation error, not a RecursionError."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(_("The data nests too deeply.")) from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
 class PlaygroundForm(forms.Form):
     model = forms.ModelChoiceField(label=_("Model"), queryset=HFModel.objects.none(), empty_label=None)
     prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    messages = forms.JSONField(required=False, widget=forms.HiddenInput)
+    messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
     conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=2**63 - 1)
+    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=LIMITS["seed"][0], max_value=LIMITS["seed"][1])
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
     stream = forms.BooleanField(label=_("Stream"), required=False, initial=True)
@@ -238,6 +279,8 @@ class PlaygroundForm(forms.Form):
             for m in messages
         ):
             raise forms.ValidationError(_("The conversation is not in the expected form."))
+        for message in messages:
+            text_error(message["content"])
         return messages
 
     def clean(self):

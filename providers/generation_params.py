@@ -8,7 +8,21 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 MAX_STOP_SEQUENCES = 4
-MAX_NEW_TOKENS_LIMIT = 32768
+MAX_STOP_SEQUENCE_LENGTH = 200
+
+# The one table of numeric bounds (inclusive). The model form, the import (which runs the model form) and the
+# playground build their fields from it, so a value is refused the same way wherever it is typed. The upper
+# bounds are generous for any real model and keep every value inside a 32-bit column on PostgreSQL. A lower
+# bound of None depends on the task and is checked by check_parameters below.
+LIMITS = {
+    "max_new_tokens": (1, 32768),
+    "temperature": (None, 100.0),
+    "top_p": (None, 1.0),
+    "top_k": (1, 100000),
+    "repetition_penalty": (None, 100.0),
+    "seed": (0, 2**63 - 1),
+}
+MAX_NEW_TOKENS_LIMIT = LIMITS["max_new_tokens"][1]
 
 
 def stop_lines(text):
@@ -24,8 +38,10 @@ class StopSequencesField(forms.CharField):
         return "\n".join(value) if isinstance(value, list) else value
 
     def to_python(self, value):
-        if isinstance(value, list):
-            return [str(v) for v in value if str(v).strip()]
+        if isinstance(value, list):  # the import hands over the list it read; the form posts text
+            if not all(isinstance(v, str) for v in value):
+                raise forms.ValidationError(_("Each stop sequence must be a text."))
+            return [v for v in value if v.strip()]
         return stop_lines(super().to_python(value))
 
     def validate(self, value):
@@ -34,27 +50,63 @@ class StopSequencesField(forms.CharField):
                 _("At most %(max)s stop sequences are supported. Given: %(n)s"),
                 params={"max": MAX_STOP_SEQUENCES, "n": len(value)},
             )
+        for sequence in value:
+            text_error(sequence)
+            if len(sequence) > MAX_STOP_SEQUENCE_LENGTH:
+                raise forms.ValidationError(
+                    _("A stop sequence may have at most %(max)s characters."),
+                    params={"max": MAX_STOP_SEQUENCE_LENGTH},
+                )
+
+    def run_validators(self, value):
+        pass  # CharField's validators expect one string; validate() checks each sequence
+
+
+# Characters refused in free text: NUL (PostgreSQL cannot store it, and no prompt needs it).
+NUL = "\x00"
+# Characters that reorder how text is displayed (embeddings, overrides, isolates, marks): in a name they can make
+# one model or person look like another, so names refuse them.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def text_error(value):
+    """Raise ValidationError when a text holds a NUL character."""
+    if NUL in value:
+        raise forms.ValidationError(_("The text contains a NUL character, which cannot be stored."))
+
+
+def name_error(value):
+    """Raise ValidationError when a name holds NUL or a character that changes the direction of display."""
+    text_error(value)
+    if any(ch in BIDI_CONTROLS for ch in value):
+        raise forms.ValidationError(
+            _("A name may not contain characters that change the direction of the text (they can disguise it).")
+        )
+
+
+def _bounded(field_class, name, label, **kwargs):
+    low, high = LIMITS[name]
+    return field_class(label=label, required=False, min_value=low, max_value=high, **kwargs)
 
 
 def parameter_fields():
     """Fresh field instances for a form (Django forms copy fields, but defaults must not be shared)."""
     return {
-        "max_new_tokens": forms.IntegerField(
-            label=_("Max new tokens"),
-            required=False,
-            min_value=1,
-            max_value=MAX_NEW_TOKENS_LIMIT,
+        "max_new_tokens": _bounded(
+            forms.IntegerField,
+            "max_new_tokens",
+            _("Max new tokens"),
             error_messages={"min_value": _("Max new tokens must be strictly positive.")},
         ),
-        "temperature": forms.FloatField(label=_("Temperature"), required=False),
-        "top_p": forms.FloatField(label=_("Top-p"), required=False),
-        "top_k": forms.IntegerField(
-            label=_("Top-k"),
-            required=False,
-            min_value=1,
+        "temperature": _bounded(forms.FloatField, "temperature", _("Temperature")),
+        "top_p": _bounded(forms.FloatField, "top_p", _("Top-p")),
+        "top_k": _bounded(
+            forms.IntegerField,
+            "top_k",
+            _("Top-k"),
             error_messages={"min_value": _("Top-k must be strictly positive.")},
         ),
-        "repetition_penalty": forms.FloatField(label=_("Repetition penalty"), required=False),
+        "repetition_penalty": _bounded(forms.FloatField, "repetition_penalty", _("Repetition penalty")),
         "stop_sequences": StopSequencesField(
             label=_("Stop sequences"), required=False, help_text=_("One per line, at most 4.")
         ),

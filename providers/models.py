@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from providers import crypto
+from providers.huggingface.engines import CHOICES as ENGINE_CHOICES
 
 
 class SecretsMixin(models.Model):
@@ -88,6 +89,15 @@ class ProviderSettings(SecretsMixin):
         return cls.objects.filter(pk=cls.SINGLETON_PK).first()
 
 
+class Freshness(models.Model):
+    """A single row whose value changes with the configuration (see providers/freshness.py)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.value)
+
+
 class EndpointType(models.TextChoices):
     HOSTED_API = "hosted_api", _("Hosted Inference API")
     INFERENCE_ENDPOINT = "inference_endpoint", _("Inference Endpoint")
@@ -111,6 +121,9 @@ class HFModel(SecretsMixin):
     api_token_encrypted = models.TextField(blank=True, default="")
     api_token_last4 = models.CharField(max_length=4, blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
+    engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
+    served_model = models.CharField(max_length=300, blank=True, default="")
 
     max_new_tokens = models.PositiveIntegerField(null=True, blank=True)
     temperature = models.FloatField(null=True, blank=True)
@@ -123,6 +136,8 @@ class HFModel(SecretsMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_test = models.ForeignKey("ConnectionTest", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The model's name in the API (/v1/): chosen once from the display name, kept when the model is renamed.
+    api_id = models.SlugField(max_length=100, unique=True, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["display_name"]
@@ -221,6 +236,7 @@ class RunStatus(models.TextChoices):
     OK = "ok", _("completed")
     FAILED = "failed", _("failed")
     STOPPED = "stopped", _("stopped")
+    INTERRUPTED = "interrupted", _("interrupted")
 
 
 class PlaygroundRun(models.Model):
@@ -246,10 +262,65 @@ class PlaygroundRun(models.Model):
     # The chat this run is a turn of: history lists a conversation once, by its latest turn.
     conversation = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # While running: the server process relaying it (host:master pid:pid) and when that process last saved it.
+    worker = models.CharField(max_length=100, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="run_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="run_user_recent"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+        ]
 
     def __str__(self):
         return f"{self.model_name} run {self.pk}"
+
+
+class APIKey(models.Model):
+    """A personal key for the OpenAI-compatible API (providers/api/). Only its keyed hash is stored.
+
+    The key acts as its owner. Recording use (`last_used_at`) goes through a queryset update, so it does not
+    move the freshness number that revoking or changing a key moves.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_streams = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+class APICall(models.Model):
+    """One call of the OpenAI-compatible API, written after its answer was sent."""
+
+    key = models.ForeignKey(APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    model = models.ForeignKey(HFModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_calls")
+    model_name = models.CharField(max_length=100, blank=True, default="")
+    route = models.CharField(max_length=32)
+    stream = models.BooleanField(default=False)
+    status = models.PositiveSmallIntegerField()
+    category = models.CharField(max_length=40, blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    ttft_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.route} {self.status}"

@@ -1,7 +1,8 @@
 """Outbound URL safety for admin-entered endpoint URLs: scheme, credentials, and every address a host resolves to.
 
 The same address rule runs twice: when a URL is saved (on every address the name resolves to) and when the
-client connects (on the peer address of the socket actually opened), so DNS rebinding has no window.
+client connects: the name is resolved once, every address is checked, and the socket is opened to a checked
+address (resolve-and-pin), so a rebound name never gets even a TCP handshake with an internal address.
 """
 
 import ipaddress
@@ -142,3 +143,27 @@ def check_url(url, resolve_host=True):
             if reason:
                 raise BlockedURL(reason)
     return parts
+
+
+def checked_addresses(host, port):
+    """The addresses to connect to for `host`, resolved once and each one allowed; raises BlockedURL otherwise.
+
+    The verdict comes before any packet is sent, so it is the same whether something listens there or not.
+    socket.gaierror is left to the caller (a name that does not resolve is a DNS failure, not a policy refusal).
+    """
+    literal = parse_ip(host)
+    if literal is not None:
+        reason = address_refusal(literal, host)
+        if reason:
+            raise BlockedURL(reason)
+        return [str(literal)]
+    addresses = []
+    for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        address = info[4][0]
+        if address not in addresses:
+            addresses.append(address)
+    for address in addresses:
+        reason = address_refusal(address.split("%")[0], host)
+        if reason:
+            raise BlockedURL(reason)
+    return addresses

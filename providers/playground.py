@@ -7,9 +7,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from providers import run_lifecycle
 from providers.connection_test import target_for
 from providers.huggingface import client
 from providers.huggingface.errors import HFError, wording
@@ -31,7 +34,7 @@ def rate_limited(user):
 
 
 def new_run(user, model, form, compare_group=None):
-    """The run, saved as running at once: history shows it and the rate limit counts it."""
+    """The run, saved as running at once: history shows it, the rate limit counts it, and it names its owner."""
     data = form.cleaned_data
     return PlaygroundRun.objects.create(
         user=user,
@@ -43,6 +46,8 @@ def new_run(user, model, form, compare_group=None):
         parameters=form.parameters(),
         compare_group=compare_group,
         conversation=data.get("conversation") if model.is_chat else None,
+        worker=run_lifecycle.worker_id(),
+        heartbeat_at=timezone.now(),
     )
 
 
@@ -57,6 +62,8 @@ RESULT_FIELDS = [
     "error_category",
     "error_message",
 ]
+SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final write
+WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
 
 MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
@@ -69,8 +76,10 @@ def line(event):
 class Relay:
     """Pulls from the client generator and turns it into NDJSON lines, saving the run at the end.
 
-    `start()` runs in the view so failures before the first token become one error line; iterating the
-    relay yields each token the moment it arrives. Closing it (the browser stopped) closes the upstream.
+    `start()` runs in the view so failures within the first second become one error line; iterating the relay
+    yields each token the moment it arrives, and a wait line each second the upstream is silent (a closed tab
+    makes that write fail, which closes the upstream). Closing it (the browser stopped) closes the upstream.
+    While it runs, the process's checkpoint loop saves its output so far (see run_lifecycle).
     """
 
     def __init__(self, run, model, stream, started):
@@ -78,12 +87,14 @@ class Relay:
         self.model = model
         self.stream = stream
         self.started = started  # perf_counter() when the request arrived: figures count from there
-        self.first_at = None  # the first event from upstream
-        self.first_token_at = None
-        self.last_token_at = None
+        self.first_at = None  # the first token from upstream
+        self.last_at = None  # the latest token
+        self.waited_at = None
         self.upstream_ms = 0.0
         self.parts = []
+        self.checkpointed = 0  # how many parts the last checkpoint saved
         self.generator = None
+        self.iterator = None
         self.pending = None
         self.finish = None
         self.error = None
@@ -91,7 +102,8 @@ class Relay:
         self.saved = False
 
     def start(self):
-        """Send the request and wait for the first event (`upstream_ms` is that wait)."""
+        """Send the request and wait for its first item: a token, the whole answer, or a second of silence."""
+        run_lifecycle.track(self)
         try:
             target = target_for(self.model)
             run = self.run
@@ -106,10 +118,15 @@ class Relay:
                 )
             sent = time.perf_counter()
             self.pending = next(self.generator)
-            self.first_at = time.perf_counter()
-            self.upstream_ms = (self.first_at - sent) * 1000
+            self.upstream_ms = (time.perf_counter() - sent) * 1000
         except HFError as exc:
             self.error = exc
+
+    @property
+    def answered(self):
+        """The whole answer (or a failure) is already here: one plain response carries it. A whole answer that
+        takes longer than a second is streamed too, so that its wait lines reach the browser."""
+        return self.error is not None or (not self.stream and self.pending is not client.IDLE)
 
     def events(self):
         yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
@@ -119,22 +136,53 @@ class Relay:
         item = self.pending
         try:
             while True:
+                if run_lifecycle.draining():
+                    yield self._fail(
+                        HFError(
+                            "run_interrupted",
+                            _("The console is restarting, so this run was ended. The text so far is kept."),
+                        ),
+                        RunStatus.INTERRUPTED,
+                    )
+                    return
                 if isinstance(item, client.Finish):
                     self.finish = item
                     break
-                if isinstance(item, str):  # anything else (a heartbeat) is not part of the answer
-                    now = time.perf_counter()
-                    self.first_token_at = self.first_token_at or now
-                    self.last_token_at = now
+                if isinstance(item, str):  # anything else but IDLE is not part of the answer
+                    self.last_at = time.perf_counter()
+                    self.first_at = self.first_at or self.last_at
                     self.parts.append(item)
                     yield {"type": "token", "text": item}
+                elif item is client.IDLE:
+                    wait = self._wait()
+                    if wait:
+                        yield wait
                 item = next(self.generator)
         except StopIteration:
             pass
         except HFError as exc:
             yield self._fail(exc)
             return
+        except Exception:  # a bug must still end the run truthfully
+            log.exception("relaying playground run %s failed", self.run.pk)
+            yield self._fail(HFError("run_interrupted", _("The console failed while relaying this run.")))
+            return
+        if self.finish is None:
+            yield self._fail(HFError("connection_lost"))
+            return
         yield {"type": "done", "figures": self._complete(RunStatus.OK)}
+
+    def _wait(self):
+        now = time.perf_counter()
+        if self.waited_at is not None and now - self.waited_at < WAIT_EVERY * 0.9:
+            return None
+        self.waited_at = now
+        since = self.last_at or self.started
+        return {
+            "type": "wait",
+            "for": "next_token" if self.parts else "first_token",
+            "waited_ms": round((now - since) * 1000),
+        }
 
     def lines(self):
         """The NDJSON lines of the run. The results are not written yet: see `save()`."""
@@ -150,14 +198,28 @@ class Relay:
 
     def __iter__(self):
         """The lines for a streamed answer; the run is written after the last one has been handed over."""
+        self.iterator = self._stream()
+        return self.iterator
+
+    def _stream(self):
         try:
             yield from self.lines()
         finally:
             self.save()
 
-    def _fail(self, exc):
+    def close(self):
+        """The server is done with the response (a failed write to a gone browser included): end the run now,
+        not when the garbage collector gets to it, so the upstream connection is closed at once."""
+        if self.iterator is not None:
+            self.iterator.close()
+        else:
+            if self.generator is not None:
+                self.generator.close()
+            self.save()
+
+    def _fail(self, exc, status=RunStatus.FAILED):
         self.error = exc
-        figures = self._complete(RunStatus.FAILED)
+        figures = self._complete(status)
         return {"type": "error", "error": exc.as_dict(self.model.endpoint_type), "figures": figures}
 
     def figures(self):
@@ -168,11 +230,10 @@ class Relay:
         """
         now = time.perf_counter()
         total = (now - self.started) * 1000
-        streamed = self.stream and self.first_token_at is not None
-        reported = self.finish.generated_tokens if self.finish and self.finish.generated_tokens else None
-        tokens = reported if reported is not None else (len(self.parts) if streamed else None)
-        ttft = (self.first_token_at - self.started) * 1000 if streamed else None
-        span = (self.last_token_at - self.first_token_at) if streamed else 0
+        streamed = self.stream and self.first_at is not None
+        tokens = self.finish.generated_tokens if self.finish else None  # what the server reported, or None
+        ttft = (self.first_at - self.started) * 1000 if streamed else None
+        span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
         rate = tokens / span if streamed and tokens and span >= MIN_RATE_SPAN else None
         return {
@@ -182,6 +243,13 @@ class Relay:
             "tokens_per_second": round(rate, 1) if rate else None,
             "finish_reason": self.finish.finish_reason if self.finish else "",
         }
+
+    def unsaved_output(self):
+        """(count, text) of the output the last checkpoint has not saved, or (count, None)."""
+        count = len(self.parts)
+        if count == self.checkpointed or self.completed:
+            return count, None
+        return count, "".join(self.parts[:count])
 
     def _complete(self, status):
         """Fix the run's results (once); they reach the database in `save()`."""
@@ -206,16 +274,33 @@ class Relay:
     def save(self):
         """Write the results; called once the answer is out, so the write adds nothing to what the user waits.
 
-        A run abandoned before it completed (the browser went away) is saved as stopped.
+        A run abandoned before it completed (the browser went away) is saved as stopped. A failed write is
+        retried here a few times, then by the process's background loop; every failure is logged.
         """
         if self.saved:
             return
         self.saved = True
         self._complete(RunStatus.STOPPED)
+        ok = self.write_final()
+        for wait in SAVE_RETRIES:
+            if ok:
+                break
+            time.sleep(wait)
+            ok = self.write_final()
+        run_lifecycle.untrack(self)
+        if not ok:
+            log.error("playground run %s could not be saved; retrying in the background", self.run.pk)
+            run_lifecycle.retry_final(self)
+
+    def write_final(self):
         try:
-            self.run.save(update_fields=RESULT_FIELDS)
-        except Exception:  # a run that cannot be saved must not break the answer already sent
-            log.exception("could not save playground run %s", self.run.pk)
+            with transaction.atomic():  # in a caller's transaction, a savepoint: a failure leaves it usable
+                self.run.save(update_fields=RESULT_FIELDS)
+            return True
+        except Exception:
+            log.warning("could not save playground run %s", self.run.pk, exc_info=True)
+            run_lifecycle.reset_connection()
+            return False
 
 
 def usage_by_model(days=30):

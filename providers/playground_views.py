@@ -1,11 +1,13 @@
 """The playground: run a prompt or a conversation on a configured model, history, compare."""
 
+import logging
 import time
 import uuid
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -16,6 +18,8 @@ from providers import roles
 from providers.forms import PlaygroundForm
 from providers.models import PlaygroundRun
 from providers.playground import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
+
+log = logging.getLogger(__name__)
 
 
 def member_view(view):
@@ -123,9 +127,17 @@ def run(request):
     except ValueError:
         group = None
     model = form.cleaned_data["model"]
-    relay = Relay(new_run(request.user, model, form, group), model, form.cleaned_data["stream"], started)
+    try:
+        saved = new_run(request.user, model, form, group)
+    except DatabaseError as exc:
+        if "locked" in str(exc).lower():
+            raise  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
+        log.exception("could not create a playground run")
+        message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
+        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503)
+    relay = Relay(saved, model, form.cleaned_data["stream"], started)
     relay.start()
-    if not relay.stream or relay.error:
+    if relay.answered:
         response = AnswerResponse(relay)
     else:
         response = StreamingHttpResponse(relay, content_type="application/x-ndjson")

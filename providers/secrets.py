@@ -11,7 +11,8 @@ SECRET_MODELS = (ProviderSettings, HFModel)
 def rotate(batch_size=100, report=None):
     """Re-encrypt every secret not under the primary key. Idempotent; each batch commits on its own.
 
-    Returns {"moved": {old key id: count}, "unreadable": [(model, pk)]}. An unreadable value is left untouched.
+    Returns {"moved": {old key id: count}, "unreadable": [(model, pk)]}. An unreadable value (whatever key id it
+    names) is left untouched and reported.
     """
     primary = crypto.keyring().primary_id
     moved, unreadable = {}, []
@@ -31,14 +32,15 @@ def rotate(batch_size=100, report=None):
                         break
                     for row in rows:
                         last_pk = row.pk
-                        stored = getattr(row, column)
-                        old_id = crypto.key_id_of(stored)
-                        if old_id == primary:
-                            continue
+                        old_id = crypto.key_id_of(getattr(row, column))
+                        # Every value is opened, also those already under the primary id: a key with the right
+                        # id and the wrong bytes must be reported, not taken for "nothing to do".
                         try:
                             plaintext = row.get_secret(field)
                         except crypto.UndecryptableSecret:
                             unreadable.append((model.__name__, row.pk))
+                            continue
+                        if old_id == primary:
                             continue
                         setattr(row, column, crypto.encrypt(plaintext, row.secret_context(field)))
                         row.save(update_fields=[column])

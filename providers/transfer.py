@@ -1,6 +1,14 @@
-"""Export and import of the model configuration as JSON, without secrets, applied in one transaction."""
+"""Export and import of the model configuration as JSON, without secrets.
 
+An import is read within IMPORT_MAX_BYTES and IMPORT_MAX_MODELS, every entry is type-checked and then validated
+by the model form itself, and only when all of them pass is anything written, in one short transaction.
+"""
+
+import json
+
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from providers.forms import ModelConfigForm
 from providers.models import HFModel
@@ -8,6 +16,25 @@ from providers.models import HFModel
 FORMAT = "hf-model-console/models"
 VERSION = 1
 FIELDS = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled", *HFModel.PARAMETER_FIELDS]
+ECHO_LIMIT = 80  # characters of a refused value or message repeated back in an error
+ERRORS_SHOWN = 50  # a file that is wrong everywhere is not echoed back whole either
+
+# JSON type each field must have in a file; None (null) is accepted where the field is optional.
+_TEXT, _WHOLE, _NUMBER, _BOOL, _TEXTS = "text", "whole", "number", "bool", "texts"
+FIELD_TYPES = {
+    "display_name": (_TEXT, False),
+    "endpoint_type": (_TEXT, False),
+    "task": (_TEXT, False),
+    "repo_id": (_TEXT, True),
+    "endpoint_url": (_TEXT, True),
+    "enabled": (_BOOL, True),
+    "max_new_tokens": (_WHOLE, True),
+    "temperature": (_NUMBER, True),
+    "top_p": (_NUMBER, True),
+    "top_k": (_WHOLE, True),
+    "repetition_penalty": (_NUMBER, True),
+    "stop_sequences": (_TEXTS, True),
+}
 
 
 class ImportRejected(Exception):
@@ -16,48 +43,154 @@ class ImportRejected(Exception):
         super().__init__("; ".join(errors))
 
 
+def short(text, limit=ECHO_LIMIT):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def export_models():
     models = [{name: getattr(m, name) for name in FIELDS} for m in HFModel.objects.order_by("display_name")]
     return {"format": FORMAT, "version": VERSION, "models": models}
 
 
+def _refuse_constant(name):
+    raise ValueError(name)
+
+
+def parse(raw):
+    """The payload of an import file (bytes), or ImportRejected with one readable reason."""
+    limit = settings.IMPORT_MAX_BYTES
+    if len(raw) > limit:
+        raise ImportRejected(
+            [_("The file is larger than %(limit)s bytes (IMPORT_MAX_BYTES).") % {"limit": f"{limit:,}"}]
+        )
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ImportRejected([_("The file nests too deeply to be a model configuration.")]) from None
+    except (ValueError, UnicodeDecodeError):
+        raise ImportRejected([_("The file is not valid JSON.")]) from None
+
+
+def _type_error(kind, value):
+    if kind == _TEXT and not isinstance(value, str):
+        return _("must be a text")
+    if kind == _WHOLE and (isinstance(value, bool) or not isinstance(value, int)):
+        return _("must be a whole number")
+    if kind == _NUMBER and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return _("must be a number")
+    if kind == _BOOL and not isinstance(value, bool):
+        return _("must be true or false")
+    if kind == _TEXTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return _("must be a list of texts")
+    return None
+
+
 def _form_data(entry):
-    data = {k: entry.get(k) for k in FIELDS if k not in ("stop_sequences", "enabled")}
-    data = {k: ("" if v is None else v) for k, v in data.items()}
-    data["stop_sequences"] = "\n".join(entry.get("stop_sequences") or [])
-    if entry.get("enabled", True):
-        data["enabled"] = "on"
-    return data
+    """(data for the model form, {field: type problem}) for one entry: nothing is converted silently."""
+    data, problems = {}, {}
+    for name, (kind, optional) in FIELD_TYPES.items():
+        value = entry.get(name)
+        if value is None:
+            if not optional:
+                problems[name] = _("is missing")
+            elif name == "enabled":
+                data[name] = True
+            continue
+        problem = _type_error(kind, value)
+        if problem:
+            problems[name] = problem
+        elif kind in (_WHOLE, _NUMBER):
+            data[name] = repr(value)
+        else:
+            data[name] = value
+    return data, problems
+
+
+def _entry_error(index, name, field, message):
+    return _("Entry %(index)s (%(name)s), field “%(field)s”: %(message)s") % {
+        "index": index,
+        "name": short(name, 40) if isinstance(name, str) and name else "?",
+        "field": short(field, 40),
+        "message": short(message, 200),
+    }
+
+
+def validate(payload):
+    """Every entry checked, nothing written. Returns (plans, report) or raises ImportRejected with every error."""
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("models"), list):
+        raise ImportRejected([_("This is not a model configuration exported by this console.")])
+    entries = payload["models"]
+    if len(entries) > settings.IMPORT_MAX_MODELS:
+        raise ImportRejected(
+            [
+                _("The file holds %(count)s models; at most %(limit)s are imported at once (IMPORT_MAX_MODELS).")
+                % {"count": len(entries), "limit": settings.IMPORT_MAX_MODELS}
+            ]
+        )
+    existing = {m.display_name.lower(): m for m in HFModel.objects.all()}
+    report = {"created": [], "updated": [], "skipped": []}
+    plans, errors, seen = [], [], set()
+    for index, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            errors.append(_("Entry %(index)s is not an object.") % {"index": index})
+            continue
+        name = entry.get("display_name")
+        data, problems = _form_data(entry)
+        if problems:
+            errors.extend(_entry_error(index, name, field, message) for field, message in problems.items())
+            continue
+        key = data["display_name"].strip().lower()
+        if key in seen:
+            errors.append(_entry_error(index, name, "display_name", _("appears twice in the file")))
+            continue
+        seen.add(key)
+        instance = existing.get(key)
+        form = ModelConfigForm(data, instance=instance)
+        if not form.is_valid():
+            errors.extend(
+                _entry_error(index, name, field, " ".join(messages)) for field, messages in form.errors.items()
+            )
+            continue
+        version = instance.version if instance is not None else None
+        model = form.save(commit=False)
+        form.apply(model)
+        if instance is not None and not form.configuration_changes():
+            report["skipped"].append(model.display_name)
+            continue
+        plans.append((model, version))
+        report["updated" if version is not None else "created"].append(model.display_name)
+    if len(errors) > ERRORS_SHOWN:
+        hidden = len(errors) - ERRORS_SHOWN
+        errors = [*errors[:ERRORS_SHOWN], _("… and %(count)s more errors.") % {"count": hidden}]
+    if errors:
+        raise ImportRejected(errors)
+    return plans, report
 
 
 def import_models(payload):
-    """Create or update models by display name. Returns {"created", "updated", "skipped"}; all or nothing."""
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("models"), list):
-        raise ImportRejected([f"not a {FORMAT} file"])
-    report = {"created": [], "updated": [], "skipped": []}
-    errors = []
+    """Create or update models by display name. Returns {"created", "updated", "skipped"}; all or nothing.
+
+    The write transaction only re-checks that nobody changed the same models meanwhile, then saves.
+    """
+    plans, report = validate(payload)
     with transaction.atomic():
-        existing = {m.display_name.lower(): m for m in HFModel.objects.select_for_update()}
-        for index, entry in enumerate(payload["models"], start=1):
-            if not isinstance(entry, dict):
-                errors.append(f"entry {index}: not an object")
-                continue
-            instance = existing.get(str(entry.get("display_name", "")).strip().lower())
-            form = ModelConfigForm(_form_data(entry), instance=instance)
-            if not form.is_valid():
-                detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
-                errors.append(f"entry {index} ({entry.get('display_name')}): {detail}")
-                continue
-            model = form.save(commit=False)
-            form.apply(model)
-            if instance is not None and not form.configuration_changes():
-                report["skipped"].append(model.display_name)
-                continue
-            if instance is not None:
-                model.version += 1
+        current = dict(
+            HFModel.objects.select_for_update()
+            .filter(pk__in=[m.pk for m, version in plans if version is not None])
+            .values_list("pk", "version")
+        )
+        taken = {n.lower() for n in HFModel.objects.values_list("display_name", flat=True)}
+        for model, version in plans:
+            changed = current.get(model.pk) != version if version is not None else model.display_name.lower() in taken
+            if changed:
+                raise ImportRejected(
+                    [
+                        _("%(name)s was changed by someone else during the import; nothing was imported. Try again.")
+                        % {"name": short(model.display_name, 40)}
+                    ]
+                )
+            if version is not None:
+                model.version = version + 1
             model.save()
-            existing[model.display_name.lower()] = model
-            report["updated" if instance is not None else "created"].append(model.display_name)
-        if errors:
-            raise ImportRejected(errors)
     return report

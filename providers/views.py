@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import audit, display, roles
+from providers import audit, display, roles, transfer
 from providers.connection_test import record_test, run_test, stream_test, tested_config
 from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
@@ -41,6 +42,11 @@ AUDITED_FIELDS = [
 ]
 
 
+def _search_text(request, name):
+    """A search box's text; NUL cannot be part of a query on PostgreSQL and no name holds it."""
+    return request.GET.get(name, "").replace("\x00", "").strip()[:200]
+
+
 class EditConflict(Exception):
     pass
 
@@ -60,7 +66,7 @@ def provider_list(request):
 def huggingface(request):
     provider = ProviderSettings.load()
     models = HFModel.objects.select_related("last_test").order_by("display_name")
-    query = request.GET.get("q", "").strip()
+    query = _search_text(request, "q")
     if query:
         models = models.filter(
             Q(display_name__icontains=query) | Q(repo_id__icontains=query) | Q(endpoint_url__icontains=query)
@@ -140,6 +146,8 @@ def model_add(request):
     if request.method == "POST" and form.is_valid():
         model = _save(request, form, HFModel(), "model.create")
         _adopt_form_test(request, model)
+        for note in form.notes:
+            messages.info(request, note)
         messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
         return redirect("model_detail", pk=model.pk)
     return render(request, "providers/model_form.html", {"form": form, "model": None, "token_lost": _token_lost(form)})
@@ -164,6 +172,8 @@ def model_edit(request, pk):
                 ),
             )
         else:
+            for note in form.notes:
+                messages.info(request, note)
             messages.success(request, _("%(name)s was saved.") % {"name": form.cleaned_data["display_name"]})
             return redirect("model_detail", pk=pk)
     token_readable = model.secret_readable("api_token")
@@ -334,10 +344,8 @@ def import_view(request):
     report = errors = None
     if request.method == "POST" and form.is_valid():
         try:
-            payload = json.loads(form.cleaned_data["file"].read().decode("utf-8"))
-            report = import_models(payload)
-        except (ValueError, UnicodeDecodeError):
-            errors = [_("The file is not valid JSON.")]
+            # One byte past the limit is enough to refuse the file without holding all of it.
+            report = import_models(transfer.parse(form.cleaned_data["file"].read(settings.IMPORT_MAX_BYTES + 1)))
         except ImportRejected as exc:
             errors = exc.errors
         else:
@@ -348,9 +356,9 @@ def import_view(request):
 @admin_view
 def audit_log(request):
     entries = AuditEntry.objects.all()
-    action = request.GET.get("action", "").strip()
-    actor = request.GET.get("actor", "").strip()
-    target = request.GET.get("target", "").strip()
+    action = _search_text(request, "action")
+    actor = _search_text(request, "actor")
+    target = _search_text(request, "target")
     if action:
         entries = entries.filter(action__startswith=action)
     if actor:

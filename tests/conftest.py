@@ -20,9 +20,16 @@ def _fresh_cache():
     """Sessions live in the cache too; the database rolls back after each test, so the cache is emptied."""
     from django.core.cache import cache
 
-    cache.clear()
+    from providers.api import catalog, keys
+
+    # Process caches keyed on the freshness number, which rolls back with each test's database.
+    local = (catalog._cache, keys._cache)
+    for c in (cache, *local):
+        c.clear()
+    keys._last_used_written.clear()
     yield
-    cache.clear()
+    for c in (cache, *local):
+        c.clear()
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +45,7 @@ def hf(emulator, settings):
     emulator.reset()
     settings.HF_HUB_URL = emulator.hub_url
     settings.HF_ROUTER_URL = emulator.router_url
+    settings.HF_ENDPOINTS_API_URL = emulator.base + "/endpoints-api"
     settings.OUTBOUND_ALLOW_HTTP = True
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     emulator.add_token(TOKEN, name="alice", role="read")

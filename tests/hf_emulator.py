@@ -90,6 +90,10 @@ class Emulator:
             self.aborted_streams = 0
             self.completed_streams = 0
             self.emit_times = []  # monotonic time each streamed token was written
+            self.engine_servers = {}  # name -> dict(engine, model_id, api_key, version): served under /srv/<name>
+            self.provider_details = {}  # repo id -> {provider: catalog fields (context_length, pricing, ...)}
+            self.control = {}  # (namespace, name) -> Inference Endpoints API record; data plane in self.endpoints
+            self.boot_seconds = 0.3  # how long a resumed or woken endpoint stays initializing
 
     def add_token(self, token, **kwargs):
         self.tokens[token] = whoami_body(**kwargs)
@@ -121,6 +125,36 @@ class Emulator:
             "model_id": model_id,
         }
         return f"{self.base}/ep/{name}"
+
+    def add_engine(self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version=""):
+        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai."""
+        self.engine_servers[name] = {"engine": engine, "model_id": model_id, "api_key": api_key, "version": version}
+        return f"{self.base}/srv/{name}"
+
+    def add_org(self, token, org, no_billing=False):
+        self.tokens[token]["orgs"].append(
+            {"type": "org", "name": org, "fullname": org.title(), "_no_billing": no_billing}
+        )
+
+    def add_control_endpoint(
+        self,
+        namespace,
+        name,
+        state="running",
+        repository="bigscience/bloom-560m",
+        task="text-generation",
+        image="tgi",
+        instance_type="nvidia-a10g",
+        **data_plane,
+    ):
+        """An Inference Endpoint known to the control plane, with its data plane at /ep/<name>."""
+        self.control[(namespace, name)] = {
+            "repository": repository,
+            "task": task,
+            "image": image,
+            "instance_type": instance_type,
+        }
+        return self.add_endpoint(name, state=state, model_id=repository, **data_plane)
 
     def fault(self, pattern, kind, times=1, **kwargs):
         """Make the next `times` requests whose path matches `pattern` (a regex) fail as `kind`."""
@@ -215,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._hub(method, path[4:])
             elif path.startswith("/router/"):
                 self._router(method, path[7:])
+            elif path.startswith(("/srv/", "/endpoints-api/")):
+                self._extra_routes(method, path)
             elif path.startswith("/ep/"):
                 name, _, rest = path[4:].partition("/")
                 self._endpoint(method, name, "/" + rest)
@@ -299,6 +335,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hub(self, method, path):
         token = self._token()
+        if self._hub_extra(method, path, token):
+            return
         if path == "/api/whoami-v2":
             body = self.emu.tokens.get(token)
             if body is None:
@@ -360,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
         return who
 
     def _router(self, method, path):
+        if method == "GET" and path.startswith("/v1/models"):
+            return self._router_catalog(path)
         if method != "POST":
             return self._send(404, "Not Found", "text/plain")
         who = self._router_auth()
@@ -438,11 +478,16 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = self.emu.endpoints.get(name)
         if endpoint is None:
             return self._send(404, "Not Found", "text/plain")
+        if endpoint["state"] == "initializing" and time.monotonic() >= endpoint.get("ready_at", float("inf")):
+            endpoint["state"] = "running"
         state = endpoint["state"]
+        if state == "scaled_to_zero" and not self.headers.get("X-Scale-Up-Timeout"):
+            endpoint["state"], endpoint["ready_at"] = "initializing", time.monotonic() + self.emu.boot_seconds
         if state == "paused":
             return self._send(400, "Bad Request: Invalid state", "text/plain")
         if state in ("scaled_to_zero", "initializing"):
-            if self.headers.get("X-Scale-Up-Timeout") and state == "scaled_to_zero":
+            if self.headers.get("X-Scale-Up-Timeout") and (state == "scaled_to_zero" or "ready_at" in endpoint):
+                time.sleep(max(0.0, endpoint.get("ready_at", 0) - time.monotonic()))  # the proxy holds the request
                 endpoint["state"] = "running"
             else:
                 return self._send(503, "", "text/plain")
@@ -752,3 +797,322 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         with self.emu.lock:
             self.emu.completed_streams += 1
+
+    # --- engines behind an endpoint URL (§10): /srv/<name>/... ---------------------------------------------
+
+    def _extra_routes(self, method, path):
+        if path.startswith("/endpoints-api/"):
+            return self._control_plane(method, path[len("/endpoints-api") :])
+        name, _, rest = path[5:].partition("/")
+        server = self.emu.engine_servers.get(name)
+        if server is None:
+            return self._send(404, "Not Found", "text/plain")
+        return self._engine_server(method, server, "/" + rest)
+
+    def _engine_error(self, server, status, message, kind="BadRequestError"):
+        """The error body each engine sends (§10.3 to §10.6)."""
+        engine = server["engine"]
+        if engine == "vllm":
+            body = {"error": {"message": message, "type": kind, "param": None, "code": status}}
+        elif engine in ("vllm_old", "sglang"):
+            body = {"object": "error", "message": message, "type": "Bad Request" if engine == "sglang" else kind}
+            body.update({"param": None, "code": status})
+        elif engine == "llamacpp":
+            body = {"error": {"code": status, "message": message, "type": "invalid_request_error"}}
+        else:
+            body = {"error": {"message": message, "type": "invalid_request_error"}}
+        return self._send(status, body)
+
+    def _engine_server(self, method, server, path):
+        engine = server["engine"]
+        model_id = server["model_id"]
+        open_paths = ("/health", "/version", "/metrics", "/")
+        if server.get("api_key") and path not in open_paths and self._token() != server["api_key"]:
+            if engine == "tei":
+                return self._send(401, b"", None)
+            if engine == "llamacpp":
+                return self._send(
+                    401, {"error": {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}}
+                )
+            return self._send(401, {"error": "Unauthorized"})
+        if method == "GET" and path == "/health":
+            return self._send(200, {"status": "ok"} if engine == "llamacpp" else b"", "application/json")
+        if engine == "tei":
+            return self._tei(method, server, path)
+        if method == "GET" and path == "/info":
+            return self._send(404, {"detail": "Not Found"})
+        if method == "GET" and path == "/v1/models":
+            card = {"id": model_id, "object": "model", "created": 1735142223}
+            if engine in ("vllm", "vllm_old"):
+                card.update(owned_by="vllm", root=model_id, parent=None, max_model_len=32768, permission=[])
+            elif engine == "sglang":
+                card.update(owned_by="sglang", root=model_id, max_model_len=131072)
+            elif engine == "llamacpp":
+                card.update(owned_by="llamacpp", meta={"n_ctx_train": 131072, "n_params": 8030261312})
+            else:
+                card.update(owned_by="organization-owner")
+            return self._send(200, {"object": "list", "data": [card]})
+        if method == "GET" and path == "/version" and engine in ("vllm", "vllm_old"):
+            return self._send(200, {"version": server.get("version") or "0.11.0"})
+        if method == "GET" and path == "/get_server_info" and engine == "sglang":
+            return self._send(200, {"version": server.get("version") or "0.5.2", "model_path": model_id})
+        if method == "GET" and path == "/props" and engine == "llamacpp":
+            return self._send(200, {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id})
+        if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
+            return self._send(404, {"detail": "Not Found"})
+        body = self._json()
+        if not isinstance(body, dict):
+            return self._engine_error(server, 400, "Invalid request body")
+        if engine != "llamacpp" and body.get("model") != model_id:
+            return self._engine_error(server, 404, f"The model `{body.get('model')}` does not exist.", "NotFoundError")
+        temperature = body.get("temperature")
+        if temperature is not None and not 0 <= temperature <= 2:
+            return self._engine_error(server, 400, f"temperature must be in [0, 2], got {temperature}.")
+        if "max_new_tokens" in body or "inputs" in body or "parameters" in body:
+            return self._engine_error(server, 400, "TGI fields sent to an OpenAI-compatible server")
+        if path == "/v1/chat/completions":
+            return self._chat(body, sse_space=True, done=True, model_name=model_id)
+        return self._completions(body, model_id)
+
+    def _completions(self, body, model_id):
+        """OpenAI /v1/completions as vLLM answers it: choices[].text, usage chunk only when asked, [DONE]."""
+        count = min(body.get("max_tokens") or 16, 200)
+        pieces = self._tokens(count)
+        created = int(time.time())
+        prompt_tokens = len(str(body.get("prompt") or "").split())
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
+        echo = str(body.get("prompt") or "") if body.get("echo") else ""
+
+        def chunk(text, finish):
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish, "stop_reason": None}
+            return {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "created": created,
+                "model": model_id,
+                "choices": [choice],
+            }
+
+        if not body.get("stream"):
+            whole = chunk(echo + "".join(pieces), "length")
+            whole["usage"] = usage
+            return self._send(200, whole)
+        self._start_stream({})
+        for index, piece in enumerate(pieces, start=1):
+            if not self._stream_step(index, "data: ", chunk(piece, "length" if index == count else None)):
+                return
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._event("data: " + json.dumps({**chunk("", None), "choices": [], "usage": usage}))
+        self._event("data: [DONE]")
+        self._end_stream()
+
+    def _tei(self, method, server, path):
+        if method == "GET" and path == "/info":
+            return self._send(
+                200,
+                {
+                    "model_id": server["model_id"],
+                    "model_sha": "a5beb1e3",
+                    "model_dtype": "float16",
+                    "model_type": {"embedding": {"pooling": "cls"}},
+                    "max_concurrent_requests": 512,
+                    "max_input_length": 512,
+                    "max_batch_tokens": 16384,
+                    "max_client_batch_size": 32,
+                    "auto_truncate": True,
+                    "tokenization_workers": 8,
+                    "version": server.get("version") or "1.9.3",
+                },
+            )
+        if method == "POST" and path in ("/embed", "/"):
+            return self._send(200, [[0.0123, -0.0456, 0.0789]])
+        if method == "POST" and path == "/v1/embeddings":
+            return self._send(
+                200, {"object": "list", "data": [{"object": "embedding", "embedding": [0.1], "index": 0}]}
+            )
+        return self._send(404, b"", None)
+
+    # --- router catalog (§7) and Hub search (§8) -----------------------------------------------------------
+
+    def _catalog_items(self):
+        items = []
+        for repo, model in sorted(self.emu.models.items()):
+            mapping = model.get("inferenceProviderMapping") or {}
+            providers = []
+            for provider, entry in sorted(mapping.items()):
+                if provider == "hf-inference" or entry["status"] not in ("live", "error"):
+                    continue
+                providers.append(
+                    {
+                        "provider": provider,
+                        "status": entry["status"],
+                        **self.emu.provider_details.get(repo, {}).get(provider, {}),
+                    }
+                )
+            if providers and "conversational" in model.get("tags", []):
+                items.append(
+                    {
+                        "id": repo,
+                        "object": "model",
+                        "created": 1776837885,
+                        "owned_by": repo.split("/")[0],
+                        "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+                        "providers": providers,
+                    }
+                )
+        return items
+
+    def _router_catalog(self, path):
+        items = self._catalog_items()
+        if path in ("/v1/models", "/v1/models/"):
+            return self._send(200, {"object": "list", "data": items})
+        wanted = path[len("/v1/models/") :]
+        for item in items:
+            if item["id"] == wanted:
+                return self._send(200, item)
+        return self._send(404, {"error": {"message": f"Model {wanted} not found", "type": "invalid_request_error"}})
+
+    def _hub_extra(self, method, path, token):
+        """Routes added for the model picker; True when answered."""
+        if path.startswith("/api/models") and token is not None and token not in self.emu.tokens:
+            if path == "/api/models" or path.endswith("/auth-check"):
+                message = "Invalid credentials in Authorization header"
+                self._error(401, message, headers={"X-Error-Message": message})
+                return True
+        if path == "/api/models" and method == "GET":
+            self._hub_search()
+            return True
+        match = re.match(r"^/api/models/(.+)/auth-check$", path)
+        if match and method == "GET":
+            model = self.emu.models.get(match.group(1))
+            who = self.emu.tokens.get(token)
+            if model is None:
+                self._error(404, "Repository not found", headers={"X-Error-Code": "RepoNotFound"})
+            elif model.get("gated") and (who is None or who["name"] not in model["_granted"]):
+                message = f"Access to model {model['id']} is restricted and you are not in the authorized list."
+                self._error(403, message, headers={"X-Error-Code": "GatedRepo", "X-Error-Message": message})
+            else:
+                self._send(200, {})
+            return True
+        return False
+
+    def _hub_search(self):
+        q = self.query
+        search = (q.get("search") or [""])[0].lower()
+        tag = (q.get("pipeline_tag") or [""])[0]
+        filters = q.get("filter") or []
+        provider = (q.get("inference_provider") or [""])[0]
+        limit = int((q.get("limit") or ["20"])[0])
+        offset = int((q.get("cursor") or ["0"])[0] or 0)
+        found = []
+        for repo, model in sorted(self.emu.models.items(), key=lambda kv: -kv[1].get("downloads", 0)):
+            live = [p for p, m in (model.get("inferenceProviderMapping") or {}).items() if m["status"] == "live"]
+            if search and search not in repo.lower():
+                continue
+            if tag and model.get("pipeline_tag") != tag:
+                continue
+            if any(f not in model.get("tags", []) for f in filters):
+                continue
+            if provider and not (live if provider == "all" else provider in live):
+                continue
+            found.append(model)
+        page = found[offset : offset + limit]
+        expand = q.get("expand[]", []) + q.get("expand", [])
+        out = []
+        for model in page:
+            public = {k: v for k, v in model.items() if not k.startswith("_")}
+            public["inferenceProviderMapping"] = [
+                {"provider": p, **m} for p, m in (model.get("inferenceProviderMapping") or {}).items()
+            ]
+            if expand:
+                public = {k: v for k, v in public.items() if k in ("_id", "id") or k in expand}
+            out.append(public)
+        headers = {}
+        if offset + limit < len(found):
+            params = [(k, v) for k, vs in q.items() if k != "cursor" for v in vs] + [("cursor", str(offset + limit))]
+            from urllib.parse import urlencode
+
+            headers["Link"] = f'<{self.emu.hub_url}/api/models?{urlencode(params)}>; rel="next"'
+        self._send(200, out, "application/json; charset=utf-8", headers)
+
+    # --- Inference Endpoints control plane (§9): /endpoints-api/endpoint/... -------------------------------
+
+    def _control_record(self, namespace, name):
+        record = self.emu.control[(namespace, name)]
+        data_plane = self.emu.endpoints.get(name) or {}
+        if data_plane.get("state") == "initializing" and time.monotonic() >= data_plane.get("ready_at", float("inf")):
+            data_plane["state"] = "running"
+        state = {"scaled_to_zero": "scaledToZero"}.get(data_plane.get("state"), data_plane.get("state", "failed"))
+        status = {
+            "createdAt": "2026-01-05T10:00:00.000000000Z",
+            "updatedAt": "2026-01-05T10:00:00.000Z",
+            "state": state,
+            "message": {"running": "Endpoint is ready", "failed": "Endpoint failed to deploy"}.get(state, ""),
+            "readyReplica": 1 if state == "running" else 0,
+            "targetReplica": 1,
+        }
+        if state not in ("pending", "failed"):
+            status["url"] = f"{self.emu.base}/ep/{name}"
+        return {
+            "name": name,
+            "type": "protected",
+            "accountId": None,
+            "provider": {"vendor": "aws", "region": "us-east-1"},
+            "healthRoute": "/health",
+            "compute": {
+                "accelerator": "gpu",
+                "instanceType": record["instance_type"],
+                "instanceSize": "x1",
+                "scaling": {"minReplica": 0, "maxReplica": 1, "scaleToZeroTimeout": 15},
+            },
+            "model": {
+                "repository": record["repository"],
+                "revision": "main",
+                "task": record["task"],
+                "framework": "pytorch",
+                "image": {record["image"]: {"url": "ghcr.io/engine:latest", "port": 80}},
+            },
+            "status": status,
+        }
+
+    def _control_plane(self, method, path):
+        who = self.emu.tokens.get(self._token())
+        if who is None:
+            message = "Invalid credentials in Authorization header"
+            return self._error(401, message, headers={"X-Error-Message": message})
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if len(parts) < 2 or parts[0] != "endpoint":
+            return self._send(404, "Not Found", "text/plain")
+        namespace = parts[1]
+        allowed = {who["name"]} | {o["name"] for o in who.get("orgs", []) if not o.get("_no_billing")}
+        if namespace not in allowed:
+            return self._error(401, "Either no billing or you don't have access to this namespace")
+        access = who["auth"]["accessToken"]
+        if access["role"] == "fineGrained":
+            fine = access["fineGrained"]
+            perms = set(fine.get("global") or [])
+            for entry in fine.get("scoped") or []:
+                perms.update(entry.get("permissions") or [])
+            needed = "inference.endpoints.write" if method == "POST" else "inference.endpoints.read"
+            if needed not in perms and "inference.endpoints.write" not in perms:
+                return self._error(403, f"Your token does not have the {needed} permission on {namespace}")
+        if len(parts) == 2 and method == "GET":
+            names = sorted(n for (ns, n) in self.emu.control if ns == namespace)
+            return self._send(200, {"items": [self._control_record(namespace, n) for n in names]})
+        if (namespace, parts[2] if len(parts) > 2 else "") not in self.emu.control:
+            return self._error(404, f"Endpoint {'/'.join(parts[1:3])} not found")
+        name = parts[2]
+        if len(parts) == 3 and method == "GET":
+            return self._send(200, self._control_record(namespace, name))
+        if len(parts) == 4 and method == "POST" and parts[3] in ("resume", "pause", "scale-to-zero"):
+            data_plane = self.emu.endpoints[name]
+            if parts[3] == "resume":
+                if data_plane["state"] == "running":
+                    return self._error(400, "Endpoint is already running")
+                data_plane["state"], data_plane["ready_at"] = "initializing", time.monotonic() + self.emu.boot_seconds
+            elif parts[3] == "pause":
+                data_plane["state"] = "paused"
+            else:
+                data_plane["state"] = "scaled_to_zero"
+            return self._send(200, self._control_record(namespace, name))
+        return self._send(404, "Not Found", "text/plain")

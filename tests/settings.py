@@ -5,6 +5,7 @@ The database still comes from DATABASE_URL (SQLite by default, PostgreSQL in CI'
 
 import os
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 # Playwright's sync API runs an event loop in the test thread; the ORM calls made there are still synchronous.
@@ -25,6 +26,10 @@ ALLOWED_HOSTS = ["*"]
 # The production cache kind (a shared folder), in a folder of this test process; conftest clears it per test.
 CACHES["default"]["LOCATION"] = os.path.join(tempfile.gettempdir(), f"hfconsole-test-cache-{os.getpid()}")
 PLAYGROUND_RUNS_PER_MINUTE = 1000
+# Limit counters of this test process (a served console under test gets its own through the environment).
+API_LIMITS_DIR = Path(
+    os.environ.get("API_LIMITS_DIR") or Path(tempfile.gettempdir()) / f"hfconsole-limits-{os.getpid()}"
+)
 HF_TEST_TIMEOUT = 10.0
 HF_READ_TIMEOUT = 10.0
 HF_CONNECT_TIMEOUT = 2.0
@@ -37,3 +42,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"hfconsole-test-{os.getpid()}.sqlite3")
     }
+# A test that forgets the emulator must not reach the real Hugging Face: nothing listens on port 9. Servers that
+# tests start as subprocesses name the emulator in their environment.
+HF_HUB_URL = os.environ.get("HF_HUB_URL", "http://127.0.0.1:9")
+HF_ROUTER_URL = os.environ.get("HF_ROUTER_URL", "http://127.0.0.1:9")
+HF_ENDPOINTS_API_URL = os.environ.get("HF_ENDPOINTS_API_URL", "http://127.0.0.1:9")
+# The per-process checkpoint loop stays asleep in-process (tests call it); served tests set it through the env.
+RUN_CHECKPOINT_SECONDS = float(os.environ.get("RUN_CHECKPOINT_SECONDS", "3600"))

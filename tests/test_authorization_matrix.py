@@ -1,12 +1,19 @@
 """Every URL of the console, for anonymous, member and admin. A URL missing from ACCESS fails the suite."""
 
-import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+import json
+from datetime import timedelta
 
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from providers.api import keys
 from providers.models import PlaygroundRun
 from tests.conftest import create_model
 
 PUBLIC, SIGNED_IN, MEMBER, ADMIN = "public", "signed_in", "member", "admin"
+API = "api"  # a key in the Authorization header, never a session (see test_api_routes_with_keys)
 
 # url name -> (who may use it, HTTP method the test uses)
 ACCESS = {
@@ -20,6 +27,7 @@ ACCESS = {
     "people": (ADMIN, "GET"),
     "person_role": (ADMIN, "POST"),
     "person_active": (ADMIN, "POST"),
+    "person_unlock": (ADMIN, "POST"),
     "provider_list": (ADMIN, "GET"),
     "huggingface": (ADMIN, "GET"),
     "provider_token": (ADMIN, "POST"),
@@ -30,6 +38,11 @@ ACCESS = {
     "model_toggle": (ADMIN, "POST"),
     "model_delete": (ADMIN, "GET"),
     "model_test": (ADMIN, "POST"),
+    "hub_model_search": (ADMIN, "GET"),
+    "endpoint_list": (ADMIN, "GET"),
+    "endpoint_state": (ADMIN, "GET"),
+    "endpoint_start": (ADMIN, "POST"),
+    "model_endpoint": (ADMIN, "GET"),
     "models_export": (ADMIN, "GET"),
     "models_import": (ADMIN, "GET"),
     "audit_log": (ADMIN, "GET"),
@@ -38,6 +51,16 @@ ACCESS = {
     "playground_run": (MEMBER, "POST"),
     "run_detail": (MEMBER, "GET"),
     "run_delete": (MEMBER, "POST"),
+    "account": (SIGNED_IN, "GET"),
+    "key_revoke": (SIGNED_IN, "POST"),
+    "api_keys_admin": (ADMIN, "GET"),
+    "api_key_admin_revoke": (ADMIN, "POST"),
+    "api_key_admin_limits": (ADMIN, "POST"),
+    "api_models": (API, "GET"),
+    "api_model": (API, "GET"),
+    "api_chat_completions": (API, "POST"),
+    "api_completions": (API, "POST"),
+    "api_not_found": (API, "GET"),
 }
 
 
@@ -58,21 +81,37 @@ def test_every_url_is_in_the_matrix():
 
 
 @pytest.fixture
-def objects(db, admin_user, member_user, provider_token):
+def objects(db, hf, admin_user, member_user, provider_token):  # hf: views that ask Hugging Face ask the emulator
     model = create_model()
     admin_run = PlaygroundRun.objects.create(user=admin_user, model=model, model_name=model.display_name, prompt="x")
     member_run = PlaygroundRun.objects.create(user=member_user, model=model, model_name=model.display_name, prompt="x")
-    return {"model": model, "admin_run": admin_run, "member_run": member_run, "member": member_user}
+    admin_key, admin_raw = keys.create(admin_user, "admin script")
+    member_key, member_raw = keys.create(member_user, "member script")
+    return {
+        "model": model,
+        "admin_run": admin_run,
+        "member_run": member_run,
+        "member": member_user,
+        "admin_key": admin_key,
+        "member_key": member_key,
+        "raw": {"admin": admin_raw, "member": member_raw},
+    }
 
 
 def url_for(name, objects, runner):
     kwargs = {}
-    if name in ("person_role", "person_active"):
+    if name in ("person_role", "person_active", "person_unlock"):
         kwargs = {"user_id": objects["member"].pk}
     elif name.startswith("model_") and name not in ("model_add", "model_test_form"):
         kwargs = {"pk": objects["model"].pk}
     elif name in ("run_detail", "run_delete"):
         kwargs = {"pk": objects[f"{runner}_run"].pk}
+    elif name == "key_revoke":
+        kwargs = {"pk": objects[f"{runner}_key"].pk}
+    elif name.startswith("api_key_admin_"):
+        kwargs = {"pk": objects["member_key"].pk}
+    elif name == "api_model":
+        kwargs = {"model_id": objects["model"].api_id}
     return reverse(name, kwargs=kwargs)
 
 
@@ -86,7 +125,9 @@ def call(client, name, objects, runner):
 def test_anonymous(client, objects, name):
     response = call(client, name, objects, "member")
     who = ACCESS[name][0]
-    if who == PUBLIC:
+    if who == API:
+        assert response.status_code == (404 if name == "api_not_found" else 401)
+    elif who == PUBLIC:
         assert response.status_code in (200, 302, 404), response.status_code
         assert "/accounts/login/" not in response.get("Location", "") or name == "logout"
     else:
@@ -98,7 +139,9 @@ def test_anonymous(client, objects, name):
 def test_member(member_client, objects, name):
     response = call(member_client, name, objects, "member")
     who = ACCESS[name][0]
-    if who == ADMIN:
+    if who == API:  # a session is no credential for the API
+        assert response.status_code == (404 if name == "api_not_found" else 401)
+    elif who == ADMIN:
         assert response.status_code == 403
     else:
         assert response.status_code != 403
@@ -110,6 +153,9 @@ def test_member(member_client, objects, name):
 @pytest.mark.parametrize("name", sorted(ACCESS))
 def test_admin(admin_client, objects, name):
     response = call(admin_client, name, objects, "admin")
+    if ACCESS[name][0] == API:
+        assert response.status_code == (404 if name == "api_not_found" else 401)
+        return
     assert response.status_code != 403
     assert response.status_code < 500
     if ACCESS[name][1] == "GET" and name not in ("setup", "home", "login"):
@@ -118,3 +164,62 @@ def test_admin(admin_client, objects, name):
 
 def test_setup_page_is_gone_once_an_account_exists(client, admin_user):
     assert client.get(reverse("setup")).status_code == 404
+
+
+API_NAMES = sorted(name for name, (who, _method) in ACCESS.items() if who == API and name != "api_not_found")
+API_BODY = {"model": "flan", "prompt": "x", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+
+
+def call_api(name, objects, raw_key):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if raw_key else {}
+    url = url_for(name, objects, "member")
+    client = Client(enforce_csrf_checks=True, **headers)  # no session, no CSRF token: the key is enough
+    if ACCESS[name][1] == "POST":
+        body = {**API_BODY, "model": "llama-chat" if name == "api_chat_completions" else "flan"}
+        return client.post(url, json.dumps(body), content_type="application/json")
+    return client.get(url)
+
+
+@pytest.mark.parametrize("name", API_NAMES)
+@pytest.mark.parametrize("who", ["member", "admin"])
+def test_api_routes_answer_member_and_admin_keys(hf, objects, chat_model, name, who):
+    response = call_api(name, objects, objects["raw"][who])
+    assert response.status_code == 200, (name, response.content)
+
+
+@pytest.mark.parametrize("name", API_NAMES)
+@pytest.mark.parametrize("case", ["no key", "unknown key", "revoked", "expired", "owner deactivated", "hf token"])
+def test_api_routes_refuse_keys_that_do_not_hold(objects, name, case):
+    raw = objects["raw"]["member"]
+    key = objects["member_key"]
+    if case == "no key":
+        raw = ""
+    elif case == "unknown key":
+        raw = keys.generate()
+    elif case == "hf token":
+        raw = "hf_emuTOKENvalid0000read1234"
+    elif case == "revoked":
+        keys.revoke(key)
+    elif case == "expired":
+        key.expires_at = timezone.now() - timedelta(minutes=1)
+        key.save()
+    elif case == "owner deactivated":
+        objects["member"].is_active = False
+        objects["member"].save()
+    response = call_api(name, objects, raw)
+    assert response.status_code == 401, (case, response.content)
+    assert response.json()["error"]["type"] == "authentication_error"
+
+
+@pytest.mark.parametrize("name", API_NAMES)
+def test_api_routes_refuse_an_owner_without_the_models_permission(objects, name):
+    objects["member"].groups.clear()
+    response = call_api(name, objects, objects["raw"]["member"])
+    assert response.status_code == 403
+
+
+def test_a_member_cannot_revoke_someone_elses_key(member_client, objects):
+    response = member_client.post(reverse("key_revoke", kwargs={"pk": objects["admin_key"].pk}))
+    assert response.status_code == 404
+    objects["admin_key"].refresh_from_db()
+    assert objects["admin_key"].revoked_at is None

@@ -212,3 +212,55 @@ def test_rotation_with_an_unreadable_value_exits_non_zero_and_keeps_it(keys, set
     before = model.api_token_encrypted
     model.refresh_from_db()
     assert model.api_token_encrypted == before
+
+
+@pytest.mark.django_db
+def test_rotation_with_the_right_key_id_and_wrong_key_bytes_exits_non_zero(keys, settings):
+    model = create_model(token=TOKEN)
+    provider = ProviderSettings.load()
+    provider.set_secret("api_token", TOKEN)
+    provider.save()
+    settings.ENCRYPTION_KEYS = [crypto.generate_key("a")]  # same id, other bytes: every token unreadable
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"^2 token\(s\) cannot be decrypted with the configured keys") as info:
+        call_command("rotate_encryption_key", stdout=out)
+    assert f"HFModel #{model.pk}" in str(info.value) and "key id that matches" in str(info.value)
+    assert "Nothing to move" not in out.getvalue()
+    before = model.api_token_encrypted
+    model.refresh_from_db()
+    assert model.api_token_encrypted == before
+
+
+def test_rotate_command_exits_non_zero_as_a_process_with_a_clear_line(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x" * 50,
+        "DATA_DIR": str(tmp_path),
+        "ENCRYPTION_KEYS": KEY_A,
+    }
+    python = str(root / ".venv" / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=root, env=env, check=True)
+    script = (
+        "import django; django.setup(); from tests.conftest import create_model; "
+        "create_model(token='hf_abcdefgh12345678')"
+    )
+    subprocess.run([python, "-c", script], cwd=root, env=env, check=True)
+    env["ENCRYPTION_KEYS"] = crypto.generate_key("a")
+    done = subprocess.run(
+        [python, "manage.py", "rotate_encryption_key"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    assert "cannot be decrypted with the configured keys" in done.stderr
+    assert "Traceback" not in done.stderr and "Nothing to move" not in done.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_check_connections_exits_non_zero_on_an_unreadable_token(keys, settings):
+    create_model(token=TOKEN)
+    settings.ENCRYPTION_KEYS = [crypto.generate_key("a")]
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 of 1 model"):
+        call_command("check_connections", stdout=out)
+    assert "token_unreadable" in out.getvalue()

@@ -150,6 +150,12 @@ def test_the_token_leaks_nowhere(hf, log_buffer, settings):
     hf.fault("hf-inference", "status", status=403, body={"error": "forbidden"})
     c.post(reverse("playground_run"), {"model": model.pk, "prompt": "hi", "stream": "on"})
     c.get(reverse("playground"))
+    # The pickers: Hub search, the account's endpoints, resume and its state (each one asks Hugging Face).
+    hf.add_control_endpoint("alice", "sleepy", state="paused")
+    c.get(reverse("hub_model_search"), {"q": "flan", "task": "text2text-generation"})
+    c.get(reverse("endpoint_list"))
+    c.post(reverse("endpoint_start"), {"namespace": "alice", "name": "sleepy"})
+    c.get(reverse("endpoint_state"), {"namespace": "alice", "name": "sleepy"})
     # Exports, audit, error pages, a member's view.
     export = c.get(reverse("models_export")).content
     cmd_out = io.StringIO()
@@ -189,3 +195,67 @@ def test_the_token_leaks_nowhere(hf, log_buffer, settings):
     for secret in (TOKEN, MODEL_TOKEN):
         for name, text in haystacks.items():
             assert secret.encode() not in text, f"the token leaked into {name}"
+
+
+def test_api_keys_leak_nowhere(hf, log_buffer, provider_token, admin_user, member_user):
+    """A key is in the one response that creates it (and the command's last line), and nowhere else."""
+    from providers.models import APIKey
+    from tests.conftest import create_model
+
+    create_model(
+        display_name="llama chat",
+        endpoint_type="inference_providers",
+        task="chat",
+        repo_id="meta-llama/Llama-3.1-8B-Instruct",
+    )
+    member = RecordingClient()
+    member.force_login(member_user)
+    created = member.post(reverse("account"), {"name": "notebook"})
+    shown = created.content.decode()
+    key = shown.split('id="new-key-value">')[1].split("<")[0]
+    assert key.startswith("hfc_")
+    member.bodies.remove(created.content)
+    member.get(reverse("account"))
+
+    api = RecordingClient(HTTP_AUTHORIZATION=f"Bearer {key}")
+    chat = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    api.get("/v1/models")
+    api.post("/v1/chat/completions", json.dumps(chat), content_type="application/json")
+    api.post("/v1/chat/completions", json.dumps({**chat, "stream": True}), content_type="application/json")
+    api.post("/v1/chat/completions", json.dumps({**chat, "temperature": 9}), content_type="application/json")
+    api.post("/v1/completions", json.dumps({"model": "nope", "prompt": "x"}), content_type="application/json")
+    hf.fault("/v1/chat/completions", "status", status=500, body={"error": "boom"})
+    api.post("/v1/chat/completions", json.dumps(chat), content_type="application/json")
+
+    cmd_out = io.StringIO()
+    call_command("create_api_key", "ada", "ci", "--expires", "3", stdout=cmd_out)
+    lines = cmd_out.getvalue().strip().splitlines()
+    command_key, cmd_out = lines[-1], io.StringIO("\n".join(lines[:-1]))
+
+    admin = RecordingClient()
+    admin.force_login(admin_user)
+    admin.get(reverse("api_keys_admin"))
+    for row in APIKey.objects.all():
+        admin.post(reverse("api_key_admin_limits", args=[row.pk]), {"requests_per_minute": "5", "max_streams": ""})
+        admin.post(reverse("api_key_admin_revoke", args=[row.pk]))
+    api.get("/v1/models")  # refused now: the refusal must not echo the key either
+    admin.get(reverse("audit_log"))
+    export = admin.get(reverse("models_export")).content
+    call_command("export_models", stdout=cmd_out)
+
+    for request in hf.requests:  # the console's own token goes upstream, never the caller's key
+        assert key not in request["headers"].get("Authorization", "")
+        assert key.encode() not in request["body"]
+    haystacks = {
+        "responses": b"\n".join(member.bodies + api.bodies + admin.bodies),
+        "logs": log_buffer.getvalue().encode(),
+        "export": export,
+        "commands": cmd_out.getvalue().encode(),
+        "database": database_text(),
+        "cache": cache_text(),
+    }
+    assert len(haystacks["responses"]) > 5000
+    for secret in (key, command_key):
+        for name, text in haystacks.items():
+            assert secret.encode() not in text, f"an API key leaked into {name}"
+            assert secret[12:].encode() not in text, f"the secret part of an API key leaked into {name}"

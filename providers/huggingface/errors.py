@@ -1,6 +1,8 @@
 """The typed failure every Hugging Face call ends in, its categories, and the parser for error bodies."""
 
 import json
+import re
+from html import unescape
 
 from django.utils.translation import gettext_lazy as _
 
@@ -162,6 +164,23 @@ WORDING = {
         "message": _("This token cannot be decrypted with the configured keys."),
         "*": _("Restore the encryption key that was used to store it, or replace the token."),
     },
+    "endpoint_gone": {
+        "title": _("Endpoint gone"),
+        "message": _("The Inference Endpoint no longer exists at this URL (410 Gone)."),
+        "*": _(
+            "It was deleted or renamed: copy its current URL from the Inference Endpoints dashboard, or redeploy it."
+        ),
+    },
+    "answer_too_large": {
+        "title": _("Answer too large"),
+        "message": _("The answer was larger than the console accepts."),
+        "*": _("Ask for a shorter answer (fewer new tokens), or raise HF_MAX_ANSWER_BYTES."),
+    },
+    "run_interrupted": {
+        "title": _("Run interrupted"),
+        "message": _("The console stopped before this run ended (a restart or a crash)."),
+        "*": _("Run it again; what was streamed before the interruption is kept."),
+    },
     "no_token": {
         "title": _("No API token"),
         "message": _("No API token is configured for this model or the provider."),
@@ -246,7 +265,7 @@ def parse_error_body(text, headers=None):
 
     Forms: {"error": str}, {"error": [str, ...]}, {"error": str, "error_type": str},
     {"error": {"message": ..., "http_status_code": ...}}, {"error": ..., "error_description": ...},
-    OpenAI's {"message": ...}, and plain text.
+    OpenAI's {"message": ...} (flat, as vLLM < 0.10.1, SGLang and TEI send it), and plain text.
     """
     headers = headers or {}
     header_message = headers.get("X-Error-Message", "")
@@ -268,12 +287,29 @@ def parse_error_body(text, headers=None):
             message = str(error)
         else:
             message = str(body.get("message") or "")
+            error_type = error_type or str(body.get("type") or "")  # flat: vLLM < 0.10.1, SGLang, TEI's /v1
         if body.get("error_description"):
             message = f"{message}: {body['error_description']}" if message else str(body["error_description"])
         if "estimated_time" in body:
             extra["estimated_time"] = body.get("estimated_time")
         return (message or header_message), error_type, extra
-    message = (text or "").strip()
+    message = readable_text(text or "")
     if len(message) > 500:
         message = message[:500] + "…"
     return (message or header_message), "", extra
+
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HIDDEN_RE = re.compile(r"<(script|style|head)[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+def readable_text(text):
+    """Plain text stays as it is; an HTML page (a proxy's error page) becomes its title, or its visible text."""
+    stripped = text.strip()
+    if not re.match(r"(<!doctype|<html|<head|<body|<\?xml|<center|<h1)", stripped, re.IGNORECASE):
+        return stripped
+    title = _TITLE_RE.search(stripped)
+    if title and title.group(1).strip():
+        return " ".join(unescape(title.group(1)).split())
+    return " ".join(unescape(_TAG_RE.sub(" ", _HIDDEN_RE.sub(" ", stripped))).split())

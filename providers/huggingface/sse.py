@@ -1,15 +1,31 @@
-"""Server-sent events as Hugging Face servers send them: `data:` with or without a space, `[DONE]` or not."""
+"""Server-sent events as Hugging Face servers send them: `data:` with or without a space, `[DONE]` or not.
+
+Incremental: bytes go in as they arrive (whatever the framing), each complete `data:` line comes out at once.
+"""
+
+DONE = object()  # the `data: [DONE]` sentinel of OpenAI-style streams
 
 
-def iter_sse_data(response):
-    """Yield each event's data string from a streaming requests response, as soon as its line arrives."""
-    for raw in response.iter_lines(chunk_size=None, decode_unicode=False):
-        if not raw:
-            continue
-        line = raw.decode("utf-8", errors="replace")
-        if not line.startswith("data:"):
-            continue  # comments (":"), keep-alives, event:/id: lines
-        data = line[5:].lstrip(" ")
-        if data.strip() == "[DONE]":
-            return
-        yield data
+class LineTooLong(Exception):
+    pass
+
+
+class SSEParser:
+    def __init__(self, max_line):
+        self.buffer = b""
+        self.max_line = max_line
+
+    def feed(self, data):
+        """The data strings (or DONE) of the lines completed by `data`; comments and other fields are skipped."""
+        self.buffer += data
+        lines = self.buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        self.buffer = lines.pop()
+        if len(self.buffer) > self.max_line:
+            raise LineTooLong()
+        out = []
+        for raw in lines:
+            if not raw.startswith(b"data:"):
+                continue  # blank separators, comments (":"), keep-alives, event:/id: lines
+            data = raw[5:].decode("utf-8", errors="replace").lstrip(" ")
+            out.append(DONE if data.strip() == "[DONE]" else data)
+        return out

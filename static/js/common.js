@@ -24,6 +24,22 @@ window.Console = (function () {
     });
   }
 
+  // Words from an error body: a JSON error's message, an HTML page's title or text, never markup.
+  function readable(text, payload) {
+    if (payload && typeof payload === "object") {
+      const error = payload.error || payload.message || payload.detail;
+      if (typeof error === "string") return error.slice(0, 300);
+      if (error && typeof error.message === "string") return error.message.slice(0, 300);
+      return "";
+    }
+    if (/^\s*</.test(text || "")) {
+      const doc = new DOMParser().parseFromString(text, "text/html");
+      const title = doc.title || (doc.body ? doc.body.textContent : "");
+      return title.replace(/\s+/g, " ").trim().slice(0, 300);
+    }
+    return (text || "").trim().slice(0, 300);
+  }
+
   // POST the form data and call onEvent for every NDJSON line, as soon as it arrives.
   async function streamRun(url, body, token, signal, onEvent) {
     const response = await fetch(url, {
@@ -31,9 +47,15 @@ window.Console = (function () {
       headers: {"X-CSRFToken": token, "Accept": "application/x-ndjson"},
     });
     if (!response.ok) {
-      let payload = {};
-      try { payload = await response.json(); } catch (e) { payload = {}; }
-      onEvent({type: "invalid", status: response.status, errors: payload.errors || payload.form_errors || {}});
+      const text = await response.text();
+      let payload = null;
+      try { payload = JSON.parse(text); } catch (e) { payload = null; }
+      const errors = payload && (payload.errors || payload.form_errors);
+      if (errors && Object.keys(errors).length) {
+        onEvent({type: "invalid", status: response.status, errors: errors});
+      } else {
+        onEvent({type: "failed", status: response.status, detail: readable(text, payload)});
+      }
       return;
     }
     const reader = response.body.getReader();

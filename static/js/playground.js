@@ -86,17 +86,30 @@
     view.error.hidden = true;
     view.figures.replaceChildren();
     const wait = waiter(view.waiting, view.name);
+    const line = waitLine(view.error);
     wait.start();
-    let text = "", stream = true;
+    let text = "", stream = true, ended = false;
     return Console.streamRun(form.action, body, Console.csrf(form), controller.signal, function (event) {
+      line.hidden = event.type !== "wait";
+      if (["done", "error", "invalid", "failed"].indexOf(event.type) >= 0) ended = true;
       if (event.type === "start") {
         stream = event.stream;
+      } else if (event.type === "wait") {
+        // The upstream is silent: the server says what it waits for and for how long (the line also proves the
+        // tab is open); it takes over from the page's own count.
+        wait.answering();
+        line.querySelector(".waiting-text").textContent =
+          (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " +
+          Math.round((event.waited_ms || 0) / 1000) + " s";
+      } else if (event.type === "failed") {
+        wait.stop();
+        showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
+          (event.detail ? " — " + event.detail : "")});
+        if (onDone) onDone(null, null);
       } else if (event.type === "token") {
         wait.answering();
         text += event.text;
         view.write(text);
-      } else if (event.type === "wait") {
-        // the upstream is silent; the elapsed time keeps counting and Stop stays available
       } else if (event.type === "done") {
         wait.stop();
         renderFigures(view.figures, event.figures, stream);
@@ -111,16 +124,21 @@
         Console.showErrors(form, event.errors);
         if (onDone) onDone(null, null);
       }
+    }).then(function () {
+      if (!ended) {
+        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
+        if (onDone) onDone(null, null);
+      }
     }).catch(function (e) {
       if (e.name === "AbortError") {
         view.error.hidden = false;
         view.error.dataset.category = "stopped";
         view.error.textContent = strings.stopped;
       } else {
-        showError(view.error, {category: "network", message: strings.network});
+        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
       }
       if (onDone) onDone(null, null);
-    }).finally(function () { wait.stop(); });
+    }).finally(function () { wait.stop(); line.hidden = true; });
   }
 
   function newId() {
@@ -128,6 +146,20 @@
     return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
       return (c ^ (Math.random() * 16) >> (c / 4)).toString(16);
     });
+  }
+
+  // The line that tells what a silent run waits for, as the server measures it; just above the error box.
+  function waitLine(anchor) {
+    let node = anchor.parentNode.querySelector(".wait-line");
+    if (!node) {
+      node = el("div", "waiting wait-line");
+      node.setAttribute("aria-live", "polite");
+      node.append(el("span", "spinner"), el("span", "waiting-text"));
+      node.firstChild.setAttribute("aria-hidden", "true");
+      anchor.before(node);
+    }
+    node.hidden = true;
+    return node;
   }
 
   // --- the playground page ---

@@ -1,8 +1,7 @@
-import json
-
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from providers.transfer import ImportRejected, import_models
+from providers.transfer import ImportRejected, import_models, parse
 
 
 class Command(BaseCommand):
@@ -13,11 +12,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, path, **options):
         try:
-            with open(path, encoding="utf-8") as handle:
-                payload = json.load(handle)
-            report = import_models(payload)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read {path}: {exc}") from None
+            with open(path, "rb") as handle:
+                raw = handle.read(settings.IMPORT_MAX_BYTES + 1)
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            report = import_models(parse(raw))
         except ImportRejected as exc:
             raise CommandError("nothing imported: " + "; ".join(exc.errors)) from None
         for key in ("created", "updated", "skipped"):

@@ -16,11 +16,14 @@ class Command(BaseCommand):
         except crypto.KeyConfigError as exc:
             raise CommandError(str(exc)) from None
         primary = crypto.keyring().primary_id
-        if result["moved"]:
-            for key_id, count in sorted(result["moved"].items(), key=lambda kv: str(kv[0])):
-                self.stdout.write(f"{count} value(s) moved from key {key_id} to key {primary}")
-        else:
-            self.stdout.write(f"Nothing to move: every readable value is under key {primary}.")
+        for key_id, count in sorted(result["moved"].items(), key=lambda kv: str(kv[0])):
+            self.stdout.write(f"{count} value(s) moved from key {key_id} to key {primary}")
         if result["unreadable"]:
             where = ", ".join(f"{model} #{pk}" for model, pk in result["unreadable"])
-            raise CommandError(f"this token cannot be decrypted with the configured keys: {where} (left untouched)")
+            raise CommandError(
+                f"{len(result['unreadable'])} token(s) cannot be decrypted with the configured keys: {where} "
+                "(left untouched). A key id that matches with different key bytes gives this too: check "
+                "ENCRYPTION_KEYS against your backup."
+            )
+        if not result["moved"]:
+            self.stdout.write(f"Nothing to move: every value is readable and under key {primary}.")

@@ -1,0 +1,297 @@
+"""OpenAI's wire format: requests parsed into the console's terms, answers, stream chunks and error bodies.
+
+Parameters go through the same fields and rules as the playground (providers/generation_params.py).
+"""
+
+import json
+import time
+import uuid
+
+from django import forms
+from django.utils.translation import gettext as _
+
+from providers.generation_params import check_parameters, parameter_fields
+
+DONE = b"data: [DONE]\n\n"
+HEARTBEAT = b": keep-alive\n\n"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+# OpenAI's parameter name -> the console's (both routes); the first name found wins.
+PARAMETER_NAMES = {
+    "max_completion_tokens": "max_new_tokens",
+    "max_tokens": "max_new_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "repetition_penalty": "repetition_penalty",
+    "stop": "stop_sequences",
+    "seed": "seed",
+}
+CHAT_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+class BadRequest(Exception):
+    def __init__(self, message, param=None, code=None):
+        self.message = str(message)
+        self.param = param
+        self.code = code
+        super().__init__(self.message)
+
+
+def parse_body(raw):
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(_("The request body is too large."))
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, RecursionError):
+        raise BadRequest(_("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise BadRequest(_("The request body must be a JSON object."))
+    return body
+
+
+class _ParameterForm(forms.Form):
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update(parameter_fields())
+
+
+def _openai_name(console_name, body):
+    names = [k for k, v in PARAMETER_NAMES.items() if v == console_name]
+    return next((n for n in names if n in body), names[0] if names else console_name)
+
+
+def parameters(body, task):
+    """The console's parameters from an OpenAI body, checked with the console's rules."""
+    data = {}
+    for name, console_name in PARAMETER_NAMES.items():
+        value = body.get(name)
+        if value is None or console_name in data:
+            continue
+        if isinstance(value, bool) or (console_name != "stop_sequences" and not isinstance(value, (int, float))):
+            raise BadRequest(_("This parameter must be a number."), param=name)
+        if console_name == "stop_sequences":
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise BadRequest(_("stop must be a string or a list of strings."), param=name)
+        data[console_name] = value
+    form = _ParameterForm(data)
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        raise BadRequest(errors[0], param=_openai_name(field, body))
+    cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", [])}
+    problems = check_parameters(cleaned, task)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise BadRequest(message, param=_openai_name(field, body))
+    if body.get("n") not in (None, 1):
+        raise BadRequest(_("Only one choice per request is supported (n = 1)."), param="n")
+    if body.get("tools") or body.get("functions"):
+        raise BadRequest(_("Tools and function calling are not supported by this console."), param="tools")
+    return cleaned
+
+
+def stream_options(body):
+    """(stream, include_usage)"""
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest(_("stream must be true or false."), param="stream")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise BadRequest(_("stream_options must be an object."), param="stream_options")
+    return stream, bool(stream and options.get("include_usage"))
+
+
+def _text(content):
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: only text is understood
+        texts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
+                return None
+            texts.append(part["text"])
+        return "".join(texts)
+    return None
+
+
+def chat_messages(body):
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest(_("messages must be a non-empty list."), param="messages")
+    result = []
+    for message in messages:
+        role = CHAT_ROLES.get(message.get("role")) if isinstance(message, dict) else None
+        content = _text(message.get("content")) if role else None
+        if role is None or content is None:
+            raise BadRequest(
+                _("Each message needs a role (system, user or assistant) and text content."), param="messages"
+            )
+        result.append({"role": role, "content": content})
+    return result
+
+
+def tgi_request(body):
+    """(prompt, an OpenAI-shaped body) from TGI's compat body, which huggingface_hub's text_generation posts to
+    the URL it was given: {"inputs": str, "parameters": {...}, "stream": bool}."""
+    prompt = body.get("inputs")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise BadRequest(_("inputs must be one non-empty string."), param="inputs")
+    given = body.get("parameters") or {}
+    if not isinstance(given, dict):
+        raise BadRequest(_("parameters must be an object."), param="parameters")
+    shaped = {name: given.get(name) for name in ("temperature", "top_p", "top_k", "repetition_penalty", "stop", "seed")}
+    shaped["max_tokens"] = given.get("max_new_tokens")
+    shaped["stream"] = body.get("stream", False)
+    return prompt, shaped, bool(given.get("details"))
+
+
+def completion_prompt(body):
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise BadRequest(_("prompt must be one non-empty string."), param="prompt")
+    return prompt
+
+
+# --- answers --------------------------------------------------------------------------------------------
+
+
+def new_id(route):
+    return ("chatcmpl-" if route == "chat" else "cmpl-") + uuid.uuid4().hex[:24]
+
+
+def finish_reason(reason):
+    return reason if reason in FINISH_REASONS else "stop"
+
+
+def usage(prompt_tokens, completion_tokens):
+    total = prompt_tokens + completion_tokens if prompt_tokens is not None and completion_tokens is not None else None
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": total}
+
+
+def whole(route, answer_id, model_id, text, reason, tokens):
+    created = int(time.time())
+    if route == "chat":
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish_reason(reason),
+            "logprobs": None,
+        }
+        kind = "chat.completion"
+    else:
+        choice = {"index": 0, "text": text, "finish_reason": finish_reason(reason), "logprobs": None}
+        kind = "text_completion"
+    return {
+        "id": answer_id,
+        "object": kind,
+        "created": created,
+        "model": model_id,
+        "choices": [choice],
+        "usage": usage(*tokens),
+    }
+
+
+def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False):
+    if route == "chat":
+        delta = {"role": "assistant", "content": text or ""} if first else ({"content": text} if text else {})
+        choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
+        kind = "chat.completion.chunk"
+    else:
+        choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
+        kind = "text_completion"
+    event = {"id": answer_id, "object": kind, "created": int(time.time()), "model": model_id, "choices": [choice]}
+    if include_usage:
+        event["usage"] = None
+    return event
+
+
+def usage_chunk(route, answer_id, model_id, tokens):
+    kind = "chat.completion.chunk" if route == "chat" else "text_completion"
+    return {
+        "id": answer_id,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model_id,
+        "choices": [],
+        "usage": usage(*tokens),
+    }
+
+
+def sse(event):
+    return b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+
+
+def tgi_whole(text, reason, tokens, details):
+    item = {"generated_text": text}
+    if details:
+        item["details"] = {"finish_reason": _tgi_reason(reason), "generated_tokens": tokens[1], "seed": None}
+    return [item]
+
+
+def _tgi_reason(reason):
+    return {"stop": "eos_token", "length": "length"}.get(finish_reason(reason), "eos_token")
+
+
+def tgi_token(index, text):
+    return {
+        "index": index,
+        "token": {"id": 0, "text": text, "logprob": 0.0, "special": False},
+        "generated_text": None,
+        "details": None,
+    }
+
+
+def tgi_last(index, text, reason, tokens):
+    return {
+        "index": index,
+        "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},
+        "generated_text": text,
+        "details": {"finish_reason": _tgi_reason(reason), "generated_tokens": tokens[1], "seed": None},
+    }
+
+
+def model_object(entry):
+    return {"id": entry.api_id, "object": "model", "created": entry.created, "owned_by": "console"}
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+# Diagnosis category -> (HTTP status, OpenAI error type, whether the same call may succeed later).
+# Problems of the console's own configuration answer 502 with x-should-retry: false: the caller's key and
+# request are fine, retrying will not help, an admin must act.
+UPSTREAM_STATUS = {
+    "rate_limited": (429, "rate_limit_error", True),
+    "model_loading": (503, "service_unavailable", True),
+    "endpoint_paused_or_starting": (503, "service_unavailable", True),
+    "timeout": (504, "timeout", True),
+    "connection_refused": (502, "upstream_error", True),
+    "connection_lost": (502, "upstream_error", True),
+    "dns_failure": (502, "upstream_error", True),
+    "upstream_error": (502, "upstream_error", True),
+    "input_rejected": (400, "invalid_request_error", False),
+}
+CONFIGURATION_PROBLEM = (502, "upstream_configuration_error", False)
+
+
+def error_body(message, error_type, code, param=None, **extra):
+    return {"error": {"message": str(message), "type": error_type, "param": param, "code": code, **extra}}
+
+
+def upstream_error(exc):
+    """(status, body, retryable, retry_after) for an HFError."""
+    status, error_type, retryable = UPSTREAM_STATUS.get(exc.category, CONFIGURATION_PROBLEM)
+    retry_after = exc.retry_after or exc.estimated_time
+    if retryable and retry_after is None and status in (429, 503):
+        retry_after = 5
+    message = exc.message
+    explanation = str(exc.explanation)
+    if explanation not in message:
+        message = f"{explanation} {message}"
+    body = error_body(message, error_type, exc.category, category=exc.category, retryable=retryable, fix=str(exc.fix))
+    return status, body, retryable, retry_after

@@ -1,0 +1,391 @@
+"""The OpenAI-compatible routes under /v1/: a key instead of a session, JSON in, JSON or SSE out.
+
+Once warm, a call costs one query (the freshness number) before the upstream is called: the key, its owner's
+permission, the model and its decrypted token come from the process's cache. The call's record is written in
+the response's close(), after the answer has been handed to the server.
+"""
+
+import functools
+import time
+
+from django.conf import settings
+from django.http import JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from providers import freshness
+from providers.api import catalog, keys, limits
+from providers.api import openai_format as fmt
+from providers.api.accounting import CallRecord
+from providers.huggingface import client
+from providers.huggingface.errors import HFError
+
+
+class RecordedResponse(JsonResponse):
+    """A whole answer or an error; its call is recorded once the server has sent it."""
+
+    def __init__(self, data, record=None, status=200, headers=None, safe=True):
+        super().__init__(data, status=status, headers=headers, safe=safe)
+        self.record = record
+        self["Cache-Control"] = "no-store"
+
+    def close(self):
+        try:
+            if self.record is not None:
+                self.record.save()
+        finally:
+            super().close()
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """An SSE answer; the upstream is closed, the stream's slot freed and the call recorded when the server
+    closes it (also when the caller went away before the first event was read)."""
+
+    def __init__(self, answer, slot):
+        self.events = answer.events()
+        super().__init__(self.events, content_type="text/event-stream")
+        self.answer, self.slot = answer, slot
+        self["Cache-Control"] = "no-store"
+        self["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each event on as it comes
+
+    def close(self):
+        try:
+            self.events.close()
+            self.answer.upstream.close()
+            self.slot.release()
+            self.answer.record.finish(time.perf_counter())
+            self.answer.record.save()
+        finally:
+            super().close()
+
+
+def error(status, message, error_type, code, record=None, param=None, headers=None, **extra):
+    if record is not None:
+        record.status, record.category = status, record.category or code or ""
+        record.finish(time.perf_counter())
+    return RecordedResponse(fmt.error_body(message, error_type, code, param, **extra), record, status, headers)
+
+
+def _retry_headers(seconds):
+    return {"Retry-After": str(int(seconds)), "retry-after-ms": str(int(seconds * 1000))}
+
+
+def _unauthorized(message, code):
+    headers = {"WWW-Authenticate": 'Bearer realm="console"', "x-should-retry": "false"}
+    return error(401, message, "authentication_error", code, headers=headers)
+
+
+def _authenticate(request, generation):
+    """(Caller, None) or (None, the refusal)."""
+    scheme, _sep, raw = request.headers.get("Authorization", "").partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw:
+        return None, _unauthorized(
+            _("No API key was sent. Send the header Authorization: Bearer followed by your key."), "missing_api_key"
+        )
+    caller = keys.lookup(raw, generation)
+    if caller is None:
+        return None, _unauthorized(
+            _("This API key is not valid. Keys of this console start with %(prefix)s; create one on your account page.")
+            % {"prefix": keys.KEY_PREFIX},
+            "invalid_api_key",
+        )
+    if caller.revoked:
+        return None, _unauthorized(_("This API key was revoked."), "api_key_revoked")
+    if caller.expires_at is not None and caller.expires_at <= timezone.now():
+        return None, _unauthorized(_("This API key has expired."), "api_key_expired")
+    if not caller.owner_active:
+        return None, _unauthorized(_("The owner of this API key is deactivated."), "owner_deactivated")
+    if not caller.may_use:
+        return None, error(
+            403,
+            _("The owner of this API key may not use the models."),
+            "permission_error",
+            "permission_denied",
+            headers={"x-should-retry": "false"},
+        )
+    return caller, None
+
+
+def api_view(route, *methods):
+    """Key check, method check and the per-minute limit, in the cheapest order; CSRF does not apply (no cookie
+    is read: the key is the credential)."""
+
+    def decorate(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            started = getattr(request, "received_at", None) or time.perf_counter()
+            generation = freshness.current()
+            caller, refusal = _authenticate(request, generation)
+            if refusal is not None:
+                return refusal
+            record = CallRecord(route, started, caller)
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                return error(
+                    405,
+                    _("Use %(method)s on this route.") % {"method": allowed},
+                    "invalid_request_error",
+                    "method_not_allowed",
+                    record,
+                    headers={"Allow": allowed},
+                )
+            try:
+                limits.take_request(caller)
+            except limits.Limited as exc:
+                return _limited(exc, record)
+            return view(request, caller, record, generation, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _limited(exc, record):
+    if exc.code == "too_many_streams":
+        message = _("This key already holds as many open streams as it may; wait for one to end.")
+    else:
+        message = _("This key made more requests this minute than it may; wait %(seconds)s s.") % {
+            "seconds": exc.retry_after
+        }
+    return error(429, message, "rate_limit_error", exc.code, record, headers=_retry_headers(exc.retry_after))
+
+
+@api_view("models", "GET")
+def models(request, caller, record, generation):
+    data = [fmt.model_object(entry) for entry in catalog.entries(generation)]
+    record.finish(time.perf_counter())
+    return RecordedResponse({"object": "list", "data": data}, record)
+
+
+def _model_not_found(name, record):
+    return error(
+        404,
+        _("The model %(model)s does not exist or is not enabled; GET /v1/models lists the ones you may use.")
+        % {"model": name},
+        "invalid_request_error",
+        "model_not_found",
+        record,
+        param="model",
+    )
+
+
+@api_view("models", "GET", "POST")
+def model(request, caller, record, generation, model_id):
+    """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
+    text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
+    entry = catalog.find(model_id, generation)
+    if entry is None or entry.api_id != model_id:
+        return _model_not_found(model_id, record)
+    if request.method == "POST":
+        record.route = "tgi"
+        return _generate(request, caller, record, generation, "tgi", entry)
+    record.entry = entry
+    record.finish(time.perf_counter())
+    return RecordedResponse(fmt.model_object(entry), record)
+
+
+@api_view("chat", "POST")
+def chat_completions(request, caller, record, generation):
+    return _generate(request, caller, record, generation, "chat")
+
+
+@api_view("completions", "POST")
+def completions(request, caller, record, generation):
+    return _generate(request, caller, record, generation, "completions")
+
+
+def _bad_request(exc, record):
+    return error(400, exc.message, "invalid_request_error", exc.code or "invalid_request", record, param=exc.param)
+
+
+def _generate(request, caller, record, generation, route, entry=None):
+    details = False
+    try:
+        body = fmt.parse_body(request.body)
+        if route == "tgi":
+            prompt, body, details = fmt.tgi_request(body)
+            body["prompt"] = prompt
+        else:
+            name = body.get("model")
+            entry = catalog.find(name, generation)
+            if entry is None:
+                return _model_not_found(name if isinstance(name, str) else "", record)
+        record.entry = entry
+        if route == "chat" and not entry.is_chat:
+            raise fmt.BadRequest(
+                _("%(model)s is a text-generation model: send its prompts to /v1/completions.")
+                % {"model": entry.api_id},
+                param="model",
+                code="model_not_chat",
+            )
+        params = {**entry.defaults, **fmt.parameters(body, entry.task)}
+        stream, include_usage = fmt.stream_options(body)
+        if route == "chat":
+            inputs = {"messages": fmt.chat_messages(body)}
+        elif entry.is_chat:  # a chat model on /v1/completions: the prompt is the user's one message
+            inputs = {"messages": [{"role": "user", "content": fmt.completion_prompt(body)}]}
+        else:
+            inputs = {"prompt": fmt.completion_prompt(body)}
+            params.setdefault("return_full_text", False)
+    except fmt.BadRequest as exc:
+        return _bad_request(exc, record)
+    if entry.problem:
+        return _upstream_failure(HFError(entry.problem), record)
+    record.stream = stream
+    slot = None
+    if stream:
+        try:
+            slot = limits.open_stream(caller)
+        except limits.Limited as exc:
+            return _limited(exc, record)
+    deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
+    upstream = client.generate(entry.target, params, stream=stream, deadline=deadline, **inputs)
+    try:
+        first = _first(upstream)
+    except HFError as exc:
+        upstream.close()
+        if slot is not None:
+            slot.release()
+        return _upstream_failure(exc, record)
+    answer = Answer(route, entry, record, upstream, first, include_usage)
+    answer.details = details
+    if not stream:
+        return answer.whole()
+    return EventStreamResponse(answer, slot)
+
+
+def _first(upstream):
+    """The first text or Finish, skipping the idle markers the client yields while the upstream is silent."""
+    for item in upstream:
+        if isinstance(item, (str, client.Finish)):
+            return item
+    raise HFError("connection_lost")
+
+
+def _upstream_failure(exc, record):
+    status, body, retryable, retry_after = fmt.upstream_error(exc)
+    headers = {"x-should-retry": "true" if retryable else "false"}
+    if retry_after is not None and retryable:
+        headers.update(_retry_headers(max(1, min(60, round(float(retry_after))))))
+    record.status, record.category = status, exc.category
+    record.finish(time.perf_counter())
+    return RecordedResponse(body, record, status, headers)
+
+
+class Answer:
+    """Turns the client's items into OpenAI's answer, whole or as SSE events, measuring as it goes."""
+
+    def __init__(self, route, entry, record, upstream, first, include_usage):
+        self.route, self.entry, self.record = route, entry, record
+        self.upstream, self.first, self.include_usage = upstream, first, include_usage
+        self.id = fmt.new_id(route)
+        self.details = False  # TGI form only: whether the caller asked for the details object
+        self.parts = []
+        self.finish = None
+
+    def _take(self, item):
+        if isinstance(item, str):
+            if not self.parts and self.record.ttft_ms is None:
+                self.record.ttft_ms = round((time.perf_counter() - self.record.started) * 1000, 1)
+            self.parts.append(item)
+        elif isinstance(item, client.Finish):
+            self.finish = item
+
+    def _tokens(self):
+        finish = self.finish
+        completion = finish.generated_tokens if finish and finish.generated_tokens is not None else None
+        prompt = getattr(finish, "prompt_tokens", None) if finish else None
+        self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
+        return prompt, completion
+
+    def _text(self):
+        return "".join(self.parts) or (self.finish.text if self.finish else "")
+
+    def whole(self):
+        record = self.record
+        try:
+            self._take(self.first)
+            for item in self.upstream:
+                self._take(item)
+        except HFError as exc:
+            return _upstream_failure(exc, record)
+        finally:
+            self.upstream.close()
+        record.ttft_ms = None  # a whole answer has no first token to time
+        reason = self.finish.finish_reason if self.finish else ""
+        if self.route == "tgi":
+            body = fmt.tgi_whole(self._text(), reason, self._tokens(), self.details)
+            record.finish(time.perf_counter())
+            return RecordedResponse(body, record, safe=False)
+        body = fmt.whole(self.route, self.id, self.entry.api_id, self._text(), reason, self._tokens())
+        record.finish(time.perf_counter())
+        return RecordedResponse(body, record)
+
+    def _sse(self, text=None, reason=None, first=False):
+        if self.route == "tgi":
+            return fmt.sse(fmt.tgi_token(len(self.parts), text))
+        return fmt.sse(
+            fmt.chunk(self.route, self.id, self.entry.api_id, text, reason, first, include_usage=self.include_usage)
+        )
+
+    def events(self):
+        record = self.record
+        item, started = self.first, False
+        try:
+            while True:
+                if isinstance(item, client.Finish):
+                    self._take(item)
+                    break
+                if isinstance(item, str):
+                    self._take(item)
+                    yield self._sse(item, first=not started)
+                    started = True
+                else:
+                    yield fmt.HEARTBEAT  # the upstream is silent: an SSE comment keeps proxies from timing out
+                item = next(self.upstream)
+        except StopIteration:
+            record.category = "connection_lost"
+            yield from self._stream_error(HFError("connection_lost"))
+            return
+        except HFError as exc:
+            record.category = exc.category
+            yield from self._stream_error(exc)
+            return
+        except GeneratorExit:
+            record.category = "client_closed"
+            raise
+        finally:
+            self.upstream.close()
+            record.finish(time.perf_counter())
+        tokens = self._tokens()
+        if self.route == "tgi":
+            yield fmt.sse(fmt.tgi_last(len(self.parts), self._text(), self.finish.finish_reason, tokens))
+            return
+        if not started and self.route == "chat":
+            yield self._sse("", first=True)
+        yield self._sse(reason=fmt.finish_reason(self.finish.finish_reason))
+        if self.include_usage:
+            yield fmt.sse(fmt.usage_chunk(self.route, self.id, self.entry.api_id, tokens))
+        yield fmt.DONE
+
+    def _stream_error(self, exc):
+        body = fmt.upstream_error(exc)[1]
+        if self.route == "tgi":  # TGI's own form, which huggingface_hub turns into its typed errors
+            yield fmt.sse({"error": body["error"]["message"], "error_type": "generation"})
+            return
+        yield fmt.sse(body)
+        yield fmt.DONE
+
+
+@csrf_exempt
+def not_found(request, rest=""):
+    return error(
+        404,
+        _("This console serves /v1/models, /v1/chat/completions and /v1/completions only."),
+        "invalid_request_error",
+        "unknown_route",
+        headers={"x-should-retry": "false"},
+    )

@@ -1,0 +1,172 @@
+"""The model picker's answers: Hub search (§8) joined with the router's catalog (§7), cached briefly.
+
+Every Hub call shares one short deadline (HF_PICKER_TIMEOUT), so a slow or absent Hub costs the admin a few
+seconds at most; the typed repo id is always accepted without the picker.
+"""
+
+import hashlib
+import re
+
+from django.conf import settings
+from django.core.cache import cache
+
+from providers.huggingface import client
+from providers.huggingface.errors import HFError
+
+PAGE_SIZE = 20
+MAX_ACCESS_CHECKS = 5  # gated models per page whose access is asked for (each one is a Hub request)
+SEARCH_FIELDS = ("pipeline_tag", "gated", "inference", "inferenceProviderMapping", "downloads", "likes", "tags")
+TASK_FILTERS = {
+    "chat": {"filter": "conversational"},
+    "text-generation": {"pipeline_tag": "text-generation"},
+    "text2text-generation": {"pipeline_tag": "text2text-generation"},
+}
+POLICIES = ("fastest", "cheapest")
+
+
+def _key(*parts):
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+    return f"hf-picker:{digest}"
+
+
+def router_catalog(token, deadline):
+    """{repo id: [provider entries]} from the router, cached; {} when the router cannot be read."""
+    key = _key("catalog", settings.HF_ROUTER_URL)
+    catalog = cache.get(key)
+    if catalog is None:
+        try:
+            items = client.router_models(token, deadline)
+        except HFError:
+            return {}  # the Hub's own mapping still says who serves what; prices are then unknown
+        catalog = {item["id"]: [p for p in item.get("providers") or [] if isinstance(p, dict)] for item in items}
+        cache.set(key, catalog, settings.HF_PICKER_CACHE_SECONDS)
+    return catalog
+
+
+def search(query, task, token="", cursor=""):
+    """{"results": [...], "next": cursor}; raises HFError when the Hub cannot be asked in time."""
+    token_key = hashlib.sha256(token.encode()).hexdigest()[:16] if token else ""
+    key = _key("search", settings.HF_HUB_URL, query.lower(), task, cursor, token_key)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    deadline = client.Deadline(settings.HF_PICKER_TIMEOUT)
+    params = {
+        "search": query,
+        "limit": PAGE_SIZE,
+        "sort": "downloads",
+        "expand[]": list(SEARCH_FIELDS),
+        **TASK_FILTERS.get(task, {}),
+    }
+    if cursor:
+        params["cursor"] = cursor
+    try:
+        items, following = client.search_models(params, token or None, deadline)
+    except HFError as exc:
+        if exc.category != "invalid_token" or not token:
+            raise
+        token = ""  # the search is public: a refused token only loses the access checks
+        items, following = client.search_models(params, None, deadline)
+    catalog = router_catalog(token or None, deadline)
+    results = [describe(item, catalog.get(item["id"], []), task) for item in items]
+    checks = 0
+    for result in results:
+        # Access is a detail: asked only while half the time budget is left, so a slow Hub costs one wait less.
+        if result["gated"] and token and checks < MAX_ACCESS_CHECKS and deadline.left() > deadline.seconds / 2:
+            checks += 1
+            try:
+                result["access"] = client.has_access(result["id"], token, client.Deadline(deadline.left() / 2))
+            except HFError:
+                result["access"] = None
+    answer = {"results": results, "next": following}
+    cache.set(key, answer, settings.HF_PICKER_CACHE_SECONDS)
+    return answer
+
+
+def _mapping(item):
+    mapping = item.get("inferenceProviderMapping") or []
+    if isinstance(mapping, dict):
+        mapping = [{"provider": k, **(v or {})} for k, v in mapping.items() if isinstance(v, dict)]
+    return [m for m in mapping if isinstance(m, dict) and m.get("provider")]
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _provider_entry(name, extra):
+    pricing = extra.get("pricing") if isinstance(extra.get("pricing"), dict) else {}
+    return {
+        "provider": name,
+        "context_length": _number(extra.get("context_length")),
+        "price_in": _number(pricing.get("input")),
+        "price_out": _number(pricing.get("output")),
+        "tools": extra.get("supports_tools") if isinstance(extra.get("supports_tools"), bool) else None,
+        "latency_ms": _number(extra.get("first_token_latency_ms")),
+        "throughput": _number(extra.get("throughput")),
+        "free": extra.get("is_free") is True,
+    }
+
+
+def describe(item, catalog_providers, task):
+    """What the picker shows for one Hub model and what choosing it fills in."""
+    by_provider = {p.get("provider"): p for p in catalog_providers}
+    live = {}
+    for entry in _mapping(item):
+        name = entry["provider"]
+        if (
+            name != "hf-inference"
+            and entry.get("status") == "live"
+            and by_provider.get(name, {}).get("status") != "error"
+        ):
+            live[name] = _provider_entry(name, by_provider.get(name, {}))
+    for name, extra in by_provider.items():  # the catalog may know a provider the search's mapping left out
+        if name and name != "hf-inference" and extra.get("status") == "live" and name not in live:
+            live[name] = _provider_entry(name, extra)
+    live = sorted(live.values(), key=lambda p: p["provider"])
+    mapping = {m["provider"]: m.get("status") for m in _mapping(item)}
+    warm = item.get("inference") == "warm" or mapping.get("hf-inference") == "live"
+    tag = item.get("pipeline_tag") or ""
+    chat_capable = "conversational" in (item.get("tags") or []) or bool(live)
+    if live and (task == "chat" or chat_capable):
+        endpoint_type, served, fill_task = "inference_providers", "providers", "chat"
+    elif warm and tag in ("text-generation", "text2text-generation"):
+        endpoint_type, served, fill_task = "hosted_api", "hosted", tag
+    else:
+        endpoint_type, served = "inference_endpoint", "none"
+        fill_task = "chat" if task == "chat" else (tag if tag in ("text-generation", "text2text-generation") else task)
+    return {
+        "id": item.get("id", ""),
+        "pipeline_tag": tag,
+        "downloads": _number(item.get("downloads")),
+        "likes": _number(item.get("likes")),
+        "gated": bool(item.get("gated")),
+        "access": None,
+        "warm": warm,
+        "providers": live,
+        "served": served,
+        "fill": {"endpoint_type": endpoint_type, "task": fill_task, "repo_id": item.get("id", "")},
+        "policies": list(POLICIES) if len(live) > 1 else [],
+    }
+
+
+LEGACY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")  # ids from before namespaces: gpt2, t5-small, …
+
+
+def canonical_legacy_id(repo_id, token=""):
+    """The namespaced id the Hub redirects an old un-namespaced id to, or None when it has none.
+
+    Raises HFError when the Hub cannot be asked in time.
+    """
+    name, sep, suffix = repo_id.partition(":")
+    if not LEGACY_RE.match(name):
+        return None
+    try:
+        canonical, _info = client.canonical_repo_id(name, token or None, client.Deadline(settings.HF_PICKER_TIMEOUT))
+    except HFError as exc:
+        if exc.category == "model_not_found":
+            return None
+        raise
+    if "/" not in canonical:
+        return None
+    return canonical + sep + suffix

@@ -1,0 +1,140 @@
+"""The account's Inference Endpoints (§9): list them across the token's namespaces, resume or wake one, read its state.
+
+Control-plane bodies are summarised here into what the console shows and fills in; nothing else reads them.
+"""
+
+import hashlib
+import re
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from providers.huggingface import client, engines
+from providers.huggingface.errors import HFError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")  # namespaces and endpoint names
+STATES = ("pending", "initializing", "updating", "updateFailed", "running", "paused", "failed", "scaledToZero")
+FINAL_STATES = ("running", "failed", "updateFailed")
+# The image key of an endpoint's model (§9.2) -> the engine it runs.
+IMAGE_ENGINES = {
+    "tgi": engines.TGI,
+    "tei": engines.TEI,
+    "vllm": engines.VLLM,
+    "sglang": engines.SGLANG,
+    "llamacpp": engines.LLAMACPP,
+}
+
+OTHER_IMAGES = {
+    "huggingface": gettext_lazy("Hugging Face inference toolkit"),
+    "hfServe": gettext_lazy("Hugging Face inference toolkit"),
+    "custom": gettext_lazy("custom container"),
+    "": gettext_lazy("engine not stated"),
+}
+
+
+def valid_name(value):
+    return bool(NAME_RE.match(value or ""))
+
+
+def summarise(namespace, raw):
+    """What the endpoint list shows for one control-plane record, and what choosing it fills in."""
+    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    status = raw.get("status") if isinstance(raw.get("status"), dict) else {}
+    compute = raw.get("compute") if isinstance(raw.get("compute"), dict) else {}
+    image = model.get("image") if isinstance(model.get("image"), dict) else {}
+    image_key = next(iter(image), "")
+    engine = IMAGE_ENGINES.get(image_key.lower(), "")
+    state = status.get("state") if status.get("state") in STATES else "unknown"
+    hub_task = str(model.get("task") or "")
+    if engine == engines.TEI or hub_task not in ("text-generation", "text2text-generation", "conversational"):
+        task = ""  # not something this console can generate with
+    elif hub_task == "conversational" or engine in engines.OPENAI_COMPATIBLE:
+        task = "chat"
+    else:
+        task = hub_task
+    instance = " ".join(str(compute.get(k)) for k in ("accelerator", "instanceType", "instanceSize") if compute.get(k))
+    url = str(status.get("url") or "")
+    name = str(raw.get("name") or "")
+    return {
+        "namespace": namespace,
+        "name": name,
+        "state": state,
+        "message": str(status.get("message") or ""),
+        "model": str(model.get("repository") or ""),
+        "engine": engine,
+        "engine_name": str(engines.LABELS[engine]) if engine else str(OTHER_IMAGES.get(image_key, OTHER_IMAGES[""])),
+        "instance": instance,
+        "url": url,
+        "health_route": str(raw.get("healthRoute") or "/health"),
+        "usable": bool(task),
+        "fill": {"endpoint_url": url, "display_name": name, "task": task},
+    }
+
+
+def list_all(token):
+    """{"endpoints": [...], "problems": [{"namespace", "category", "message"}]}; raises HFError on a bad token."""
+    deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
+    endpoints, problems = [], []
+    for namespace in namespaces(token, deadline):
+        try:
+            items = client.endpoints_in(namespace, token, deadline)
+        except HFError as exc:
+            if exc.category in ("timeout", "connection_refused", "dns_failure", "tls_error", "connection_lost"):
+                raise
+            problems.append({"namespace": namespace, "category": exc.category, "message": reason(exc, namespace)})
+            continue
+        endpoints += [summarise(namespace, item) for item in items]
+    return {"endpoints": endpoints, "problems": problems}
+
+
+def namespaces(token, deadline):
+    """The token's user and organisations; cached, because whoami-v2 is strictly rate-limited (§4.1)."""
+    key = "hf-namespaces:" + hashlib.sha256(f"{settings.HF_HUB_URL}\x1f{token}".encode()).hexdigest()[:32]
+    found = cache.get(key)
+    if found is None:
+        found = list(client.whoami(token, deadline).namespaces)
+        cache.set(key, found, settings.HF_PICKER_CACHE_SECONDS)
+    return found
+
+
+def reason(exc, namespace):
+    """The precise sentence for a refusal by the control plane."""
+    if exc.category == "token_lacks_permission":
+        return _(
+            "The token may not read or manage Inference Endpoints in %(ns)s: use a token of a member of %(ns)s "
+            "(for a fine-grained token, with the Inference Endpoints permissions on it); the namespace also needs "
+            "billing set up. Hugging Face said: %(msg)s"
+        ) % {"ns": namespace, "msg": exc.message}
+    return exc.message
+
+
+def find_by_url(token, url):
+    """The listed endpoint whose URL is `url` (trailing slash ignored), or None."""
+    wanted = url.rstrip("/")
+    key = "hf-endpoint-by-url:" + hashlib.sha256(f"{token}\x1f{wanted}".encode()).hexdigest()[:32]
+    found = cache.get(key)
+    if found is None:
+        found = next((e for e in list_all(token)["endpoints"] if e["url"].rstrip("/") == wanted), {})
+        cache.set(key, found, 30)
+    return found or None
+
+
+def state(namespace, name, token):
+    return summarise(
+        namespace, client.endpoint_record(namespace, name, token, client.Deadline(settings.HF_TEST_TIMEOUT))
+    )
+
+
+def start(namespace, name, token):
+    """Resume a paused endpoint or wake a scaled-to-zero one; returns (action, summary after the request)."""
+    deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
+    current = summarise(namespace, client.endpoint_record(namespace, name, token, deadline))
+    if current["state"] == "scaledToZero" and current["url"]:
+        # Whether /resume wakes a scaled-to-zero endpoint is not documented (§9.6); a request to it does.
+        client.wake_endpoint(current["url"], token, current["health_route"], client.Deadline(5))
+        return "wake", state(namespace, name, token)
+    if current["state"] in ("paused", "scaledToZero"):
+        return "resume", summarise(namespace, client.resume_endpoint(namespace, name, token, deadline))
+    return "none", current

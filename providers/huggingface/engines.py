@@ -1,0 +1,133 @@
+"""The server behind an endpoint URL: which engine it is (two requests at most), and how each engine is spoken to.
+
+TGI keeps its own routes (`POST /` for completion); vLLM, SGLang, llama.cpp and any other OpenAI-compatible
+server get `/v1/completions` and `/v1/chat/completions` with the parameters that engine accepts. TEI serves
+embeddings, not text generation. See shared/docs/hf-protocol.md §10.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from providers.huggingface.errors import HFError
+
+TGI = "tgi"
+VLLM = "vllm"
+SGLANG = "sglang"
+LLAMACPP = "llamacpp"
+TEI = "tei"
+OPENAI = "openai"  # answers /v1/models, but not as one of the engines above
+UNKNOWN = "unknown"  # neither /info nor /v1/models: spoken to as TGI's compat route, as before engines were known
+
+LABELS = {
+    TGI: gettext_lazy("text-generation-inference (TGI)"),
+    VLLM: gettext_lazy("vLLM"),
+    SGLANG: gettext_lazy("SGLang"),
+    LLAMACPP: gettext_lazy("llama.cpp server"),
+    TEI: gettext_lazy("text-embeddings-inference (TEI)"),
+    OPENAI: gettext_lazy("OpenAI-compatible server"),
+    UNKNOWN: gettext_lazy("server not identified"),
+}
+CHOICES = [(key, label) for key, label in LABELS.items()]
+OPENAI_COMPATIBLE = {VLLM, SGLANG, LLAMACPP, OPENAI}
+
+# Playground parameter -> the name each OpenAI-compatible engine accepts on /v1/completions and chat.
+_OPENAI_COMMON = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
+PARAMETERS = {
+    VLLM: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repetition_penalty"},
+    SGLANG: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repetition_penalty"},
+    LLAMACPP: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repeat_penalty"},
+    OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
+}
+
+# The model id a server announces under /v1/models `owned_by`.
+_OWNERS = {"vllm": VLLM, "sglang": SGLANG, "llamacpp": LLAMACPP}
+
+
+@dataclass
+class EngineInfo:
+    engine: str
+    served_model: str = ""
+    version: str = ""
+    context_length: int | None = None
+    pipeline_tag: str = ""
+
+    @property
+    def label(self):
+        return str(LABELS.get(self.engine, LABELS[UNKNOWN]))
+
+    def describe(self):
+        """One line for Test connection: engine, version, the model it serves."""
+        parts = [self.label]
+        if self.version:
+            parts.append(_("version %(v)s") % {"v": self.version})
+        if self.served_model:
+            parts.append(_("serves %(m)s") % {"m": self.served_model})
+        if self.context_length:
+            parts.append(_("context %(n)s tokens") % {"n": self.context_length})
+        return ", ".join(parts)
+
+
+def from_info(info):
+    """The engine a 200 `/info` body reveals, or None when it is neither TGI nor TEI."""
+    if not isinstance(info, dict):
+        return None
+    if isinstance(info.get("model_type"), dict):
+        return EngineInfo(TEI, str(info.get("model_id") or ""), str(info.get("version") or ""))
+    if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
+        info.get("router") == "text-generation-router"
+    ):
+        return EngineInfo(
+            TGI,
+            str(info.get("model_id") or ""),
+            str(info.get("version") or ""),
+            _int(info.get("max_total_tokens")),
+            str(info.get("model_pipeline_tag") or ""),
+        )
+    return None
+
+
+def from_models(body):
+    """The engine a 200 `/v1/models` body reveals (any OpenAI-compatible list), or None."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        return None
+    card = data[0]
+    model_id = str(card.get("id") or "")
+    owner = str(card.get("owned_by") or "")
+    engine = _OWNERS.get(owner.lower())
+    if engine is None:
+        engine = TGI if owner == model_id and card.get("created") == 0 else OPENAI
+    meta = card.get("meta") if isinstance(card.get("meta"), dict) else {}
+    context = _int(card.get("max_model_len")) or _int(meta.get("n_ctx_train"))
+    return EngineInfo(engine, model_id, "", context)
+
+
+def version_from(engine, body):
+    """The version a confirmer route reports (vLLM /version, SGLang /get_server_info, llama.cpp /props)."""
+    if not isinstance(body, dict):
+        return ""
+    if engine == LLAMACPP:
+        return str(body.get("build_info") or "")
+    return str(body.get("version") or "")
+
+
+VERSION_ROUTES = {VLLM: "/version", SGLANG: "/get_server_info", LLAMACPP: "/props"}
+
+
+def check_generates(engine):
+    """Refuse before sending a generation to a server that cannot generate text."""
+    if engine == TEI:
+        raise HFError(
+            "not_text_generation_server",
+            _("This endpoint runs text-embeddings-inference: it computes embeddings and does not generate text."),
+        )
+
+
+def _int(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

@@ -1,0 +1,116 @@
+// Playground: ready-to-run code (curl, Python openai, Python huggingface_hub) for the current model and parameters.
+"use strict";
+(function () {
+  const box = document.getElementById("api-code");
+  const form = document.getElementById("playground-form");
+  const dataNode = document.getElementById("api-code-data");
+  if (!box || !form || !dataNode) return;
+  const data = JSON.parse(dataNode.textContent);
+  const out = document.getElementById("api-code-snippet");
+  let kind = "curl";
+
+  function number(name) {
+    const input = form.elements[name];
+    if (!input || input.value.trim() === "") return undefined;
+    const value = Number(input.value);
+    return Number.isFinite(value) ? value : undefined;
+  }
+
+  function current() {
+    const model = data.models[form.elements.model.value] || {id: "MODEL", chat: true};
+    const prompt = (form.elements.prompt && form.elements.prompt.value.trim()) || "Hello!";
+    const system = form.elements.system ? form.elements.system.value.trim() : "";
+    const stop = form.elements.stop_sequences ?
+      form.elements.stop_sequences.value.split("\n").filter(function (s) { return s.trim(); }) : [];
+    const params = {max_tokens: number("max_new_tokens"), temperature: number("temperature"), top_p: number("top_p"),
+                    seed: number("seed")};
+    if (stop.length) params.stop = stop;
+    const extra = model.chat ? {} : {top_k: number("top_k"), repetition_penalty: number("repetition_penalty")};
+    [params, extra].forEach(function (o) { Object.keys(o).forEach(function (k) { if (o[k] === undefined) delete o[k]; }); });
+    const messages = (system ? [{role: "system", content: system}] : []).concat([{role: "user", content: prompt}]);
+    const stream = !!(form.elements.stream && form.elements.stream.checked);
+    return {model: model, prompt: prompt, messages: messages, params: params, extra: extra, stream: stream};
+  }
+
+  function py(value) {  // a JSON value written as Python
+    return JSON.stringify(value, null, 4).replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")
+      .replace(/\bnull\b/g, "None").replace(/\n/g, "\n    ");
+  }
+
+  function kwargs(obj) {
+    return Object.keys(obj).map(function (k) { return "    " + k + "=" + py(obj[k]) + ",\n"; }).join("");
+  }
+
+  function curl(c) {
+    const route = c.model.chat ? "/chat/completions" : "/completions";
+    const body = Object.assign({model: c.model.id}, c.model.chat ? {messages: c.messages} : {prompt: c.prompt},
+                               c.params, c.extra, c.stream ? {stream: true} : {});
+    return "curl " + data.base + route + (c.stream ? " -N" : "") + " \\\n" +
+      "  -H \"Authorization: Bearer $CONSOLE_API_KEY\" \\\n" +
+      "  -H \"Content-Type: application/json\" \\\n" +
+      "  -d '" + JSON.stringify(body, null, 2).replace(/'/g, "'\\''") + "'\n";
+  }
+
+  function openai(c) {
+    const head = "import os\n\nfrom openai import OpenAI\n\n" +
+      "client = OpenAI(base_url=\"" + data.base + "\", api_key=os.environ[\"CONSOLE_API_KEY\"])\n";
+    const args = "    model=" + py(c.model.id) + ",\n" +
+      (c.model.chat ? "    messages=" + py(c.messages) + ",\n" : "    prompt=" + py(c.prompt) + ",\n") +
+      kwargs(c.params) + (Object.keys(c.extra).length ? "    extra_body=" + py(c.extra) + ",\n" : "") +
+      (c.stream ? "    stream=True,\n" : "");
+    const call = c.model.chat ? "client.chat.completions.create(\n" : "client.completions.create(\n";
+    if (c.stream) {
+      const piece = c.model.chat ? "chunk.choices[0].delta.content or \"\"" : "chunk.choices[0].text";
+      return head + "stream = " + call + args + ")\nfor chunk in stream:\n    if chunk.choices:\n        print(" +
+        piece + ", end=\"\", flush=True)\nprint()\n";
+    }
+    return head + "response = " + call + args + ")\nprint(response.choices[0]." +
+      (c.model.chat ? "message.content" : "text") + ")\n";
+  }
+
+  function hf(c) {
+    const head = "import os\n\nfrom huggingface_hub import InferenceClient\n\n";
+    if (!c.model.chat) {
+      const params = {max_new_tokens: c.params.max_tokens, temperature: c.params.temperature, top_p: c.params.top_p,
+                      seed: c.params.seed, stop: c.params.stop, top_k: c.extra.top_k,
+                      repetition_penalty: c.extra.repetition_penalty};
+      Object.keys(params).forEach(function (k) { if (params[k] === undefined) delete params[k]; });
+      const client = "client = InferenceClient(base_url=\"" + data.base + "/models/" + c.model.id +
+        "\", api_key=os.environ[\"CONSOLE_API_KEY\"])\n";
+      const args = "    " + py(c.prompt) + ",\n" + kwargs(params) + (c.stream ? "    stream=True,\n" : "");
+      return head + client + (c.stream ? "for token in client.text_generation(\n" + args +
+        "):\n    print(token, end=\"\", flush=True)\nprint()\n" : "print(client.text_generation(\n" + args + "))\n");
+    }
+    const client = "client = InferenceClient(base_url=\"" + data.base + "\", api_key=os.environ[\"CONSOLE_API_KEY\"])\n";
+    const args = "    " + py(c.messages) + ",\n    model=" + py(c.model.id) + ",\n" + kwargs(c.params) +
+      (c.stream ? "    stream=True,\n" : "");
+    if (c.stream) {
+      return head + client + "for chunk in client.chat_completion(\n" + args +
+        "):\n    if chunk.choices:\n        print(chunk.choices[0].delta.content or \"\", end=\"\", flush=True)\nprint()\n";
+    }
+    return head + client + "response = client.chat_completion(\n" + args + ")\nprint(response.choices[0].message.content)\n";
+  }
+
+  const writers = {curl: curl, openai: openai, hf: hf};
+
+  function render() {
+    out.textContent = writers[kind](current());
+  }
+
+  box.querySelectorAll("[data-snippet]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      kind = button.dataset.snippet;
+      box.querySelectorAll("[data-snippet]").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+      render();
+    });
+  });
+  const copy = document.getElementById("api-code-copy");
+  copy.addEventListener("click", function () {
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(out.textContent).then(function () { copy.textContent = copy.dataset.copied; });
+    }
+  });
+  form.addEventListener("input", render);
+  form.addEventListener("change", function () { setTimeout(render, 0); });  // after the model's defaults are filled in
+  render();
+})();

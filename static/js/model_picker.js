@@ -1,0 +1,183 @@
+// Model form: find a Hub model as you type and see who serves it; choosing one fills repo id, endpoint type and task.
+// Debounced, one request at a time, bounded in time; the repo id field keeps working without it.
+"use strict";
+(function () {
+  const box = document.getElementById("model-picker");
+  const form = document.getElementById("model-form");
+  if (!box || !form) return;
+  const s = box.dataset;
+  const input = box.querySelector("#picker-q");
+  const list = box.querySelector("#picker-results");
+  const status = box.querySelector(".picker-status");
+  const more = box.querySelector(".picker-more");
+  const policyBox = box.querySelector(".picker-policy");
+  const policy = box.querySelector("#picker-policy");
+  const DEBOUNCE_MS = 300;
+  const TIMEOUT_MS = 10000;
+  let timer = null;
+  let controller = null;
+  let results = [];
+  let active = -1;
+  let next = "";
+  let chosen = null;
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function number(n) {
+    return typeof n === "number" ? n.toLocaleString() : "";
+  }
+
+  function providerLine(p) {
+    const parts = [p.provider];
+    if (p.context_length) parts.push(s.context + " " + number(p.context_length) + " " + s.tokens);
+    if (p.free) parts.push(s.free);
+    else if (p.price_in !== null && p.price_out !== null) parts.push("$" + p.price_in + " / $" + p.price_out + " " + s.price);
+    if (p.tools) parts.push(s.tools);
+    if (p.latency_ms) parts.push(number(Math.round(p.latency_ms)) + " " + s.firstToken);
+    if (p.throughput) parts.push(number(Math.round(p.throughput * 10) / 10) + " " + s.throughput);
+    return parts.join(" · ");
+  }
+
+  function option(result, index) {
+    const li = el("li", "picker-option");
+    li.id = "picker-opt-" + index;
+    li.setAttribute("role", "option");
+    li.setAttribute("aria-selected", "false");
+    li.dataset.repo = result.id;
+    li.appendChild(el("span", "mono picker-id", result.id));
+    const served = {providers: s.servedProviders, hosted: s.servedHosted, none: s.servedNone}[result.served];
+    li.appendChild(el("span", "badge " + (result.served === "none" ? "wait" : "ok"), served));
+    if (result.gated) {
+      const access = result.access === true ? s.accessYes : (result.access === false ? s.accessNo : "");
+      li.appendChild(el("span", "badge " + (result.access === false ? "fail" : "wait"), s.gated + (access ? ": " + access : "")));
+    }
+    if (result.providers.length) {
+      const ul = el("ul", "picker-providers");
+      result.providers.forEach(function (p) { ul.appendChild(el("li", null, providerLine(p))); });
+      li.appendChild(ul);
+    }
+    li.addEventListener("mousedown", function (event) { event.preventDefault(); choose(index); });
+    return li;
+  }
+
+  function render(append) {
+    if (!append) list.replaceChildren();
+    const start = list.children.length;
+    results.slice(start).forEach(function (r, i) { list.appendChild(option(r, start + i)); });
+    list.hidden = !results.length;
+    input.setAttribute("aria-expanded", results.length ? "true" : "false");
+    more.hidden = !next;
+  }
+
+  function highlight(index) {
+    const items = list.querySelectorAll("[role=option]");
+    if (!items.length) return;
+    active = (index + items.length) % items.length;
+    items.forEach(function (item, i) { item.setAttribute("aria-selected", i === active ? "true" : "false"); });
+    input.setAttribute("aria-activedescendant", items[active].id);
+    items[active].scrollIntoView({block: "nearest"});
+  }
+
+  function setType(type) {
+    const radio = form.querySelector("input[name=endpoint_type][value=" + type + "]");
+    if (radio && !radio.checked) {
+      radio.checked = true;
+      radio.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  }
+
+  function setRepo(value) {
+    const repo = form.querySelector("[name=repo_id]");
+    if (repo) repo.value = value;
+  }
+
+  function choose(index) {
+    const result = results[index];
+    if (!result) return;
+    chosen = result;
+    setType(result.fill.endpoint_type);
+    const task = form.querySelector("[name=task]");
+    if (task && result.fill.task) task.value = result.fill.task;
+    setRepo(result.fill.repo_id);
+    policy.replaceChildren();
+    if (result.fill.endpoint_type === "inference_providers" && result.providers.length) {
+      policy.appendChild(new Option(s.automatic, ""));
+      result.policies.forEach(function (p) { policy.appendChild(new Option(p === "fastest" ? s.fastest : s.cheapest, p)); });
+      result.providers.forEach(function (p) { policy.appendChild(new Option(s.only + " " + p.provider, p.provider)); });
+      policyBox.hidden = false;
+    } else {
+      policyBox.hidden = true;
+    }
+    list.hidden = true;
+    more.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    status.textContent = s.filled + " " + result.id;
+  }
+
+  async function search(cursor) {
+    const query = input.value.trim();
+    if (controller) controller.abort();
+    if (query.length < 2) {
+      results = [];
+      next = "";
+      render(false);
+      status.textContent = "";
+      return;
+    }
+    controller = new AbortController();
+    const mine = controller;
+    const giveUp = setTimeout(function () { mine.abort(); }, TIMEOUT_MS);
+    const task = form.querySelector("[name=task]");
+    const params = new URLSearchParams({q: query, task: task ? task.value : ""});
+    if (cursor) params.set("cursor", cursor);
+    status.textContent = s.searching;
+    try {
+      const response = await fetch(s.searchUrl + "?" + params, {credentials: "same-origin", signal: mine.signal});
+      const answer = await response.json();
+      if (mine !== controller) return;
+      if (!answer.ok) {
+        results = [];
+        next = "";
+        render(false);
+        status.textContent = answer.message;
+        return;
+      }
+      results = cursor ? results.concat(answer.results) : answer.results;
+      next = answer.next || "";
+      render(Boolean(cursor));
+      active = -1;
+      status.textContent = results.length ? "" : s.none;
+    } catch (e) {
+      if (mine === controller) status.textContent = s.network;
+    } finally {
+      clearTimeout(giveUp);
+    }
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { search(""); }, DEBOUNCE_MS);
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown") { event.preventDefault(); highlight(active + 1); }
+    else if (event.key === "ArrowUp") { event.preventDefault(); highlight(active - 1); }
+    else if (event.key === "Enter") {
+      event.preventDefault();  // never submits the model form
+      if (active >= 0) choose(active);
+      else { clearTimeout(timer); search(""); }
+    } else if (event.key === "Escape") {
+      list.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+    }
+  });
+  more.addEventListener("click", function () { search(next); });
+  policy.addEventListener("change", function () {
+    if (chosen) setRepo(chosen.fill.repo_id + (policy.value ? ":" + policy.value : ""));
+  });
+})();
