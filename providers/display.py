@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -65,6 +66,18 @@ FIELD_LABELS = {
     "max_streams": gettext_lazy("Concurrent streams"),
 }
 
+# An Inference Endpoint's state as recorded by endpoint.* audit entries; the same words as the endpoint list.
+ENDPOINT_STATES = {
+    "running": gettext_lazy("running"),
+    "paused": gettext_lazy("paused"),
+    "scaledToZero": gettext_lazy("scaled to zero"),
+    "initializing": gettext_lazy("initializing"),
+    "pending": gettext_lazy("waiting to be scheduled"),
+    "updating": gettext_lazy("updating"),
+    "updateFailed": gettext_lazy("update failed"),
+    "failed": gettext_lazy("failed"),
+}
+
 SECRET_SUMMARIES = {"token replaced": gettext_lazy("token replaced"), "token removed": gettext_lazy("token removed")}
 
 
@@ -113,6 +126,10 @@ def change_lines(changes, action=""):
         elif name == "category":
             if change:
                 lines.append(f"{label(name)}: {wording(change)[0]}")
+        elif name == "state" and isinstance(change, str):
+            lines.append(f"{label(name)}: {ENDPOINT_STATES.get(change, change)}")
+        elif name.endswith("_at") and isinstance(change, str) and parse_datetime(change):
+            lines.append(f"{label(name)}: {when(parse_datetime(change))}")  # stored as text (expires_at)
         else:
             lines.append(f"{label(name)}: {value_text(change)}")
     return lines

@@ -46,3 +46,18 @@ def test_audit_log_has_pages_of_25_and_filters_keep_across_pages(admin_client, d
     assert first.count('data-action="model.test"') == 25 and "Page 1 of 3" in first
     third = admin_client.get(reverse("audit_log"), {"page": 3, "action": "model.test"}).content.decode()
     assert third.count('data-action="model.test"') == 10 and "action=model.test" in third
+
+
+def test_api_key_and_endpoint_entries_read_as_words(admin_client, db):
+    """main's new audit actions (#10 unlock, #12 endpoints, #13 keys) read as titles, dates and states in words."""
+    model = create_model()
+    audit.record(None, "endpoint.resume", model, {"endpoint": "alice/chat", "state": "initializing"})
+    audit.record(None, "endpoint.start_failed", model, {"endpoint": "alice/chat", "category": "payment_required"})
+    audit.record(None, "api_key.create", model, {"prefix": "hfc_abc", "expires_at": "2026-12-25 00:49:23.534076+00:00"})
+    page = admin_client.get(reverse("audit_log")).content.decode()
+    assert "Endpoint resumed" in page and "Endpoint failed to start" in page and "API key created" in page
+    assert "State: initializing" in page and "Problem: No credits left" in page
+    assert "Expires: 2026-12-25 00:49" in page and "534076" not in page
+    admin_client.post(reverse("set_language"), {"language": "zh-hans"})
+    chinese = admin_client.get(reverse("audit_log")).content.decode()
+    assert "已恢复端点" in chinese and "初始化" in chinese

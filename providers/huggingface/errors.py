@@ -252,6 +252,7 @@ class HFError(Exception):
             "category": self.category,
             "title": title,
             "message": self.message,
+            "explanation": str(self.explanation),
             "advice": advice,
             "fix": advice,
             "http_status": self.http_status,

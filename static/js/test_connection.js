@@ -126,10 +126,18 @@
         else if (event.type === "step") live.step(event);
         else if (event.type === "loading") live.loading(event);
         else if (event.type === "result") result = event.result;
-        else if (event.type === "invalid") {
+        else if (event.type === "invalid" && document.getElementById("model-form")) {
           box.hidden = true;
-          const form = document.getElementById("model-form");
-          if (form) Console.showErrors(form, event.errors);
+          Console.showErrors(document.getElementById("model-form"), event.errors);
+        } else if (event.type === "invalid" || event.type === "failed") {
+          // The console itself answered an error (a page-side {"type": "failed"}, or a JSON error for scripts).
+          const all = (event.errors && event.errors.__all__) || [];
+          const detail = all.length ? (all[0].message || all[0]) : event.detail;
+          box.replaceChildren(el("p", "result-message",
+            strings.failed + " (HTTP " + event.status + ")" + (detail ? " — " + detail : "")));
+          box.className = "test-result fail";
+          box.dataset.category = "console";
+          box.hidden = false;
         }
       });
       if (result) {

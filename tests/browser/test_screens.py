@@ -8,9 +8,12 @@ from pathlib import Path
 
 import polib
 import pytest
+from axes.models import AccessAttempt
+from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from providers import audit
+from providers.api import keys
 from providers.huggingface.errors import CATEGORIES
 from providers.models import ConnectionTest, HFModel, PlaygroundRun
 from tests.conftest import create_endpoint_model, create_model, login, make_user
@@ -22,7 +25,7 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 LITERALS = re.compile(r"\b(None|True|False)\b|\[[^\]\n]*\]")
 CODES = re.compile(
     r"\b(" + "|".join(sorted(CATEGORIES, key=len, reverse=True)) + r")\b"  # failure categories
-    r"|\b(?:model|models|provider|person|account|apikey)\.[a-z_]+\b"  # audit action codes
+    r"|\b(?:model|models|provider|person|account|api_key|endpoint)\.[a-z_]+\b"  # audit action codes
 )
 
 
@@ -125,7 +128,28 @@ def build_console(hf):
     )
     audit.record(None, "model.test", gpt2, {"model": "GPT-2 chat", "ok": False, "category": "model_not_served"})
     audit.record(None, "provider.token_replaced", None, {"api_token": "token replaced"})
-    return admin, member, {"flan": flan, "gpt2": gpt2, "llama": llama}
+    # main's pages: personal API keys (one revoked), a locked-out person, endpoint actions in the audit log
+    key, _raw = keys.create(member, "notebook", expires_in_days=30)
+    old, _raw = keys.create(admin, "old script")
+    keys.revoke(old)
+    audit.record(None, "api_key.create", key, {"prefix": key.prefix, "expires_at": str(key.expires_at)})
+    audit.record(None, "api_key.limits", key, {"requests_per_minute": {"from": "—", "to": 30}})
+    audit.record(None, "endpoint.resume", tgi, {"endpoint": "alice/chat-llama", "state": "initializing"})
+    audit.record(None, "endpoint.start_failed", tgi, {"endpoint": "alice/chat-llama", "category": "payment_required"})
+    hf.add_control_endpoint("alice", "chat-llama", state="running", repository="meta-llama/Llama-3.1-8B-Instruct")
+    hf.add_control_endpoint("alice", "sleepy", state="paused")
+    locked = make_user("lou", "Member")
+    AccessAttempt.objects.create(
+        username=locked.username,
+        ip_address="127.0.0.1",
+        user_agent="test",
+        failures_since_start=django_settings.AXES_FAILURE_LIMIT,
+        get_data="",
+        post_data="",
+        http_accept="",
+        path_info="/accounts/login/",
+    )
+    return admin, member, {"flan": flan, "gpt2": gpt2, "llama": llama, "tgi": tgi}
 
 
 def chat_and_wait(page, hf, model, waiting_shot):
@@ -160,6 +184,9 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
         "model-edit": f"/settings/providers/huggingface/models/{models['llama'].pk}/edit/",
         "model-detail": f"/settings/providers/huggingface/models/{models['gpt2'].pk}/",
         "model-delete": f"/settings/providers/huggingface/models/{models['flan'].pk}/delete/",
+        "model-endpoint": f"/settings/providers/huggingface/models/{models['tgi'].pk}/",
+        "model-add-endpoint": "/settings/providers/huggingface/models/new/",
+        "api-keys-all": "/settings/api-keys/",
         "import": "/settings/providers/huggingface/import/",
         "audit": "/settings/audit/",
         "people": "/people/",
@@ -168,6 +195,7 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
     member_pages = {
         "playground": "/playground/",
         "compare": "/playground/compare/",
+        "api-keys": "/account/",
         "forbidden": "/settings/providers/",
     }
     problems = []
@@ -202,10 +230,20 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         expect(page.locator(f"#test-{models['gpt2'].pk} .test-result")).to_have_class(
                             re.compile("fail")
                         )
+                    if name == "model-add":  # the Hub picker with results
+                        page.check("input[name=endpoint_type][value=inference_providers]")
+                        page.locator("#picker-q").type("llam", delay=30)
+                        expect(page.locator("#picker-results [role=option]").first).to_be_visible()
+                    if name == "model-add-endpoint":  # the list of the account's endpoints
+                        page.check("input[name=endpoint_type][value=inference_endpoint]")
+                        page.click("#endpoint-picker .endpoint-load")
+                        expect(page.locator('tr[data-endpoint="alice/sleepy"]')).to_be_visible()
                     if name == "playground":
                         chat_and_wait(
                             page, hf, models["llama"], folder / f"playground-waiting-{language}-{width_name}.png"
                         )
+                        page.click("#api-code summary")  # #13's snippets, opened
+                        expect(page.locator("#api-code-snippet")).not_to_be_empty()
                     shot = folder / f"{name}-{language}-{width_name}.png"
                     page.screenshot(path=str(shot), full_page=True)
                     text = page.inner_text("body")
