@@ -1,9 +1,10 @@
 # `make run`: set up and serve the console on http://127.0.0.1:8000 (PORT, HOST). `make test`: the whole test suite.
+# `make screenshots`: every page in both languages at 1280 and 390 px, into screenshots/ (git-ignored).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint setup
+.PHONY: run test lint setup screenshots
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +34,7 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+screenshots: $(VENV)/.dev
+	$(BIN)/python manage.py compile_translations --verbosity 0
+	SCREENSHOTS_DIR=screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_screens.py

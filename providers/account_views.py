@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.staticfiles import finders
 from django.db import DatabaseError, connection, transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,6 +50,15 @@ def setup(request):
         messages.success(request, _("Welcome. Your administrator account is ready."))
         return redirect("provider_list")
     return render(request, "accounts/setup.html", {"form": form})
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says; answer with the logo rather than a 404."""
+    path = finders.find("img/hf-logo.svg")
+    with open(path, "rb") as logo:
+        response = HttpResponse(logo.read(), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def healthz(request):

@@ -1,9 +1,13 @@
 """ "Test connection": check token, model and endpoint step by step, then run one tiny generation."""
 
+import queue
+import threading
 import time
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from providers import cached, crypto, freshness
 from providers.huggingface import client, engines
@@ -55,9 +59,18 @@ def target_for(model, typed_token="", scale_up=False, detect=True):
     return target
 
 
-def remember_engine(model, found):
-    """Store what was found behind the URL, so later runs need not ask again."""
+def remember_engine(model, found, save=True):
+    """Store what was found behind the URL, so later runs need not ask again.
+
+    `save=False` only notes it on the instance (a streamed test's worker thread leaves the database to the
+    request's thread, which saves it with `save_engine`).
+    """
     model.engine, model.served_model = found.engine, found.served_model[:300]
+    if model.pk and save:
+        save_engine(model)
+
+
+def save_engine(model):
     if model.pk:
         changed = (
             type(model)
@@ -74,24 +87,53 @@ def split_provider(repo_id):
     return name, "" if suffix in ("", "fastest", "cheapest", "preferred") else suffix
 
 
+TOKEN_ROLES = {
+    "read": gettext_lazy("read"),
+    "write": gettext_lazy("write"),
+    "fineGrained": gettext_lazy("fine-grained"),
+}
+
+
 class _Steps(list):
+    """The steps done so far; each one is also told to the listener the moment it completes."""
+
+    def __init__(self, listener=None):
+        super().__init__()
+        self.listener = listener
+
+    def begin(self, name):
+        if self.listener:
+            self.listener({"type": "running", "name": str(name)})
+
     def add(self, name, ok, detail=""):
-        self.append({"name": str(name), "ok": ok, "detail": str(detail)})
+        step = {"name": str(name), "ok": ok, "detail": str(detail)}
+        self.append(step)
+        if self.listener:
+            self.listener({"type": "step", **step})
 
 
-def run_test(model, typed_token="", scale_up=False):
-    """Test one model (saved or not). Returns a dict; never raises for an upstream failure."""
+def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
+    """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
+
+    `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
+    the client waits for a model to load. `target` skips resolving the token (the caller did it already).
+    """
     started = time.monotonic()
     deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
-    steps = _Steps()
+    if listener:
+        deadline.on_wait = lambda category, seconds: listener(
+            {"type": "loading", "category": category, "seconds": round(seconds, 1)}
+        )
+    steps = _Steps(listener)
     server_info = {}
     try:
-        target = target_for(model, typed_token, scale_up, detect=False)
+        target = target or target_for(model, typed_token, scale_up, detect=False)
         if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
-            server_info = _check_endpoint(model, target, deadline, steps)
+            server_info = _check_endpoint(model, target, deadline, steps, save=listener is None)
         else:
             _check_hub(model, target, deadline, steps)
         params = {"max_new_tokens": PROBE_TOKENS}
+        steps.begin(_("Tiny generation"))
         if model.task == Task.CHAT:
             chunks = client.generate(
                 target, params, messages=[{"role": "user", "content": PROBE_PROMPT}], deadline=deadline
@@ -102,24 +144,27 @@ def run_test(model, typed_token="", scale_up=False):
             )
         finish = [c for c in chunks if isinstance(c, client.Finish)][0]
         steps.add(_("Tiny generation"), True, finish.text[:200])
-        return _result(True, started, steps, server_info, sample=finish.text, server=finish.server)
+        return _result(model, True, started, steps, server_info, sample=finish.text, server=finish.server)
     except HFError as exc:
         if exc.category == "bad_response" and server_info.get("reachable"):
             exc = HFError("not_text_generation_server", exc.message, http_status=exc.http_status)
         steps.add(_("Failed"), False, exc.message)
-        return _result(False, started, steps, server_info, error=exc)
+        return _result(model, False, started, steps, server_info, error=exc)
 
 
 def _check_hub(model, target, deadline, steps):
+    steps.begin(_("Token"))
     info = client.whoami(target.token, deadline)
     allowed = info.can_call_providers
-    steps.add(_("Token"), allowed, _("valid, %(role)s token of %(name)s") % {"role": info.role, "name": info.name})
+    role = TOKEN_ROLES.get(info.role, info.role)
+    steps.add(_("Token"), allowed, _("valid, %(role)s token of %(name)s") % {"role": role, "name": info.name})
     if not allowed:
         raise HFError(
             "token_lacks_permission",
             _("This fine-grained token lacks the permission “Make calls to Inference Providers”."),
         )
     repo_id, provider = split_provider(model.repo_id)
+    steps.begin(_("Model on the Hub"))
     hub = client.model_info(
         repo_id,
         target.token,
@@ -127,15 +172,24 @@ def _check_hub(model, target, deadline, steps):
         expand=("pipeline_tag", "gated", "inference", "inferenceProviderMapping", "tags"),
     )
     mapping = client.provider_mapping(hub)
-    gated = hub.get("gated") or False
-    steps.add(
-        _("Model on the Hub"),
-        True,
-        _("pipeline %(tag)s, gated: %(gated)s") % {"tag": hub.get("pipeline_tag") or "-", "gated": gated},
-    )
+    tag = hub.get("pipeline_tag")
+    detail = _("listed as %(tag)s") % {"tag": tag} if tag else _("no task listed")
+    if hub.get("gated"):
+        detail += _("; gated: access must be granted")
+    steps.add(_("Model on the Hub"), True, detail)
+    live = sorted(p for p, status in mapping.items() if status == "live")
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
-        live = sorted(p for p, status in mapping.items() if status == "live")
-        steps.add(_("Providers"), bool(live), ", ".join(f"{p} ({s})" for p, s in sorted(mapping.items())) or "-")
+        steps.add(
+            _("Providers"), bool(live), _("live: %(names)s") % {"names": ", ".join(live)} if live else _("none live")
+        )
+        chat_model = "conversational" in (hub.get("tags") or [])
+        if not chat_model and set(live) <= {"hf-inference"} and (live or hub.get("inference") == "warm"):
+            raise HFError(
+                "model_not_served",
+                _("%(repo)s is not a chat model; only the Hosted Inference API serves it.") % {"repo": repo_id},
+                variant="hosted",
+                context={"repo": repo_id},
+            )
         if not live:
             raise HFError("model_not_served", _("No Inference Provider serves %(repo)s live.") % {"repo": repo_id})
         if provider and provider not in live:
@@ -143,9 +197,10 @@ def _check_hub(model, target, deadline, steps):
                 "model_not_served",
                 _("The provider %(p)s does not serve this model live; live: %(live)s")
                 % {"p": provider, "live": ", ".join(live)},
+                variant="suffix",
+                context={"first": live[0], "live": ", ".join(live), "suffix": provider},
             )
         return
-    tag = hub.get("pipeline_tag")
     if tag and tag != model.task:
         raise HFError(
             "wrong_task",
@@ -153,14 +208,21 @@ def _check_hub(model, target, deadline, steps):
         )
     served = hub.get("inference") == "warm" or mapping.get("hf-inference") == "live"
     if not served:
-        others = sorted(p for p, s in mapping.items() if s == "live" and p != "hf-inference")
-        hint = _(" It is served by Inference Providers: %(p)s.") % {"p": ", ".join(others)} if others else ""
-        raise HFError("model_not_served", _("hf-inference does not serve %(repo)s.") % {"repo": repo_id} + hint)
+        others = [p for p in live if p != "hf-inference"]
+        if others:
+            raise HFError(
+                "model_not_served",
+                _("hf-inference does not serve %(repo)s; Inference Providers do.") % {"repo": repo_id},
+                variant="live",
+                context={"live": ", ".join(others), "first": others[0]},
+            )
+        raise HFError("model_not_served", _("hf-inference does not serve %(repo)s.") % {"repo": repo_id})
 
 
-def _check_endpoint(model, target, deadline, steps):
+def _check_endpoint(model, target, deadline, steps, save=True):
+    steps.begin(_("Server"))
     found = client.identify_engine(target.endpoint_url, target.token, deadline, target.headers(), with_version=True)
-    remember_engine(model, found)
+    remember_engine(model, found, save=save)
     target.engine, target.served_model = found.engine, found.served_model
     summary = {"engine": found.engine, "engine_name": found.label}
     summary.update({k: v for k, v in (("version", found.version), ("served_model", found.served_model)) if v})
@@ -188,16 +250,18 @@ def _check_endpoint(model, target, deadline, steps):
     return {"reachable": True, **summary}
 
 
-def _result(ok, started, steps, server_info, sample="", server=None, error=None):
+def _result(model, ok, started, steps, server_info, sample="", server=None, error=None):
     info = {k: v for k, v in server_info.items() if k != "reachable"}
     if server:
         info["headers"] = server
+    title, advice = error.wording(model.endpoint_type) if error else (_("Connection works"), "")
     result = {
         "ok": ok,
         "category": error.category if error else "",
+        "title": title,
         "message": error.message if error else _("The model answered."),
-        "explanation": str(error.explanation) if error else "",
-        "fix": str(error.fix) if error else "",
+        "advice": advice,
+        "fix": advice,
         "http_status": error.http_status if error else 200,
         "retry_after": error.retry_after if error else None,
         "estimated_time": error.estimated_time if error else None,
@@ -205,11 +269,71 @@ def _result(ok, started, steps, server_info, sample="", server=None, error=None)
         "sample_output": sample[:1000],
         "server_info": info,
         "steps": list(steps),
+        "diagnosis": {"variant": error.variant, "context": error.context} if error and error.variant else {},
     }
     return result
 
 
-def record_test(model, result, user):
+HEARTBEAT_SECONDS = 1.0
+
+
+def stream_test(model, typed_token="", scale_up=False):
+    """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads,
+    `wait` heartbeats (elapsed ms) while nothing else is said, then one `result` (the dict of `run_test`).
+
+    The token is resolved here (database access stays in the caller's thread); the upstream calls run in a
+    worker thread so the heartbeats keep coming while a call is silent. A closed stream lets the worker finish
+    on its own within HF_TEST_TIMEOUT.
+    """
+    started = time.monotonic()
+    try:
+        target = target_for(model, typed_token, scale_up, detect=False)
+    except HFError as exc:
+        yield {"type": "result", "result": _failed_before_start(model, started, exc)}
+        return
+    events = queue.Queue()
+    language = translation.get_language()
+
+    def work():
+        with translation.override(language):
+            try:
+                result = run_test(model, typed_token, scale_up, listener=events.put, target=target)
+            except Exception as exc:  # never leave the stream waiting for a result that will not come
+                result = _failed_before_start(model, started, HFError("upstream_error", str(exc)))
+        events.put({"type": "result", "result": result})
+
+    threading.Thread(target=work, daemon=True, name="connection-test").start()
+    while True:
+        try:
+            event = events.get(timeout=HEARTBEAT_SECONDS)
+        except queue.Empty:
+            yield {"type": "wait", "waited_ms": int((time.monotonic() - started) * 1000)}
+            continue
+        if event["type"] == "result" and model.engine:
+            save_engine(model)  # what the worker found behind the URL, saved from this thread
+        yield event
+        if event["type"] == "result":
+            return
+
+
+def _failed_before_start(model, started, error):
+    steps = _Steps()
+    steps.add(_("Failed"), False, error.message)
+    return _result(model, False, started, steps, {}, error=error)
+
+
+def tested_config(model):
+    """The values a test depends on, to tell whether a test of unsaved values applies to the saved model."""
+    return {
+        "endpoint_type": model.endpoint_type,
+        "task": model.task,
+        "repo_id": model.repo_id,
+        "endpoint_url": model.endpoint_url,
+    }
+
+
+def record_test(model, result, user, config=None):
+    """Keep the result; for unsaved values (model None) it waits to join the model they are saved as."""
     entry = ConnectionTest.objects.create(
         model=model,
         ok=result["ok"],
@@ -220,8 +344,11 @@ def record_test(model, result, user):
         sample_output=result["sample_output"],
         server_info=result["server_info"],
         steps=result["steps"],
+        config=config or {},
+        diagnosis=result.get("diagnosis") or {},
         created_by=user if user and user.is_authenticated else None,
     )
-    type(model).objects.filter(pk=model.pk).update(last_test=entry)
-    model.last_test = entry
+    if model is not None:
+        type(model).objects.filter(pk=model.pk).update(last_test=entry)
+        model.last_test = entry
     return entry

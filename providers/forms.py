@@ -52,7 +52,10 @@ class TokenField(forms.CharField):
 class ModelConfigForm(forms.ModelForm):
     api_token = TokenField(
         label=_("API token"),
-        help_text=_("Optional: overrides the provider token (e.g. an endpoint of another organization)."),
+        help_text=_(
+            "Optional: leave it empty to use the provider token. Stored encrypted and never shown again; "
+            "only its last four characters are."
+        ),
     )
     endpoint_url = forms.URLField(
         label=_("Endpoint URL"),
@@ -78,18 +81,21 @@ class ModelConfigForm(forms.ModelForm):
             "repo_id": _("Model (Hub repo id)"),
             "enabled": _("Enabled"),
         }
-        help_texts = {
-            "repo_id": _(
-                "e.g. google/flan-t5-base; for Inference Providers optionally :provider, :fastest or :cheapest."
-            ),
-        }
         widgets = {"endpoint_type": forms.RadioSelect}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.notes = []  # things to tell the admin after saving (e.g. a renamed repo id)
         self.fields.update(parameter_fields())
-        self.fields["endpoint_type"].choices = EndpointType.choices  # radio buttons: no blank "-----" choice
+        # Cards, not a list with a blank "-----": the usual choice is preselected, with a task it allows.
+        self.fields["endpoint_type"].choices = [
+            (t.value, t.label)
+            for t in (EndpointType.INFERENCE_PROVIDERS, EndpointType.HOSTED_API, EndpointType.INFERENCE_ENDPOINT)
+        ]
+        self.fields["task"].choices = Task.choices
+        if not self.instance.pk:
+            self.initial.setdefault("endpoint_type", EndpointType.INFERENCE_PROVIDERS)
+            self.initial.setdefault("task", Task.CHAT)
         if self.instance.pk:
             self.initial["version"] = self.instance.version
             for name in HFModel.PARAMETER_FIELDS:
@@ -269,6 +275,7 @@ class PlaygroundForm(forms.Form):
     prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
+    conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
     seed = forms.IntegerField(label=_("Seed"), required=False, min_value=LIMITS["seed"][0], max_value=LIMITS["seed"][1])
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)

@@ -40,7 +40,7 @@ class RequestIdMiddleware:
 class FirstRunSetupMiddleware:
     """While no account exists, every page leads to the setup page."""
 
-    EXEMPT_PREFIXES = ("/static/", "/healthz", "/setup/", "/i18n/", "/v1/")
+    EXEMPT_PREFIXES = ("/static/", "/healthz", "/setup/", "/i18n/", "/favicon.ico", "/v1/")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -1,7 +1,6 @@
 """The console's data: Hugging Face provider settings, configured models, test history, audit, playground runs."""
 
 import uuid
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
@@ -150,9 +149,9 @@ class HFModel(SecretsMixin):
 
     @property
     def target(self):
-        """What the list shows: the repo id, or the endpoint's host."""
+        """What the list shows: the repo id, or the endpoint's whole URL (hosts alone look alike)."""
         if self.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
-            return urlsplit(self.endpoint_url).hostname or self.endpoint_url
+            return self.endpoint_url
         return self.repo_id
 
     @property
@@ -176,6 +175,10 @@ class ConnectionTest(models.Model):
     sample_output = models.TextField(blank=True, default="")
     server_info = models.JSONField(default=dict, blank=True)
     steps = models.JSONField(default=list, blank=True)
+    # What was tested (type, task, repo id, URL), so a test run from an unsaved form joins the model it became.
+    config = models.JSONField(default=dict, blank=True)
+    # The diagnosis's situation ({"variant", "context"}), so stored results keep their precise advice.
+    diagnosis = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -184,6 +187,23 @@ class ConnectionTest(models.Model):
 
     def __str__(self):
         return f"{self.category or 'ok'} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def title(self):
+        """The short words for the result, for the endpoint type of the model it belongs to."""
+        if self.ok:
+            return _("works")
+        return self.wording()[0]
+
+    @property
+    def advice(self):
+        return "" if self.ok else self.wording()[1]
+
+    def wording(self):
+        from providers.huggingface.errors import wording
+
+        kind = self.model.endpoint_type if self.model_id else ""
+        return wording(self.category, kind, self.diagnosis.get("variant", ""), **self.diagnosis.get("context", {}))
 
 
 class AuditEntry(models.Model):
@@ -206,13 +226,9 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target_repr}"
 
     def change_lines(self):
-        lines = []
-        for name, change in self.changes.items():
-            if isinstance(change, dict) and set(change) == {"from", "to"}:
-                lines.append(f"{name}: {change['from']} → {change['to']}")
-            else:
-                lines.append(f"{name}: {change}")
-        return lines
+        from providers.display import change_lines
+
+        return change_lines(self.changes, self.action)
 
 
 class RunStatus(models.TextChoices):
@@ -243,6 +259,8 @@ class PlaygroundRun(models.Model):
     tokens_per_second = models.FloatField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True, default="")
     compare_group = models.UUIDField(null=True, blank=True, db_index=True)
+    # The chat this run is a turn of: history lists a conversation once, by its latest turn.
+    conversation = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # While running: the server process relaying it (host:master pid:pid) and when that process last saved it.
     worker = models.CharField(max_length=100, blank=True, default="")

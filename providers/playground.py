@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +16,7 @@ from providers import run_lifecycle
 from providers.connection_test import target_for
 from providers.db import release_connection
 from providers.huggingface import client
-from providers.huggingface.errors import HFError
+from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ def new_run(user, model, form, compare_group=None):
         messages=form.chat_messages() if model.is_chat else [],
         parameters=form.parameters(),
         compare_group=compare_group,
+        conversation=data.get("conversation") if model.is_chat else None,
         worker=run_lifecycle.worker_id(),
         heartbeat_at=timezone.now(),
     )
@@ -66,6 +67,9 @@ SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final wr
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
 
+MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
+
+
 def line(event):
     return (json.dumps(event, ensure_ascii=False) + "\n").encode()
 
@@ -84,8 +88,8 @@ class Relay:
         self.model = model
         self.stream = stream
         self.started = started  # perf_counter() when the request arrived: figures count from there
-        self.first_at = None
-        self.last_at = None
+        self.first_at = None  # the first token from upstream
+        self.last_at = None  # the latest token
         self.waited_at = None
         self.upstream_ms = 0.0
         self.parts = []
@@ -146,7 +150,7 @@ class Relay:
                 if isinstance(item, client.Finish):
                     self.finish = item
                     break
-                if isinstance(item, str):
+                if isinstance(item, str):  # anything else but IDLE is not part of the answer
                     self.last_at = time.perf_counter()
                     self.first_at = self.first_at or self.last_at
                     self.parts.append(item)
@@ -218,16 +222,22 @@ class Relay:
     def _fail(self, exc, status=RunStatus.FAILED):
         self.error = exc
         figures = self._complete(status)
-        return {"type": "error", "error": exc.as_dict(), "figures": figures}
+        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type), "figures": figures}
 
     def figures(self):
+        """Only what was measured or reported: None stands for "not reported" on the page.
+
+        Tokens: the count the server reported, else (streams) the tokens received. Time to first token and
+        tokens/s exist only for streams; tokens/s is the tokens over the time from the first to the last token.
+        """
         now = time.perf_counter()
         total = (now - self.started) * 1000
-        ttft = (self.first_at - self.started) * 1000 if self.first_at else None
+        streamed = self.stream and self.first_at is not None
         tokens = self.finish.generated_tokens if self.finish else None  # what the server reported, or None
-        rate = None
-        if self.stream and tokens and self.first_at and self.last_at and self.last_at > self.first_at:
-            rate = tokens / (self.last_at - self.first_at)
+        ttft = (self.first_at - self.started) * 1000 if streamed else None
+        span = (self.last_at - self.first_at) if streamed else 0
+        # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
+        rate = tokens / span if streamed and tokens and span >= MIN_RATE_SPAN else None
         return {
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,
@@ -333,7 +343,34 @@ def usage_by_model(model_ids=None, days=30):
     }
 
 
+def history(user, query=""):
+    """The user's runs, newest first, a conversation once (by its latest turn), filtered by a search."""
+    later_turn = PlaygroundRun.objects.filter(
+        conversation=OuterRef("conversation"), conversation__isnull=False, pk__gt=OuterRef("pk")
+    )
+    runs = user.runs.exclude(Exists(later_turn))
+    if query:
+        runs = runs.filter(
+            Q(prompt__icontains=query)
+            | Q(model_name__icontains=query)
+            | Q(output__icontains=query)
+            | Q(messages__icontains=query)
+        )
+    return runs.only("id", "user_id", "model_name", "prompt", "messages", "status", "created_at", "mode", "conversation")
+
+
+def run_title(run):
+    """What a history entry says: the prompt, or a conversation's first message."""
+    if run.prompt and run.mode != "chat":
+        return run.prompt
+    first = next((m["content"] for m in run.messages if m.get("role") == "user"), "")
+    return first or run.prompt
+
+
 def run_as_dict(run):
+    title, advice = (
+        wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
+    )
     return {
         "id": run.pk,
         "model_id": run.model_id,
@@ -346,6 +383,9 @@ def run_as_dict(run):
         "status": run.status,
         "error_category": run.error_category,
         "error_message": run.error_message,
+        "error_title": title,
+        "error_advice": advice,
+        "conversation": str(run.conversation) if run.conversation else "",
         "figures": {
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,

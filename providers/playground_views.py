@@ -3,11 +3,14 @@
 import logging
 import time
 import uuid
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,8 +19,8 @@ from providers.connection_test import resolve_token
 from providers.db import release_connection
 from providers.forms import PlaygroundForm
 from providers.huggingface.errors import HFError
-from providers.models import HFModel, PlaygroundRun
-from providers.playground import Relay, new_run, rate_limited, run_as_dict, visible_models
+from providers.models import PlaygroundRun
+from providers.playground import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +30,56 @@ def member_view(view):
 
 
 def _models_payload(models):
-    return [{"id": m.pk, "name": m.display_name, "chat": m.is_chat, "defaults": m.default_parameters()} for m in models]
+    return [
+        {
+            "id": m.pk,
+            "name": m.display_name,
+            "chat": m.is_chat,
+            "defaults": m.default_parameters(),
+            "failing": bool(m.last_test and not m.last_test.ok),
+            "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
+        }
+        for m in models
+    ]
+
+
+HISTORY_PAGE = 20
 
 
 @member_view
 def playground(request):
-    models = list(visible_models(request.user).only("id", "display_name", "task", *HFModel.PARAMETER_FIELDS))
-    runs = request.user.runs.only("id", "user_id", "model_name", "prompt", "status", "created_at", "mode")[:50]
+    models = list(visible_models(request.user).select_related("last_test", "last_test__model"))
+    query = request.GET.get("q", "").strip()
+    page = Paginator(history(request.user, query), HISTORY_PAGE).get_page(request.GET.get("page"))
+    form = PlaygroundForm(models=visible_models(request.user))
+    failing = {m.pk for m in models if m.last_test and not m.last_test.ok}
+    form.fields["model"].label_from_instance = lambda m: f"{m.display_name} ⚠" if m.pk in failing else m.display_name
     return render(
         request,
         "playground/playground.html",
         {
-            "form": PlaygroundForm(models=visible_models(request.user)),
+            "form": form,
             "models_json": _models_payload(models),
-            "runs": runs,
+            "runs": [
+                {
+                    "run": run,
+                    "title": run_title(run),
+                    "turns": sum(1 for m in run.messages if m.get("role") == "user"),
+                    "day": timezone.localdate(run.created_at),
+                }
+                for run in page
+            ],
+            "page": page,
+            "query": query,
+            "pager_extra": "&" + urlencode({"q": query}) if query else "",
+            "today": timezone.localdate(),
         },
     )
 
 
 @member_view
 def compare(request):
-    models = list(visible_models(request.user))
+    models = list(visible_models(request.user).select_related("last_test", "last_test__model"))
     return render(
         request,
         "playground/compare.html",
@@ -134,6 +166,10 @@ def run_detail(request, pk):
 @member_view
 @require_POST
 def run_delete(request, pk):
+    """Delete a run; for a conversation, all its turns (history shows them as one entry)."""
     run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
-    run.delete()
+    if run.conversation:
+        PlaygroundRun.objects.filter(user=request.user, conversation=run.conversation).delete()
+    else:
+        run.delete()
     return JsonResponse({"deleted": pk})

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("setup/", account_views.setup, name="setup"),
     path("healthz", account_views.healthz, name="healthz"),
+    path("favicon.ico", account_views.favicon, name="favicon"),
     path("people/", account_views.people, name="people"),
     path("people/<int:user_id>/role/", account_views.person_role, name="person_role"),
     path("people/<int:user_id>/active/", account_views.person_active, name="person_active"),

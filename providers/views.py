@@ -2,6 +2,8 @@
 
 import json
 import re
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,18 +11,18 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import audit, roles, transfer
-from providers.connection_test import record_test, run_test
+from providers import audit, display, roles, transfer
+from providers.connection_test import record_test, run_test, stream_test, tested_config
 from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
-from providers.models import AuditEntry, HFModel, ProviderSettings
-from providers.playground import usage_by_model
+from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
+from providers.playground import line, usage_by_model
 from providers.transfer import ImportRejected, export_models, import_models
 
 # A primary key as typed in a URL or form: ASCII digits only (str.isdigit() is also true for "²", which the
@@ -91,6 +93,7 @@ def huggingface(request):
             "page": page,
             "rows": rows,
             "query": query,
+            "pager_extra": "&" + urlencode({"q": query}) if query else "",
         },
     )
 
@@ -140,17 +143,23 @@ def _save(request, form, model, action):
     return instance
 
 
+def _token_lost(form):
+    """A typed token is not sent back into the page after a failed save; the form says so."""
+    return form.is_bound and bool(form.errors) and bool(form.data.get("api_token"))
+
+
 @admin_view
 @sensitive_post_parameters("api_token")
 def model_add(request):
     form = ModelConfigForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         model = _save(request, form, HFModel(), "model.create")
+        _adopt_form_test(request, model)
         for note in form.notes:
             messages.info(request, note)
         messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
         return redirect("model_detail", pk=model.pk)
-    return render(request, "providers/model_form.html", {"form": form, "model": None})
+    return render(request, "providers/model_form.html", {"form": form, "model": None, "token_lost": _token_lost(form)})
 
 
 @admin_view
@@ -185,6 +194,7 @@ def model_edit(request, pk):
             "model": HFModel.objects.get(pk=pk) if conflict else model,
             "conflict": conflict,
             "token_readable": token_readable,
+            "token_lost": _token_lost(form),
         },
     )
 
@@ -200,6 +210,9 @@ def model_detail(request, pk):
             "tests": model.tests.all()[:20],
             "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
+            "parameters": [
+                f"{display.label(k)}: {display.value_text(v)}" for k, v in model.default_parameters().items()
+            ],
         },
     )
 
@@ -238,24 +251,70 @@ def model_delete(request, pk):
     return render(request, "providers/model_delete.html", {"model": model})
 
 
-def _test_response(request, model, result):
-    if model.pk:
-        record_test(model, result, request.user)
+PENDING_TEST_AGE = timedelta(hours=1)
+
+
+def _adopt_form_test(request, model):
+    """A test run from the form before the model existed becomes its first history entry, if it tested these values."""
+    pending = request.POST.get("pending_test", "")
+    if not pending.isdigit():
+        return
+    since = timezone.now() - PENDING_TEST_AGE
+    test = ConnectionTest.objects.filter(
+        pk=pending, model__isnull=True, created_by=request.user, created_at__gte=since
+    ).first()
+    if test is None or test.config != tested_config(model):
+        return
+    test.model = model
+    test.save(update_fields=["model"])
+    HFModel.objects.filter(pk=model.pk, last_test__isnull=True).update(last_test=test)
+
+
+def _finish_test(request, model, result):
+    """Record the result (history for a saved model, a pending entry for a form's values) and audit it."""
+    if not model.pk:  # form tests never saved as a model: kept an hour, for `_adopt_form_test`
+        ConnectionTest.objects.filter(model__isnull=True, created_at__lt=timezone.now() - PENDING_TEST_AGE).delete()
+    entry = record_test(model if model.pk else None, result, request.user, config=tested_config(model))
     audit.record(
         request,
         "model.test",
         model if model.pk else None,
         {"model": model.display_name, "ok": result["ok"], "category": result["category"]},
     )
-    result["tested_at"] = timezone.now().isoformat()
-    return JsonResponse(result)
+    result["test_id"] = entry.pk
+    result["tested_at"] = entry.created_at.isoformat()
+    result["tested_at_display"] = display.when(entry.created_at)
+    return result
+
+
+def _wants_stream(request):
+    return "application/x-ndjson" in request.headers.get("Accept", "")
+
+
+def _test_response(request, model, record_on, typed="", scale_up=False):
+    """JSON with the whole result, or (Accept: application/x-ndjson) each step as an NDJSON line as it completes."""
+    if not _wants_stream(request):
+        return JsonResponse(_finish_test(request, record_on, run_test(model, typed_token=typed, scale_up=scale_up)))
+    language = translation.get_language()
+
+    def lines():
+        with translation.override(language):
+            for event in stream_test(model, typed, scale_up):
+                if event["type"] == "result":
+                    event["result"] = _finish_test(request, record_on, event["result"])
+                yield line(event)
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 @admin_view
 @require_POST
 def model_test(request, pk):
     model = get_object_or_404(HFModel, pk=pk)
-    return _test_response(request, model, run_test(model, scale_up=request.POST.get("scale_up") == "1"))
+    return _test_response(request, model, model, scale_up=request.POST.get("scale_up") == "1")
 
 
 @admin_view
@@ -274,10 +333,9 @@ def model_test_form(request):
     typed = form.cleaned_data.get("api_token", "")
     if form.cleaned_data.get("clear_token"):
         model.set_secret("api_token", "")
-    result = run_test(model, typed_token=typed, scale_up=request.POST.get("scale_up") == "1")
-    if instance is not None:
-        model = instance  # the history belongs to the saved model, whose stored values stay as they are
-    return _test_response(request, model, result)
+    # The history belongs to the saved model, whose stored values stay as they are.
+    record_on = instance if instance is not None else model
+    return _test_response(request, model, record_on, typed, request.POST.get("scale_up") == "1")
 
 
 @admin_view
@@ -316,10 +374,18 @@ def audit_log(request):
         entries = entries.filter(actor_name__icontains=actor)
     if target:
         entries = entries.filter(target_repr__icontains=target)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    page = Paginator(entries, 25).get_page(request.GET.get("page"))
+    codes = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    actions = sorted(((code, display.action_title(code)) for code in codes), key=lambda a: a[1])
     return render(
         request,
         "providers/audit.html",
-        {"page": page, "action": action, "actor": actor, "target": target, "actions": actions},
+        {
+            "page": page,
+            "action": action,
+            "actor": actor,
+            "target": target,
+            "actions": actions,
+            "pager_extra": "&" + urlencode({"action": action, "actor": actor, "target": target}),
+        },
     )

@@ -39,7 +39,7 @@ def test_own_keys_list_usage_and_revoke(member_client, member_user, admin_user):
     page = member_client.get(reverse("account")).content.decode()
     assert "script" in page and "admin tool" not in page
     row = page.split(f'data-key="{key.prefix}"')[1].split("</tr>")[0]
-    assert "<td>2</td>" in row and "<td>1</td>" in row and "3 / 7" in row
+    assert 'data-label="Calls (30 days)">2</td>' in row and 'data-label="Failed">1</td>' in row and "3 / 7" in row
     response = member_client.post(reverse("key_revoke", args=[key.pk]))
     assert response.status_code == 302
     key.refresh_from_db()

@@ -22,6 +22,7 @@ ACCESS = {
     "set_language": (PUBLIC, "POST"),
     "setup": (PUBLIC, "GET"),
     "healthz": (PUBLIC, "GET"),
+    "favicon": (PUBLIC, "GET"),
     "home": (SIGNED_IN, "GET"),
     "people": (ADMIN, "GET"),
     "person_role": (ADMIN, "POST"),

@@ -103,7 +103,7 @@ def test_a_clean_cut_after_three_tokens_is_an_interrupted_run_not_a_success(
     saved = PlaygroundRun.objects.get()
     assert saved.status == RunStatus.FAILED and saved.output == "The sky is"
     page = admin_client.get(reverse("huggingface")).content.decode()
-    assert "1 runs, 1 failed" in page
+    assert '<span class="usage-runs">1 run</span>' in page and '<span class="fail-text">1 failed</span>' in page
     # Test connection: the same cut stream is not OK
     result = admin_client.post(reverse("model_test", args=[model.pk])).json()
     assert result["ok"] is False and result["category"] == "connection_lost"

@@ -93,7 +93,7 @@ def test_hosted_failures_are_named(hf, admin_client, provider_token, setup, cate
     result = run_saved(admin_client, model)
     assert result["ok"] is False
     assert result["category"] == category, result
-    assert result["explanation"] and result["fix"]
+    assert result["title"] and result["advice"]
     assert ConnectionTest.objects.get(model=model).category == category
 
 
@@ -104,24 +104,23 @@ def test_gated_model_not_accepted(hf, admin_client, provider_token):
     )
     result = run_saved(admin_client, model)
     assert result["category"] == "model_gated"
-    assert "gated: manual" in result["steps"][1]["detail"]
+    assert "gated" in result["steps"][1]["detail"]
 
 
 def test_llm_on_hosted_api_is_guided_to_inference_providers(hf, admin_client, provider_token):
     model = create_model(display_name="llama", task="text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct")
     result = run_saved(admin_client, model)
     assert result["category"] == "model_not_served"
-    assert "Inference Providers: together" in result["message"]
-    assert "Inference Providers" in result["fix"]
+    assert "Inference Providers do" in result["message"]
+    assert result["title"] == "Not served here"
+    assert result["advice"] == "Change the endpoint type to Inference Providers: together serve this model live."
 
 
 def test_inference_providers_success_and_mapping(hf, admin_client, chat_model):
     result = run_saved(admin_client, chat_model)
     assert result["ok"] is True, result
     assert result["steps"][2]["name"] == "Providers"
-    assert (
-        "together (live)" in result["steps"][2]["detail"] and "fireworks-ai (staging)" in result["steps"][2]["detail"]
-    )
+    assert result["steps"][2]["detail"] == "live: together"
     assert result["sample_output"] == "The sky is blue because"
 
 
@@ -130,6 +129,21 @@ def test_inference_providers_provider_not_live(hf, admin_client, chat_model):
     chat_model.save()
     result = run_saved(admin_client, chat_model)
     assert result["category"] == "model_not_served" and "fireworks-ai" in result["message"]
+    assert result["advice"].startswith("Use “:together”, or drop the suffix to let the router choose.")
+    assert "endpoint type" not in result["advice"]  # it already is Inference Providers
+    page = admin_client.get(reverse("model_detail", args=[chat_model.pk])).content.decode()
+    assert "Use “:together”, or drop the suffix" in page  # the stored result keeps its precise advice
+
+
+def test_small_model_on_inference_providers_is_pointed_to_the_hosted_api(hf, admin_client, chat_model):
+    chat_model.repo_id = "openai-community/gpt2"
+    chat_model.save()
+    result = run_saved(admin_client, chat_model)
+    assert result["category"] == "model_not_served"
+    assert result["advice"] == (
+        "Change the endpoint type to Hosted Inference API and the task to text-generation: "
+        "it serves openai-community/gpt2."
+    )
 
 
 def test_endpoint_success_reads_info(hf, admin_client, endpoint_model):
@@ -219,7 +233,7 @@ def test_form_values_are_tested_before_saving(hf, admin_client, provider_token):
     result = response.json()
     assert result["ok"] is True
     assert hf.requests[0]["headers"]["Authorization"] == f"Bearer {OTHER_TOKEN}"
-    assert ConnectionTest.objects.count() == 0  # nothing saved yet, so no history row
+    assert not ConnectionTest.objects.filter(model__isnull=False).exists()  # nothing saved yet, so no history
     assert AuditEntry.objects.filter(action="model.test").exists()
     bad = admin_client.post(reverse("model_test_form"), form_data(repo_id="not a repo")).json()
     assert "repo_id" in bad["form_errors"]
@@ -263,3 +277,75 @@ def test_every_category_is_diagnosed_by_a_view_test_here():
     here += Path(__file__).read_text()
     missing = [c for c in CATEGORIES if f'"{c}"' not in here]
     assert not missing, f"no view test names these categories: {missing}"
+
+
+def stream_events(admin_client, url, data=None):
+    import json
+
+    response = admin_client.post(url, data or {}, HTTP_ACCEPT="application/x-ndjson")
+    assert response.status_code == 200 and response["Content-Type"] == "application/x-ndjson"
+    return [json.loads(line) for line in b"".join(response.streaming_content).splitlines() if line.strip()]
+
+
+def test_streamed_test_tells_each_step_as_it_starts_and_completes(hf, admin_client, hosted_model):
+    events = stream_events(admin_client, reverse("model_test", args=[hosted_model.pk]))
+    kinds = [(e["type"], e.get("name")) for e in events]
+    assert kinds[:4] == [
+        ("running", "Token"),
+        ("step", "Token"),
+        ("running", "Model on the Hub"),
+        ("step", "Model on the Hub"),
+    ]
+    assert events[-1]["type"] == "result" and events[-1]["result"]["ok"] is True
+    assert events[-1]["result"]["tested_at_display"]
+    assert ConnectionTest.objects.get(model=hosted_model).ok  # recorded like the plain answer
+
+
+def test_streamed_test_reports_the_estimated_load_time_and_heartbeats(hf, admin_client, hosted_model, monkeypatch):
+    from providers import connection_test
+
+    monkeypatch.setattr(connection_test, "HEARTBEAT_SECONDS", 0.1)
+    hf.models["google/flan-t5-base"]["_loading"] = 0.4
+    events = stream_events(admin_client, reverse("model_test", args=[hosted_model.pk]))
+    loading = [e for e in events if e["type"] == "loading"]
+    assert loading == [{"type": "loading", "category": "model_loading", "seconds": 0.4}]
+    assert any(e["type"] == "wait" and e["waited_ms"] > 0 for e in events)
+    assert events[-1]["result"]["ok"] is True
+
+
+def test_streamed_test_failure_before_any_call_is_one_result(hf, admin_client, db):
+    model = create_model()  # no provider token, no model token
+    events = stream_events(admin_client, reverse("model_test", args=[model.pk]))
+    assert [e["type"] for e in events] == ["result"]
+    assert events[0]["result"]["category"] == "no_token" and events[0]["result"]["title"] == "No API token"
+
+
+def test_a_test_run_before_saving_is_recorded_once_saved(hf, admin_client, provider_token):
+    from providers.models import HFModel
+
+    result = admin_client.post(reverse("model_test_form"), form_data()).json()
+    assert result["ok"] is True and result["test_id"]
+    admin_client.post(reverse("model_add"), form_data(pending_test=result["test_id"]))
+    model = HFModel.objects.get(display_name="form model")
+    assert model.last_test_id == result["test_id"]
+    assert list(model.tests.values_list("pk", flat=True)) == [result["test_id"]]
+
+
+def test_a_test_of_other_values_is_not_recorded_for_the_saved_model(hf, admin_client, provider_token):
+    from providers.models import HFModel
+
+    result = admin_client.post(reverse("model_test_form"), form_data(repo_id="openai-community/gpt2")).json()
+    admin_client.post(reverse("model_add"), form_data(pending_test=result["test_id"]))
+    model = HFModel.objects.get(display_name="form model")
+    assert model.last_test_id is None and not model.tests.exists()
+
+
+def test_form_tests_never_saved_are_dropped_after_an_hour(hf, admin_client, provider_token):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = admin_client.post(reverse("model_test_form"), form_data()).json()["test_id"]
+    ConnectionTest.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(hours=2))
+    new = admin_client.post(reverse("model_test_form"), form_data()).json()["test_id"]
+    assert list(ConnectionTest.objects.values_list("pk", flat=True)) == [new]

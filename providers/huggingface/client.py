@@ -193,6 +193,9 @@ class Deadline:
 
     seconds: float
     started: float = field(default_factory=time.monotonic)
+    # Called as on_wait(category, seconds) before the client sleeps on a loading model or a rate limit,
+    # so a caller can show what it waits for (Test connection's progress).
+    on_wait: object = None
 
     def left(self):
         return self.seconds - (time.monotonic() - self.started)
@@ -416,6 +419,8 @@ def _call(method, url, kind, token=None, json_body=None, headers=None, deadline=
                 waited_rate += wait
         if wait is None or wait >= deadline.left():
             raise error
+        if deadline.on_wait:
+            deadline.on_wait(error.category, wait)
         _pause(wait, error)
     raise error
 

@@ -6,135 +6,237 @@ from html import unescape
 
 from django.utils.translation import gettext_lazy as _
 
-# category -> (what happened, what to do)
-CATEGORIES = {
-    "invalid_token": (
-        _("Hugging Face refused the API token."),
-        _("Create a token at huggingface.co/settings/tokens and save it again; check it was copied whole."),
-    ),
-    "token_lacks_permission": (
-        _("The token is valid but may not make this call."),
-        _(
-            "Use a fine-grained token with “Make calls to Inference Providers” (or, for a dedicated endpoint, "
-            "inference permission on its namespace), or a read token."
+HOSTED = "hosted_api"
+ENDPOINT = "inference_endpoint"
+PROVIDERS = "inference_providers"
+
+# The one table of words for failures. For each category: a short `title` (fits a badge), the default
+# `message` (what happened, when the server said nothing better), and the advice: `*` for any endpoint
+# type, or one per endpoint type, or `<type>+<variant>` for a situation the diagnosis names (see `wording`).
+# Advice may use the diagnosis's context: %(live)s (live providers), %(first)s (the first of them), %(repo)s.
+WORDING = {
+    "invalid_token": {
+        "title": _("Token refused"),
+        "message": _("Hugging Face refused the API token."),
+        "*": _("Create a token at huggingface.co/settings/tokens and save it again; check it was copied whole."),
+        ENDPOINT: _(
+            "Use a token of an account that may call this endpoint (its organization); create one at "
+            "huggingface.co/settings/tokens."
         ),
-    ),
-    "payment_required": (
-        _("The account has no credits left for this provider, or billing is not enabled."),
-        _("Check billing at huggingface.co/settings/billing, or pick another provider."),
-    ),
-    "model_not_found": (
-        _("No model with this name exists, or the token cannot see it."),
-        _("Check the repo id (namespace/name) on huggingface.co; for a private model use a token with access."),
-    ),
-    "model_gated": (
-        _("The model is gated and this account has not been granted access."),
-        _("Open the model page on huggingface.co while logged in with the token's account and request access."),
-    ),
-    "model_not_served": (
-        _("The Hosted Inference API (hf-inference) does not serve this model."),
-        _(
-            "Since July 2025 large language models are served through Inference Providers: change the endpoint "
-            "type to Inference Providers, or deploy an Inference Endpoint."
+    },
+    "token_lacks_permission": {
+        "title": _("Token lacks permission"),
+        "message": _("The token is valid but may not make this call."),
+        "*": _("Give the fine-grained token the permission “Make calls to Inference Providers”, or use a read token."),
+        ENDPOINT: _(
+            "Give the fine-grained token inference permission on the endpoint's namespace, or use a read token "
+            "of that organization."
         ),
-    ),
-    "wrong_task": (
-        _("The model's task on the Hub is not the task configured here."),
-        _("Set the task to the one the Hub lists for this model, or pick a model made for this task."),
-    ),
-    "model_loading": (
-        _("The model is still loading."),
-        _("Wait for the estimated time and try again."),
-    ),
-    "endpoint_paused_or_starting": (
-        _("The Inference Endpoint is paused, scaled to zero or still starting."),
-        _(
+    },
+    "payment_required": {
+        "title": _("No credits left"),
+        "message": _("The account has no credits left for this provider, or billing is not enabled."),
+        "*": _("Add credits or enable billing at huggingface.co/settings/billing."),
+        PROVIDERS: _(
+            "Add credits or enable billing at huggingface.co/settings/billing, or choose another provider with a "
+            "“:provider” suffix."
+        ),
+    },
+    "model_not_found": {
+        "title": _("Model not found"),
+        "message": _("No model with this name exists, or the token cannot see it."),
+        "*": _("Check the repo id (namespace/name) on huggingface.co; for a private model use a token with access."),
+        ENDPOINT: _("Check the endpoint URL and the model it serves in the Inference Endpoints dashboard."),
+    },
+    "model_gated": {
+        "title": _("Access not granted"),
+        "message": _("The model is gated and this account has not been granted access."),
+        "*": _("Open the model page on huggingface.co while logged in with the token's account and request access."),
+    },
+    "model_not_served": {
+        "title": _("Not served here"),
+        "message": _("This endpoint type does not serve this model."),
+        "*": _("Choose the endpoint type that serves this model, or deploy an Inference Endpoint."),
+        HOSTED: _(
+            "The Hosted Inference API serves mostly small models since July 2025. Deploy an Inference Endpoint, "
+            "or choose Inference Providers if a provider serves the model."
+        ),
+        HOSTED + "+live": _("Change the endpoint type to Inference Providers: %(live)s serve this model live."),
+        PROVIDERS: _(
+            "No Inference Provider serves this model. For a small model such as openai-community/gpt2 choose the "
+            "endpoint type Hosted Inference API; otherwise deploy an Inference Endpoint."
+        ),
+        PROVIDERS + "+hosted": _(
+            "Change the endpoint type to Hosted Inference API and the task to text-generation: it serves %(repo)s."
+        ),
+        PROVIDERS + "+suffix": _(
+            "Use “:%(first)s”, or drop the suffix to let the router choose. Live providers: %(live)s."
+        ),
+    },
+    "wrong_task": {
+        "title": _("Wrong task"),
+        "message": _("The model's task on the Hub is not the task configured here."),
+        "*": _("Set the task to the one the Hub lists for this model, or pick a model made for this task."),
+        ENDPOINT: _("Set the task to the one the endpoint's model is made for, or deploy a text-generation model."),
+        PROVIDERS: _("Inference Providers serve chat models: pick an instruct or chat model."),
+    },
+    "model_loading": {
+        "title": _("Model loading"),
+        "message": _("The model is still loading."),
+        "*": _("Wait for the estimated time and try again."),
+        ENDPOINT: _("The endpoint is loading its model; wait a minute and test again."),
+    },
+    "endpoint_paused_or_starting": {
+        "title": _("Endpoint paused"),
+        "message": _("The Inference Endpoint is paused, scaled to zero or still starting."),
+        "*": _(
             "Resume a paused endpoint in the Inference Endpoints dashboard; a scaled-to-zero endpoint wakes on "
             "the first request (use “Wake and retry”)."
         ),
-    ),
-    "endpoint_not_found": (
-        _("Nothing answers at this endpoint URL (404)."),
-        _("Copy the endpoint URL again from the Inference Endpoints dashboard; use its base URL."),
-    ),
-    "not_text_generation_server": (
-        _("The server at this URL answered, but not as a text-generation server."),
-        _("Check that the URL is the endpoint's base URL and that it serves text-generation or chat."),
-    ),
-    "rate_limited": (
-        _("Hugging Face is rate-limiting these requests."),
-        _("Wait before retrying, or use a token from an account with a higher quota."),
-    ),
-    "input_rejected": (
-        _("The server rejected the request's input or parameters."),
-        _("Read the server's message below and adjust the prompt or generation parameters."),
-    ),
-    "upstream_error": (
-        _("The Hugging Face service failed to answer the request."),
-        _("Try again in a moment; if it persists, check status.huggingface.co or the endpoint's logs."),
-    ),
-    "bad_response": (
-        _("The answer was not in the expected format."),
-        _("Check that the URL points at a text-generation server and that the task matches the model."),
-    ),
-    "timeout": (
-        _("The request took longer than the configured time limit."),
-        _("Try again; for slow models raise HF_READ_TIMEOUT or HF_TEST_TIMEOUT."),
-    ),
-    "connection_refused": (
-        _("The server refused the connection."),
-        _("Check the host and port in the URL and that the server is running."),
-    ),
-    "connection_lost": (
-        _("The connection was closed before the answer was complete."),
-        _("Try again; if it keeps happening check the server's logs or any proxy in between."),
-    ),
-    "dns_failure": (
-        _("The host name could not be resolved."),
-        _("Check the spelling of the host, and this server's DNS settings."),
-    ),
-    "tls_error": (
-        _("The secure connection failed (certificate or TLS error)."),
-        _("Check the server's certificate; self-signed certificates are not accepted."),
-    ),
-    "blocked_by_url_policy": (
-        _("The console's outbound URL policy does not allow this address."),
-        _("Use a public https:// URL, or allow the host in OUTBOUND_ALLOWED_HOSTS / OUTBOUND_ALLOWED_NETWORKS."),
-    ),
-    "token_unreadable": (
-        _("This token cannot be decrypted with the configured keys."),
-        _("Restore the encryption key that was used to store it, or replace the token."),
-    ),
-    "endpoint_gone": (
-        _("The Inference Endpoint no longer exists at this URL (410 Gone)."),
-        _("It was deleted or renamed: copy its current URL from the Inference Endpoints dashboard, or redeploy it."),
-    ),
-    "answer_too_large": (
-        _("The answer was larger than the console accepts."),
-        _("Ask for a shorter answer (fewer new tokens), or raise HF_MAX_ANSWER_BYTES."),
-    ),
-    "run_interrupted": (
-        _("The console stopped before this run ended (a restart or a crash)."),
-        _("Run it again; what was streamed before the interruption is kept."),
-    ),
-    "no_token": (
-        _("No API token is configured for this model or the provider."),
-        _("Set the provider token on the Hugging Face page, or a token on this model."),
-    ),
+    },
+    "endpoint_not_found": {
+        "title": _("Endpoint not found"),
+        "message": _("Nothing answers at this endpoint URL (404)."),
+        "*": _("Copy the endpoint URL again from the Inference Endpoints dashboard; use its base URL."),
+    },
+    "not_text_generation_server": {
+        "title": _("Not a text-generation server"),
+        "message": _("The server at this URL answered, but not as a text-generation server."),
+        "*": _("Check that the URL is the endpoint's base URL and that it serves text-generation or chat."),
+    },
+    "rate_limited": {
+        "title": _("Rate limited"),
+        "message": _("Hugging Face is rate-limiting these requests."),
+        "*": _("Wait before retrying, or use a token from an account with a higher quota."),
+        PROVIDERS: _("Wait before retrying, choose another provider with a “:provider” suffix, or raise the quota."),
+    },
+    "input_rejected": {
+        "title": _("Input rejected"),
+        "message": _("The server rejected the request's input or parameters."),
+        "*": _("Read the server's message and adjust the prompt or the generation parameters."),
+    },
+    "upstream_error": {
+        "title": _("Service error"),
+        "message": _("The Hugging Face service failed to answer the request."),
+        "*": _("Try again in a moment; if it persists, check status.huggingface.co or the endpoint's logs."),
+        PROVIDERS: _("Try again in a moment, or choose another provider with a “:provider” suffix."),
+        ENDPOINT: _("Try again; if it persists, read the endpoint's logs in the Inference Endpoints dashboard."),
+    },
+    "bad_response": {
+        "title": _("Unexpected answer"),
+        "message": _("The answer was not in the expected format."),
+        "*": _("Check that the URL points at a text-generation server and that the task matches the model."),
+        PROVIDERS: _("Try again, or choose another provider with a “:provider” suffix."),
+    },
+    "timeout": {
+        "title": _("Timed out"),
+        "message": _("The request took longer than the configured time limit."),
+        "*": _("Try again; for slow models raise HF_READ_TIMEOUT or HF_TEST_TIMEOUT."),
+    },
+    "connection_refused": {
+        "title": _("Connection refused"),
+        "message": _("The server refused the connection."),
+        "*": _("Check that this server may reach huggingface.co (firewall, proxy)."),
+        ENDPOINT: _("Check the host and port in the URL and that the server is running."),
+    },
+    "connection_lost": {
+        "title": _("Connection lost"),
+        "message": _("The connection was closed before the answer was complete."),
+        "*": _("Try again; if it keeps happening check the server's logs or any proxy in between."),
+    },
+    "dns_failure": {
+        "title": _("Host not found"),
+        "message": _("The host name could not be resolved."),
+        "*": _("Check the spelling of the host, and this server's DNS settings."),
+    },
+    "tls_error": {
+        "title": _("Secure connection failed"),
+        "message": _("The secure connection failed (certificate or TLS error)."),
+        "*": _("Check the server's certificate; self-signed certificates are not accepted."),
+    },
+    "blocked_by_url_policy": {
+        "title": _("Address not allowed"),
+        "message": _("The console's outbound URL policy does not allow this address."),
+        "*": _("Use a public https:// URL, or allow the host in OUTBOUND_ALLOWED_HOSTS / OUTBOUND_ALLOWED_NETWORKS."),
+    },
+    "token_unreadable": {
+        "title": _("Token unreadable"),
+        "message": _("This token cannot be decrypted with the configured keys."),
+        "*": _("Restore the encryption key that was used to store it, or replace the token."),
+    },
+    "endpoint_gone": {
+        "title": _("Endpoint gone"),
+        "message": _("The Inference Endpoint no longer exists at this URL (410 Gone)."),
+        "*": _(
+            "It was deleted or renamed: copy its current URL from the Inference Endpoints dashboard, or redeploy it."
+        ),
+    },
+    "answer_too_large": {
+        "title": _("Answer too large"),
+        "message": _("The answer was larger than the console accepts."),
+        "*": _("Ask for a shorter answer (fewer new tokens), or raise HF_MAX_ANSWER_BYTES."),
+    },
+    "run_interrupted": {
+        "title": _("Run interrupted"),
+        "message": _("The console stopped before this run ended (a restart or a crash)."),
+        "*": _("Run it again; what was streamed before the interruption is kept."),
+    },
+    "no_token": {
+        "title": _("No API token"),
+        "message": _("No API token is configured for this model or the provider."),
+        "*": _("Set the provider token on the Hugging Face page, or a token on this model."),
+    },
 }
+
+# category -> (what happened, what to do for any endpoint type); kept for callers that need no endpoint type.
+CATEGORIES = {category: (words["message"], words["*"]) for category, words in WORDING.items()}
+
+
+def wording(category, endpoint_type="", variant="", **context):
+    """(title, advice) for a category as it applies to an endpoint type, with the diagnosis's context filled in."""
+    words = WORDING.get(category)
+    if words is None:  # a category added elsewhere in the old (message, advice) style
+        message, advice = CATEGORIES.get(category, ("", ""))
+        return str(message), str(advice)
+    advice = words["*"]
+    for key in (f"{endpoint_type}+{variant}", endpoint_type):
+        if key in words:
+            advice = words[key]
+            break
+    advice = str(advice)
+    if context:
+        try:
+            advice = advice % {k: str(v) for k, v in context.items()}
+        except (KeyError, ValueError):
+            pass
+    return str(words["title"]), advice
 
 
 class HFError(Exception):
-    """One failure, in one of CATEGORIES."""
+    """One failure, in one of CATEGORIES. `variant` and `context` refine its advice (see `wording`)."""
 
-    def __init__(self, category, message="", http_status=None, retry_after=None, estimated_time=None):
+    def __init__(
+        self,
+        category,
+        message="",
+        http_status=None,
+        retry_after=None,
+        estimated_time=None,
+        variant="",
+        context=None,
+    ):
         assert category in CATEGORIES, category
         self.category = category
         self.message = str(message or CATEGORIES[category][0])
         self.http_status = http_status
         self.retry_after = retry_after
         self.estimated_time = estimated_time
+        self.variant = variant
+        self.context = context or {}
         super().__init__(f"{category}: {self.message}")
+
+    def wording(self, endpoint_type=""):
+        return wording(self.category, endpoint_type, self.variant, **self.context)
 
     @property
     def explanation(self):
@@ -144,12 +246,15 @@ class HFError(Exception):
     def fix(self):
         return CATEGORIES[self.category][1]
 
-    def as_dict(self):
+    def as_dict(self, endpoint_type=""):
+        title, advice = self.wording(endpoint_type)
         return {
             "category": self.category,
+            "title": title,
             "message": self.message,
             "explanation": str(self.explanation),
-            "fix": str(self.fix),
+            "advice": advice,
+            "fix": advice,
             "http_status": self.http_status,
             "retry_after": self.retry_after,
             "estimated_time": self.estimated_time,

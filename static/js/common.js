@@ -50,8 +50,9 @@ window.Console = (function () {
       const text = await response.text();
       let payload = null;
       try { payload = JSON.parse(text); } catch (e) { payload = null; }
-      if (payload && payload.errors && Object.keys(payload.errors).length) {
-        onEvent({type: "invalid", status: response.status, errors: payload.errors});
+      const errors = payload && (payload.errors || payload.form_errors);
+      if (errors && Object.keys(errors).length) {
+        onEvent({type: "invalid", status: response.status, errors: errors});
       } else {
         onEvent({type: "failed", status: response.status, detail: readable(text, payload)});
       }
@@ -73,9 +74,32 @@ window.Console = (function () {
     }
   }
 
+  // The console's one date format (as the server writes it, display.DATE_FORMAT): YYYY-MM-DD HH:mm in the
+  // time zone the page names, whatever the browser's own zone or language.
+  function when(iso) {
+    const zone = document.documentElement.dataset.timeZone || undefined;
+    let parts;
+    try {
+      parts = new Intl.DateTimeFormat("en-GB", {timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23"}).formatToParts(new Date(iso));
+    } catch (e) {
+      return iso;
+    }
+    const p = {};
+    parts.forEach(function (part) { p[part.type] = part.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
   });
 
-  return {csrf: csrf, showErrors: showErrors, streamRun: streamRun};
+  // A menu (<details class="menu">) closes when one clicks elsewhere.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
+  return {csrf: csrf, showErrors: showErrors, streamRun: streamRun, when: when};
 })();

@@ -27,7 +27,7 @@
       });
       const allowed = Array.from(task.options).filter(function (o) { return !o.disabled && o.value; });
       const current = task.selectedOptions.length ? task.selectedOptions[0] : null;
-      if ((current && current.disabled) || (!task.value && allowed.length === 1)) task.value = allowed[0].value;
+      if ((current && current.disabled) || !task.value) task.value = allowed[0].value;
     }
     const repoField = form.querySelector('[data-field="repo_id"]');
     if (repoField) repoField.classList.toggle("optional", type === "inference_endpoint");

@@ -1,4 +1,5 @@
-// Playground and compare: stream answers into the page, show figures, keep history and conversations.
+// Playground and compare: stream answers into the page (chat as bubbles), say what is being waited for,
+// show only measured or reported figures, keep history and conversations.
 "use strict";
 (function () {
   const strings = (document.getElementById("pg-strings") || {dataset: {}}).dataset;
@@ -7,6 +8,16 @@
   const byId = {};
   models.forEach(function (m) { byId[String(m.id)] = m; });
   const PARAMS = ["max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences"];
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return values[key] === undefined ? "" : values[key]; });
+  }
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
 
   function setParams(form, params) {
     PARAMS.concat(["seed"]).forEach(function (name) {
@@ -21,61 +32,103 @@
     });
   }
 
-  function renderFigures(dl, figures) {
+  // A figure only when measured or reported; time to first token and tokens/s only for streams.
+  function renderFigures(dl, figures, stream) {
     dl.replaceChildren();
     if (!figures) return;
-    [["latency", figures.latency_ms, " ms"], ["ttft", figures.ttft_ms, " ms"], ["tokens", figures.generated_tokens, ""],
-     ["rate", figures.tokens_per_second, ""], ["finish", figures.finish_reason, ""]].forEach(function (f) {
-      const notReported = f[0] === "tokens" && (f[1] === null || f[1] === undefined);
-      if (!notReported && (f[1] === null || f[1] === undefined || f[1] === "")) return;
-      const dt = document.createElement("dt"); dt.textContent = strings[f[0]];
-      const dd = document.createElement("dd"); dd.textContent = notReported ? strings.notReported : f[1] + f[2];
+    const rows = [["latency", figures.latency_ms, " ms"]];
+    if (stream) rows.push(["ttft", figures.ttft_ms, " ms"]);
+    rows.push(["tokens", figures.generated_tokens, ""]);
+    if (stream) rows.push(["rate", figures.tokens_per_second, ""]);
+    rows.push(["finish", figures.finish_reason, ""]);
+    rows.forEach(function (f) {
+      const missing = f[1] === null || f[1] === undefined || f[1] === "";
+      const div = el("div");
+      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : f[1] + f[2]);
       dd.dataset.figure = f[0];
-      dl.append(dt, dd);
+      div.append(el("dt", null, strings[f[0]]), dd);
+      dl.appendChild(div);
     });
   }
 
   function showError(box, error) {
     box.hidden = false;
     box.dataset.category = error.category;
-    box.textContent = (error.category ? error.category + ": " : "") + error.message +
-      (error.fix ? " — " + strings.fix + ": " + error.fix : "");
+    box.replaceChildren();
+    box.appendChild(el("strong", null, error.title || error.message));
+    if (error.title && error.message && error.message !== error.title) box.appendChild(el("span", null, " " + error.message));
+    if (error.advice) {
+      const fix = el("p", "fix");
+      fix.appendChild(el("strong", null, strings.fix + ": "));
+      fix.appendChild(document.createTextNode(error.advice));
+      box.appendChild(fix);
+    }
   }
 
-  // One streamed run into one output area. Returns a promise; `controller` aborts it.
+  // "Waiting for <model> to answer… 4 s", from the moment the request leaves until the first token.
+  function waiter(box, name) {
+    const started = Date.now();
+    let template = strings.waiting, timer = null;
+    function tick() {
+      if (!box) return;
+      box.querySelector(".waiting-text").textContent =
+        fill(template, {model: name, s: Math.floor((Date.now() - started) / 1000)});
+    }
+    return {
+      start: function () { if (!box) return; box.hidden = false; tick(); timer = window.setInterval(tick, 250); },
+      answering: function () { if (box) box.hidden = true; },
+      stop: function () { window.clearInterval(timer); if (box) box.hidden = true; },
+    };
+  }
+
+  // One streamed run into one place (`view.write(text)`). Returns a promise; `controller` aborts it.
   function runInto(form, body, view, controller, onDone) {
-    view.output.textContent = "";
     view.error.hidden = true;
     view.figures.replaceChildren();
-    view.output.classList.add("running");
-    let text = "";
-    let ended = false;
-    const wait = waitLine(view.output);
+    const wait = waiter(view.waiting, view.name);
+    const line = waitLine(view.error);
+    wait.start();
+    let text = "", stream = true, ended = false;
     return Console.streamRun(form.action, body, Console.csrf(form), controller.signal, function (event) {
-      wait.hidden = event.type !== "wait";
+      line.hidden = event.type !== "wait";
       if (["done", "error", "invalid", "failed"].indexOf(event.type) >= 0) ended = true;
-      if (event.type === "wait") {
-        // The upstream is silent: say what we wait for and for how long (the line also proves the tab is open).
-        wait.textContent = (event.for === "first_token" ? strings.waitFirst : strings.waitNext) + " " +
-          Math.round(event.waited_ms / 1000) + " s";
+      if (event.type === "start") {
+        stream = event.stream;
+      } else if (event.type === "wait") {
+        // The upstream is silent: the server says what it waits for and for how long (the line also proves the
+        // tab is open); it takes over from the page's own count.
+        wait.answering();
+        line.querySelector(".waiting-text").textContent =
+          (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " +
+          Math.round((event.waited_ms || 0) / 1000) + " s";
       } else if (event.type === "failed") {
+        wait.stop();
         showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
           (event.detail ? " — " + event.detail : "")});
+        if (onDone) onDone(null, null);
       } else if (event.type === "token") {
+        wait.answering();
         text += event.text;
-        view.output.textContent = text;
+        view.write(text);
       } else if (event.type === "done") {
-        renderFigures(view.figures, event.figures);
+        wait.stop();
+        renderFigures(view.figures, event.figures, stream);
         if (onDone) onDone(text, event.figures);
       } else if (event.type === "error") {
+        wait.stop();
         showError(view.error, event.error);
-        renderFigures(view.figures, event.figures);
+        renderFigures(view.figures, event.figures, stream);
         if (onDone) onDone(null, event.figures);
       } else if (event.type === "invalid") {
+        wait.stop();
         Console.showErrors(form, event.errors);
+        if (onDone) onDone(null, null);
       }
     }).then(function () {
-      if (!ended) showError(view.error, {category: "", message: text ? strings.cut : strings.network});
+      if (!ended) {
+        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
+        if (onDone) onDone(null, null);
+      }
     }).catch(function (e) {
       if (e.name === "AbortError") {
         view.error.hidden = false;
@@ -84,20 +137,29 @@
       } else {
         showError(view.error, {category: "", message: text ? strings.cut : strings.network});
       }
-    }).finally(function () { view.output.classList.remove("running"); wait.hidden = true; });
+      if (onDone) onDone(null, null);
+    }).finally(function () { wait.stop(); line.hidden = true; });
   }
 
-  // The line under an output that tells what a silent run waits for.
-  function waitLine(output) {
-    let line = output.parentNode.querySelector(".wait-line");
-    if (!line) {
-      line = document.createElement("p");
-      line.className = "wait-line help";
-      line.setAttribute("aria-live", "polite");
-      output.after(line);
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
+      return (c ^ (Math.random() * 16) >> (c / 4)).toString(16);
+    });
+  }
+
+  // The line that tells what a silent run waits for, as the server measures it; just above the error box.
+  function waitLine(anchor) {
+    let node = anchor.parentNode.querySelector(".wait-line");
+    if (!node) {
+      node = el("div", "waiting wait-line");
+      node.setAttribute("aria-live", "polite");
+      node.append(el("span", "spinner"), el("span", "waiting-text"));
+      node.firstChild.setAttribute("aria-hidden", "true");
+      anchor.before(node);
     }
-    line.hidden = true;
-    return line;
+    node.hidden = true;
+    return node;
   }
 
   // --- the playground page ---
@@ -106,50 +168,84 @@
     const select = form.elements.model;
     const runButton = document.getElementById("run");
     const stopButton = document.getElementById("stop");
-    const view = {output: document.getElementById("output"), error: document.getElementById("error"),
-                  figures: document.getElementById("figures")};
+    const box = document.getElementById("conversation");
+    const output = document.getElementById("output");
+    const conversationId = document.getElementById("id_conversation");
+    const view = {error: document.getElementById("error"), figures: document.getElementById("figures"),
+                  waiting: document.getElementById("waiting")};
     let conversation = [];
     let controller = null;
 
     function isChat() { const m = byId[select.value]; return m && m.chat; }
+    function bubble(role, content) {
+      const node = el("div", "bubble " + role);
+      node.appendChild(el("span", "who", role === "user" ? strings.you : strings.assistant));
+      node.appendChild(el("span", "text", content));
+      box.appendChild(node);
+      return node;
+    }
     function renderConversation() {
-      const box = document.getElementById("conversation");
       box.replaceChildren();
-      conversation.forEach(function (msg) {
-        const p = document.createElement("p");
-        p.className = "turn " + msg.role;
-        p.textContent = (msg.role === "user" ? strings.you : strings.assistant) + ": " + msg.content;
-        box.appendChild(p);
-      });
+      conversation.forEach(function (msg) { bubble(msg.role, msg.content); });
+    }
+    function resetConversation() {
+      conversation = [];
+      conversationId.value = "";
+      renderConversation();
+      view.error.hidden = true;
+      view.figures.replaceChildren();
     }
     function modeChanged(prefill) {
       const chat = isChat();
-      form.querySelectorAll("[data-chat-only]").forEach(function (el) { el.hidden = !chat; });
-      form.querySelectorAll("[data-completion-only]").forEach(function (el) { el.hidden = chat; });
-      if (prefill && byId[select.value]) setParams(form, byId[select.value].defaults);
+      document.querySelectorAll("[data-chat-only]").forEach(function (node) { node.hidden = !chat; });
+      document.querySelectorAll("[data-completion-only]").forEach(function (node) { node.hidden = chat; });
+      const model = byId[select.value];
+      const warning = document.getElementById("model-warning");
+      warning.hidden = !(model && model.failing);
+      if (model && model.failing) warning.textContent = "⚠ " + fill(strings.failing, {title: model.failing_title});
+      if (prefill && model) setParams(form, model.defaults);
     }
-    select.addEventListener("change", function () { conversation = []; renderConversation(); modeChanged(true); });
+    select.addEventListener("change", function () { resetConversation(); output.textContent = ""; modeChanged(true); });
     modeChanged(true);
     document.getElementById("new-conversation").addEventListener("click", function () {
-      conversation = []; renderConversation(); view.output.textContent = "";
+      resetConversation();
+      form.elements.prompt.focus();
     });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       Console.showErrors(form, {});
-      const body = new FormData(form);
       const prompt = form.elements.prompt.value;
-      if (isChat()) body.set("messages", JSON.stringify(conversation));
+      const chat = isChat();
+      if (chat && !conversationId.value) conversationId.value = newId();
+      const body = new FormData(form);
+      if (chat) body.set("messages", JSON.stringify(conversation));
       controller = new AbortController();
       runButton.disabled = true;
       stopButton.disabled = false;
+      let answer = null;
+      view.name = byId[select.value] ? byId[select.value].name : "";
+      if (chat) {
+        form.elements.prompt.value = "";  // the message moves into the conversation at once
+        if (prompt.trim()) bubble("user", prompt);
+        answer = bubble("assistant", "");
+        answer.hidden = true;
+        view.write = function (text) { answer.hidden = false; answer.querySelector(".text").textContent = text; };
+      } else {
+        output.textContent = "";
+        view.write = function (text) { output.textContent = text; };
+      }
       runInto(form, body, view, controller, function (text) {
-        if (isChat() && text !== null) {
-          conversation.push({role: "user", content: prompt}, {role: "assistant", content: text});
+        if (chat) {
+          if (text !== null) {
+            if (prompt.trim()) conversation.push({role: "user", content: prompt});
+            conversation.push({role: "assistant", content: text});
+          } else if (!form.elements.prompt.value) {
+            form.elements.prompt.value = prompt;  // not sent: give the message back
+          }
           renderConversation();
-          form.elements.prompt.value = "";
         }
-        addHistory();
+        refreshHistory();
       }).finally(function () {
         runButton.disabled = false;
         stopButton.disabled = true;
@@ -158,7 +254,7 @@
     });
     stopButton.addEventListener("click", function () { if (controller) controller.abort(); });
 
-    function addHistory() {
+    function refreshHistory() {
       // The list is server-rendered; a light refresh keeps it the single source of truth.
       fetch(window.location.href, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
         const doc = new DOMParser().parseFromString(html, "text/html");
@@ -181,15 +277,19 @@
             form.elements.system.value = system ? system.content : "";
             conversation = msgs.filter(function (m) { return m.role !== "system"; });
             if (run.output) conversation.push({role: "assistant", content: run.output});
+            conversationId.value = run.conversation || "";
             renderConversation();
             form.elements.prompt.value = "";
           } else {
             form.elements.prompt.value = run.prompt;
+            output.textContent = run.output;
           }
-          view.output.textContent = run.output;
           view.error.hidden = !run.error_message;
-          if (run.error_message) showError(view.error, {category: run.error_category, message: run.error_message});
-          renderFigures(view.figures, run.figures);
+          if (run.error_message) {
+            showError(view.error, {category: run.error_category, title: run.error_title, message: run.error_message,
+              advice: run.error_advice});
+          }
+          renderFigures(view.figures, run.figures, run.figures && run.figures.ttft_ms !== null);
         });
       } else if (del && window.confirm(strings.confirmDelete)) {
         fetch(del.dataset.url, {method: "POST", credentials: "same-origin",
@@ -216,7 +316,7 @@
         return;
       }
       columns.replaceChildren();
-      const group = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
+      const group = newId();
       controllers = [];
       stop.disabled = false;
       const runs = chosen.map(function (id) {
@@ -231,8 +331,11 @@
         if (byId[id].chat) body.set("messages", "[]");
         const controller = new AbortController();
         controllers.push(controller);
-        return runInto(compareForm, body, {output: node.querySelector(".output"), error: node.querySelector(".error"),
-          figures: node.querySelector(".figures")}, controller);
+        const out = node.querySelector(".output");
+        out.textContent = "";
+        return runInto(compareForm, body, {error: node.querySelector(".error"), figures: node.querySelector(".figures"),
+          waiting: node.querySelector(".waiting"), name: byId[id].name,
+          write: function (text) { out.textContent = text; }}, controller);
       });
       Promise.all(runs).finally(function () { stop.disabled = true; });
     });

@@ -1,12 +1,13 @@
 """The console in real headless Chromium: first run, admin screens, test connection, the playground."""
 
+import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from providers.models import HFModel, PlaygroundRun
-from tests.conftest import PASSWORD, TOKEN, create_model, login, make_user
+from tests.conftest import PASSWORD, TOKEN, create_endpoint_model, create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,10 +29,12 @@ def test_first_run_setup_login_and_navigation(page):
     expect(page.locator("h1")).to_contain_text("Hugging Face")
     page.click("nav.mainnav >> text=Playground")
     expect(page.locator("h1")).to_contain_text("Playground")
-    page.select_option("#language", "zh-hans")  # submits itself
+    page.wait_for_load_state("load")  # the script that submits the switch has run
+    page.select_option("#language", "zh-hans")  # submits itself, no separate button
     expect(page.locator("nav.mainnav")).to_contain_text("体验场")
     page.goto("/setup/")
-    expect(page.locator("h1")).to_have_text("404")
+    expect(page.locator(".error-code")).to_have_text("404")
+    expect(page.locator("nav.mainnav")).to_be_visible()  # the error page keeps the header and navigation
 
 
 def test_admin_adds_one_model_of_each_type(page, hf, admin_user, provider_token, settings):
@@ -82,7 +85,7 @@ def test_admin_adds_one_model_of_each_type(page, hf, admin_user, provider_token,
         "inference_providers",
     }
     page.goto("/settings/providers/huggingface/")
-    expect(page.locator("#models tbody tr")).to_have_count(3)
+    expect(page.locator("#models tbody tr.model-row")).to_have_count(3)
 
 
 def test_test_connection_from_the_form_shows_success_and_a_precise_failure(page, hf, admin_user, provider_token):
@@ -106,6 +109,14 @@ def test_test_connection_from_the_form_shows_success_and_a_precise_failure(page,
     expect(page.locator("#test-result .fix")).to_contain_text("Check the repo id")
     assert not HFModel.objects.exists()  # nothing saved by testing
     assert page.url.endswith("/models/new/")  # no reload
+    # A test of the values that are then saved becomes the model's first history entry.
+    page.fill("#id_repo_id", "google/flan-t5-base")
+    page.click("#test-form")
+    expect(page.locator("#test-result")).to_have_attribute("data-category", "ok")
+    page.click("button[type=submit]:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Flan")
+    expect(page.locator("#detail-last-test")).to_contain_text("works")
+    assert HFModel.objects.get().tests.count() == 1
 
 
 def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):
@@ -172,3 +183,70 @@ def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):
     for i in range(2):
         expect(columns.nth(i).locator(".output")).to_have_text("The sky is blue")
         expect(columns.nth(i).locator('[data-figure="latency"]')).to_be_visible()
+
+
+def test_test_connection_streams_its_steps_in_the_row_and_can_be_cancelled(page, hf, admin_user, provider_token):
+    flan = create_model(display_name="Flan")
+    gpt2 = create_model(
+        display_name="GPT-2 chat", endpoint_type="inference_providers", task="chat", repo_id="openai-community/gpt2"
+    )
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/")
+    hf.response_delay = 0.6  # each upstream call is slow: the steps arrive one by one
+    page.click(f"#model-{flan.pk} button[data-test-url]")
+    box = page.locator(f"#test-{flan.pk} .test-result")
+    expect(box).to_have_class(re.compile("running"))
+    expect(box.locator(".steps li")).to_have_count(1)  # the token step, before the others are done
+    expect(box.locator(".elapsed")).to_be_visible()
+    expect(box).to_have_class(re.compile(r"\bok\b"), timeout=10000)
+    expect(page.locator(f"#model-{flan.pk} .last-test")).to_contain_text("works")
+    # A failure is worded for the endpoint type in use, in its own row; the first result stays.
+    hf.response_delay = 0
+    page.click(f"#model-{gpt2.pk} button[data-test-url]")
+    failed = page.locator(f"#test-{gpt2.pk} .test-result")
+    expect(failed).to_have_attribute("data-category", "model_not_served")
+    expect(failed.locator(".fix")).to_contain_text("Change the endpoint type to Hosted Inference API")
+    assert "model_not_served" not in failed.inner_text()  # the code stays in the closed details
+    expect(box).to_have_class(re.compile(r"\bok\b"))
+    # Cancel a slow test.
+    hf.response_delay = 2
+    page.click(f"#model-{flan.pk} button[data-test-url]")
+    box.locator("button.cancel").click()
+    expect(box).to_have_attribute("data-category", "cancelled")
+    hf.response_delay = 0
+
+
+def test_playground_reads_wait_heartbeats_and_says_what_it_waits_for(page, hf, provider_token):
+    """#11's server sends {"type": "wait"} lines while the upstream is silent; here the browser is handed such
+    a stream directly, since this branch's server does not emit them."""
+    member = make_user("mia", "Member")
+    model = create_endpoint_model(hf.base, display_name="TGI")
+    lines = [
+        {"type": "start", "model": "TGI", "stream": True},
+        {"type": "wait", "waited_ms": 1000},
+        {"type": "wait", "waited_ms": 2000},
+        {"type": "token", "text": "The sky"},
+        {
+            "type": "done",
+            "figures": {
+                "latency_ms": 2100.0,
+                "ttft_ms": 2050.0,
+                "generated_tokens": None,
+                "tokens_per_second": None,
+                "finish_reason": "",
+            },
+        },
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    login(page, member.username)
+    page.route(
+        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
+    )
+    page.select_option("#id_model", str(model.pk))
+    page.fill("#id_prompt", "Why is the sky blue")
+    page.click("#run")
+    expect(page.locator("#output")).to_have_text("The sky")
+    expect(page.locator("#waiting")).to_be_hidden()
+    expect(page.locator('#figures [data-figure="tokens"]')).to_have_text("not reported")
+    expect(page.locator('#figures [data-figure="rate"]')).to_have_text("not reported")
+    expect(page.locator("#run")).to_be_enabled()
