@@ -356,7 +356,9 @@ def history(user, query=""):
             | Q(output__icontains=query)
             | Q(messages__icontains=query)
         )
-    return runs.only("id", "user_id", "model_name", "prompt", "messages", "status", "created_at", "mode", "conversation")
+    return runs.only(
+        "id", "user_id", "model_name", "prompt", "messages", "status", "created_at", "mode", "conversation"
+    )
 
 
 def run_title(run):
