@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import socket
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -241,3 +243,20 @@ def login(page, username, password=PASSWORD):
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("main button[type=submit]")
+
+
+def free_port():
+    """A port on 127.0.0.1 that nobody listens on (a server started on it at once gets it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, seconds):
+    """Whether `predicate()` comes true within `seconds`, polling it every 50 ms."""
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

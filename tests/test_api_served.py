@@ -3,12 +3,7 @@
 Two worker processes share one database, so revocation and the limits are checked across processes too.
 """
 
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import openai
 import pytest
@@ -17,8 +12,8 @@ from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError
 
 from tests.conftest import PASSWORD, TOKEN
+from tests.served import Console
 
-ROOT = Path(__file__).resolve().parent.parent
 SETUP = """
 from providers import roles
 from providers.models import HFModel, ProviderSettings
@@ -68,44 +63,17 @@ print(call and (call.status, call.prompt_tokens, call.completion_tokens))
 @pytest.fixture(scope="module")
 def served(emulator, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api-served")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp}/served.sqlite3",
         "API_LIMITS_DIR": str(tmp / "limits"),
         "HF_HUB_URL": emulator.hub_url,
         "HF_ROUTER_URL": emulator.router_url,
-        "OUTBOUND_ALLOW_HTTP": "true",
-        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
         "WEB_WORKERS": "2",
         "WEB_THREADS": "4",
         "API_MAX_KEYS_PER_USER": "0",  # every test makes its own key for the same person
     }
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-
-    def manage(*args):
-        return subprocess.run([sys.executable, "manage.py", *args], **run).stdout
-
-    manage("migrate", "--noinput")
-    manage("shell", "-c", SETUP.format(password=PASSWORD, token=TOKEN, base=emulator.base))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    console = Console(emulator, tmp, SETUP, env, token=TOKEN)
+    manage = console.manage
+    console.start()
 
     limited = iter(range(1, 1000))
 
@@ -121,9 +89,10 @@ def served(emulator, tmp_path_factory):
             manage("shell", "-c", KEY_LIMITS.format(prefix=key[:12], fields=fields))
         return key
 
-    yield {"url": url, "manage": manage, "new_key": new_key}
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        yield {"url": console.url, "manage": manage, "new_key": new_key}
+    finally:
+        console.stop()
 
 
 @pytest.fixture

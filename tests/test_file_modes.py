@@ -4,15 +4,15 @@ the first-run .env. An existing folder that is too open is reported in one line 
 
 import os
 import re
-import socket
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import requests
 
 from providers.crypto import generate_key
+from tests.conftest import free_port
+from tests.served import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -55,14 +55,6 @@ def assert_private(folder):
         assert mode == expected, f"{path} has mode {mode:o}, expected {expected:o}"
 
 
-def free_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_migrate_and_gunicorn_write_only_private_files_under_umask_022(tmp_path):
     data = tmp_path / "data"
     scratch = tmp_path / "tmp"  # the test settings keep the session cache folder under TMPDIR
@@ -86,12 +78,7 @@ def test_migrate_and_gunicorn_write_only_private_files_under_umask_022(tmp_path)
     )
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_up(base)
         session = requests.Session()
         session.get(base + "/setup/", timeout=10)
         created = session.post(

@@ -107,6 +107,11 @@ def hold_write_lock(seconds):
     """Another process's writer (an admin's import, say) holding SQLite's write lock for `seconds`."""
     other = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
+    return release_after(other, seconds)
+
+
+def release_after(other, seconds):
+    """Roll back and close the other session's connection `seconds` from now; the event is set once it has."""
     released = threading.Event()
 
     def release():
@@ -156,16 +161,7 @@ def hold_model_table_lock(seconds):
     params = connection.get_connection_params()
     other = psycopg.connect(**{k: v for k, v in params.items() if k not in ("cursor_factory", "context")})
     other.execute("LOCK TABLE providers_hfmodel IN EXCLUSIVE MODE")
-    released = threading.Event()
-
-    def release():
-        time.sleep(seconds)
-        other.rollback()
-        other.close()
-        released.set()
-
-    threading.Thread(target=release, daemon=True).start()
-    return released
+    return release_after(other, seconds)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import pytest
 
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, free_port
 from tests.tls_upstream import DualUpstream
 
 
@@ -124,14 +124,6 @@ def listener(settings):
     lst.stop()
 
 
-def closed_port():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
 def test_a_name_resolving_to_loopback_never_gets_a_tcp_connection(listener):
     error = refusal(f"https://localhost:{listener.port}/")
     assert error.category == "blocked_by_url_policy"
@@ -140,7 +132,7 @@ def test_a_name_resolving_to_loopback_never_gets_a_tcp_connection(listener):
 
 def test_a_blocked_name_gives_the_same_answer_for_an_open_and_a_closed_port(listener):
     open_error = refusal(f"https://localhost:{listener.port}/")
-    closed_error = refusal(f"https://localhost:{closed_port()}/")
+    closed_error = refusal(f"https://localhost:{free_port()}/")
     assert (open_error.category, open_error.message) == (closed_error.category, closed_error.message)
     assert listener.accepts == 0
 

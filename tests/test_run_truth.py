@@ -19,7 +19,7 @@ from providers import run_lifecycle
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun, RunStatus
-from tests.conftest import create_endpoint_model, login_session
+from tests.conftest import create_endpoint_model, login_session, wait_for
 from tests.fault_upstream import FaultUpstream
 
 pytestmark = pytest.mark.django_db
@@ -74,15 +74,6 @@ def target_at(faulty, mode, task="text-generation"):
 def all_closed(faulty):
     """Every connection the console opened to the server is closed (Test connection also asks for /info)."""
     return faulty.connections and all(c["closed"] for c in faulty.connections)
-
-
-def wait_for(predicate, seconds=5.0):
-    stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # --- 1. complete only when the protocol says so ----------------------------------------------------------

@@ -6,76 +6,32 @@ connection while they wait on the upstream.
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, login_session
+from tests.conftest import login_session
+from tests.served import MIA_AND_PACED, Console, manage
 
-ROOT = Path(__file__).resolve().parent.parent
-SETUP = """
-from providers import roles
-from providers.models import HFModel
-from django.contrib.auth.models import User
-user = User.objects.create_user("mia", "m@example.com", "{password}")
-roles.set_role(user, roles.MEMBER)
-HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
-                       endpoint_url="{base}/ep/tgi")
-"""
 WORKERS = 2
 
 
 @pytest.fixture
 def served(emulator, tmp_path):
     """(url, env, master process) of gunicorn with the project's config, two gevent workers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/served.sqlite3",
-        "OUTBOUND_ALLOW_HTTP": "true",
-        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "WEB_WORKERS": str(WORKERS),
-        "WEB_WORKER_CLASS": "gevent",
-    }
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-    shell(env, SETUP.format(password=PASSWORD, base=emulator.base))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    console = Console(emulator, tmp_path, MIA_AND_PACED, {"WEB_WORKERS": str(WORKERS), "WEB_WORKER_CLASS": "gevent"})
     try:
-        for _ in range(100):
-            try:
-                requests.get(url + "/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        yield url, env, process
+        console.start()
+        yield console.url, console.env, console.process
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        console.stop()
 
 
 def shell(env, code):
     """Run `code` in a process of its own, as an admin's change made through another worker would be."""
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    manage(env, "shell", "-c", code)
 
 
 def run_on_new_connections(url, signed_in, count=8, **form):

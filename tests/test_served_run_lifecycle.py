@@ -5,10 +5,7 @@ streams in flight, under threads and under gevent. Every run ends in a final sta
 import json
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,80 +13,35 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, login_session
+from tests.conftest import login_session, wait_for
 from tests.fault_upstream import FaultUpstream
 from tests.hf_emulator import WORDS
+from tests.served import MIA_AND_PACED, Console
 
-ROOT = Path(__file__).resolve().parent.parent
-SETUP = """
-from providers import roles
-from providers.models import HFModel
-from django.contrib.auth.models import User
-user = User.objects.create_user("mia", "m@example.com", "{password}")
-roles.set_role(user, roles.MEMBER)
-HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
-                       endpoint_url="{base}/ep/tgi")
-HFModel.objects.create(display_name="silent", endpoint_type="inference_endpoint", task="text-generation",
+SETUP = (
+    MIA_AND_PACED
+    + """HFModel.objects.create(display_name="silent", endpoint_type="inference_endpoint", task="text-generation",
                        endpoint_url="{faulty}/silent_start")
 """
+)
 FINAL = ("ok", "failed", "stopped", "interrupted")
 EMITTED = "".join((" " if i else "") + WORDS[i % len(WORDS)] for i in range(200))  # what the emulator streams
 
 
-class Served:
-    """A gunicorn of its own on a SQLite file, restartable on the same database."""
+class Served(Console):
+    """A gunicorn of its own on a SQLite file, restartable on the same database, under `worker_class`."""
 
     def __init__(self, emulator, faulty, tmp_path, worker_class):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.db = tmp_path / "served.sqlite3"
-        self.log = tmp_path / "gunicorn.log"  # read it when a test here fails
-        self.url = f"http://127.0.0.1:{port}"
+        env = {"WEB_WORKERS": "1", "WEB_THREADS": "8", "RUN_CHECKPOINT_SECONDS": "0.3"}
+        super().__init__(emulator, tmp_path, SETUP, env, faulty=faulty.base)
         self.worker_class = worker_class
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PORT": str(port),
-            "DATABASE_URL": f"sqlite:///{self.db}",
-            "OUTBOUND_ALLOW_HTTP": "true",
-            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-            "WEB_WORKERS": "1",
-            "WEB_THREADS": "8",
-            "RUN_CHECKPOINT_SECONDS": "0.3",
-        }
-        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True}
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-        setup = SETUP.format(password=PASSWORD, base=emulator.base, faulty=faulty.base)
-        subprocess.run([sys.executable, "manage.py", "shell", "-c", setup], **run)
-        self.process = None
 
     def start(self):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "-k", self.worker_class]
-            + ["--graceful-timeout", "10", "config.wsgi"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for _ in range(150):
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise AssertionError("gunicorn did not start")
+        return super().start("-k", self.worker_class, "--graceful-timeout", "10", own_group=True)
 
     def workers(self):
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return [int(pid) for pid in children]
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
 
     def kill_all(self):
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -130,15 +82,6 @@ class Stream:
             self.broken = True
 
 
-def wait_for(predicate, seconds=10.0):
-    stop = time.monotonic() + seconds
-    while time.monotonic() < stop:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 @pytest.fixture(scope="module")
 def faulty():
     server = FaultUpstream().start()
@@ -157,7 +100,7 @@ def streams_in_flight(hf, served, count, tokens=5):
     hf.token_delay = 0.1
     session = login_session(served.url, "mia")
     streams = [Stream(served, session) for _ in range(count)]
-    assert wait_for(lambda: all(s.tokens >= tokens for s in streams))
+    assert wait_for(lambda: all(s.tokens >= tokens for s in streams), 10)
     return streams
 
 
@@ -168,11 +111,11 @@ def test_a_killed_worker_leaves_no_run_running(hf, served):
     time.sleep(0.8)  # at least two checkpoints since
     (worker,) = served.workers()
     os.kill(worker, signal.SIGKILL)
-    assert wait_for(lambda: served.rows()[0][0] != "running"), served.rows()
+    assert wait_for(lambda: served.rows()[0][0] != "running", 10), served.rows()
     status, output, category = served.rows()[0]
     assert (status, category) == ("interrupted", "run_interrupted")
     assert output.startswith(seen) and EMITTED.startswith(output)
-    assert wait_for(lambda: stream.broken or stream.last is not None)
+    assert wait_for(lambda: stream.broken or stream.last is not None, 10)
 
 
 def test_a_graceful_restart_ends_streams_cleanly(hf, served):

@@ -4,67 +4,21 @@ Gunicorn runs as its own process on a database of its own, as it would in produc
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import requests
 
-from tests.conftest import PASSWORD, login_session
-
-ROOT = Path(__file__).resolve().parent.parent
-SETUP = """
-from providers import roles
-from providers.models import HFModel
-from django.contrib.auth.models import User
-user = User.objects.create_user("mia", "m@example.com", "{password}")
-roles.set_role(user, roles.MEMBER)
-HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
-                       endpoint_url="{base}/ep/tgi")
-"""
+from tests.conftest import login_session
+from tests.served import MIA_AND_PACED, Console
 
 
 @pytest.fixture
 def gunicorn(emulator, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/served.sqlite3",
-        "OUTBOUND_ALLOW_HTTP": "true",
-        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "WEB_WORKERS": "1",
-        "WEB_THREADS": "4",
-    }
-    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SETUP.format(password=PASSWORD, base=emulator.base)], **run
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", "config.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    console = Console(emulator, tmp_path, MIA_AND_PACED, {"WEB_WORKERS": "1", "WEB_THREADS": "4"})
+    try:
+        yield console.start().url
+    finally:
+        console.stop()
 
 
 def test_gunicorn_relays_each_token_as_it_arrives(hf, gunicorn):
