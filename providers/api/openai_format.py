@@ -226,7 +226,7 @@ def whole(route, answer_id, model_id, text, reason, tokens):
     }
 
 
-def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False):
+def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False, created=None):
     if route == "chat":
         delta = {"role": "assistant", "content": text or ""} if first else ({"content": text} if text else {})
         choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
@@ -234,10 +234,34 @@ def chunk(route, answer_id, model_id, text=None, reason=None, first=False, inclu
     else:
         choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
         kind = "text_completion"
-    event = {"id": answer_id, "object": kind, "created": int(time.time()), "model": model_id, "choices": [choice]}
+    created = int(time.time()) if created is None else created
+    event = {"id": answer_id, "object": kind, "created": created, "model": model_id, "choices": [choice]}
     if include_usage:
         event["usage"] = None
     return event
+
+
+_PLACEHOLDER = "\x00"  # json.dumps writes it "\u0000", which no id or model id of the console contains
+
+
+class TokenChunks:
+    """sse(chunk(...)) of a token (some text, not the first chunk, no finish reason): the same bytes, with the
+    constant parts encoded once per second of `created` instead of a dict built and dumped per token."""
+
+    def __init__(self, route, answer_id, model_id, include_usage):
+        self.route, self.answer_id, self.model_id, self.include_usage = route, answer_id, model_id, include_usage
+        self.created = None
+        self.head = self.tail = b""
+
+    def __call__(self, text):
+        now = int(time.time())
+        if now != self.created:
+            event = chunk(self.route, self.answer_id, self.model_id, _PLACEHOLDER, None, False, self.include_usage, now)
+            head, found, tail = json.dumps(event).partition(json.dumps(_PLACEHOLDER))
+            if not found or json.dumps(_PLACEHOLDER) in tail:
+                return sse(chunk(self.route, self.answer_id, self.model_id, text, None, False, self.include_usage))
+            self.created, self.head, self.tail = now, b"data: " + head.encode(), tail.encode() + b"\n\n"
+        return self.head + json.dumps(text).encode() + self.tail
 
 
 def usage_chunk(route, answer_id, model_id, tokens):
