@@ -8,8 +8,11 @@ make JSON and SSE framing hard: quotes, backslashes, control characters, non-ASC
 import json
 
 import pytest
+from django import forms
+from django.utils import translation
 
 from providers.api import openai_format as fmt
+from providers.generation_params import parameter_fields
 from providers.huggingface import client
 from providers.huggingface.sse import DONE, SSEParser
 from providers.playground import line, token_line
@@ -62,3 +65,41 @@ def test_the_sse_parser_reads_every_line_end_in_any_framing(end, size):
 )
 def test_clean_text_replaces_lone_surrogates_only(given, expected):
     assert client.clean_text(given) == expected
+
+
+class _FormAsBefore(forms.Form):
+    """The API's parameter form as it was (a form per call), to hold the shared fields to its verdicts."""
+
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields.update(parameter_fields())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"max_new_tokens": 8},
+        {"max_new_tokens": 8, "temperature": 0.7, "top_p": 0.9, "top_k": 5, "seed": 3, "stop_sequences": ["\n", "x"]},
+        {"max_new_tokens": 0},
+        {"max_new_tokens": 10**9},
+        {"temperature": -1, "top_k": 0},  # two errors: the first field's is reported
+        {"seed": -1, "max_new_tokens": 0},
+        {"top_k": 2.5},
+        {"stop_sequences": ["a", "b", "c", "d", "e"]},
+        {"stop_sequences": ["a", 1]},
+        {"repetition_penalty": 0},
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_shared_parameter_fields_judge_as_a_form_did(data, language):
+    with translation.override(language):
+        form = _FormAsBefore(data)
+        cleaned, problem = fmt._clean(data)
+        if form.is_valid():
+            assert problem is None and cleaned == form.cleaned_data
+        else:
+            field, errors = next(iter(form.errors.items()))
+            assert cleaned is None and problem == (field, errors[0])

@@ -52,12 +52,21 @@ def parse_body(raw):
     return body
 
 
-class _ParameterForm(forms.Form):
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+# The fields of the console's parameter form, built once: a field's clean() keeps no state (its messages are
+# lazy, so each request still gets its own language), and a form per call cost more than its checks (fresh
+# fields, then Django's deep copy of them) on the API's hot path.
+_FIELDS = {"seed": forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1), **parameter_fields()}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields.update(parameter_fields())
+
+def _clean(data):
+    """(cleaned, None) or (None, (field, first message)): what a form of _FIELDS reports, its first error first."""
+    cleaned = {}
+    for name, field in _FIELDS.items():
+        try:
+            cleaned[name] = field.clean(field.widget.value_from_datadict(data, {}, name))
+        except forms.ValidationError as exc:
+            return None, (name, exc.messages[0])
+    return cleaned, None
 
 
 def _openai_name(console_name, body):
@@ -79,11 +88,11 @@ def parameters(body, task):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise BadRequest(_("stop must be a string or a list of strings."), param=name)
         data[console_name] = value
-    form = _ParameterForm(data)
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise BadRequest(errors[0], param=_openai_name(field, body))
-    cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", [])}
+    cleaned, problem = _clean(data)
+    if problem:
+        field, message = problem
+        raise BadRequest(message, param=_openai_name(field, body))
+    cleaned = {k: v for k, v in cleaned.items() if v not in (None, "", [])}
     if task != "chat":
         # OpenAI's meanings, not TGI's /generate rules: temperature 0 is greedy decoding and top_p 1 (the API's
         # default) is no nucleus sampling; TGI refuses both values, so they are said the way it understands.
