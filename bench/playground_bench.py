@@ -11,11 +11,11 @@ never asserted:
 - N streams at once (64, then 1,000): wall time, TTFT p99, failures, peak RSS of the whole server (every process);
 - server CPU per 1,000 relayed tokens (user + system time of the server's processes over the 64-stream rounds).
 
-Targets are a list (`TARGETS`): a new one (e.g. the console's /v1/ API) is a class with `answer`,
-`stream_request`, `stream_spec` (for bench/swarm.py, the greenlet client of the N-stream rows), `close` and
-`pids`, and a name on the command line.
+Targets are a list (`TARGETS`; `api` is the console's /v1/ routes with a personal key): a new one is a class
+with `answer`, `stream_request`, `stream_spec` (for bench/swarm.py, the greenlet client of the N-stream rows),
+`close` and `pids`, and a name on the command line.
 
-Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,litellm] [--streams 64,1000]
+Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,api,litellm] [--streams 64,1000]
      LiteLLM runs from its own virtualenv (--litellm /work/litellm-venv/bin/litellm), never from the project's.
      --server-env WEB_WORKER_CLASS=gthread --server-env WEB_THREADS=512 serves console and floor another way.
 """
@@ -144,10 +144,10 @@ def wait_ready(url, process, seconds=60):
     raise SystemExit(f"{url} did not answer")
 
 
-def gunicorn(app, env):
+def gunicorn(app, env, config="config/gunicorn.py"):
     """gunicorn with the project's config (config/gunicorn.py) serving `app`."""
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", "config/gunicorn.py", app],
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", config, app],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -243,7 +243,7 @@ class Floor(Direct):
             "PORT": str(free_port()),
             "SECRET_KEY": "bench-floor-" + "x" * 40,  # config/gunicorn.py reads the server settings from Django
         }
-        self.process, url = gunicorn("bench.floor_wsgi", env)
+        self.process, url = gunicorn("bench.floor_wsgi", env, "bench/floor_gunicorn.py")
         wait_ready(url + "/", self.process)
         self.answer_url, self.stream_url = url + "/answer", url + "/stream"
 
@@ -321,6 +321,59 @@ class Console(Target):
         }
 
 
+class Api(Console):
+    """The console's OpenAI-compatible /v1/ routes on a console of their own, with a personal key (limits off: the
+    bench measures the path, not the limiter). The models are text-generation, so /v1/completions is the route."""
+
+    name = "console /v1/"
+    token_marker = b'"text"'
+    end_marker = b"[DONE]"
+    LIMITS_OFF = {"API_REQUESTS_PER_MINUTE": "0", "API_MAX_STREAMS": "0", "API_MAX_KEYS_PER_USER": "0"}
+
+    def __init__(self, upstreams, args):
+        args = argparse.Namespace(**{**vars(args), "server_env": {**args.server_env, **self.LIMITS_OFF}})
+        super().__init__(upstreams, args)
+
+    def _login(self):
+        python = str(ROOT / ".venv" / "bin" / "python")
+        out = subprocess.run(
+            [python, "manage.py", "create_api_key", "bench", "bench"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        self.key = out.strip().splitlines()[-1]
+        return None
+
+    def session(self):
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {self.key}"
+        return s
+
+    def _body(self, model, tokens, stream):
+        return {"model": model, "prompt": "Why is the sky blue", "max_tokens": tokens, "stream": stream}
+
+    def answer(self, session):
+        started = time.perf_counter()
+        r = session.post(self.url + "/v1/completions", json=self._body("answer", 8, False), timeout=60)
+        ok = r.status_code == 200 and b'"text_completion"' in r.content
+        return ok, None, (time.perf_counter() - started) * 1000
+
+    def stream_request(self, session, tokens):
+        return session.post(
+            self.url + "/v1/completions", json=self._body("stream", tokens, True), stream=True, timeout=120
+        )
+
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/v1/completions",
+            "body": {"json": self._body("stream", tokens, True)},
+            "headers": {"Authorization": f"Bearer {self.key}"},
+        }
+
+
 class LiteLLM(Target):
     """LiteLLM's proxy from its own virtualenv, the Hub made unreachable (it fetches config.json from it)."""
 
@@ -381,7 +434,7 @@ class LiteLLM(Target):
         }
 
 
-TARGETS = {"direct": Direct, "floor": Floor, "console": Console, "litellm": LiteLLM}
+TARGETS = {"direct": Direct, "floor": Floor, "console": Console, "api": Api, "litellm": LiteLLM}
 
 
 def median(values):
@@ -467,7 +520,7 @@ def simultaneous(target, streams, tokens):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--targets", default="direct,floor,console,litellm")
+    parser.add_argument("--targets", default="direct,floor,console,api,litellm")
     parser.add_argument("--requests", type=int, default=200, help="whole answers per target")
     parser.add_argument("--first-tokens", type=int, default=60, help="single streams per target")
     parser.add_argument("--streams", default="64,1000", help="simultaneous stream counts")

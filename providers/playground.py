@@ -74,6 +74,11 @@ def line(event):
     return (json.dumps(event, ensure_ascii=False) + "\n").encode()
 
 
+def token_line(text):
+    """line({"type": "token", "text": text}), the same bytes, without building and walking a dict per token."""
+    return b'{"type": "token", "text": ' + json.dumps(text, ensure_ascii=False).encode() + b"}\n"
+
+
 class Relay:
     """Pulls from the client generator and turns it into NDJSON lines, saving the run at the end.
 
@@ -131,6 +136,7 @@ class Relay:
         return self.error is not None or (not self.stream and self.pending is not client.IDLE)
 
     def events(self):
+        """The run's events: dicts, and each token already as its NDJSON line (bytes)."""
         yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
         if self.error:
             yield self._fail(self.error)
@@ -154,7 +160,7 @@ class Relay:
                     self.last_at = time.perf_counter()
                     self.first_at = self.first_at or self.last_at
                     self.parts.append(item)
-                    yield {"type": "token", "text": item}
+                    yield token_line(item)  # already a line: the hot path of a stream
                 elif item is client.IDLE:
                     wait = self._wait()
                     if wait:
@@ -190,7 +196,7 @@ class Relay:
         """The NDJSON lines of the run. The results are not written yet: see `save()`."""
         try:
             for event in self.events():
-                yield line(event)
+                yield event if isinstance(event, bytes) else line(event)
         except GeneratorExit:
             self._complete(RunStatus.STOPPED)
             raise

@@ -765,6 +765,7 @@ class _Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         if fault and index > fault.get("after", 2):
+            self._current_fault = None  # fired once: a later request on this kept-alive connection is not cut
             if fault["kind"] == "drop_mid_stream":
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True

@@ -314,3 +314,20 @@ def test_redirect_to_another_host_is_not_followed(hf):
 def test_every_category_has_explanation_and_fix():
     for category, (explanation, fix) in CATEGORIES.items():
         assert str(explanation) and str(fix), category
+
+
+def test_an_answer_read_to_its_end_leaves_its_connection_usable_in_the_pool(hf):
+    """The pump's stop() shuts the socket of an answer it abandons; one read to its end went back to the pool,
+    where another request (another stream) may already use it. Shutting it then cut that request (502
+    connection_lost under a thousand streams): the pooled connection must be left alone."""
+    from urllib3.util.connection import is_connection_dropped
+
+    target = endpoint(hf)
+    for stream in (False, True, False):
+        assert isinstance(run(target, stream=stream)[-1], client.Finish)
+        pools = client._session().get_adapter(target.url()).poolmanager.pools
+        queued = [conn for key in pools.keys() for conn in list(pools[key].pool.queue)]
+        idle = [conn for conn in queued if conn is not None and conn.sock is not None]
+        if stream:
+            continue  # a stream may be abandoned at its last event, before its end was read: then it is shut
+        assert idle and not any(is_connection_dropped(conn) for conn in idle)

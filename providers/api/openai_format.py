@@ -52,12 +52,21 @@ def parse_body(raw):
     return body
 
 
-class _ParameterForm(forms.Form):
-    seed = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+# The fields of the console's parameter form, built once: a field's clean() keeps no state (its messages are
+# lazy, so each request still gets its own language), and a form per call cost more than its checks (fresh
+# fields, then Django's deep copy of them) on the API's hot path.
+_FIELDS = {"seed": forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1), **parameter_fields()}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields.update(parameter_fields())
+
+def _clean(data):
+    """(cleaned, None) or (None, (field, first message)): what a form of _FIELDS reports, its first error first."""
+    cleaned = {}
+    for name, field in _FIELDS.items():
+        try:
+            cleaned[name] = field.clean(field.widget.value_from_datadict(data, {}, name))
+        except forms.ValidationError as exc:
+            return None, (name, exc.messages[0])
+    return cleaned, None
 
 
 def _openai_name(console_name, body):
@@ -79,11 +88,11 @@ def parameters(body, task):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise BadRequest(_("stop must be a string or a list of strings."), param=name)
         data[console_name] = value
-    form = _ParameterForm(data)
-    if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        raise BadRequest(errors[0], param=_openai_name(field, body))
-    cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "", [])}
+    cleaned, problem = _clean(data)
+    if problem:
+        field, message = problem
+        raise BadRequest(message, param=_openai_name(field, body))
+    cleaned = {k: v for k, v in cleaned.items() if v not in (None, "", [])}
     if task != "chat":
         # OpenAI's meanings, not TGI's /generate rules: temperature 0 is greedy decoding and top_p 1 (the API's
         # default) is no nucleus sampling; TGI refuses both values, so they are said the way it understands.
@@ -226,7 +235,7 @@ def whole(route, answer_id, model_id, text, reason, tokens):
     }
 
 
-def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False):
+def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False, created=None):
     if route == "chat":
         delta = {"role": "assistant", "content": text or ""} if first else ({"content": text} if text else {})
         choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
@@ -234,10 +243,34 @@ def chunk(route, answer_id, model_id, text=None, reason=None, first=False, inclu
     else:
         choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
         kind = "text_completion"
-    event = {"id": answer_id, "object": kind, "created": int(time.time()), "model": model_id, "choices": [choice]}
+    created = int(time.time()) if created is None else created
+    event = {"id": answer_id, "object": kind, "created": created, "model": model_id, "choices": [choice]}
     if include_usage:
         event["usage"] = None
     return event
+
+
+_PLACEHOLDER = "\x00"  # json.dumps writes it "\u0000", which no id or model id of the console contains
+
+
+class TokenChunks:
+    """sse(chunk(...)) of a token (some text, not the first chunk, no finish reason): the same bytes, with the
+    constant parts encoded once per second of `created` instead of a dict built and dumped per token."""
+
+    def __init__(self, route, answer_id, model_id, include_usage):
+        self.route, self.answer_id, self.model_id, self.include_usage = route, answer_id, model_id, include_usage
+        self.created = None
+        self.head = self.tail = b""
+
+    def __call__(self, text):
+        now = int(time.time())
+        if now != self.created:
+            event = chunk(self.route, self.answer_id, self.model_id, _PLACEHOLDER, None, False, self.include_usage, now)
+            head, found, tail = json.dumps(event).partition(json.dumps(_PLACEHOLDER))
+            if not found or json.dumps(_PLACEHOLDER) in tail:
+                return sse(chunk(self.route, self.answer_id, self.model_id, text, None, False, self.include_usage))
+            self.created, self.head, self.tail = now, b"data: " + head.encode(), tail.encode() + b"\n\n"
+        return self.head + json.dumps(text).encode() + self.tail
 
 
 def usage_chunk(route, answer_id, model_id, tokens):

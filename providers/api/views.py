@@ -312,6 +312,7 @@ class Answer:
         self.details = False  # TGI form only: whether the caller asked for the details object
         self.parts = []
         self.finish = None
+        self.token_chunk = fmt.TokenChunks(route, self.id, entry.api_id, include_usage)
 
     def _take(self, item):
         if isinstance(item, str):
@@ -355,6 +356,8 @@ class Answer:
     def _sse(self, text=None, reason=None, first=False):
         if self.route == "tgi":
             return fmt.sse(fmt.tgi_token(len(self.parts), text))
+        if text and reason is None and not first:
+            return self.token_chunk(text)  # the hot path of a stream
         return fmt.sse(
             fmt.chunk(self.route, self.id, self.entry.api_id, text, reason, first, include_usage=self.include_usage)
         )

@@ -781,6 +781,7 @@ class _Pump:
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sock = None
+        self.conn = None  # urllib3's connection the answer came on, while the answer holds it
         self.response = None
         self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
         self.thread.start()
@@ -789,6 +790,7 @@ class _Pump:
         _watch.pump = self
         try:
             self.response = open_response()
+            self.conn = getattr(self.response.raw, "connection", None)
             self.sock = _socket_of(self.response) or self.sock
             self._put(("response", self.response))
             raw = self.response.raw
@@ -843,11 +845,24 @@ class _Pump:
     def stop(self):
         self.stopped.set()
         sock = self.sock
+        if sock is not None and self._released(sock):
+            # Read to its end, the connection went back to the pool: the socket may already carry another
+            # request (of another stream), which a shutdown here would cut.
+            return
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def _released(self, sock):
+        conn, response = self.conn, self.response
+        return (
+            conn is not None
+            and response is not None
+            and getattr(response.raw, "connection", None) is None
+            and getattr(conn, "sock", None) is sock
+        )
 
 
 def _open_generation(target, body, deadline):
@@ -985,6 +1000,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def clean_text(text):
     """Upstream text without lone UTF-16 surrogates (JSON allows "\\ud83d" alone; UTF-8 cannot carry it)."""
+    if text.isascii():  # nearly every token: no surrogate possible, no regex pass
+        return text
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 

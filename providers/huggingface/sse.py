@@ -17,8 +17,10 @@ class SSEParser:
 
     def feed(self, data):
         """The data strings (or DONE) of the lines completed by `data`; comments and other fields are skipped."""
-        self.buffer += data
-        lines = self.buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+        buffer = self.buffer + data if self.buffer else data
+        if b"\r" in buffer:  # CRLF or CR line ends; most servers send LF only, which needs no rewrite
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buffer.split(b"\n")
         self.buffer = lines.pop()
         if len(self.buffer) > self.max_line:
             raise LineTooLong()
