@@ -511,6 +511,7 @@ def simultaneous(target, streams, tokens):
     ok = [r for r in results if r[0]]
     return {
         "wall": wall,
+        "ttft_median": percentile([r[1] for r in ok], 50) / 1000 if ok else float("nan"),
         "ttft_p99": percentile([r[1] for r in ok], 99) / 1000 if ok else float("nan"),
         "failures": streams - len(ok),
         "rss_mib": peak[0] / 1024 if pids else None,
@@ -586,6 +587,7 @@ def main():
                     return low if low == high else f"{low}–{high}"
 
                 rows.setdefault(f"{count} streams: wall (s)", {})[k] = span("wall", "{:.2f}")
+                rows.setdefault(f"{count} streams: TTFT median (s)", {})[k] = span("ttft_median", "{:.2f}")
                 rows.setdefault(f"{count} streams: TTFT p99 (s)", {})[k] = span("ttft_p99", "{:.2f}")
                 rows.setdefault(f"{count} streams: failures", {})[k] = span("failures", "{}")
                 rows.setdefault(f"{count} streams: peak RSS (MiB)", {})[k] = span("rss_mib", "{:.0f}")
