@@ -17,7 +17,7 @@ def assign_api_ids(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0005_model_engine'),
+        ('providers', '0003_model_engine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("providers", "0004_run_checkpoints"),
+        ("providers", "0005_run_checkpoints"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

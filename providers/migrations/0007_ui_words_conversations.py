@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0007_run_model_usage_index'),
+        ('providers', '0006_run_model_usage_index'),
     ]
 
     operations = [

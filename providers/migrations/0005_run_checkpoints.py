@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0006_api_keys'),
+        ('providers', '0004_api_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
