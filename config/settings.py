@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "providers.middleware.RequestIdMiddleware",
+    "providers.api.middleware.ApiMiddleware",  # /v1/ ends here: a key needs none of what follows
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -380,7 +380,7 @@ def test_a_silent_upstream_becomes_heartbeats(member_key, text_model):
 
 
 def test_the_middleware_adds_no_query_to_an_api_call(member_key, hf, chat_model):
-    """Through every middleware (sessions, auth, first-run setup, axes): still the freshness number only."""
+    """Through the middleware /v1/ runs (providers/api/middleware.py): still the freshness number only."""
     c = api(member_key)
     body = {"model": "llama-chat", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2, "stream": True}
     b"".join(post(c, "/v1/chat/completions", body).streaming_content)

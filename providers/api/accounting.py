@@ -3,6 +3,7 @@
 import logging
 from datetime import timedelta
 
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ class CallRecord:
             return
         self.saved = True
         try:
-            APICall.objects.create(
+            _insert(
                 key_id=self.caller.key_id,
                 user_id=self.caller.owner_id,
                 model_id=self.entry.pk if self.entry else None,
@@ -51,10 +52,48 @@ class CallRecord:
                 completion_tokens=self.completion_tokens,
                 latency_ms=self.latency_ms,
                 ttft_ms=self.ttft_ms,
+                created_at=timezone.now(),
             )
             keys.touch(self.caller.key_id)
         except Exception:  # the answer is already out; a failed record must not turn it into an error
             log.exception("could not record an API call")
+
+
+_COLUMNS = (
+    "key_id",
+    "user_id",
+    "model_id",
+    "model_name",
+    "route",
+    "stream",
+    "status",
+    "category",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "ttft_ms",
+    "created_at",
+)
+
+
+def _insert(**values):
+    """One INSERT, its SQL built once: a model instance, save() and its signals were ~10% of a whole call's CPU
+    (nothing listens to an APICall's save). Values go through the backend's own adaptation, as save() does."""
+    values["created_at"] = connection.ops.adapt_datetimefield_value(values["created_at"])
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:  # as save() does
+        cursor.execute(_sql(connection.vendor), [values[name] for name in _COLUMNS])
+
+
+_SQL = {}
+
+
+def _sql(vendor):
+    if vendor not in _SQL:
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(APICall._meta.get_field(n.removesuffix("_id")).column) for n in _COLUMNS)
+        marks = ", ".join(["%s"] * len(_COLUMNS))
+        _SQL[vendor] = f"INSERT INTO {quote(APICall._meta.db_table)} ({names}) VALUES ({marks})"
+    return _SQL[vendor]
 
 
 def _summary(calls, group):

@@ -261,7 +261,8 @@ def _generate(request, caller, record, generation, route, entry=None):
     try:
         target = catalog.target(entry, deadline)
         release_connection()  # a thousand open streams hold no database connection while they wait
-        upstream = client.generate(target, params, stream=stream, deadline=deadline, **inputs)
+        # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
+        upstream = client.generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
         first = _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)
         answer.details = details

@@ -879,22 +879,36 @@ def _open_generation(target, body, deadline):
         return _call("POST", target.url(), target.kind, target.token, body, target.headers(), deadline, True)
 
 
-def generate(target, params, prompt="", messages=None, stream=False, deadline=None):
+def generate(target, params, prompt="", messages=None, stream=False, deadline=None, heartbeats=True):
     """Yield text chunks (str) as they arrive, then one Finish; IDLE while the upstream is silent (at least once a
     second, so the caller can stop). Raises HFError, also mid-stream; a stream is complete only when the protocol
     says so. The deadline bounds the whole operation. Closing the generator closes the upstream connection.
+
+    heartbeats=False (whole answers only): for a caller that has nothing to do while it waits (the API's whole
+    answers), the answer is read in the calling thread, without the helper thread and its queue, and no IDLE comes
+    (unless the upstream answers with a stream after all, which is then read as any stream).
     """
     engines.check_generates(target.engine)
     body = build_body(target, params, prompt, messages, stream)
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
-    pump = _Pump(lambda: _open_generation(target, body, deadline), deadline)
+    if heartbeats or stream:
+        pump = _Pump(lambda: _open_generation(target, body, deadline), deadline)
+    else:
+        try:
+            response = _open_generation(target, body, deadline)
+        except HFError:
+            raise
+        except Exception as exc:
+            raise _connection_failure(exc) from None
+        if "text/event-stream" not in response.headers.get("Content-Type", ""):
+            yield from _whole_inline(response, target, deadline)
+            return
+        pump = _Pump(lambda: response, deadline)  # a stream after all: read as any other stream
     try:
         kind, response = yield from pump.take(deadline)
         if kind == "error":
             raise response
-        server = {
-            k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"
-        }
+        server = _server_headers(response)
         if "text/event-stream" in response.headers.get("Content-Type", ""):
             try:
                 yield from _read_stream(pump, target, server, deadline)
@@ -913,6 +927,53 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
             yield finish
     finally:
         pump.stop()
+
+
+def _server_headers(response):
+    return {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
+
+
+def _whole_inline(response, target, deadline):
+    """A whole answer read in the calling thread: each read waits at most what the deadline leaves (and the read
+    timeout), so a silent or dripping upstream still ends at the deadline; the size limit holds as in _read_whole.
+    An answer not read to its end (a failure, a caller that closed the generator) closes its connection."""
+    try:
+        response._content = yield from _read_inline(response, deadline)
+        response._content_consumed = True
+        finish = _parse_whole(_json(response), target, _server_headers(response), response)
+    finally:
+        response.close()
+    finish.text = clean_text(finish.text)
+    if finish.text:
+        yield finish.text
+    yield finish
+
+
+def _read_inline(response, deadline):
+    chunks, size = [], 0
+    sock = _socket_of(response)
+    while True:
+        left = deadline.left()
+        if left <= 0:
+            raise _timeout_error(deadline)
+        if sock is not None:
+            sock.settimeout(min(settings.HF_READ_TIMEOUT, left))
+        try:
+            value = response.raw.read1(_READ_SIZE, decode_content=True)
+        except Exception as exc:
+            if deadline.left() <= 0:
+                raise _timeout_error(deadline) from None
+            raise _connection_failure(exc) from None
+        if not value:
+            return b"".join(chunks)
+        size += len(value)
+        if size > settings.HF_MAX_ANSWER_BYTES:
+            room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
+            partial = _partial_text(b"".join(chunks) + value[:room])
+            if partial:
+                yield partial  # what fit is kept
+            raise _too_large()
+        chunks.append(value)
 
 
 def _read_whole(pump, deadline):
