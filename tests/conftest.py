@@ -239,10 +239,13 @@ def page(browser, live_server):
 
 
 def login(page, username, password=PASSWORD):
+    """Sign in and wait for the page it lands on: a route or click made during that navigation can be lost."""
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("main button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.wait_for_load_state()
 
 
 def free_port():
