@@ -68,6 +68,23 @@ def hf(emulator, settings):
     return emulator
 
 
+@pytest.fixture(scope="session")
+def faulty_server():
+    from tests.fault_upstream import FaultUpstream
+
+    server = FaultUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def faulty(faulty_server, hf):
+    """The misbehaving server, its records cleared; `hf` points the console at 127.0.0.1 and allows http."""
+    faulty_server.reset()
+    faulty_server.pace = 0.05
+    return faulty_server
+
+
 def make_user(username, role, **extra):
     user = get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
     roles.set_role(user, role)

@@ -20,24 +20,8 @@ from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun, RunStatus
 from tests.conftest import create_endpoint_model, login_session, wait_for
-from tests.fault_upstream import FaultUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="session")
-def faulty_server():
-    server = FaultUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def faulty(faulty_server, hf):
-    """The misbehaving server, its records cleared; `hf` points the console at 127.0.0.1 and allows http."""
-    faulty_server.reset()
-    faulty_server.pace = 0.05
-    return faulty_server
 
 
 def model_at(faulty, mode, task="text-generation"):

@@ -11,23 +11,8 @@ from providers.api import keys
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from tests.conftest import create_endpoint_model, wait_for
-from tests.fault_upstream import FaultUpstream
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def faulty_server():
-    server = FaultUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def faulty(faulty_server, hf):
-    faulty_server.reset()
-    faulty_server.pace = 0.05
-    return faulty_server
 
 
 @pytest.fixture

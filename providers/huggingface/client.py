@@ -968,12 +968,17 @@ def _read_inline(response, deadline):
             return b"".join(chunks)
         size += len(value)
         if size > settings.HF_MAX_ANSWER_BYTES:
-            room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
-            partial = _partial_text(b"".join(chunks) + value[:room])
-            if partial:
-                yield partial  # what fit is kept
-            raise _too_large()
+            yield from _over_limit(chunks, value, size)
         chunks.append(value)
+
+
+def _over_limit(chunks, value, size):
+    """A whole answer past HF_MAX_ANSWER_BYTES: yield the text of what fit (it is kept), then fail."""
+    room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
+    partial = _partial_text(b"".join(chunks) + value[:room])
+    if partial:
+        yield partial
+    raise _too_large()
 
 
 def _read_whole(pump, deadline):
@@ -986,11 +991,7 @@ def _read_whole(pump, deadline):
             return b"".join(chunks)
         size += len(value)
         if size > settings.HF_MAX_ANSWER_BYTES:
-            room = len(value) - (size - settings.HF_MAX_ANSWER_BYTES)
-            partial = _partial_text(b"".join(chunks) + value[:room])
-            if partial:
-                yield partial  # what fit is kept
-            raise _too_large()
+            yield from _over_limit(chunks, value, size)
         chunks.append(value)
         yield from pump.quiet()
 
