@@ -284,7 +284,8 @@ class PlaygroundForm(forms.Form):
     def __init__(self, *args, models=None, lookup=None, **kwargs):
         """`lookup`, a {pk: model} mapping of the allowed models, saves the query when a run is posted."""
         super().__init__(*args, **kwargs)
-        self.fields["model"].queryset = models if models is not None else HFModel.objects.filter(enabled=True)
+        if lookup is None:  # a posted run never renders the choices: no queryset to build and clone
+            self.fields["model"].queryset = models if models is not None else HFModel.objects.filter(enabled=True)
         self.fields["model"].lookup = lookup
         self.fields.update(parameter_fields())
 

@@ -35,9 +35,10 @@ def rate_limited(user):
 
 
 def new_run(user, model, form, compare_group=None):
-    """The run, saved as running at once: history shows it, the rate limit counts it, and it names its owner."""
+    """The run as running, not saved yet: `Relay.start` writes it while the upstream works on the request. From
+    then on history shows it, the rate limit counts it, and it names the process that owns it."""
     data = form.cleaned_data
-    return PlaygroundRun.objects.create(
+    return PlaygroundRun(
         user=user,
         model=model,
         model_name=model.display_name,
@@ -108,13 +109,19 @@ class Relay:
         self.saved = False
 
     def start(self):
-        """Send the request and wait for its first item: a token, the whole answer, or a second of silence."""
-        run_lifecycle.track(self)
+        """Send the request, write the run while the upstream works on it, then wait for the first item: a token,
+        the whole answer, or a second of silence. The run is in the database before anything of it is shown; a
+        failed write (DatabaseError) closes the upstream and reaches the caller."""
+        # Learning the engine (a request upstream, once per model) and sending yield to the other requests of the
+        # process (gevent): none of them may wait for this request's connection meanwhile (a bounded PostgreSQL
+        # pool), so it goes back first, and again after learning the engine, which may have saved it.
+        release_connection()
         try:
             target = target_for(self.model)
-            release_connection()  # learning the engine may have taken one; the stream must not hold it
+            release_connection()
             run = self.run
             deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
+            sent = time.perf_counter()
             if self.model.is_chat:
                 self.generator = client.generate(
                     target, run.parameters, messages=run.messages, stream=self.stream, deadline=deadline
@@ -123,11 +130,23 @@ class Relay:
                 self.generator = client.generate(
                     target, run.parameters, prompt=run.prompt, stream=self.stream, deadline=deadline
                 )
-            sent = time.perf_counter()
-            self.pending = next(self.generator)
-            self.upstream_ms = (time.perf_counter() - sent) * 1000
         except HFError as exc:
             self.error = exc
+        if self.run.pk is None:
+            try:
+                self.run.save(force_insert=True)
+            except BaseException:
+                if self.generator is not None:
+                    self.generator.close()
+                raise
+        release_connection()  # the run's write took one again; the wait must not hold it
+        run_lifecycle.track(self)
+        if self.error is None:
+            try:
+                self.pending = next(self.generator)
+                self.upstream_ms = (time.perf_counter() - sent) * 1000
+            except HFError as exc:
+                self.error = exc
 
     @property
     def answered(self):

@@ -16,7 +16,6 @@ from django.views.decorators.http import require_POST
 
 from providers import cached, roles
 from providers.connection_test import resolve_token
-from providers.db import release_connection
 from providers.forms import PlaygroundForm
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
@@ -110,7 +109,7 @@ class AnswerResponse(HttpResponse):
 @require_POST
 def run(request):
     started = getattr(request, "received_at", None) or time.perf_counter()
-    form = PlaygroundForm(request.POST, models=visible_models(request.user), lookup=cached.enabled_models())
+    form = PlaygroundForm(request.POST, lookup=cached.enabled_models())
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):
@@ -130,21 +129,19 @@ def run(request):
     except ValueError:
         group = None
     model = form.cleaned_data["model"]
+    relay = Relay(new_run(request.user, model, form, group), model, form.cleaned_data["stream"], started)
     try:
-        saved = new_run(request.user, model, form, group)
+        resolve_token(model)  # into the cache while the request still has its connection
+    except HFError:
+        pass  # the relay reports it as the run's error
+    try:
+        relay.start()
     except DatabaseError as exc:
         if "locked" in str(exc).lower():
             raise  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
         log.exception("could not create a playground run")
         message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
         return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503)
-    relay = Relay(saved, model, form.cleaned_data["stream"], started)
-    try:
-        resolve_token(model)  # into the cache while the request still has its connection
-    except HFError:
-        pass  # the relay reports it as the run's error
-    release_connection()
-    relay.start()
     if relay.answered:
         response = AnswerResponse(relay)
     else:

@@ -127,9 +127,10 @@ def sweep_stale(limit=200):
 def track(relay):
     with _lock:
         _tracked[relay.run.pk] = relay
-        if _loop["pid"] != os.getpid():  # first run of this process (threads do not survive a fork)
-            _loop["pid"] = os.getpid()
-            threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
+        first = _loop["pid"] != os.getpid()  # first run of this process (threads do not survive a fork)
+        _loop["pid"] = os.getpid()
+    if first:  # started outside the lock: under gevent a start yields, and the other runs must not wait on it
+        threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
 
 
 def untrack(relay):

@@ -54,4 +54,8 @@ class ApiMiddleware:
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Content-Security-Policy", _CSP)
+        if not response.streaming and "Content-Length" not in response.headers:
+            # As CommonMiddleware does for pages: without it the server frames the answer as chunks (two writes
+            # and a chunk parser on the caller's side for every whole answer).
+            response.headers["Content-Length"] = str(len(response.content))
         return response

@@ -43,7 +43,19 @@ class BlockedConnection(Exception):
         super().__init__(message)
 
 
-class _PeerChecked:
+class _Noted:
+    """Tells the _Pump reading in this thread that its request is written, and on which socket."""
+
+    def request(self, *args, **kwargs):
+        result = super().request(*args, **kwargs)
+        pump = getattr(_watch, "pump", None)
+        if pump is not None:
+            pump.sock = self.sock  # so that a stop can shut this socket while the server has not answered yet
+            pump.sent.set()
+        return result
+
+
+class _PeerChecked(_Noted):
     """Resolve-and-pin: the host is resolved once, every address checked, and the socket opened to a checked one.
 
     `self.host` stays the name, so TLS still sends it as SNI and verifies the certificate against it.
@@ -74,14 +86,6 @@ class _PeerChecked:
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
-    def request(self, *args, **kwargs):
-        result = super().request(*args, **kwargs)
-        pump = getattr(_watch, "pump", None)
-        if pump is not None:
-            pump.sock = self.sock  # so that a stop can shut this socket while the server has not answered yet
-        return result
-
-
 class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
     pass
 
@@ -98,6 +102,22 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
+class _NotedHTTPConnection(_Noted, HTTPConnection):
+    pass
+
+
+class _NotedHTTPSConnection(_Noted, HTTPSConnection):
+    pass
+
+
+class _NotedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _NotedHTTPConnection
+
+
+class _NotedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _NotedHTTPSConnection
+
+
 def _tls_context():
     """The default trust plus OUTBOUND_CA_BUNDLE (an on-premises endpoint signed by a private CA), or None."""
     if not settings.OUTBOUND_CA_BUNDLE:
@@ -108,17 +128,22 @@ def _tls_context():
 
 
 class _TrustAdapter(HTTPAdapter):
+    """The trusted Hub and router URLs: connections that only tell a _Pump when its request is written."""
+
+    pools = {"http": _NotedHTTPPool, "https": _NotedHTTPSPool}
+
     def init_poolmanager(self, *args, **kwargs):
         context = _tls_context()
         if context is not None:
             kwargs["ssl_context"] = context
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self.pools)
 
 
 class _GuardedAdapter(_TrustAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+    """Any other URL: each connection resolved, checked against the outbound policy and pinned."""
+
+    pools = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
 
 _sessions = {}
@@ -780,11 +805,16 @@ class _Pump:
         self.deadline = deadline
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
+        self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
         self.sock = None
         self.conn = None  # urllib3's connection the answer came on, while the answer holds it
         self.response = None
         self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
         self.thread.start()
+        # Back to the caller once the request is on its way (at most a second: a slow connect goes on alone).
+        # Under gevent the reader runs only while the caller waits, so without this the caller's own work (a
+        # database write) would run before the request leaves instead of while the upstream works on it.
+        self.sent.wait(min(IDLE_SECONDS, max(deadline.left(), 0)))
 
     def _run(self, open_response):
         _watch.pump = self
@@ -806,6 +836,7 @@ class _Pump:
             self._put(("error", _connection_failure(exc)))
         finally:
             _watch.pump = None
+            self.sent.set()
             if self.response is not None:
                 self.response.close()
 
@@ -829,6 +860,10 @@ class _Pump:
             left = deadline.left()
             if left <= 0:
                 raise _timeout_error(deadline)
+            try:  # what is already there, without arming a timer (under load the reader is usually ahead)
+                return self.queue.get_nowait()
+            except queue.Empty:
+                pass
             wait = min(IDLE_SECONDS, left, until - time.monotonic() if until is not None else IDLE_SECONDS)
             try:
                 return self.queue.get(timeout=max(wait, 0.001))
@@ -884,6 +919,10 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     second, so the caller can stop). Raises HFError, also mid-stream; a stream is complete only when the protocol
     says so. The deadline bounds the whole operation. Closing the generator closes the upstream connection.
 
+    With heartbeats (the default, and every stream) the request leaves at once, in its reader: the caller may do
+    its own work while the upstream thinks (the playground writes its run then) and take the first item after.
+    A bad target or parameters raise HFError here, before anything is sent.
+
     heartbeats=False (whole answers only): for a caller that has nothing to do while it waits (the API's whole
     answers), the answer is read in the calling thread, without the helper thread and its queue, and no IDLE comes
     (unless the upstream answers with a stream after all, which is then read as any stream).
@@ -893,17 +932,48 @@ def generate(target, params, prompt="", messages=None, stream=False, deadline=No
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
     if heartbeats or stream:
         pump = _Pump(lambda: _open_generation(target, body, deadline), deadline)
-    else:
+        return Generation(pump, _pumped(pump, target, deadline))
+    return _inline(target, body, deadline)
+
+
+class Generation:
+    """generate()'s items while its reader runs: closing it stops the reader, also before the first item is
+    taken (a generator not yet started would skip its `finally`)."""
+
+    def __init__(self, pump, items):
+        self.pump, self.items = pump, items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self.items)
+
+    def close(self):
         try:
-            response = _open_generation(target, body, deadline)
-        except HFError:
-            raise
-        except Exception as exc:
-            raise _connection_failure(exc) from None
-        if "text/event-stream" not in response.headers.get("Content-Type", ""):
-            yield from _whole_inline(response, target, deadline)
-            return
-        pump = _Pump(lambda: response, deadline)  # a stream after all: read as any other stream
+            self.items.close()
+        finally:
+            self.pump.stop()
+
+    def __del__(self):  # dropped unread: the reader must not wait out the deadline for a taker
+        self.pump.stop()
+
+
+def _inline(target, body, deadline):
+    try:
+        response = _open_generation(target, body, deadline)
+    except HFError:
+        raise
+    except Exception as exc:
+        raise _connection_failure(exc) from None
+    if "text/event-stream" not in response.headers.get("Content-Type", ""):
+        yield from _whole_inline(response, target, deadline)
+        return
+    pump = _Pump(lambda: response, deadline)  # a stream after all: read as any other stream
+    yield from _pumped(pump, target, deadline)
+
+
+def _pumped(pump, target, deadline):
     try:
         kind, response = yield from pump.take(deadline)
         if kind == "error":

@@ -1,0 +1,76 @@
+"""What the hot paths leave out of the caller's wait: the run's write overlaps the upstream's work, a whole /v1/
+answer goes out in one framed body, and a request sent at once can still be taken back before it is read."""
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from providers.huggingface import client
+from providers.models import PlaygroundRun, RunStatus
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+class SeesTheUpstreamRequest:
+    """Notes, when the run's INSERT executes, whether the upstream has the generation request already."""
+
+    def __init__(self, hf):
+        self.hf = hf
+        self.seen = []
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.startswith("INSERT") and "providers_playgroundrun" in sql:
+            self.seen.append(wait_for(lambda: any(r["method"] == "POST" for r in self.hf.requests), 1))
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_run_is_written_while_the_upstream_works_on_the_request(hf, member_client, endpoint_model, stream):
+    hf.response_delay = 0.2
+    spy = SeesTheUpstreamRequest(hf)
+    data = {"model": endpoint_model.pk, "prompt": "Why is the sky blue", "max_new_tokens": "4"}
+    if stream:
+        data["stream"] = "on"
+    with connection.execute_wrapper(spy):
+        response = member_client.post(reverse("playground_run"), data)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert spy.seen == [True]
+    assert b'"done"' in body
+    run = PlaygroundRun.objects.get()
+    assert run.status == RunStatus.OK and run.output
+
+
+def test_a_run_whose_write_fails_closes_the_request_it_already_sent(faulty, member_client):
+    from tests.test_run_truth import FailingWrites, model_at
+
+    model = model_at(faulty, "silent_start")
+    with connection.execute_wrapper(FailingWrites(1, statement="INSERT")):
+        response = member_client.post(reverse("playground_run"), {"model": model.pk, "prompt": "hi"})
+    assert response.status_code == 503
+    assert len(faulty.opened("silent_start")) == 1  # it had left before the write
+    assert wait_for(lambda: len(faulty.closed("silent_start")) == 1, 1), faulty.connections
+
+
+def test_a_generation_closed_before_its_first_item_frees_the_upstream(faulty):
+    target = client.Target("inference_endpoint", "text-generation", endpoint_url=f"{faulty.base}/silent_start")
+    generation = client.generate(target, {}, prompt="hi", stream=True)
+    assert wait_for(lambda: len(faulty.opened("silent_start")) == 1, 1)  # sent at once, not at the first next()
+    generation.close()
+    assert wait_for(lambda: len(faulty.closed("silent_start")) == 1, 1), faulty.connections
+
+
+def test_a_whole_api_answer_has_its_length_and_no_chunks(hf, member_user, chat_model):
+    from django.test import Client
+
+    from providers.api import keys
+
+    member_key = keys.create(member_user, "script")[1]
+    response = Client().post(
+        "/v1/chat/completions",
+        {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {member_key}",
+    )
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(response.content))
