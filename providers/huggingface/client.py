@@ -86,6 +86,7 @@ class _PeerChecked(_Noted):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
+
 class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
     pass
 
