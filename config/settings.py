@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "providers.middleware.RequestIdMiddleware",
     "providers.api.middleware.ApiMiddleware",  # /v1/ ends here: a key needs none of what follows
+    "providers.lean_middleware.LeanRoutesMiddleware",  # the playground's runs: a shorter chain (see there)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

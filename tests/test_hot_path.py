@@ -74,3 +74,31 @@ def test_a_whole_api_answer_has_its_length_and_no_chunks(hf, member_user, chat_m
     )
     assert response.status_code == 200
     assert response["Content-Length"] == str(len(response.content))
+
+
+def test_the_run_route_goes_through_the_short_chain_with_its_checks(hf, member_user, endpoint_model, settings):
+    from django.test import Client
+
+    from providers.lean_middleware import SKIPPED, LeanRoutesMiddleware
+
+    lean = LeanRoutesMiddleware(lambda request: None).lean
+    chain = {type(m.__self__).__name__ for m in lean._view_middleware}
+    assert chain == {"CsrfViewMiddleware"}  # the CSRF check still runs before the view
+    assert SKIPPED & set(settings.MIDDLEWARE)  # it skips some of the configured ones, or it is pointless
+
+    browser = Client(enforce_csrf_checks=True)
+    data = {"model": endpoint_model.pk, "prompt": "hi", "max_new_tokens": "2"}
+    assert browser.post(reverse("playground_run"), data).status_code in (302, 403)  # not signed in
+    browser.force_login(member_user)
+    assert browser.post(reverse("playground_run"), data).status_code == 403  # no CSRF token
+    browser.get(reverse("playground"))
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(reverse("playground_run"), data, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200 and b'"done"' in response.content
+    assert response["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Length"] == str(len(response.content))
+    assert response["Content-Language"] == "en" and response["Cache-Control"] == "no-store"
+    settings.ALLOWED_HOSTS = ["testserver"]
+    refused = browser.post(reverse("playground_run"), data, HTTP_X_CSRFTOKEN=token, HTTP_HOST="evil.test")
+    assert refused.status_code == 400
