@@ -12,9 +12,8 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers import run_lifecycle
+from providers import db, run_lifecycle
 from providers.connection_test import target_for
-from providers.db import release_connection
 from providers.huggingface import client
 from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
@@ -115,10 +114,10 @@ class Relay:
         # Learning the engine (a request upstream, once per model) and sending yield to the other requests of the
         # process (gevent): none of them may wait for this request's connection meanwhile (a bounded PostgreSQL
         # pool), so it goes back first, and again after learning the engine, which may have saved it.
-        release_connection()
+        db.release_connection()
         try:
             target = target_for(self.model)
-            release_connection()
+            db.release_connection()
             run = self.run
             deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
             sent = time.perf_counter()
@@ -134,12 +133,12 @@ class Relay:
             self.error = exc
         if self.run.pk is None:
             try:
-                self.run.save(force_insert=True)
+                db.insert(self.run)
             except BaseException:
                 if self.generator is not None:
                     self.generator.close()
                 raise
-        release_connection()  # the run's write took one again; the wait must not hold it
+        db.release_connection()  # the run's write took one again; the wait must not hold it
         run_lifecycle.track(self)
         if self.error is None:
             try:
@@ -322,7 +321,7 @@ class Relay:
     def write_final(self):
         try:
             with transaction.atomic():  # in a caller's transaction, a savepoint: a failure leaves it usable
-                self.run.save(update_fields=RESULT_FIELDS)
+                db.update(self.run, RESULT_FIELDS)
             return True
         except Exception:
             log.warning("could not save playground run %s", self.run.pk, exc_info=True)
