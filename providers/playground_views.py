@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from providers import cached, roles
 from providers.connection_test import resolve_token
-from providers.forms import PlaygroundForm
+from providers.forms import PlaygroundForm, PostedRunForm
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
 from providers.playground import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
@@ -109,7 +109,7 @@ class AnswerResponse(HttpResponse):
 @require_POST
 def run(request):
     started = getattr(request, "received_at", None) or time.perf_counter()
-    form = PlaygroundForm(request.POST, lookup=cached.enabled_models())
+    form = PostedRunForm(request.POST, cached.enabled_models())
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):

@@ -136,3 +136,38 @@ def test_a_run_written_by_the_prepared_statements_reads_back_as_the_orm_wrote_it
 
     PlaygroundRun.objects.filter(pk=run.pk).delete()  # deleted from history while it ran
     assert db.update(run, ["status"]) == 0
+
+
+POSTS = [
+    {"prompt": "Why is the sky blue", "max_new_tokens": "8", "temperature": "0.7", "stream": "on"},
+    {"prompt": ""},
+    {"prompt": "x", "temperature": "-1", "top_k": "0", "top_p": "1.5", "max_new_tokens": "0"},
+    {"prompt": "x", "max_new_tokens": "not a number", "seed": "-3", "repetition_penalty": "1e400"},
+    {"prompt": "x", "stop_sequences": "a\nb\nc\nd\ne"},
+    {"prompt": "nul \x00 here"},
+    {"prompt": "", "messages": '[{"role": "user", "content": "hi"}]', "system": "Be brief."},
+    {"prompt": "again", "messages": '[{"role": "robot", "content": 1}]'},
+    {"prompt": "x", "messages": "[" * 5000 + "]" * 5000},
+    {"prompt": "x", "conversation": "not-a-uuid", "do_sample": "on", "return_full_text": "on"},
+]
+
+
+@pytest.mark.parametrize("model_field", ["text", "chat", "", "abc", "999", " 1 "])
+@pytest.mark.parametrize("post", POSTS)
+def test_a_posted_run_is_checked_exactly_as_the_page_form_checks_it(endpoint_model, chat_model, model_field, post):
+    from django.http import QueryDict
+
+    from providers.forms import PlaygroundForm, PostedRunForm
+
+    lookup = {endpoint_model.pk: endpoint_model, chat_model.pk: chat_model}
+    model = {"text": str(endpoint_model.pk), "chat": str(chat_model.pk)}.get(model_field, model_field)
+    data = QueryDict(mutable=True)
+    data.update({**post, "model": model})
+    page, posted = PlaygroundForm(data, lookup=lookup), PostedRunForm(data, lookup)
+    assert posted.is_valid() == page.is_valid()
+    assert posted.errors.get_json_data() == page.errors.get_json_data()
+    if page.is_valid():
+        assert posted.cleaned_data == page.cleaned_data
+        assert posted.parameters() == page.parameters()
+        if page.cleaned_data["model"].is_chat:
+            assert posted.chat_messages() == page.chat_messages()
