@@ -229,7 +229,8 @@ class Relay:
 
     def _stream(self):
         try:
-            yield from self.lines()
+            joined = getattr(self.generator, "joined", None)
+            yield from joined(self.lines()) if joined else self.lines()
         finally:
             self.save()
 

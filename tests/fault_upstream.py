@@ -198,6 +198,13 @@ class _Behaviour:
         self.head()
         self.until_peer_closes(every=0.2, payload=b": keep-alive\n\n")
 
+    def mode_burst(self):
+        """Five tokens and the final event in one write (a server that batches, or a reader fallen behind)."""
+        self.head()
+        events = [self.token_event(index, last=index == 6) for index in range(1, 7)]
+        self.write(b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events))
+        self.end()
+
     def mode_silent(self):
         """Headers, one token, then nothing (a long pause)."""
         self.head()

@@ -1,6 +1,8 @@
 """What the hot paths leave out of the caller's wait: the run's write overlaps the upstream's work, a whole /v1/
 answer goes out in one framed body, and a request sent at once can still be taken back before it is read."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -171,3 +173,35 @@ def test_a_posted_run_is_checked_exactly_as_the_page_form_checks_it(endpoint_mod
         assert posted.parameters() == page.parameters()
         if page.cleaned_data["model"].is_chat:
             assert posted.chat_messages() == page.chat_messages()
+
+
+def test_tokens_that_came_in_one_read_leave_in_one_write(faulty, member_client):
+    from tests.test_run_truth import model_at, post_run
+
+    response = post_run(member_client, model_at(faulty, "burst"))
+    chunks = list(response.streaming_content)
+    lines = [json.loads(line) for chunk in chunks for line in chunk.decode().splitlines()]
+    assert [e["type"] for e in lines] == ["start"] + ["token"] * 6 + ["done"]
+    assert "".join(e["text"] for e in lines if e["type"] == "token") == "The sky is blue because molecules"
+    assert len(chunks) <= 3  # start, then the six tokens with the end at once, not one write per token
+
+
+def test_api_events_that_came_in_one_read_leave_in_one_write(faulty, member_user):
+    from django.test import Client
+
+    from providers.api import keys
+    from tests.test_run_truth import model_at
+
+    model = model_at(faulty, "burst")
+    key = keys.create(member_user, "script")[1]
+    response = Client().post(
+        "/v1/completions",
+        {"model": model.api_id, "prompt": "hi", "stream": True},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+    chunks = list(response.streaming_content)
+    body = b"".join(chunks).decode()
+    texts = [json.loads(part[6:])["choices"][0]["text"] for part in body.split("\n\n") if part.startswith("data: {")]
+    assert "".join(texts) == "The sky is blue because molecules" and body.endswith("data: [DONE]\n\n")
+    assert len(chunks) <= 3, chunks

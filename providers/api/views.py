@@ -45,7 +45,8 @@ class EventStreamResponse(StreamingHttpResponse):
 
     def __init__(self, answer, slot):
         self.events = answer.events()
-        super().__init__(self.events, content_type="text/event-stream")
+        joined = getattr(answer.upstream, "joined", None)  # events that came in one read, in one write
+        super().__init__(joined(self.events) if joined else self.events, content_type="text/event-stream")
         self.answer, self.slot = answer, slot
         self["Cache-Control"] = "no-store"
         self["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each event on as it comes

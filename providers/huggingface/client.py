@@ -807,6 +807,7 @@ class _Pump:
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
+        self.backlog = False  # the stream's reader holds more parsed events of the last read
         self.sock = None
         self.conn = None  # urllib3's connection the answer came on, while the answer holds it
         self.response = None
@@ -949,6 +950,25 @@ class Generation:
 
     def __next__(self):
         return next(self.items)
+
+    def ready(self):
+        """Whether the next item is already here (more text of the last read)."""
+        return self.pump.backlog
+
+    def joined(self, lines):
+        """`lines` (bytes made from this generation's items), those made while more was ready joined into one:
+        a server fallen behind (a thousand streams) then writes once per read instead of once per token."""
+        waiting = []
+        for line in lines:
+            if self.pump.backlog:
+                waiting.append(line)
+                continue
+            if waiting:
+                waiting.append(line)
+                line, waiting = b"".join(waiting), []
+            yield line
+        if waiting:
+            yield b"".join(waiting)
 
     def close(self):
         try:
@@ -1254,6 +1274,27 @@ class _StreamState:
         return HFError("connection_lost", message)
 
 
+def _texts(events, state):
+    """The texts of one read's events, in order, updating the stream's state (complete, finish, counts)."""
+    for data in events:
+        if data is DONE:
+            state.complete = True
+            return
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise HFError("bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}) from None
+        for text in state.event(event):
+            fitting, over = state.take_text(text)
+            if fitting:
+                state.parts.append(fitting)
+                yield fitting
+            if over:
+                raise _too_large()
+        if state.complete:
+            return
+
+
 def _read_stream(pump, target, server, deadline):
     state = _StreamState(target)
     parser = SSEParser(settings.HF_MAX_ANSWER_BYTES + 65536)
@@ -1281,26 +1322,21 @@ def _read_stream(pump, target, server, deadline):
             raise _too_large() from None
         if events:
             last_data = time.monotonic()
-        for data in events:
-            if data is DONE:
-                state.complete = True
-                break
-            try:
-                event = json.loads(data)
-            except ValueError:
-                raise HFError(
-                    "bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}
-                ) from None
-            for text in state.event(event):
-                fitting, over = state.take_text(text)
-                if fitting:
-                    state.parts.append(fitting)
-                    pump.signalled = time.monotonic()
-                    yield fitting
-                if over:
-                    raise _too_large()
-            if state.complete:
-                break
+        texts, failure = [], None
+        try:
+            for text in _texts(events, state):
+                texts.append(text)
+        except HFError as exc:
+            failure = exc  # after the texts before it, as they came
+        # Handed over once the whole read is parsed, so that Generation.ready() can say truthfully whether the
+        # next item is already here: a caller behind the upstream then writes them all at once.
+        for index, text in enumerate(texts):
+            pump.backlog = index + 1 < len(texts)
+            pump.signalled = time.monotonic()
+            yield text
+        pump.backlog = False
+        if failure is not None:
+            raise failure
         if state.finished and grace_until is None:
             grace_until = time.monotonic() + FINISH_GRACE
         yield from pump.quiet()
