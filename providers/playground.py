@@ -211,10 +211,20 @@ class Relay:
         }
 
     def lines(self):
-        """The NDJSON lines of the run. The results are not written yet: see `save()`."""
+        """The NDJSON lines of the run. The results are not written yet: see `save()`. A first token that is
+        already here leaves in one write with the start line."""
         try:
-            for event in self.events():
-                yield event if isinstance(event, bytes) else line(event)
+            held = None
+            for index, event in enumerate(self.events()):
+                data = event if isinstance(event, bytes) else line(event)
+                if index == 0 and isinstance(self.pending, str):
+                    held = data
+                    continue
+                if held is not None:
+                    data, held = held + data, None
+                yield data
+            if held is not None:
+                yield held
         except GeneratorExit:
             self._complete(RunStatus.STOPPED)
             raise

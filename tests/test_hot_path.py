@@ -205,3 +205,13 @@ def test_api_events_that_came_in_one_read_leave_in_one_write(faulty, member_user
     texts = [json.loads(part[6:])["choices"][0]["text"] for part in body.split("\n\n") if part.startswith("data: {")]
     assert "".join(texts) == "The sky is blue because molecules" and body.endswith("data: [DONE]\n\n")
     assert len(chunks) <= 3, chunks
+
+
+def test_the_first_token_leaves_with_the_start_line(hf, member_client, endpoint_model):
+    from tests.test_run_truth import post_run
+
+    hf.token_delay = 0.05  # one token per read: only the start line and the first token can share a write
+    chunks = list(post_run(member_client, endpoint_model).streaming_content)
+    first = [json.loads(line)["type"] for line in chunks[0].decode().splitlines()]
+    assert first == ["start", "token"]
+    assert all(len(chunk.decode().splitlines()) == 1 for chunk in chunks[1:])
