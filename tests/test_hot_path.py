@@ -215,3 +215,20 @@ def test_the_first_token_leaves_with_the_start_line(hf, member_client, endpoint_
     first = [json.loads(line)["type"] for line in chunks[0].decode().splitlines()]
     assert first == ["start", "token"]
     assert all(len(chunk.decode().splitlines()) == 1 for chunk in chunks[1:])
+
+
+def test_the_shared_fields_answer_in_each_requests_language(endpoint_model):
+    from django.http import QueryDict
+    from django.utils import translation
+
+    from providers.forms import PlaygroundForm, PostedRunForm
+
+    lookup = {endpoint_model.pk: endpoint_model}
+    data = QueryDict(mutable=True)
+    data.update({"model": str(endpoint_model.pk), "prompt": "", "top_k": "0", "temperature": "abc"})
+    with translation.override("en"):
+        english = PostedRunForm(data, lookup).errors.get_json_data()  # the shared fields are built here, or before
+    with translation.override("zh-hans"):
+        chinese = PostedRunForm(data, lookup).errors.get_json_data()
+        assert chinese == PlaygroundForm(data, lookup=lookup).errors.get_json_data()
+    assert chinese != english and set(chinese) == set(english) == {"prompt", "top_k", "temperature"}
