@@ -23,6 +23,7 @@ Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -441,6 +442,18 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+_ORDER = random.Random(14)  # the same sequence of orders on every run
+
+
+def _turns(count):
+    """The targets' order for one round, shuffled: a server still busy after its answer (the console's run
+    write, the API's call record, LiteLLM's logging) slows whichever target comes next, so no target may always
+    come after the same one (in a fixed order the floor always followed the direct call, the quietest slot)."""
+    order = list(range(count))
+    _ORDER.shuffle(order)
+    return order
+
+
 def whole_answers(targets, count):
     """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server).
 
@@ -450,7 +463,8 @@ def whole_answers(targets, count):
     for i in range(count + 10):
         if i == 10:  # warm-up excluded
             cpu = [cpu_seconds(t.pids()) for t in targets]
-        for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
+        for k in _turns(len(targets)):
+            target, session = targets[k], sessions[k]
             ok, _, ms = target.answer(session)
             if not ok:
                 raise SystemExit(f"{target.name}: whole answer failed")
@@ -467,7 +481,8 @@ def first_tokens(targets, count, tokens):
     sessions = [t.session() for t in targets]
     ttfts = [[] for _ in targets]
     for i in range(count + 5):
-        for k, (target, session) in enumerate(zip(targets, sessions, strict=True)):
+        for k in _turns(len(targets)):
+            target, session = targets[k], sessions[k]
             ok, ttft, _ = target.stream(session, tokens)
             if not ok or ttft is None:
                 raise SystemExit(f"{target.name}: stream failed")
