@@ -87,36 +87,19 @@ class _PeerChecked(_Noted):
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
 
-class _GuardedHTTPConnection(_PeerChecked, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_PeerChecked, HTTPSConnection):
-    pass
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _NotedHTTPConnection(_Noted, HTTPConnection):
-    pass
-
-
-class _NotedHTTPSConnection(_Noted, HTTPSConnection):
-    pass
-
-
-class _NotedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _NotedHTTPConnection
-
-
-class _NotedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _NotedHTTPSConnection
+def _pools(mixin):
+    """{scheme: urllib3 pool class} whose connections are urllib3's with `mixin` over them."""
+    return {
+        scheme: type(
+            f"{mixin.__name__}{pool.__name__}",
+            (pool,),
+            {"ConnectionCls": type(f"{mixin.__name__}{conn.__name__}", (mixin, conn), {})},
+        )
+        for scheme, pool, conn in (
+            ("http", HTTPConnectionPool, HTTPConnection),
+            ("https", HTTPSConnectionPool, HTTPSConnection),
+        )
+    }
 
 
 def _tls_context():
@@ -131,7 +114,7 @@ def _tls_context():
 class _TrustAdapter(HTTPAdapter):
     """The trusted Hub and router URLs: connections that only tell a _Pump when its request is written."""
 
-    pools = {"http": _NotedHTTPPool, "https": _NotedHTTPSPool}
+    pools = _pools(_Noted)
 
     def init_poolmanager(self, *args, **kwargs):
         context = _tls_context()
@@ -144,7 +127,7 @@ class _TrustAdapter(HTTPAdapter):
 class _GuardedAdapter(_TrustAdapter):
     """Any other URL: each connection resolved, checked against the outbound policy and pinned."""
 
-    pools = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+    pools = _pools(_PeerChecked)
 
 
 _sessions = {}
