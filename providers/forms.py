@@ -257,22 +257,8 @@ class BoundedJSONField(forms.JSONField):
             return forms.fields.InvalidJSONInput(data)
 
 
-class _ModelChoice(forms.ModelChoiceField):
-    """A model choice that can look the model up in a {pk: model} mapping instead of querying for it."""
-
-    lookup = None
-
-    def to_python(self, value):
-        if self.lookup is None or value in self.empty_values:
-            return super().to_python(value)
-        try:
-            return self.lookup[int(value)]
-        except (KeyError, TypeError, ValueError):
-            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice") from None
-
-
 class PlaygroundForm(forms.Form):
-    model = _ModelChoice(label=_("Model"), queryset=HFModel.objects.none(), empty_label=None)
+    model = forms.ModelChoiceField(label=_("Model"), queryset=HFModel.objects.none(), empty_label=None)
     prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
@@ -282,12 +268,10 @@ class PlaygroundForm(forms.Form):
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
     stream = forms.BooleanField(label=_("Stream"), required=False, initial=True)
 
-    def __init__(self, *args, models=None, lookup=None, **kwargs):
-        """`lookup`, a {pk: model} mapping of the allowed models, saves the query when a run is posted."""
+    def __init__(self, *args, models=None, **kwargs):
+        """The page's form; a posted run is checked by PostedRunForm (below), with the same rules."""
         super().__init__(*args, **kwargs)
-        if lookup is None:  # a posted run never renders the choices: no queryset to build and clone
-            self.fields["model"].queryset = models if models is not None else HFModel.objects.filter(enabled=True)
-        self.fields["model"].lookup = lookup
+        self.fields["model"].queryset = models if models is not None else HFModel.objects.filter(enabled=True)
         self.fields.update(parameter_fields())
 
     def clean_messages(self):
@@ -337,7 +321,8 @@ _INVALID_CHOICE = forms.ModelChoiceField.default_error_messages["invalid_choice"
 
 
 class _ModelId(forms.Field):
-    """The posted model's id, read as _ModelChoice reads it; PostedRunForm.clean_model turns it into the model."""
+    """The posted model's id, read as ModelChoiceField reads a primary key; PostedRunForm.clean_model turns it
+    into the model."""
 
     def to_python(self, value):
         if value in self.empty_values:

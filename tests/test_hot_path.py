@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from providers.huggingface import client
-from providers.models import PlaygroundRun, RunStatus
+from providers.models import HFModel, PlaygroundRun, RunStatus
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -165,7 +165,7 @@ def test_a_posted_run_is_checked_exactly_as_the_page_form_checks_it(endpoint_mod
     model = {"text": str(endpoint_model.pk), "chat": str(chat_model.pk)}.get(model_field, model_field)
     data = QueryDict(mutable=True)
     data.update({**post, "model": model})
-    page, posted = PlaygroundForm(data, lookup=lookup), PostedRunForm(data, lookup)
+    page, posted = PlaygroundForm(data, models=HFModel.objects.filter(pk__in=lookup)), PostedRunForm(data, lookup)
     assert posted.is_valid() == page.is_valid()
     assert posted.errors.get_json_data() == page.errors.get_json_data()
     if page.is_valid():
@@ -230,5 +230,5 @@ def test_the_shared_fields_answer_in_each_requests_language(endpoint_model):
         english = PostedRunForm(data, lookup).errors.get_json_data()  # the shared fields are built here, or before
     with translation.override("zh-hans"):
         chinese = PostedRunForm(data, lookup).errors.get_json_data()
-        assert chinese == PlaygroundForm(data, lookup=lookup).errors.get_json_data()
+        assert chinese == PlaygroundForm(data, models=HFModel.objects.filter(pk__in=lookup)).errors.get_json_data()
     assert chinese != english and set(chinese) == set(english) == {"prompt", "top_k", "temperature"}

@@ -934,10 +934,6 @@ class Generation:
     def __next__(self):
         return next(self.items)
 
-    def ready(self):
-        """Whether the next item is already here (more text of the last read)."""
-        return self.pump.backlog
-
     def joined(self, lines):
         """`lines` (bytes made from this generation's items), those made while more was ready joined into one:
         a server fallen behind (a thousand streams) then writes once per read instead of once per token."""
@@ -1311,8 +1307,8 @@ def _read_stream(pump, target, server, deadline):
                 texts.append(text)
         except HFError as exc:
             failure = exc  # after the texts before it, as they came
-        # Handed over once the whole read is parsed, so that Generation.ready() can say truthfully whether the
-        # next item is already here: a caller behind the upstream then writes them all at once.
+        # Handed over once the whole read is parsed, so that `backlog` says truthfully whether the next item is
+        # already here: Generation.joined() then writes them all at once for a caller behind the upstream.
         for index, text in enumerate(texts):
             pump.backlog = index + 1 < len(texts)
             pump.signalled = time.monotonic()
