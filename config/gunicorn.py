@@ -20,7 +20,8 @@ harden()  # in the master, before any worker is forked: one report per start
 
 bind = f"{settings.WEB_HOST}:{settings.WEB_PORT}"
 workers = settings.WEB_WORKERS
-worker_class = settings.WEB_WORKER_CLASS
+# gevent: gunicorn's worker with a cheaper small write to the browser (config/gevent_worker.py)
+worker_class = "config.gevent_worker.Worker" if settings.WEB_WORKER_CLASS == "gevent" else settings.WEB_WORKER_CLASS
 worker_connections = settings.WEB_WORKER_CONNECTIONS  # simultaneous requests (streams) per gevent worker
 threads = settings.WEB_THREADS  # gthread only
 backlog = 4096  # a burst of a thousand connections waits in the queue instead of being refused
