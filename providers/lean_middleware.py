@@ -14,6 +14,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
+from providers.middleware import forbid_framing
+
 SKIPPED = {
     "providers.middleware.RequestIdMiddleware",  # already ran: it is before this one
     "providers.api.middleware.ApiMiddleware",  # likewise
@@ -25,8 +27,6 @@ SKIPPED = {
     "axes.middleware.AxesMiddleware",
     "providers.middleware.FirstRunSetupMiddleware",
 }
-# An NDJSON answer loads nothing and may be framed by no page.
-_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 class _LeanHandler(BaseHandler):
@@ -60,6 +60,5 @@ class LeanRoutesMiddleware:
         if request.path_info not in self.paths:
             return self.get_response(request)
         response = self.lean._middleware_chain(request)
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", _CSP)
+        forbid_framing(response)
         return response

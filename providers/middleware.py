@@ -1,4 +1,5 @@
-"""Request ids (and arrival times) for logs and responses, and the first-run redirect to the setup page."""
+"""Request ids (and arrival times) for logs and responses, the first-run redirect to the setup page, and the
+headers of the routes that bypass the page middleware."""
 
 import contextvars
 import logging
@@ -12,6 +13,17 @@ from django.urls import reverse
 
 _request_id = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+# What a data answer (JSON, NDJSON) may be: it loads nothing, and no page may frame it.
+_DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def forbid_framing(response):
+    """The framing and content headers the page middleware (clickjacking, CSP) would add, for a route that skips
+    it (the /v1/ API, the playground's runs); a header the view set stays."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", _DATA_CSP)
 
 
 class RequestIdLogFilter(logging.Filter):

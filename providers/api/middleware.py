@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from providers.api import views
+from providers.middleware import forbid_framing
 
 # The hot routes without the resolver's walk over every pattern; the rest (/v1/models/<id>, unknown paths) resolve.
 _EXACT = {
@@ -20,8 +21,6 @@ _EXACT = {
     "/v1/chat/completions": views.chat_completions,
     "/v1/completions": views.completions,
 }
-# A JSON answer loads nothing and may be framed by no page.
-_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def is_api(path):
@@ -52,8 +51,7 @@ class ApiMiddleware:
         patch_vary_headers(response, ("Accept-Language",))
         response.headers.setdefault("Content-Language", translation.get_language())
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", _CSP)
+        forbid_framing(response)
         if not response.streaming and "Content-Length" not in response.headers:
             # As CommonMiddleware does for pages: without it the server frames the answer as chunks (two writes
             # and a chunk parser on the caller's side for every whole answer).
