@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["SECRET_KEY"] = "bench-only"
 
-from providers import crypto  # noqa: E402
+from providers.core import crypto  # noqa: E402
 
 os.environ["ENCRYPTION_KEYS"] = crypto.generate_key("bench")  # read when settings load, on first use below
 

@@ -37,7 +37,7 @@ def main():
         LOG_LEVEL="WARNING",
     )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp}/console.sqlite3")
-    from providers.crypto import generate_key
+    from providers.core.crypto import generate_key
 
     os.environ["ENCRYPTION_KEYS"] = generate_key("bench")
     import django
@@ -49,7 +49,7 @@ def main():
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from providers import roles
+    from providers.core import roles
     from providers.models import HFModel, PlaygroundRun, RunStatus
 
     call_command("migrate", verbosity=0)
@@ -104,7 +104,7 @@ def main():
             assert response.status_code == 200, response.status_code
         times.sort()
         if name == "provider page":
-            from providers.playground import usage_by_model
+            from providers.playground.runs import usage_by_model
 
             first_page = list(HFModel.objects.order_by("display_name").values_list("pk", flat=True)[:50])
             started = time.perf_counter()

@@ -26,7 +26,7 @@ from django.test import RequestFactory  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from providers.models import ProviderSettings  # noqa: E402
-from providers.picker_views import model_search  # noqa: E402
+from providers.settings_screen.pickers import model_search  # noqa: E402
 from tests.conftest import TOKEN  # noqa: E402
 from tests.hf_emulator import Emulator  # noqa: E402
 

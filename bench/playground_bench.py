@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 PASSWORD = "bench-password-123456"
 SETUP = """
 from django.contrib.auth.models import User
-from providers import roles
+from providers.core import roles
 from providers.models import HFModel
 user = User.objects.create_user("bench", "b@example.com", "{password}")
 roles.set_role(user, roles.MEMBER)
@@ -258,7 +258,7 @@ class Console(Target):
 
     def __init__(self, upstreams, args):
         self.tmp = tempfile.mkdtemp(prefix="console-bench-")
-        from providers.crypto import generate_key
+        from providers.core.crypto import generate_key
 
         self.env = {
             **os.environ,

@@ -31,7 +31,7 @@ def _in_master(sweep, *args):
         import django
 
         django.setup(set_prefix=False)
-        from providers import run_lifecycle
+        from providers.playground import lifecycle as run_lifecycle
 
         count = getattr(run_lifecycle, sweep)(*args)
         if count:
@@ -52,7 +52,7 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    from providers import run_lifecycle
+    from providers.playground import lifecycle as run_lifecycle
 
     run_lifecycle.set_identity(worker.ppid, INSTANCE)
 
@@ -67,6 +67,6 @@ def post_worker_init(worker):
 
 
 def worker_int(worker):
-    from providers import run_lifecycle
+    from providers.playground import lifecycle as run_lifecycle
 
     run_lifecycle.drain()

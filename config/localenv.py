@@ -13,7 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def main(path=BASE_DIR / ".env"):
     sys.path.insert(0, str(BASE_DIR))
-    from providers.crypto import generate_key
+    from providers.core.crypto import generate_key
 
     existing = path.read_text() if path.exists() else ""
     names = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}

@@ -48,9 +48,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "providers.middleware.RequestIdMiddleware",
+    "providers.core.middleware.RequestIdMiddleware",
     "providers.api.middleware.ApiMiddleware",  # /v1/ ends here: a key needs none of what follows
-    "providers.lean_middleware.LeanRoutesMiddleware",  # the playground's runs: a shorter chain (see there)
+    "providers.playground.middleware.LeanRoutesMiddleware",  # the playground's runs: a shorter chain (see there)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,12 +58,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "providers.cache_policy.NoStoreMiddleware",
+    "providers.core.cache_policy.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
-    "providers.middleware.FirstRunSetupMiddleware",
+    "providers.core.middleware.FirstRunSetupMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -144,7 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "providers.backends.RoleBackend",
+    "providers.accounts.backends.RoleBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -243,8 +243,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "providers.middleware.RequestIdLogFilter"},
-        "forbidden_one_line": {"()": "providers.logging_filters.ForbiddenOneLine"},
+        "request_id": {"()": "providers.core.middleware.RequestIdLogFilter"},
+        "forbidden_one_line": {"()": "providers.core.logging_filters.ForbiddenOneLine"},
     },
     "formatters": {
         "readable": {

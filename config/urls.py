@@ -13,7 +13,7 @@ urlpatterns = [
     path("", include("providers.urls")),
 ]
 
-handler400 = "providers.errors_views.bad_request"
-handler403 = "providers.errors_views.permission_denied"
-handler404 = "providers.errors_views.page_not_found"
-handler500 = "providers.errors_views.server_error"
+handler400 = "providers.core.error_pages.bad_request"
+handler403 = "providers.core.error_pages.permission_denied"
+handler404 = "providers.core.error_pages.page_not_found"
+handler500 = "providers.core.error_pages.server_error"

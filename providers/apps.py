@@ -7,7 +7,8 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Model providers"
 
     def ready(self):
-        from providers import api, checks, freshness, roles  # noqa: F401  (registers the system checks)
+        from providers import api  # noqa: F401  (registers the system checks)
+        from providers.core import freshness, roles
 
         post_migrate.connect(roles.ensure_roles_after_migrate, sender=self)
         freshness.connect_signals()

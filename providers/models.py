@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from providers import crypto
+from providers.core import crypto
 from providers.huggingface.engines import CHOICES as ENGINE_CHOICES
 
 
@@ -226,7 +226,7 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target_repr}"
 
     def change_lines(self):
-        from providers.display import change_lines
+        from providers.core.display import change_lines
 
         return change_lines(self.changes, self.action)
 

@@ -1,8 +1,11 @@
 from django.urls import path, re_path
 
-from providers import account_views, picker_views, playground_views, views
+from providers.accounts import views as account_views
 from providers.api import key_views
 from providers.api import views as api_views
+from providers.playground import views as playground_views
+from providers.settings_screen import pickers as picker_views
+from providers.settings_screen import views
 
 urlpatterns = [
     path("", account_views.home, name="home"),

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 
-from providers import roles
+from providers.core import roles
 from providers.models import EndpointType, HFModel, ProviderSettings, Task
 from tests.hf_emulator import Emulator
 
@@ -22,8 +22,8 @@ def _fresh_cache():
     """Sessions live in the cache too; the database rolls back after each test, so the cache is emptied."""
     from django.core.cache import cache
 
-    from providers import cached
     from providers.api import catalog, keys
+    from providers.core import cached
 
     # Process caches keyed on the freshness number, which rolls back with each test's database, so a number
     # may come round again.

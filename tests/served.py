@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MIA_AND_PACED = """
-from providers import roles
+from providers.core import roles
 from providers.models import HFModel
 from django.contrib.auth.models import User
 user = User.objects.create_user("mia", "m@example.com", "{password}")

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 from django.urls import reverse
 
-from providers import roles
+from providers.core import roles
 from providers.models import AuditEntry
 from tests.conftest import PASSWORD, make_user
 

@@ -277,7 +277,7 @@ def test_a_warm_call_costs_one_query_and_records_after_the_answer(member_key, hf
 
 
 def test_recording_use_does_not_move_freshness(member_key, hf, chat_model):
-    from providers import freshness
+    from providers.core import freshness
 
     before = freshness.current()
     api(member_key).get("/v1/models")

@@ -15,7 +15,7 @@ from tests.conftest import PASSWORD, TOKEN
 from tests.served import Console
 
 SETUP = """
-from providers import roles
+from providers.core import roles
 from providers.models import HFModel, ProviderSettings
 from django.contrib.auth.models import User
 for name, role in (("mia", roles.MEMBER), ("ada", roles.ADMIN)):
@@ -31,7 +31,7 @@ HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint",
 
 
 MEMBER = """
-from providers import roles
+from providers.core import roles
 from django.contrib.auth.models import User
 roles.set_role(User.objects.create_user("{name}", "{name}@example.com", "{password}"), roles.MEMBER)
 """

@@ -3,8 +3,8 @@
 from django.urls import reverse
 from django.utils import translation
 
-from providers import audit
-from providers.display import ACTION_TITLES
+from providers.core import audit
+from providers.core.display import ACTION_TITLES
 from providers.models import AuditEntry
 from tests.conftest import create_model
 

@@ -12,10 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from providers import crypto
-from providers.checks import encryption_keys_configured
+from providers.core import crypto
+from providers.core.checks import encryption_keys_configured
+from providers.core.secrets import rotate
 from providers.models import HFModel, ProviderSettings
-from providers.secrets import rotate
 from tests.conftest import TOKEN, create_model
 
 KEY_A = crypto.generate_key("a")

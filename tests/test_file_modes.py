@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from providers.crypto import generate_key
+from providers.core.crypto import generate_key
 from tests.conftest import free_port
 from tests.served import wait_until_up
 

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from providers import freshness, roles
+from providers.core import freshness, roles
 from providers.models import HFModel, ProviderSettings
 from tests.conftest import create_model, make_user
 

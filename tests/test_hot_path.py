@@ -82,7 +82,7 @@ def test_a_whole_api_answer_has_its_length_and_no_chunks(hf, member_user, chat_m
 def test_the_run_route_goes_through_the_short_chain_with_its_checks(hf, member_user, endpoint_model, settings):
     from django.test import Client
 
-    from providers.lean_middleware import SKIPPED, LeanRoutesMiddleware
+    from providers.playground.middleware import SKIPPED, LeanRoutesMiddleware
 
     lean = LeanRoutesMiddleware(lambda request: None).lean
     chain = {type(m.__self__).__name__ for m in lean._view_middleware}
@@ -110,7 +110,7 @@ def test_the_run_route_goes_through_the_short_chain_with_its_checks(hf, member_u
 def test_a_run_written_by_the_prepared_statements_reads_back_as_the_orm_wrote_it(member_user, endpoint_model):
     import uuid
 
-    from providers import db
+    from providers.core import db
 
     conversation = uuid.uuid4()
     run = PlaygroundRun(
@@ -160,7 +160,7 @@ POSTS = [
 def test_a_posted_run_is_checked_exactly_as_the_page_form_checks_it(endpoint_model, chat_model, model_field, post):
     from django.http import QueryDict
 
-    from providers.forms import PlaygroundForm, PostedRunForm
+    from providers.playground.forms import PlaygroundForm, PostedRunForm
 
     lookup = {endpoint_model.pk: endpoint_model, chat_model.pk: chat_model}
     model = {"text": str(endpoint_model.pk), "chat": str(chat_model.pk)}.get(model_field, model_field)
@@ -222,7 +222,7 @@ def test_the_shared_fields_answer_in_each_requests_language(endpoint_model):
     from django.http import QueryDict
     from django.utils import translation
 
-    from providers.forms import PlaygroundForm, PostedRunForm
+    from providers.playground.forms import PlaygroundForm, PostedRunForm
 
     lookup = {endpoint_model.pk: endpoint_model}
     data = QueryDict(mutable=True)

@@ -12,10 +12,10 @@ from django import forms
 from django.utils import translation
 
 from providers.api import openai_format as fmt
-from providers.generation_params import parameter_fields
+from providers.core.parameters import parameter_fields
 from providers.huggingface import client
 from providers.huggingface.sse import DONE, SSEParser
-from providers.playground import line, token_line
+from providers.playground.runs import line, token_line
 
 TEXTS = ["a", " the", 'say "hi"', "back\\slash", "tab\there\nnew", "\x00\x1f", "é 日本 🙂", "\u2028", "\ufffd", "}{"]
 

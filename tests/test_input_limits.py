@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from providers.generation_params import LIMITS
+from providers.core.parameters import LIMITS
 from providers.models import HFModel, PlaygroundRun
 from tests.conftest import create_model
 from tests.conftest import model_form_data as form_data

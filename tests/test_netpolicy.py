@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from providers import netpolicy
+from providers.huggingface import netpolicy
 
 
 @pytest.fixture(autouse=True)

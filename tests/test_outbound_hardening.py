@@ -153,7 +153,7 @@ def test_a_rebound_name_is_refused_before_connecting(listener, monkeypatch):
 
 
 def test_an_unreadable_ca_bundle_stops_the_start_with_a_clear_check(settings, tmp_path):
-    from providers.checks import outbound_ca_bundle_readable
+    from providers.core.checks import outbound_ca_bundle_readable
 
     settings.OUTBOUND_CA_BUNDLE = str(tmp_path / "missing.pem")
     errors = outbound_ca_bundle_readable(None)

@@ -62,7 +62,7 @@ def test_failed_save_says_the_token_must_be_typed_again(admin_client, db):
 
 
 def test_server_error_page_renders_without_touching_the_session(rf):
-    from providers.errors_views import server_error
+    from providers.core.error_pages import server_error
 
     response = server_error(rf.get("/boom/"))
     page = response.content.decode()

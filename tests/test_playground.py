@@ -200,7 +200,7 @@ def test_a_whole_answer_is_written_to_history_once_it_is_sent(hf, member_user, h
     from django.core.signals import request_finished
     from django.db import close_old_connections
 
-    from providers import playground_views
+    from providers.playground import views as playground_views
 
     request = rf.post(reverse("playground_run"), {"model": hosted_model.pk, "prompt": "Why", "max_new_tokens": "4"})
     request.user = member_user

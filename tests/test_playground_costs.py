@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from providers import roles
+from providers.core import roles
 from providers.models import PlaygroundRun, RunStatus
-from providers.playground import usage_by_model
+from providers.playground.runs import usage_by_model
 from tests.conftest import create_model, make_user
 
 

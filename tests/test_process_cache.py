@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from providers import roles
+from providers.core import roles
 from providers.models import ProviderSettings
 from tests.conftest import OTHER_TOKEN
 from tests.test_playground import events, run

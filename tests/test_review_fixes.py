@@ -167,7 +167,7 @@ def test_temperature_0_is_greedy_on_an_openai_compatible_engine(hf, member_key, 
 
 
 def test_a_server_error_on_the_api_has_the_openai_shape(db):
-    from providers import errors_views
+    from providers.core import error_pages as errors_views
 
     request = RequestFactory().post("/v1/chat/completions")
     response = errors_views.server_error(request)

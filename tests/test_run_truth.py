@@ -15,10 +15,10 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 
-from providers import run_lifecycle
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun, RunStatus
+from providers.playground import lifecycle as run_lifecycle
 from tests.conftest import create_endpoint_model, login_session, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -266,7 +266,7 @@ def test_checkpoints_save_output_in_one_batch_and_stale_runs_are_swept(hf, membe
 
     run = PlaygroundRun.objects.create(user=member_user, model_name="x", heartbeat_at=timezone.now())
 
-    from providers.playground import Relay
+    from providers.playground.runs import Relay
 
     relay = Relay(run, endpoint_model, True, time.perf_counter())
     relay.parts = ["The", " sky"]

@@ -96,7 +96,7 @@ def test_open_streams_hold_no_database_connection(hf, served, tmp_path):
             events += [json.loads(line) for line in lines]
         finished.append(events[-1]["type"])
 
-    idle = database_handles(process, str(tmp_path / "served.sqlite3"))  # each worker keeps one (providers.db)
+    idle = database_handles(process, str(tmp_path / "served.sqlite3"))  # each worker keeps one (providers.core.db)
     threads = [threading.Thread(target=stream) for _ in range(streams)]
     for thread in threads:
         thread.start()

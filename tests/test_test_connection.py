@@ -302,7 +302,7 @@ def test_streamed_test_tells_each_step_as_it_starts_and_completes(hf, admin_clie
 
 
 def test_streamed_test_reports_the_estimated_load_time_and_heartbeats(hf, admin_client, hosted_model, monkeypatch):
-    from providers import connection_test
+    from providers.settings_screen import connection_test
 
     monkeypatch.setattr(connection_test, "HEARTBEAT_SECONDS", 0.1)
     hf.models["google/flan-t5-base"]["_loading"] = 0.4

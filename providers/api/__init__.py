@@ -4,8 +4,8 @@
 def connect_signals():
     from django.db.models.signals import pre_save
 
-    from providers import freshness
     from providers.api import ids
+    from providers.core import freshness
     from providers.models import APIKey, HFModel
 
     freshness.watch(APIKey)

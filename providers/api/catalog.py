@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers import freshness
-from providers.connection_test import target_for
+from providers.core import freshness
+from providers.core.targets import target_for
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, HFModel

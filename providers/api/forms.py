@@ -3,7 +3,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from providers.generation_params import name_error
+from providers.core.parameters import name_error
 
 MAX_EXPIRY_DAYS = 3650
 MAX_LIMIT = 100_000

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from providers import audit, roles
 from providers.api import accounting, keys
 from providers.api.forms import KeyLimitsForm, NewKeyForm
+from providers.core import audit, roles
 from providers.models import APIKey
 
 

@@ -15,8 +15,8 @@ from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from providers import freshness, roles
 from providers.api import limits
+from providers.core import freshness, roles
 from providers.models import APIKey
 
 KEY_PREFIX = "hfc_"

@@ -13,7 +13,7 @@ from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
 from providers.api import views
-from providers.middleware import forbid_framing
+from providers.core.middleware import forbid_framing
 
 # The hot routes without the resolver's walk over every pattern; the rest (/v1/models/<id>, unknown paths) resolve.
 _EXACT = {

@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers.generation_params import check_parameters, parameter_fields
+from providers.core.parameters import check_parameters, parameter_fields
 from providers.huggingface import numbers
 
 DONE = b"data: [DONE]\n\n"

@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers import freshness
 from providers.api import catalog, keys, limits
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
-from providers.db import release_connection
+from providers.core import freshness
+from providers.core.db import release_connection
 from providers.huggingface import client
 from providers.huggingface.errors import HFError
 

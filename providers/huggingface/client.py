@@ -26,8 +26,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from providers import netpolicy
-from providers.huggingface import engines, numbers
+from providers.huggingface import engines, netpolicy, numbers
 from providers.huggingface.errors import HFError, parse_error_body, readable_text
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 

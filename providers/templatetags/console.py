@@ -3,7 +3,7 @@
 from django import template
 from django.utils.html import format_html
 
-from providers import display
+from providers.core import display
 from providers.huggingface.errors import wording
 
 register = template.Library()

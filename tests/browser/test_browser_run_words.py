@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from providers import roles
+from providers.core import roles
 from providers.models import PlaygroundRun, RunStatus
 from tests.conftest import create_endpoint_model, login, make_user
 from tests.fault_upstream import HTML_500, FaultUpstream

@@ -12,8 +12,8 @@ from axes.models import AccessAttempt
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from providers import audit
 from providers.api import keys
+from providers.core import audit
 from providers.huggingface.errors import CATEGORIES
 from providers.models import ConnectionTest, HFModel, PlaygroundRun
 from tests.conftest import create_endpoint_model, create_model, login, make_user

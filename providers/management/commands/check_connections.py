@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from providers.connection_test import record_test, run_test
 from providers.models import HFModel
+from providers.settings_screen.connection_test import record_test, run_test
 
 
 def _test(model):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from providers.api import keys
 from providers.api.forms import MAX_EXPIRY_DAYS
-from providers.generation_params import name_error
+from providers.core.parameters import name_error
 from providers.models import AuditEntry
 
 

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from providers.transfer import export_models
+from providers.settings_screen.transfer import export_models
 
 
 class Command(BaseCommand):

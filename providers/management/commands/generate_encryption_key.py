@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from providers.crypto import generate_key
+from providers.core.crypto import generate_key
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from providers.transfer import ImportRejected, import_models, parse
+from providers.settings_screen.transfer import ImportRejected, import_models, parse
 
 
 class Command(BaseCommand):

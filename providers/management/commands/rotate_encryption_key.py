@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from providers import crypto
-from providers.secrets import rotate
+from providers.core import crypto
+from providers.core.secrets import rotate
 
 
 class Command(BaseCommand):

@@ -1,12 +1,12 @@
 """Authentication backend: Django's ModelBackend, with users and permissions read from this process's cache.
 
-`providers.cached` keys them on the freshness number, so a changed role, a removed permission or a
+`providers.core.cached` keys them on the freshness number, so a changed role, a removed permission or a
 deactivated account counts from the next request on, in every process.
 """
 
 from django.contrib.auth.backends import ModelBackend
 
-from providers import cached
+from providers.core import cached
 
 
 class RoleBackend(ModelBackend):

@@ -5,7 +5,7 @@ import ssl
 from django.conf import settings
 from django.core import checks
 
-from providers import crypto
+from providers.core import crypto
 
 
 @checks.register(checks.Tags.security)

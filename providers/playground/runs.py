@@ -12,11 +12,13 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers import db, run_lifecycle
-from providers.connection_test import target_for
+from providers.core import db
+from providers.core.ndjson import line
+from providers.core.targets import target_for
 from providers.huggingface import client
 from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
+from providers.playground import lifecycle as run_lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,6 @@ WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a fa
 
 
 MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
-
-
-def line(event):
-    return (json.dumps(event, ensure_ascii=False) + "\n").encode()
 
 
 def token_line(text):

@@ -1,14 +1,12 @@
-"""Every validation rule of the console: model configuration, tokens, people, playground input."""
+"""The settings screen's forms: a model's configuration, the provider token, a configuration file to import."""
 
-import copy
 import re
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
-from providers import netpolicy, roles
-from providers.generation_params import LIMITS, check_parameters, name_error, parameter_fields, text_error
+from providers.core.parameters import check_parameters, name_error, parameter_fields
+from providers.huggingface import netpolicy
 from providers.models import EndpointType, HFModel, Task
 
 # Hugging Face repo ids: `namespace/name`, word characters, `-` and `.`, no `--` or `..`, name <= 96 characters.
@@ -155,7 +153,7 @@ class ModelConfigForm(forms.ModelForm):
 
     def _canonical(self, repo):
         """An old un-namespaced id (gpt2) becomes the id the Hub redirects it to, with a note for the admin."""
-        from providers.connection_test import resolve_token
+        from providers.core.targets import resolve_token
         from providers.huggingface import catalog
         from providers.huggingface.errors import HFError
 
@@ -200,171 +198,6 @@ class ModelConfigForm(forms.ModelForm):
 
 class ProviderTokenForm(forms.Form):
     api_token = TokenField(label=_("Hugging Face API token"), required=True)
-
-
-class SetupForm(forms.Form):
-    username = forms.CharField(label=_("User name"), max_length=150)
-    email = forms.EmailField(label=_("Email"))
-    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(
-        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
-
-    def clean_username(self):
-        name = self.cleaned_data["username"].strip()
-        name_error(name)
-        if get_user_model().objects.filter(username__iexact=name).exists():
-            raise forms.ValidationError(_("This user name is taken."))
-        return name
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", _("The two passwords differ."))
-        elif data.get("password1"):
-            user = get_user_model()(username=data.get("username", ""), email=data.get("email", ""))
-            try:
-                password_validation.validate_password(data["password1"], user)
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
-
-
-ROLE_CHOICES = [(roles.ADMIN, _("Admin")), (roles.MEMBER, _("Member"))]
-
-
-class PersonForm(SetupForm):
-    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES, initial=roles.MEMBER)
-
-
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
-
-
-class BoundedJSONField(forms.JSONField):
-    """JSON that nests too deeply is a validation error, not a RecursionError."""
-
-    def to_python(self, value):
-        try:
-            return super().to_python(value)
-        except RecursionError:
-            raise forms.ValidationError(_("The data nests too deeply.")) from None
-
-    def bound_data(self, data, initial):
-        try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return forms.fields.InvalidJSONInput(data)
-
-
-class PlaygroundForm(forms.Form):
-    model = forms.ModelChoiceField(label=_("Model"), queryset=HFModel.objects.none(), empty_label=None)
-    prompt = forms.CharField(label=_("Prompt"), required=False, widget=forms.Textarea(attrs={"rows": 6}))
-    system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
-    conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=LIMITS["seed"][0], max_value=LIMITS["seed"][1])
-    do_sample = forms.BooleanField(label=_("Sampling"), required=False)
-    return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
-    stream = forms.BooleanField(label=_("Stream"), required=False, initial=True)
-
-    def __init__(self, *args, models=None, **kwargs):
-        """The page's form; a posted run is checked by PostedRunForm (below), with the same rules."""
-        super().__init__(*args, **kwargs)
-        self.fields["model"].queryset = models if models is not None else HFModel.objects.filter(enabled=True)
-        self.fields.update(parameter_fields())
-
-    def clean_messages(self):
-        messages = self.cleaned_data.get("messages") or []
-        if not isinstance(messages, list) or not all(
-            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
-            for m in messages
-        ):
-            raise forms.ValidationError(_("The conversation is not in the expected form."))
-        for message in messages:
-            text_error(message["content"])
-        return messages
-
-    def clean(self):
-        data = super().clean()
-        model = data.get("model")
-        if model is None:
-            return data
-        if model.is_chat:
-            messages = data.get("messages") or []
-            if data.get("prompt", "").strip():
-                messages = [*messages, {"role": "user", "content": data["prompt"]}]
-            if not messages or messages[-1]["role"] != "user":
-                self.add_error("prompt", _("Write a message."))
-            data["messages"] = messages
-        elif not data.get("prompt", "").strip():
-            self.add_error("prompt", _("Write a prompt."))
-        for name, message in check_parameters(data, model.task).items():
-            if name not in self.errors:
-                self.add_error(name, message)
-        return data
-
-    def parameters(self):
-        names = ["max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences", "seed"]
-        params = {n: self.cleaned_data.get(n) for n in names}
-        if not self.cleaned_data["model"].is_chat:
-            params["do_sample"] = self.cleaned_data.get("do_sample", False)
-            params["return_full_text"] = self.cleaned_data.get("return_full_text", False)
-        return {k: v for k, v in params.items() if v not in (None, "", [])}
-
-    def chat_messages(self):
-        system = self.cleaned_data.get("system", "").strip()
-        return ([{"role": "system", "content": system}] if system else []) + self.cleaned_data["messages"]
-
-
-_INVALID_CHOICE = forms.ModelChoiceField.default_error_messages["invalid_choice"]
-
-
-class _ModelId(forms.Field):
-    """The posted model's id, read as ModelChoiceField reads a primary key; PostedRunForm.clean_model turns it
-    into the model."""
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise forms.ValidationError(_INVALID_CHOICE, code="invalid_choice") from None
-
-
-class PostedRunForm(PlaygroundForm):
-    """A posted run, checked as PlaygroundForm checks it, with one set of fields shared by every request.
-
-    A form deep-copies its fields and PlaygroundForm builds its parameter fields, on every request: ~7% of the
-    server's CPU under a thousand streams, for fields that checking a post never changes (they hold no state; the
-    per-request model lookup lives on the form, not on its field). Pages keep using PlaygroundForm.
-    """
-
-    _shared = None
-
-    def __init__(self, data, lookup):
-        self.lookup = lookup
-        forms.Form.__init__(self, data)  # base_fields is empty (below): nothing to copy
-        self.fields = PostedRunForm.shared_fields()
-
-    @classmethod
-    def shared_fields(cls):
-        if cls._shared is None:
-            fields = copy.deepcopy(PlaygroundForm.base_fields)
-            fields["model"] = _ModelId(label=fields["model"].label)
-            fields.update(parameter_fields())
-            cls._shared = fields
-        return cls._shared
-
-    def clean_model(self):
-        model = self.lookup.get(self.cleaned_data["model"])
-        if model is None:
-            raise forms.ValidationError(_INVALID_CHOICE, code="invalid_choice")
-        return model
-
-
-PostedRunForm.base_fields = {}
 
 
 class ImportForm(forms.Form):

@@ -12,8 +12,8 @@ from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from providers.forms import ModelConfigForm
 from providers.models import HFModel
+from providers.settings_screen.forms import ModelConfigForm
 
 FORMAT = "hf-model-console/models"
 VERSION = 1

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Permission
 from django.core.signals import request_finished, request_started
 from django.db.models import Q
 
-from providers import freshness
+from providers.core import freshness
 from providers.huggingface.errors import HFError
 
 _users = freshness.LocalCache()

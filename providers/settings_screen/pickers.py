@@ -9,12 +9,12 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from providers import audit
-from providers.connection_test import resolve_token
+from providers.core import audit
+from providers.core.targets import resolve_token
 from providers.huggingface import catalog, endpoints_api
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, HFModel
-from providers.views import admin_view, is_id
+from providers.settings_screen.views import admin_view, is_id
 
 TASKS = ("chat", "text-generation", "text2text-generation")
 UNREACHABLE = ("timeout", "connection_refused", "connection_lost", "dns_failure", "tls_error", "blocked_by_url_policy")

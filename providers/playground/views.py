@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from providers import cached, roles
-from providers.connection_test import resolve_token
-from providers.forms import PlaygroundForm, PostedRunForm
+from providers.core import cached, roles
+from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
-from providers.playground import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
+from providers.playground.forms import PlaygroundForm, PostedRunForm
+from providers.playground.runs import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
 
 log = logging.getLogger(__name__)
 

@@ -14,18 +14,18 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from providers.middleware import forbid_framing
+from providers.core.middleware import forbid_framing
 
 SKIPPED = {
-    "providers.middleware.RequestIdMiddleware",  # already ran: it is before this one
+    "providers.core.middleware.RequestIdMiddleware",  # already ran: it is before this one
     "providers.api.middleware.ApiMiddleware",  # likewise
-    "providers.lean_middleware.LeanRoutesMiddleware",
+    "providers.playground.middleware.LeanRoutesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
-    "providers.middleware.FirstRunSetupMiddleware",
+    "providers.core.middleware.FirstRunSetupMiddleware",
 }
 
 

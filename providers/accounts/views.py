@@ -16,8 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from providers import audit, roles
-from providers.forms import PersonForm, RoleForm, SetupForm
+from providers.accounts.forms import PersonForm, RoleForm, SetupForm
+from providers.core import audit, roles
 
 User = get_user_model()
 
@@ -46,7 +46,7 @@ def setup(request):
             )
             roles.set_role(user, roles.ADMIN)
             audit.record(request, "account.setup", user)
-        login(request, user, backend="providers.backends.RoleBackend")
+        login(request, user, backend="providers.accounts.backends.RoleBackend")
         messages.success(request, _("Welcome. Your administrator account is ready."))
         return redirect("provider_list")
     return render(request, "accounts/setup.html", {"form": form})

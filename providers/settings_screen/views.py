@@ -18,12 +18,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers import audit, display, roles, transfer
-from providers.connection_test import record_test, run_test, stream_test, tested_config
-from providers.forms import ImportForm, ModelConfigForm, ProviderTokenForm
+from providers.core import audit, display, roles
+from providers.core.ndjson import line
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
-from providers.playground import line, usage_by_model
-from providers.transfer import ImportRejected, export_models, import_models
+from providers.playground.runs import usage_by_model
+from providers.settings_screen import transfer
+from providers.settings_screen.connection_test import record_test, run_test, stream_test, tested_config
+from providers.settings_screen.forms import ImportForm, ModelConfigForm, ProviderTokenForm
+from providers.settings_screen.transfer import ImportRejected, export_models, import_models
 
 # A primary key as typed in a URL or form: ASCII digits only (str.isdigit() is also true for "²", which the
 # query then refuses with a ValueError), and short enough for a 64-bit column.

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from providers import crypto
+from providers.core import crypto
 from providers.models import HFModel, ProviderSettings
 
 SECRET_MODELS = (ProviderSettings, HFModel)

@@ -1,0 +1,71 @@
+"""A configured model as the Hugging Face client's Target: its token resolved, its engine learnt once."""
+
+from django.conf import settings
+
+from providers.core import cached, crypto, freshness
+from providers.huggingface import client
+from providers.huggingface.errors import HFError
+from providers.models import EndpointType, ProviderSettings
+
+
+def resolve_token(model, typed_token=""):
+    """The token a model uses: one typed in the form, the model's own, else the provider's."""
+    if typed_token:
+        return typed_token
+    if getattr(model, "from_cache", False):  # a playground model: its token is decrypted once per change
+        return cached.token(model, _stored_token)
+    return _stored_token(model)
+
+
+def _stored_token(model):
+    try:
+        if model.has_secret("api_token"):
+            return model.get_secret("api_token")
+        provider = ProviderSettings.stored()
+        return provider.get_secret("api_token") if provider else ""
+    except crypto.UndecryptableSecret:
+        raise HFError("token_unreadable") from None
+
+
+def target_for(model, typed_token="", scale_up=False, detect=True):
+    """The client Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
+    token = resolve_token(model, typed_token)
+    if not token and model.endpoint_type != EndpointType.INFERENCE_ENDPOINT:
+        raise HFError("no_token")
+    target = client.Target(
+        endpoint_type=model.endpoint_type,
+        task=model.task,
+        repo_id=model.repo_id,
+        endpoint_url=model.endpoint_url,
+        token=token,
+        scale_up_timeout=settings.HF_SCALE_UP_TIMEOUT if scale_up else 0,
+        engine=model.engine,
+        served_model=model.served_model,
+    )
+    if detect and model.pk and model.endpoint_type == EndpointType.INFERENCE_ENDPOINT and not model.engine:
+        found = client.identify_engine(target.endpoint_url, token, client.Deadline(settings.HF_TEST_TIMEOUT))
+        remember_engine(model, found)
+        target.engine, target.served_model = found.engine, found.served_model
+    return target
+
+
+def remember_engine(model, found, save=True):
+    """Store what was found behind the URL, so later runs need not ask again.
+
+    `save=False` only notes it on the instance (a streamed test's worker thread leaves the database to the
+    request's thread, which saves it with `save_engine`).
+    """
+    model.engine, model.served_model = found.engine, found.served_model[:300]
+    if model.pk and save:
+        save_engine(model)
+
+
+def save_engine(model):
+    if model.pk:
+        changed = (
+            type(model)
+            .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
+            .update(engine=model.engine, served_model=model.served_model)
+        )
+        if changed:
+            freshness.bump()  # processes holding the model in memory learn the engine too, instead of asking again
