@@ -123,7 +123,7 @@ def test_manage_py_refuses_to_start_without_key(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert result.returncode != 0
     assert "providers.E001" in result.stderr and "ENCRYPTION_KEYS is not set" in result.stderr
@@ -142,7 +142,7 @@ def test_generate_encryption_key_works_before_any_key_exists(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert result.returncode == 0, result.stderr
     assert crypto.parse_keys([result.stdout.strip()]).primary_id == "first"
@@ -232,7 +232,7 @@ def test_rotation_with_the_right_key_id_and_wrong_key_bytes_exits_non_zero(keys,
 
 
 def test_rotate_command_exits_non_zero_as_a_process_with_a_clear_line(tmp_path):
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "config.settings",

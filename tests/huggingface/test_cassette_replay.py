@@ -17,7 +17,7 @@ from providers.huggingface import client
 from providers.huggingface.errors import HFError
 
 RECORDINGS = Path(
-    os.environ.get("HF_RECORDINGS_DIR") or Path(__file__).resolve().parent.parent.parent / "shared" / "hf-recordings"
+    os.environ.get("HF_RECORDINGS_DIR") or Path(__file__).resolve().parents[3] / "shared" / "hf-recordings"
 )
 CASSETTES = RECORDINGS / "cassettes"
 if not CASSETTES.exists():

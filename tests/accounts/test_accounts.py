@@ -172,7 +172,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECURE_HSTS_PRELOAD": "true",
         "DATA_DIR": str(tmp_path),
     }
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=root,

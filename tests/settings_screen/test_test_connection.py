@@ -273,7 +273,10 @@ def test_every_category_is_diagnosed_by_a_view_test_here():
 
     from providers.huggingface.errors import CATEGORIES
 
-    here = "".join((Path(__file__).parent / name).read_text() for name in ("test_crypto.py", "test_run_truth.py"))
+    here = "".join(
+        (Path(__file__).parent.parent / name).read_text()
+        for name in ("core/test_crypto.py", "playground/test_run_truth.py")
+    )
     here += Path(__file__).read_text()
     missing = [c for c in CATEGORIES if f'"{c}"' not in here]
     assert not missing, f"no view test names these categories: {missing}"

@@ -14,7 +14,7 @@ from providers.core.crypto import generate_key
 from tests.conftest import free_port
 from tests.served import wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 
 

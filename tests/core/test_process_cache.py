@@ -7,7 +7,7 @@ from django.urls import reverse
 from providers.core import roles
 from providers.models import ProviderSettings
 from tests.conftest import OTHER_TOKEN
-from tests.test_playground import events, run
+from tests.playground.test_playground import events, run
 
 pytestmark = pytest.mark.django_db
 

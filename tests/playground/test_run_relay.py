@@ -44,7 +44,7 @@ def test_the_run_is_written_while_the_upstream_works_on_the_request(hf, member_c
 
 
 def test_a_run_whose_write_fails_closes_the_request_it_already_sent(faulty, member_client):
-    from tests.test_run_truth import FailingWrites, model_at
+    from tests.playground.test_run_truth import FailingWrites, model_at
 
     model = model_at(faulty, "silent_start")
     with connection.execute_wrapper(FailingWrites(1, statement="INSERT")):
@@ -177,7 +177,7 @@ def test_a_posted_run_is_checked_exactly_as_the_page_form_checks_it(endpoint_mod
 
 
 def test_tokens_that_came_in_one_read_leave_in_one_write(faulty, member_client):
-    from tests.test_run_truth import model_at, post_run
+    from tests.playground.test_run_truth import model_at, post_run
 
     response = post_run(member_client, model_at(faulty, "burst"))
     chunks = list(response.streaming_content)
@@ -191,7 +191,7 @@ def test_api_events_that_came_in_one_read_leave_in_one_write(faulty, member_user
     from django.test import Client
 
     from providers.api import keys
-    from tests.test_run_truth import model_at
+    from tests.playground.test_run_truth import model_at
 
     model = model_at(faulty, "burst")
     key = keys.create(member_user, "script")[1]
@@ -209,7 +209,7 @@ def test_api_events_that_came_in_one_read_leave_in_one_write(faulty, member_user
 
 
 def test_the_first_token_leaves_with_the_start_line(hf, member_client, endpoint_model):
-    from tests.test_run_truth import post_run
+    from tests.playground.test_run_truth import post_run
 
     hf.token_delay = 0.05  # one token per read: only the start line and the first token can share a write
     chunks = list(post_run(member_client, endpoint_model).streaming_content)
