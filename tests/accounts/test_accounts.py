@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
+from django.test import Client
 from django.urls import reverse
 
 from providers.core import roles
@@ -222,3 +223,35 @@ def test_logging_out_ends_the_session_in_cache_and_database(client, member_user)
     client.cookies["sessionid"] = old  # a copied cookie, replayed after log-out
     response = client.get(reverse("playground"))
     assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def lock_out(client, username, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": username, "password": "wrong"})
+    return client.post(reverse("login"), {"username": username, "password": PASSWORD})
+
+
+def test_the_lock_out_page_says_the_configured_duration(client, member_user, settings):
+    settings.AXES_COOLOFF_TIME = __import__("datetime").timedelta(minutes=42)
+    page = lock_out(client, "mia", settings).content.decode()
+    assert "Wait 42 minutes" in page and "15 minutes" not in page
+
+
+def test_an_admin_unlocks_a_locked_out_person_and_it_is_audited(admin_client, member_user, settings):
+    client = Client()
+    assert lock_out(client, "mia", settings).status_code == 429
+    people = admin_client.get(reverse("people")).content.decode()
+    row = people[people.index('data-user="mia"') :]
+    row = row[: row.index("</tr>")]
+    assert "locked out" in row and reverse("person_unlock", args=[member_user.pk]) in row
+    admin_client.post(reverse("person_unlock", args=[member_user.pk]))
+    entry = AuditEntry.objects.get(action="person.unlock")
+    assert entry.target_repr == "mia" and entry.actor_name == "ada"
+    signed_in = client.post(reverse("login"), {"username": "mia", "password": PASSWORD})
+    assert signed_in.status_code == 302
+    assert "locked out" not in admin_client.get(reverse("people")).content.decode()
+
+
+def test_members_cannot_unlock(member_client, admin_user):
+    assert member_client.post(reverse("person_unlock", args=[admin_user.pk])).status_code == 403
+    assert not AuditEntry.objects.filter(action="person.unlock").exists()

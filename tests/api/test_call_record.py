@@ -1,4 +1,4 @@
-"""A call's record, written by one prepared INSERT instead of a model save: every field reads back as saved."""
+"""A call's record: written by one prepared INSERT, every field reads back as saved; old records are pruned."""
 
 from datetime import timedelta
 
@@ -43,3 +43,27 @@ def test_a_record_without_model_or_counts(member_user):
     CallRecord("models", 0.0, caller).save()
     row = APICall.objects.get()
     assert row.model_id is None and row.model_name == "" and row.prompt_tokens is None and row.stream is False
+
+
+def test_prune_api_calls_deletes_records_older_than_the_retention(member_user, settings):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from providers.management.commands import prune_api_calls
+    from providers.models import APICall
+
+    key = keys.create(member_user, "k")[0]
+    for age in (1, 89, 91, 400):
+        call = APICall.objects.create(key=key, user=member_user, route="chat", status=200)
+        APICall.objects.filter(pk=call.pk).update(created_at=timezone.now() - timedelta(days=age))
+    settings.API_CALL_RETENTION_DAYS = 90
+    out = io.StringIO()
+    call_command("prune_api_calls", stdout=out)
+    assert "Deleted 2" in out.getvalue() and APICall.objects.count() == 2
+    assert prune_api_calls.prune(30, batch=1) == 1 and APICall.objects.count() == 1
+    settings.API_CALL_RETENTION_DAYS = 0
+    call_command("prune_api_calls", stdout=io.StringIO())
+    assert APICall.objects.count() == 1

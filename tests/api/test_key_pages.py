@@ -79,3 +79,33 @@ def test_create_api_key_command(member_user):
     for args in (["nobody", "x"], ["mia", " "], ["mia", "x", "--expires", "0"]):
         with pytest.raises(CommandError):
             call_command("create_api_key", *args, stdout=io.StringIO())
+
+
+def test_key_name_refuses_direction_controls_like_every_other_name(member_client):
+    """style: names refuse BIDI controls (generation_params.name_error); NewKeyForm.clean_name does not, so a key
+    named "prod\u202ekey" is listed reversed on the admins' page."""
+    from providers.models import APIKey
+
+    response = member_client.post("/account/", {"name": "prod\u202eyek-lanretni", "expires_in_days": ""})
+    assert response.status_code == 200
+    assert not APIKey.objects.filter(name__contains="\u202e").exists()
+
+
+def test_a_person_may_hold_at_most_api_max_keys_per_user_working_keys(member_user, member_client, settings):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from providers.models import APIKey
+
+    settings.API_MAX_KEYS_PER_USER = 2
+    first = keys.create(member_user, "one")[0]
+    keys.create(member_user, "two")
+    page = member_client.post("/account/", {"name": "three", "expires_in_days": ""}).content.decode()
+    assert "as many as one person may" in page
+    with pytest.raises(CommandError, match="API_MAX_KEYS_PER_USER"):
+        call_command("create_api_key", "mia", "four", stdout=io.StringIO())
+    assert APIKey.objects.count() == 2
+    keys.revoke(first)
+    member_client.post("/account/", {"name": "three", "expires_in_days": ""})
+    assert APIKey.objects.filter(name="three").exists()

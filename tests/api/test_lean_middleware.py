@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import resolve
 
 from providers.api import keys
@@ -85,3 +85,13 @@ def test_unknown_and_odd_paths_get_the_api_404():
         response = Client().get(path)
         assert response.status_code in (401, 404), path
         assert "error" in response.json(), path
+
+
+def test_a_server_error_on_the_api_has_the_openai_shape(db):
+    from providers.core import error_pages as errors_views
+
+    request = RequestFactory().post("/v1/chat/completions")
+    response = errors_views.server_error(request)
+    assert response.status_code == 500
+    error = json.loads(response.content)["error"]
+    assert error["type"] == "server_error" and error["message"]

@@ -1,9 +1,4 @@
-"""The per-token shortcuts of the hot path write exactly what the general code writes.
-
-A stream's tokens skip the general encoders (a dict built and dumped per token, a regex pass per token, a
-line-end rewrite per read); these tests hold each shortcut to the general path's bytes, over the texts that
-make JSON and SSE framing hard: quotes, backslashes, control characters, non-ASCII, surrogates, line ends.
-"""
+"""A stream's per-token /v1/ chunk and the API's shared parameter checks give exactly what the general code gives."""
 
 import json
 
@@ -13,17 +8,8 @@ from django.utils import translation
 
 from providers.api import openai_format as fmt
 from providers.core.parameters import parameter_fields
-from providers.huggingface import client
-from providers.huggingface.sse import DONE, SSEParser
-from providers.playground.runs import line, token_line
 
 TEXTS = ["a", " the", 'say "hi"', "back\\slash", "tab\there\nnew", "\x00\x1f", "é 日本 🙂", "\u2028", "\ufffd", "}{"]
-
-
-@pytest.mark.parametrize("text", TEXTS)
-def test_a_token_line_is_the_general_line(text):
-    assert token_line(text) == line({"type": "token", "text": text})
-    assert json.loads(token_line(text)) == {"type": "token", "text": text}
 
 
 @pytest.mark.parametrize("route", ["chat", "completions"])
@@ -44,27 +30,6 @@ def test_a_model_id_with_the_placeholder_falls_back_to_the_general_chunk():
     chunks = fmt.TokenChunks("completions", "cmpl-abc", "odd\x00id", False)
     assert json.loads(chunks("x")[6:])["model"] == "odd\x00id"
     assert json.loads(chunks("x")[6:])["choices"][0]["text"] == "x"
-
-
-STREAM = b'data: {"a": 1}\n\n: keep-alive\n\ndata:{"b": "\xc3\xa9"}\n\nevent: x\ndata: [DONE]\n\n'
-
-
-@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
-@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
-def test_the_sse_parser_reads_every_line_end_in_any_framing(end, size):
-    raw = STREAM.replace(b"\n", end)
-    parser, out = SSEParser(1000), []
-    for start in range(0, len(raw), size):
-        out += parser.feed(raw[start : start + size])
-    assert out == ['{"a": 1}', '{"b": "é"}', DONE]
-
-
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [("plain", "plain"), ("é 🙂", "é 🙂"), ("Hi \ud83d", "Hi \ufffd"), ("\udc00x\ud800", "\ufffdx\ufffd"), ("", "")],
-)
-def test_clean_text_replaces_lone_surrogates_only(given, expected):
-    assert client.clean_text(given) == expected
 
 
 class _FormAsBefore(forms.Form):

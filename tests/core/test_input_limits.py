@@ -1,4 +1,6 @@
-"""Hostile input through the model form, the import and the playground: out-of-range numbers, wrong JSON types,
+"""Hostile input to the model form, the import and the playground gets a message naming the field, never a 500.
+
+Hostile input through the model form, the import and the playground: out-of-range numbers, wrong JSON types,
 NUL characters, direction overrides, deep nesting and oversized files. Every one gets a clear message naming the
 field, never a 500, on SQLite and PostgreSQL alike (the same table runs through all three entry points)."""
 

@@ -1,4 +1,6 @@
-"""Page chrome and words: empty states with a next step, no red "0 failing", error pages with navigation,
+"""Page chrome and words: empty states, error pages with navigation, favicon, dates, no raw values.
+
+Page chrome and words: empty states with a next step, no red "0 failing", error pages with navigation,
 a favicon, one date format, no raw codes or Python values in model pages."""
 
 from django.urls import reverse

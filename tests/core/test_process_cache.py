@@ -1,4 +1,4 @@
-"""What a process keeps in memory for the playground (providers/cached.py) is reloaded as soon as it changes."""
+"""What a process keeps in memory for the playground (providers/core/cached.py) is reloaded as soon as it changes."""
 
 import pytest
 from django.contrib.auth.models import Group

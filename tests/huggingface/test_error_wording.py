@@ -1,4 +1,6 @@
-"""The category → title and advice table: every category worded for every endpoint type, in both languages,
+"""Every failure category has a title and advice for every endpoint type, in both languages.
+
+The category → title and advice table: every category worded for every endpoint type, in both languages,
 and advice that never contradicts the endpoint type in use."""
 
 import pytest

@@ -1,4 +1,6 @@
-"""The outbound policy on every hop and every socket: redirects never carry the token to another origin (nor over
+"""Redirects never carry the token off its origin, and a blocked name never gets a TCP handshake.
+
+The outbound policy on every hop and every socket: redirects never carry the token to another origin (nor over
 plain http), and a blocked name never gets a TCP handshake (resolve-and-pin), whatever listens there."""
 
 import socket

@@ -1,4 +1,6 @@
-"""Whole answers read without the helper thread (generate(..., heartbeats=False), the API's whole answers): the
+"""Whole answers read without the helper thread keep the deadline, size limit and freed connection.
+
+Whole answers read without the helper thread (generate(..., heartbeats=False), the API's whole answers): the
 deadline, the size limit and the freed connection hold as with the pump; the items are the same."""
 
 import json

@@ -328,3 +328,16 @@ def test_tokens_arriving_in_one_burst_get_no_rate(hf, member_client, provider_to
     figures = events(run(member_client, model, stream=True))[-1]["figures"]
     assert figures["generated_tokens"] == 4 and figures["ttft_ms"] > 0
     assert figures["tokens_per_second"] is None  # four tokens within milliseconds: not a rate worth showing
+
+
+def test_an_oversized_playground_run_gets_the_json_error(member_client, hosted_model, settings):
+    response = member_client.post(
+        reverse("playground_run"),
+        {"model": hosted_model.pk, "prompt": "x" * 3_000_000},
+        HTTP_ACCEPT="application/x-ndjson",
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    message = response.json()["errors"]["__all__"][0]["message"]
+    assert "too large" in message and "2.5 MB" in message
+    assert not PlaygroundRun.objects.exists()

@@ -1,4 +1,6 @@
-"""Everything the console writes is private (folders 700, files 600) after the real start-up paths, run as
+"""Everything the console writes at start-up is private (folders 700, files 600) under umask 022.
+
+Everything the console writes is private (folders 700, files 600) after the real start-up paths, run as
 processes with the usual umask 022: manage.py migrate, gunicorn serving a request that writes a session, and
 the first-run .env. An existing folder that is too open is reported in one line and fixed."""
 

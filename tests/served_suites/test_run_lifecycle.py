@@ -1,4 +1,6 @@
-"""Runs survive the server: a real gunicorn (config/gunicorn.py and its hooks) killed, stopped and restarted with
+"""Runs survive a real gunicorn killed, stopped and restarted with streams in flight.
+
+Runs survive the server: a real gunicorn (config/gunicorn.py and its hooks) killed, stopped and restarted with
 streams in flight, under threads and under gevent. Every run ends in a final state holding the streamed text.
 """
 

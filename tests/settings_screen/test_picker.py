@@ -187,3 +187,12 @@ def test_a_refused_token_still_searches_anonymously(catalog, admin_client, db):
     provider.save()
     answer = search(admin_client, "Llama-3.1")
     assert answer["ok"] is True and answer["results"][0]["access"] is None
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_picker_model_parameter_of_unicode_digits_is_not_a_500(hf, admin_client, provider_token, method):
+    """picker_views._model() checks str.isdigit(), which is true for "²"; the query then raises ValueError."""
+    url = "/settings/providers/huggingface/endpoints/" + ("state/" if method == "get" else "start/")
+    admin_client.raise_request_exception = False
+    response = getattr(admin_client, method)(url, {"namespace": "alice", "name": "tgi", "model": "\u00b2"})
+    assert response.status_code < 500, response.content[:200]

@@ -352,3 +352,23 @@ def test_form_tests_never_saved_are_dropped_after_an_hour(hf, admin_client, prov
     ConnectionTest.objects.filter(pk=old).update(created_at=timezone.now() - timedelta(hours=2))
     new = admin_client.post(reverse("model_test_form"), form_data()).json()["test_id"]
     assert list(ConnectionTest.objects.values_list("pk", flat=True)) == [new]
+
+
+@pytest.mark.parametrize("estimated_time", [-5, "soon"])
+def test_test_connection_with_an_odd_estimated_time_is_not_a_500(hf, admin_client, chat_model, estimated_time):
+    """The same client._call defect reached from Test connection: the diagnosis page gets a 500."""
+    hf.fault(r"chat/completions", "loading", times=5, estimated_time=estimated_time)
+    admin_client.raise_request_exception = False
+    url = f"/settings/providers/huggingface/models/{chat_model.pk}/test/"
+    response = admin_client.post(url, HTTP_ACCEPT="application/json")
+    assert response.status_code < 500, response.content[:200]
+
+
+def test_test_connection_of_an_endpoint_whose_info_says_infinity(hf, admin_client, provider_token):
+    model = create_endpoint_model(hf.base, display_name="paced")
+    info = '{"model_id": "x", "router": "text-generation-router", "max_total_tokens": Infinity}'
+    hf.fault(r"/ep/tgi/info", "status", times=1, status=200, body=info)
+    admin_client.raise_request_exception = False
+    url = f"/settings/providers/huggingface/models/{model.pk}/test/"
+    response = admin_client.post(url, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content[:300]
