@@ -1,4 +1,6 @@
-"""The API's screens in headless Chromium: a key created and shown once, and the playground's code snippets
+"""The API's screens in headless Chromium: a key shown once, code snippets that run as written.
+
+The API's screens in headless Chromium: a key created and shown once, and the playground's code snippets
 that follow the chosen model and parameters and run as written."""
 
 import json

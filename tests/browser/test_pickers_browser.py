@@ -1,4 +1,6 @@
-"""The journey in headless Chromium: find a served model by typing, save and test it; pick an endpoint from the
+"""Finding, saving, testing and waking models and endpoints through the pickers in headless Chromium.
+
+The journey in headless Chromium: find a served model by typing, save and test it; pick an endpoint from the
 account, resume it, watch it come up, save and test it; wake an endpoint from its page after a failed test."""
 
 import re

@@ -1,4 +1,6 @@
-"""Every page in English and 简体中文, at desktop (1280 px) and phone (390 px) width: a full-page screenshot each
+"""Every page in both languages and two widths shows no raw code, Python value or untranslated string.
+
+Every page in English and 简体中文, at desktop (1280 px) and phone (390 px) width: a full-page screenshot each
 (`make screenshots` keeps them in screenshots/), and no raw category code, Python literal or untranslated
 string in the visible text."""
 
