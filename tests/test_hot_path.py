@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from providers.huggingface import client
+from providers.huggingface.generation import Target, generate
 from providers.models import HFModel, PlaygroundRun, RunStatus
 from tests.conftest import wait_for
 
@@ -56,8 +56,8 @@ def test_a_run_whose_write_fails_closes_the_request_it_already_sent(faulty, memb
 
 
 def test_a_generation_closed_before_its_first_item_frees_the_upstream(faulty):
-    target = client.Target("inference_endpoint", "text-generation", endpoint_url=f"{faulty.base}/silent_start")
-    generation = client.generate(target, {}, prompt="hi", stream=True)
+    target = Target("inference_endpoint", "text-generation", endpoint_url=f"{faulty.base}/silent_start")
+    generation = generate(target, {}, prompt="hi", stream=True)
     assert wait_for(lambda: len(faulty.opened("silent_start")) == 1, 1)  # sent at once, not at the first next()
     generation.close()
     assert wait_for(lambda: len(faulty.closed("silent_start")) == 1, 1), faulty.connections

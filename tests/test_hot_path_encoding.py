@@ -13,7 +13,7 @@ from django.utils import translation
 
 from providers.api import openai_format as fmt
 from providers.core.parameters import parameter_fields
-from providers.huggingface import client
+from providers.huggingface import generation
 from providers.huggingface.sse import DONE, SSEParser
 from providers.playground.runs import line, token_line
 
@@ -64,7 +64,7 @@ def test_the_sse_parser_reads_every_line_end_in_any_framing(end, size):
     [("plain", "plain"), ("é 🙂", "é 🙂"), ("Hi \ud83d", "Hi \ufffd"), ("\udc00x\ud800", "\ufffdx\ufffd"), ("", "")],
 )
 def test_clean_text_replaces_lone_surrogates_only(given, expected):
-    assert client.clean_text(given) == expected
+    assert generation.clean_text(given) == expected
 
 
 class _FormAsBefore(forms.Form):

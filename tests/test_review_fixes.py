@@ -6,7 +6,7 @@ import pytest
 from django.test import Client, RequestFactory
 
 from providers.api import catalog, keys
-from providers.huggingface import client
+from providers.huggingface import transport
 from tests.conftest import TOKEN, create_endpoint_model
 
 
@@ -138,7 +138,7 @@ def test_a_non_json_answer_echoing_the_token_is_quoted_without_it(hf, member_key
     response = post(api(member_key), "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
     assert response.status_code == 502
     text = response.content.decode()
-    assert "debug" in text and client.REDACTED in text and TOKEN not in text
+    assert "debug" in text and transport.REDACTED in text and TOKEN not in text
 
 
 # --- 7. OpenAI's temperature 0 and top_p 1 on a TGI text model ------------------------------------------------
