@@ -217,7 +217,7 @@ def test_deactivated_owner_key_stops_at_once(served, hf):
 
 
 SETUP_USER = (
-    "from providers import roles; from django.contrib.auth.models import User; "
+    "from providers.core import roles; from django.contrib.auth.models import User; "
     "roles.set_role(User.objects.create_user('temp', 't@example.com', 'x'), roles.MEMBER)"
 )
 
