@@ -15,8 +15,9 @@ from django.conf import settings
 
 from providers.core import freshness
 from providers.core.targets import target_for
-from providers.huggingface import client
+from providers.huggingface import engines, transport
 from providers.huggingface.errors import HFError
+from providers.huggingface.generation import Target
 from providers.models import EndpointType, HFModel
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Entry:
     task: str
     created: int
     defaults: dict
-    target: client.Target | None
+    target: Target | None
     problem: str  # an error category when no target can be built (no token, undecryptable token, a defect)
 
     @property
@@ -116,8 +117,8 @@ def target(entry, deadline):
     with _learned_lock:
         known = _learned.get(key)
     if known is None:
-        probe = client.Deadline(min(settings.HF_TEST_TIMEOUT, max(deadline.left(), 0)))
-        found = client.identify_engine(base.endpoint_url, base.token, probe)
+        probe = transport.Deadline(min(settings.HF_TEST_TIMEOUT, max(deadline.left(), 0)))
+        found = engines.identify_engine(base.endpoint_url, base.token, probe)
         known = (found.engine, found.served_model[:300])
         with _learned_lock:
             if len(_learned) >= _LEARNED_MAX:

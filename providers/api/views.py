@@ -19,8 +19,9 @@ from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
 from providers.core import freshness
 from providers.core.db import release_connection
-from providers.huggingface import client
+from providers.huggingface import adapters, transport
 from providers.huggingface.errors import HFError
+from providers.huggingface.generation import generate
 
 
 class RecordedResponse(JsonResponse):
@@ -257,13 +258,13 @@ def _generate(request, caller, record, generation, route, entry=None):
             slot = limits.open_stream(caller)
         except limits.Limited as exc:
             return _limited(exc)
-    deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
+    deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
     upstream = None
     try:
         target = catalog.target(entry, deadline)
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
-        upstream = client.generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
+        upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
         first = _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)
         answer.details = details
@@ -287,9 +288,9 @@ def _generate(request, caller, record, generation, route, entry=None):
 
 
 def _first(upstream):
-    """The first text or Finish, skipping the idle markers the client yields while the upstream is silent."""
+    """The first text or Finish, skipping the idle markers generate() yields while the upstream is silent."""
     for item in upstream:
-        if isinstance(item, (str, client.Finish)):
+        if isinstance(item, (str, adapters.Finish)):
             return item
     raise HFError("connection_lost")
 
@@ -305,7 +306,7 @@ def _upstream_failure(exc, record):
 
 
 class Answer:
-    """Turns the client's items into OpenAI's answer, whole or as SSE events, measuring as it goes."""
+    """Turns generate()'s items into OpenAI's answer, whole or as SSE events, measuring as it goes."""
 
     def __init__(self, route, entry, record, upstream, first, include_usage):
         self.route, self.entry, self.record = route, entry, record
@@ -321,7 +322,7 @@ class Answer:
             if not self.parts and self.record.ttft_ms is None:
                 self.record.ttft_ms = round((time.perf_counter() - self.record.started) * 1000, 1)
             self.parts.append(item)
-        elif isinstance(item, client.Finish):
+        elif isinstance(item, adapters.Finish):
             self.finish = item
 
     def _tokens(self):
@@ -369,7 +370,7 @@ class Answer:
         item, started = self.first, False
         try:
             while True:
-                if isinstance(item, client.Finish):
+                if isinstance(item, adapters.Finish):
                     self._take(item)
                     break
                 if isinstance(item, str):

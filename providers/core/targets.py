@@ -1,9 +1,9 @@
-"""A configured model as the Hugging Face client's Target: its token resolved, its engine learnt once."""
+"""A configured model as a generation.Target: its token resolved, its engine learnt once."""
 
 from django.conf import settings
 
 from providers.core import cached, crypto, freshness
-from providers.huggingface import client
+from providers.huggingface import engines, generation, transport
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, ProviderSettings
 
@@ -28,11 +28,11 @@ def _stored_token(model):
 
 
 def target_for(model, typed_token="", scale_up=False, detect=True):
-    """The client Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
+    """The generation.Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
     token = resolve_token(model, typed_token)
     if not token and model.endpoint_type != EndpointType.INFERENCE_ENDPOINT:
         raise HFError("no_token")
-    target = client.Target(
+    target = generation.Target(
         endpoint_type=model.endpoint_type,
         task=model.task,
         repo_id=model.repo_id,
@@ -43,7 +43,7 @@ def target_for(model, typed_token="", scale_up=False, detect=True):
         served_model=model.served_model,
     )
     if detect and model.pk and model.endpoint_type == EndpointType.INFERENCE_ENDPOINT and not model.engine:
-        found = client.identify_engine(target.endpoint_url, token, client.Deadline(settings.HF_TEST_TIMEOUT))
+        found = engines.identify_engine(target.endpoint_url, token, transport.Deadline(settings.HF_TEST_TIMEOUT))
         remember_engine(model, found)
         target.engine, target.served_model = found.engine, found.served_model
     return target

@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.core.cache import cache
 
-from providers.huggingface import client
+from providers.huggingface import hub, transport
 from providers.huggingface.errors import HFError
 
 PAGE_SIZE = 20
@@ -35,7 +35,7 @@ def router_catalog(token, deadline):
     catalog = cache.get(key)
     if catalog is None:
         try:
-            items = client.router_models(token, deadline)
+            items = hub.router_models(token, deadline)
         except HFError:
             return {}  # the Hub's own mapping still says who serves what; prices are then unknown
         catalog = {item["id"]: [p for p in item.get("providers") or [] if isinstance(p, dict)] for item in items}
@@ -50,7 +50,7 @@ def search(query, task, token="", cursor=""):
     cached = cache.get(key)
     if cached is not None:
         return cached
-    deadline = client.Deadline(settings.HF_PICKER_TIMEOUT)
+    deadline = transport.Deadline(settings.HF_PICKER_TIMEOUT)
     params = {
         "search": query,
         "limit": PAGE_SIZE,
@@ -61,12 +61,12 @@ def search(query, task, token="", cursor=""):
     if cursor:
         params["cursor"] = cursor
     try:
-        items, following = client.search_models(params, token or None, deadline)
+        items, following = hub.search_models(params, token or None, deadline)
     except HFError as exc:
         if exc.category != "invalid_token" or not token:
             raise
         token = ""  # the search is public: a refused token only loses the access checks
-        items, following = client.search_models(params, None, deadline)
+        items, following = hub.search_models(params, None, deadline)
     catalog = router_catalog(token or None, deadline)
     results = [describe(item, catalog.get(item["id"], []), task) for item in items]
     checks = 0
@@ -75,7 +75,7 @@ def search(query, task, token="", cursor=""):
         if result["gated"] and token and checks < MAX_ACCESS_CHECKS and deadline.left() > deadline.seconds / 2:
             checks += 1
             try:
-                result["access"] = client.has_access(result["id"], token, client.Deadline(deadline.left() / 2))
+                result["access"] = hub.has_access(result["id"], token, transport.Deadline(deadline.left() / 2))
             except HFError:
                 result["access"] = None
     answer = {"results": results, "next": following}
@@ -162,7 +162,7 @@ def canonical_legacy_id(repo_id, token=""):
     if not LEGACY_RE.match(name):
         return None
     try:
-        canonical, _info = client.canonical_repo_id(name, token or None, client.Deadline(settings.HF_PICKER_TIMEOUT))
+        canonical, _info = hub.canonical_repo_id(name, token or None, transport.Deadline(settings.HF_PICKER_TIMEOUT))
     except HFError as exc:
         if exc.category == "model_not_found":
             return None

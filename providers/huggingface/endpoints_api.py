@@ -1,17 +1,18 @@
-"""The account's Inference Endpoints (§9): list them across the token's namespaces, resume or wake one, read its state.
-
-Control-plane bodies are summarised here into what the console shows and fills in; nothing else reads them.
+"""The account's Inference Endpoints (§9): the control-plane calls that list, read, resume and wake them, across
+the token's namespaces. Control-plane bodies are summarised here into what the console shows and fills in; nothing
+else reads them.
 """
 
 import hashlib
 import re
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import client, engines
+from providers.huggingface import engines, hub, transport
 from providers.huggingface.errors import HFError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")  # namespaces and endpoint names
@@ -36,6 +37,49 @@ OTHER_IMAGES = {
 
 def valid_name(value):
     return bool(NAME_RE.match(value or ""))
+
+
+def _control_url(namespace, name="", command=""):
+    url = f"{settings.HF_ENDPOINTS_API_URL}/endpoint/{quote(namespace, safe='')}"
+    if name:
+        url += f"/{quote(name, safe='')}"
+    return url + (f"/{command}" if command else "")
+
+
+def endpoints_in(namespace, token, deadline=None):
+    body = transport.json_of(transport.call("GET", _control_url(namespace), "control", token, deadline=deadline))
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise HFError("bad_response", _("The Inference Endpoints list has no items."))
+    return [item for item in items if isinstance(item, dict) and item.get("name")]
+
+
+def endpoint_record(namespace, name, token, deadline=None):
+    body = transport.json_of(transport.call("GET", _control_url(namespace, name), "control", token, deadline=deadline))
+    if not isinstance(body, dict):
+        raise HFError("bad_response", _("The Inference Endpoints API did not return an endpoint."))
+    return body
+
+
+def resume_endpoint(namespace, name, token, deadline=None):
+    """POST …/resume; an endpoint that is already running is not an error (as huggingface_hub's running_ok)."""
+    try:
+        response = transport.call("POST", _control_url(namespace, name, "resume"), "control", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category == "input_rejected" and "already running" in exc.message.lower():
+            return endpoint_record(namespace, name, token, deadline)
+        raise
+    body = transport.json_of(response)
+    return body if isinstance(body, dict) else endpoint_record(namespace, name, token, deadline)
+
+
+def wake_endpoint(url, token, health_route="/health", deadline=None):
+    """Send the request that makes a scaled-to-zero endpoint start a replica (§9.6); its answer does not matter."""
+    try:
+        transport.call("GET", url.rstrip("/") + (health_route or "/health"), "endpoint", token, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("invalid_token", "blocked_by_url_policy", "dns_failure", "tls_error"):
+            raise
 
 
 def summarise(namespace, raw):
@@ -75,11 +119,11 @@ def summarise(namespace, raw):
 
 def list_all(token):
     """{"endpoints": [...], "problems": [{"namespace", "category", "message"}]}; raises HFError on a bad token."""
-    deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
+    deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
     endpoints, problems = [], []
     for namespace in namespaces(token, deadline):
         try:
-            items = client.endpoints_in(namespace, token, deadline)
+            items = endpoints_in(namespace, token, deadline)
         except HFError as exc:
             if exc.category in ("timeout", "connection_refused", "dns_failure", "tls_error", "connection_lost"):
                 raise
@@ -94,7 +138,7 @@ def namespaces(token, deadline):
     key = "hf-namespaces:" + hashlib.sha256(f"{settings.HF_HUB_URL}\x1f{token}".encode()).hexdigest()[:32]
     found = cache.get(key)
     if found is None:
-        found = list(client.whoami(token, deadline).namespaces)
+        found = list(hub.whoami(token, deadline).namespaces)
         cache.set(key, found, settings.HF_PICKER_CACHE_SECONDS)
     return found
 
@@ -122,19 +166,17 @@ def find_by_url(token, url):
 
 
 def state(namespace, name, token):
-    return summarise(
-        namespace, client.endpoint_record(namespace, name, token, client.Deadline(settings.HF_TEST_TIMEOUT))
-    )
+    return summarise(namespace, endpoint_record(namespace, name, token, transport.Deadline(settings.HF_TEST_TIMEOUT)))
 
 
 def start(namespace, name, token):
     """Resume a paused endpoint or wake a scaled-to-zero one; returns (action, summary after the request)."""
-    deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
-    current = summarise(namespace, client.endpoint_record(namespace, name, token, deadline))
+    deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
+    current = summarise(namespace, endpoint_record(namespace, name, token, deadline))
     if current["state"] == "scaledToZero" and current["url"]:
         # Whether /resume wakes a scaled-to-zero endpoint is not documented (§9.6); a request to it does.
-        client.wake_endpoint(current["url"], token, current["health_route"], client.Deadline(5))
+        wake_endpoint(current["url"], token, current["health_route"], transport.Deadline(5))
         return "wake", state(namespace, name, token)
     if current["state"] in ("paused", "scaledToZero"):
-        return "resume", summarise(namespace, client.resume_endpoint(namespace, name, token, deadline))
+        return "resume", summarise(namespace, resume_endpoint(namespace, name, token, deadline))
     return "none", current

@@ -1,8 +1,8 @@
-"""The server behind an endpoint URL: which engine it is (two requests at most), and how each engine is spoken to.
+"""The server behind an endpoint URL: which engine answers there (two requests at most) and what it is called.
 
 TGI keeps its own routes (`POST /` for completion); vLLM, SGLang, llama.cpp and any other OpenAI-compatible
-server get `/v1/completions` and `/v1/chat/completions` with the parameters that engine accepts. TEI serves
-embeddings, not text generation. See shared/docs/hf-protocol.md §10.
+server get `/v1/completions` and `/v1/chat/completions`; TEI serves embeddings, not text generation. How each is
+spoken to is its adapter's (adapters/). See shared/docs/hf-protocol.md §10.
 """
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import numbers
+from providers.huggingface import numbers, transport
 from providers.huggingface.errors import HFError
 
 TGI = "tgi"
@@ -32,15 +32,6 @@ LABELS = {
 }
 CHOICES = [(key, label) for key, label in LABELS.items()]
 OPENAI_COMPATIBLE = {VLLM, SGLANG, LLAMACPP, OPENAI}
-
-# Playground parameter -> the name each OpenAI-compatible engine accepts on /v1/completions and chat.
-_OPENAI_COMMON = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
-PARAMETERS = {
-    VLLM: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repetition_penalty"},
-    SGLANG: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repetition_penalty"},
-    LLAMACPP: {**_OPENAI_COMMON, "stop_sequences": "stop", "top_k": "top_k", "repetition_penalty": "repeat_penalty"},
-    OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
-}
 
 # The model id a server announces under /v1/models `owned_by`.
 _OWNERS = {"vllm": VLLM, "sglang": SGLANG, "llamacpp": LLAMACPP}
@@ -117,14 +108,56 @@ def version_from(engine, body):
 VERSION_ROUTES = {VLLM: "/version", SGLANG: "/get_server_info", LLAMACPP: "/props"}
 
 
-def check_generates(engine):
-    """Refuse before sending a generation to a server that cannot generate text."""
-    if engine == TEI:
-        raise HFError(
-            "not_text_generation_server",
-            _("This endpoint runs text-embeddings-inference: it computes embeddings and does not generate text."),
-        )
-
-
 def _int(value):
     return numbers.count(value) or None  # a context of 0 tokens says nothing
+
+
+def endpoint_info(base_url, token=None, deadline=None, headers=None):
+    """TGI's /info when the server has it; None for servers without it."""
+    try:
+        response = transport.call(
+            "GET", base_url.rstrip("/") + "/info", "endpoint", token, headers=headers, deadline=deadline
+        )
+    except HFError as exc:
+        if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error"):
+            return None
+        raise
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _optional_json(url, token, deadline, headers):
+    """GET a route that some servers lack: the JSON body, or None when it is missing or not JSON."""
+    try:
+        response = transport.call("GET", url, "endpoint", token, headers=headers, deadline=deadline)
+    except HFError as exc:
+        if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error", "model_not_found"):
+            return None
+        raise
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def identify_engine(base_url, token=None, deadline=None, headers=None, with_version=False):
+    """Which server answers at base_url, in two requests (`/info`, then `/v1/models`); §10.1.
+
+    with_version adds one request to the engine's own version route when the first two did not name it.
+    """
+    base = base_url.rstrip("/")
+    found = from_info(endpoint_info(base, token, deadline, headers))
+    if found is None:
+        found = from_models(_optional_json(base + "/v1/models", token, deadline, headers))
+    if found is None:
+        return EngineInfo(UNKNOWN)
+    route = VERSION_ROUTES.get(found.engine)
+    if with_version and route and not found.version:
+        try:
+            found.version = version_from(found.engine, _optional_json(base + route, token, deadline, headers))
+        except HFError:
+            pass  # the version is a detail; the engine is known
+    return found

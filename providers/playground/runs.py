@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from providers.core import db
 from providers.core.ndjson import line
 from providers.core.targets import target_for
-from providers.huggingface import client
+from providers.huggingface import adapters, generation, reader, transport
 from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
@@ -78,7 +78,7 @@ def token_line(text):
 
 
 class Relay:
-    """Pulls from the client generator and turns it into NDJSON lines, saving the run at the end.
+    """Pulls from generate() and turns it into NDJSON lines, saving the run at the end.
 
     `start()` runs in the view so failures within the first second become one error line; iterating the relay
     yields each token the moment it arrives, and a wait line each second the upstream is silent (a closed tab
@@ -117,14 +117,14 @@ class Relay:
             target = target_for(self.model)
             db.release_connection()
             run = self.run
-            deadline = client.Deadline(settings.HF_GENERATION_TIMEOUT)
+            deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
             sent = time.perf_counter()
             if self.model.is_chat:
-                self.generator = client.generate(
+                self.generator = generation.generate(
                     target, run.parameters, messages=run.messages, stream=self.stream, deadline=deadline
                 )
             else:
-                self.generator = client.generate(
+                self.generator = generation.generate(
                     target, run.parameters, prompt=run.prompt, stream=self.stream, deadline=deadline
                 )
         except HFError as exc:
@@ -149,7 +149,7 @@ class Relay:
     def answered(self):
         """The whole answer (or a failure) is already here: one plain response carries it. A whole answer that
         takes longer than a second is streamed too, so that its wait lines reach the browser."""
-        return self.error is not None or (not self.stream and self.pending is not client.IDLE)
+        return self.error is not None or (not self.stream and self.pending is not reader.IDLE)
 
     def events(self):
         """The run's events: dicts, and each token already as its NDJSON line (bytes)."""
@@ -169,7 +169,7 @@ class Relay:
                         RunStatus.INTERRUPTED,
                     )
                     return
-                if isinstance(item, client.Finish):
+                if isinstance(item, adapters.Finish):
                     self.finish = item
                     break
                 if isinstance(item, str):  # anything else but IDLE is not part of the answer
@@ -177,7 +177,7 @@ class Relay:
                     self.first_at = self.first_at or self.last_at
                     self.parts.append(item)
                     yield token_line(item)  # already a line: the hot path of a stream
-                elif item is client.IDLE:
+                elif item is reader.IDLE:
                     wait = self._wait()
                     if wait:
                         yield wait

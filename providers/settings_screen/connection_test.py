@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import client, engines
+from providers.huggingface import adapters, engines, generation, hub, transport
 from providers.huggingface.errors import HFError
 from providers.models import ConnectionTest, EndpointType, Task
 
@@ -53,10 +53,10 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
 
     `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
-    the client waits for a model to load. `target` skips resolving the token (the caller did it already).
+    a call waits for a model to load. `target` skips resolving the token (the caller did it already).
     """
     started = time.monotonic()
-    deadline = client.Deadline(settings.HF_TEST_TIMEOUT)
+    deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
     if listener:
         deadline.on_wait = lambda category, seconds: listener(
             {"type": "loading", "category": category, "seconds": round(seconds, 1)}
@@ -72,14 +72,14 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
         params = {"max_new_tokens": PROBE_TOKENS}
         steps.begin(_("Tiny generation"))
         if model.task == Task.CHAT:
-            chunks = client.generate(
+            chunks = generation.generate(
                 target, params, messages=[{"role": "user", "content": PROBE_PROMPT}], deadline=deadline
             )
         else:
-            chunks = client.generate(
+            chunks = generation.generate(
                 target, {**params, "return_full_text": False}, prompt=PROBE_PROMPT, deadline=deadline
             )
-        finish = [c for c in chunks if isinstance(c, client.Finish)][0]
+        finish = [c for c in chunks if isinstance(c, adapters.Finish)][0]
         steps.add(_("Tiny generation"), True, finish.text[:200])
         return _result(model, True, started, steps, server_info, sample=finish.text, server=finish.server)
     except HFError as exc:
@@ -91,7 +91,7 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
 
 def _check_hub(model, target, deadline, steps):
     steps.begin(_("Token"))
-    info = client.whoami(target.token, deadline)
+    info = hub.whoami(target.token, deadline)
     allowed = info.can_call_providers
     role = TOKEN_ROLES.get(info.role, info.role)
     steps.add(_("Token"), allowed, _("valid, %(role)s token of %(name)s") % {"role": role, "name": info.name})
@@ -102,16 +102,16 @@ def _check_hub(model, target, deadline, steps):
         )
     repo_id, provider = split_provider(model.repo_id)
     steps.begin(_("Model on the Hub"))
-    hub = client.model_info(
+    card = hub.model_info(
         repo_id,
         target.token,
         deadline=deadline,
         expand=("pipeline_tag", "gated", "inference", "inferenceProviderMapping", "tags"),
     )
-    mapping = client.provider_mapping(hub)
-    tag = hub.get("pipeline_tag")
+    mapping = hub.provider_mapping(card)
+    tag = card.get("pipeline_tag")
     detail = _("listed as %(tag)s") % {"tag": tag} if tag else _("no task listed")
-    if hub.get("gated"):
+    if card.get("gated"):
         detail += _("; gated: access must be granted")
     steps.add(_("Model on the Hub"), True, detail)
     live = sorted(p for p, status in mapping.items() if status == "live")
@@ -119,8 +119,8 @@ def _check_hub(model, target, deadline, steps):
         steps.add(
             _("Providers"), bool(live), _("live: %(names)s") % {"names": ", ".join(live)} if live else _("none live")
         )
-        chat_model = "conversational" in (hub.get("tags") or [])
-        if not chat_model and set(live) <= {"hf-inference"} and (live or hub.get("inference") == "warm"):
+        chat_model = "conversational" in (card.get("tags") or [])
+        if not chat_model and set(live) <= {"hf-inference"} and (live or card.get("inference") == "warm"):
             raise HFError(
                 "model_not_served",
                 _("%(repo)s is not a chat model; only the Hosted Inference API serves it.") % {"repo": repo_id},
@@ -143,7 +143,7 @@ def _check_hub(model, target, deadline, steps):
             "wrong_task",
             _("The Hub lists %(repo)s as %(tag)s, not %(task)s.") % {"repo": repo_id, "tag": tag, "task": model.task},
         )
-    served = hub.get("inference") == "warm" or mapping.get("hf-inference") == "live"
+    served = card.get("inference") == "warm" or mapping.get("hf-inference") == "live"
     if not served:
         others = [p for p in live if p != "hf-inference"]
         if others:
@@ -158,7 +158,7 @@ def _check_hub(model, target, deadline, steps):
 
 def _check_endpoint(model, target, deadline, steps, save=True):
     steps.begin(_("Server"))
-    found = client.identify_engine(target.endpoint_url, target.token, deadline, target.headers(), with_version=True)
+    found = engines.identify_engine(target.endpoint_url, target.token, deadline, target.headers(), with_version=True)
     remember_engine(model, found, save=save)
     target.engine, target.served_model = found.engine, found.served_model
     summary = {"engine": found.engine, "engine_name": found.label}
@@ -169,7 +169,7 @@ def _check_endpoint(model, target, deadline, steps, save=True):
         steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
         return {"reachable": True, **summary}
     steps.add(_("Server"), found.engine != engines.TEI, found.describe())
-    engines.check_generates(found.engine)
+    adapters.adapter_for(target).check_generates(target)
     configured = split_provider(model.repo_id)[0]
     if configured and found.served_model and configured.lower() != found.served_model.lower():
         warning = _("The model here is %(configured)s but the server serves %(served)s.") % {

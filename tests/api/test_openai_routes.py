@@ -363,13 +363,13 @@ def test_tgi_form_on_the_model_url(member_key, text_model):
 def test_a_silent_upstream_becomes_heartbeats(member_key, text_model):
     """Items that are neither text nor Finish (the client's idle marker) are SSE comments, not lost events."""
     from providers.api.accounting import CallRecord
-    from providers.huggingface import client
+    from providers.huggingface import adapters
 
     def upstream():
         yield object()
         yield "a"
         yield object()
-        yield client.Finish("a", "stop", 1)
+        yield adapters.Finish("a", "stop", 1)
 
     entry = type("E", (), {"api_id": "m"})()
     items = upstream()

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from providers.api import keys
-from providers.huggingface import client
+from providers.huggingface import transport
 from tests.conftest import TOKEN, create_endpoint_model
 
 
@@ -140,4 +140,4 @@ def test_a_non_json_answer_echoing_the_token_is_quoted_without_it(hf, member_key
     response = post(api(member_key), "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
     assert response.status_code == 502
     text = response.content.decode()
-    assert "debug" in text and client.REDACTED in text and TOKEN not in text
+    assert "debug" in text and transport.REDACTED in text and TOKEN not in text

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from providers.huggingface import client
+from providers.huggingface import adapters, generation, hub
 from providers.huggingface.errors import HFError
 
 RECORDINGS = Path(
@@ -94,12 +94,12 @@ def replay(settings):
 
 
 def endpoint(r, task="text-generation"):
-    return client.Target("inference_endpoint", task, endpoint_url=r.base + "/models/x", token="hf_x")
+    return generation.Target("inference_endpoint", task, endpoint_url=r.base + "/models/x", token="hf_x")
 
 
 def collect(target, stream=False, **kwargs):
     kwargs.setdefault("prompt", "test")
-    return list(client.generate(target, {"max_new_tokens": 1}, stream=stream, **kwargs))
+    return list(generation.generate(target, {"max_new_tokens": 1}, stream=stream, **kwargs))
 
 
 def test_tgi_stream_without_space_and_with_details(replay):
@@ -113,7 +113,7 @@ def test_tgi_stream_without_space_and_with_details(replay):
 def test_tgi_stream_event_without_index_field(replay):
     r = replay("hfhub-b7abb35_2025-01-23/test_async_generate_stream_with_details.yaml")
     chunks = collect(endpoint(r), stream=True)
-    assert isinstance(chunks[-1], client.Finish) and chunks[-1].finish_reason
+    assert isinstance(chunks[-1], adapters.Finish) and chunks[-1].finish_reason
 
 
 def test_tgi_validation_error_json(replay):
@@ -134,7 +134,7 @@ def test_deserialize_error_plain_text(replay):
 
 def test_pipeline_error_as_a_list(replay):
     r = replay("hfhub-34bb25d_2025-04-23/InferenceApiTest.test_inference_missing_input.yaml")
-    info = client.model_info("deepset/roberta-base-squad2", "hf_x")
+    info = hub.model_info("deepset/roberta-base-squad2", "hf_x")
     assert info["pipeline_tag"] == "question-answering"
     with pytest.raises(HFError) as error:
         collect(endpoint(r))
@@ -143,9 +143,11 @@ def test_pipeline_error_as_a_list(replay):
 
 def test_router_401_without_token(replay):
     replay("hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_unprocessable_entity.yaml")
-    info = client.model_info("meta-llama/Meta-Llama-3-70B-Instruct", "hf_x")
+    info = hub.model_info("meta-llama/Meta-Llama-3-70B-Instruct", "hf_x")
     assert info["gated"] == "manual"
-    target = client.Target("inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-70B-Instruct", token="hf_x")
+    target = generation.Target(
+        "inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-70B-Instruct", token="hf_x"
+    )
     with pytest.raises(HFError) as error:
         collect(target, messages=[{"role": "user", "content": "hi"}])
     assert error.value.category == "invalid_token" and error.value.message == "Invalid username or password."
@@ -155,11 +157,11 @@ def test_text2text_model_kwargs_error_then_success(replay):
     r = replay(
         "hfhub-34bb25d_2025-04-23/TestTextGenerationClientVCR.test_generate_non_tgi_endpoint_regression_test.yaml"
     )
-    info = client.model_info("google/flan-t5-large", "hf_x")
+    info = hub.model_info("google/flan-t5-large", "hf_x")
     assert info["pipeline_tag"] == "text2text-generation"
-    target = client.Target("hosted_api", "text2text-generation", repo_id="google/flan-t5-large", token="hf_x")
+    target = generation.Target("hosted_api", "text2text-generation", repo_id="google/flan-t5-large", token="hf_x")
     chunks = list(
-        client.generate(
+        generation.generate(
             target, {"max_new_tokens": 10, "return_full_text": False, "stop_sequences": ["x"]}, prompt="How are you?"
         )
     )
@@ -174,9 +176,11 @@ def test_provider_mapping_dict_form_and_together_stream(replay):
     replay(
         "hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[together,conversational].yaml"
     )
-    info = client.model_info("meta-llama/Meta-Llama-3-8B-Instruct", "hf_x", expand=("inferenceProviderMapping",))
-    assert client.provider_mapping(info) == {"fireworks-ai": "staging", "together": "live", "hf-inference": "live"}
-    target = client.Target("inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-8B-Instruct", token="hf_x")
+    info = hub.model_info("meta-llama/Meta-Llama-3-8B-Instruct", "hf_x", expand=("inferenceProviderMapping",))
+    assert hub.provider_mapping(info) == {"fireworks-ai": "staging", "together": "live", "hf-inference": "live"}
+    target = generation.Target(
+        "inference_providers", "chat", repo_id="meta-llama/Meta-Llama-3-8B-Instruct", token="hf_x"
+    )
     chunks = collect(target, stream=True, messages=[{"role": "user", "content": "What is deep learning?"}])
     text = "".join(c for c in chunks if isinstance(c, str))
     assert text.startswith("Deep learning") and chunks[-1].finish_reason == "length"
@@ -186,7 +190,7 @@ def test_hf_inference_tgi3_chat_stream_with_space_and_done(replay):
     r = replay(
         "hfhub-34bb25d_2025-04-23/TestInferenceClient.test_chat_completion_with_stream[hf-inference,conversational].yaml"
     )
-    info = client.model_info("meta-llama/Llama-3.1-8B-Instruct", "hf_x")
+    info = hub.model_info("meta-llama/Llama-3.1-8B-Instruct", "hf_x")
     assert info["inference"] == "warm"
     chunks = collect(endpoint(r, "chat"), stream=True, messages=[{"role": "user", "content": "hi"}])
     assert "".join(c for c in chunks if isinstance(c, str))
@@ -221,4 +225,4 @@ def test_summarization_answer_is_a_wrong_task(replay):
 def test_tgi_minimal_answer(replay):
     r = replay("hfhub-b7abb35_2025-01-23/TestTextGenerationClientVCR.test_generate_no_details.yaml")
     chunks = collect(endpoint(r))
-    assert isinstance(chunks[-1], client.Finish) and chunks[-1].text == ""
+    assert isinstance(chunks[-1], adapters.Finish) and chunks[-1].text == ""

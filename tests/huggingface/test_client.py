@@ -5,21 +5,21 @@ import time
 
 import pytest
 
-from providers.huggingface import client
+from providers.huggingface import adapters, generation, hub, transport
 from providers.huggingface.errors import CATEGORIES, HFError
 from tests.conftest import OTHER_TOKEN, TOKEN
 
 
 def hosted(task="text2text-generation", repo="google/flan-t5-base", token=TOKEN):
-    return client.Target("hosted_api", task, repo_id=repo, token=token)
+    return generation.Target("hosted_api", task, repo_id=repo, token=token)
 
 
 def endpoint(hf, name="tgi", task="text-generation", token=None):
-    return client.Target("inference_endpoint", task, endpoint_url=f"{hf.base}/ep/{name}", token=token)
+    return generation.Target("inference_endpoint", task, endpoint_url=f"{hf.base}/ep/{name}", token=token)
 
 
 def providers_chat(repo="meta-llama/Llama-3.1-8B-Instruct", token=TOKEN):
-    return client.Target("inference_providers", "chat", repo_id=repo, token=token)
+    return generation.Target("inference_providers", "chat", repo_id=repo, token=token)
 
 
 def run(target, stream=False, **params):
@@ -28,7 +28,7 @@ def run(target, stream=False, **params):
         if target.task == "chat"
         else {"prompt": "Why is the sky blue"}
     )
-    return list(client.generate(target, {"max_new_tokens": 4, **params}, stream=stream, **prompt_or_messages))
+    return list(generation.generate(target, {"max_new_tokens": 4, **params}, stream=stream, **prompt_or_messages))
 
 
 def failure(target, **kwargs):
@@ -40,7 +40,7 @@ def failure(target, **kwargs):
 def test_hosted_generation_returns_text_and_finish(hf):
     chunks = run(hosted())
     finish = chunks[-1]
-    assert isinstance(finish, client.Finish)
+    assert isinstance(finish, adapters.Finish)
     assert finish.text == "The sky is blue"
     assert finish.generated_tokens == 4
     sent = hf.requests[-1]
@@ -81,7 +81,7 @@ def test_token_lacks_permission(hf):
     hf.add_token("hf_finegrainedNoInference", role="fineGrained", global_perms=["discussion.write"])
     error = failure(hosted(token="hf_finegrainedNoInference"))
     assert error.category == "token_lacks_permission" and error.http_status == 403
-    info = client.whoami("hf_finegrainedNoInference")
+    info = hub.whoami("hf_finegrainedNoInference")
     assert info.role == "fineGrained" and not info.can_call_providers
 
 
@@ -93,30 +93,34 @@ def test_payment_required(hf):
 
 def test_model_not_found_on_the_hub(hf):
     with pytest.raises(HFError) as info:
-        client.model_info("nobody/nothing", TOKEN)
+        hub.model_info("nobody/nothing", TOKEN)
     assert info.value.category == "model_not_found" and info.value.http_status == 404
 
 
 def test_renamed_model_redirect_is_followed_on_the_same_host(hf):
     hf.renamed["gpt2"] = "openai-community/gpt2"
-    assert client.model_info("gpt2", TOKEN)["id"] == "openai-community/gpt2"
+    assert hub.model_info("gpt2", TOKEN)["id"] == "openai-community/gpt2"
 
 
 def test_model_gated(hf):
     error = failure(
-        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN)
+        generation.Target(
+            "hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN
+        )
     )
     assert error.category in ("model_gated", "model_not_served")
     hf.models["meta-llama/Llama-3.1-8B-Instruct"]["inference"] = "warm"
     error = failure(
-        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN)
+        generation.Target(
+            "hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=OTHER_TOKEN
+        )
     )
     assert error.category == "model_gated" and "restricted" in error.message
 
 
 def test_model_not_served_by_hf_inference(hf):
     error = failure(
-        client.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=TOKEN)
+        generation.Target("hosted_api", "text-generation", repo_id="meta-llama/Llama-3.1-8B-Instruct", token=TOKEN)
     )
     assert error.category == "model_not_served" and error.http_status == 404
 
@@ -165,7 +169,7 @@ def test_input_rejected_in_stream_is_raised(hf):
 def test_plain_text_deserialize_error(hf):
     target = endpoint(hf)
     with pytest.raises(HFError) as info:
-        list(client.generate(target, {"stop_sequences": "not-a-list"}, prompt="x"))
+        list(generation.generate(target, {"stop_sequences": "not-a-list"}, prompt="x"))
     assert info.value.category == "input_rejected"
     assert info.value.message.startswith("Failed to deserialize the JSON body")
 
@@ -246,8 +250,8 @@ def test_overall_deadline_bounds_a_slow_stream(hf):
     started = time.monotonic()
     with pytest.raises(HFError) as info:
         list(
-            client.generate(
-                endpoint(hf), {"max_new_tokens": 50}, prompt="x", stream=True, deadline=client.Deadline(0.5)
+            generation.generate(
+                endpoint(hf), {"max_new_tokens": 50}, prompt="x", stream=True, deadline=transport.Deadline(0.5)
             )
         )
     assert info.value.category == "timeout"
@@ -259,7 +263,7 @@ def test_connection_refused(hf):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    target = client.Target("inference_endpoint", "text-generation", endpoint_url=f"http://127.0.0.1:{port}")
+    target = generation.Target("inference_endpoint", "text-generation", endpoint_url=f"http://127.0.0.1:{port}")
     assert failure(target).category == "connection_refused"
 
 
@@ -272,7 +276,7 @@ def test_dropped_mid_stream(hf):
     hf.fault("/ep/tgi", "drop_mid_stream", after=2)
     chunks = []
     with pytest.raises(HFError) as info:
-        for chunk in client.generate(endpoint(hf), {"max_new_tokens": 10}, prompt="x", stream=True):
+        for chunk in generation.generate(endpoint(hf), {"max_new_tokens": 10}, prompt="x", stream=True):
             chunks.append(chunk)
     assert chunks == ["The", " sky"]
     assert info.value.category == "connection_lost"
@@ -281,25 +285,29 @@ def test_dropped_mid_stream(hf):
 def test_error_event_mid_stream(hf):
     hf.fault("/ep/tgi", "stream_error", after=1)
     with pytest.raises(HFError) as info:
-        list(client.generate(endpoint(hf), {"max_new_tokens": 10}, prompt="x", stream=True))
+        list(generation.generate(endpoint(hf), {"max_new_tokens": 10}, prompt="x", stream=True))
     assert info.value.category == "upstream_error" and "CUDA out of memory" in info.value.message
 
 
 def test_dns_failure(hf, settings):
     settings.OUTBOUND_ALLOWED_HOSTS = ["no-such-host.invalid"]
-    target = client.Target("inference_endpoint", "text-generation", endpoint_url="http://no-such-host.invalid")
+    target = generation.Target("inference_endpoint", "text-generation", endpoint_url="http://no-such-host.invalid")
     assert failure(target).category == "dns_failure"
 
 
 def test_tls_error(hf):
     # The emulator speaks plain HTTP: a TLS handshake with it fails like a broken certificate would.
-    target = client.Target("inference_endpoint", "text-generation", endpoint_url=f"https://127.0.0.1:{hf.port}/ep/tgi")
+    target = generation.Target(
+        "inference_endpoint", "text-generation", endpoint_url=f"https://127.0.0.1:{hf.port}/ep/tgi"
+    )
     assert failure(target).category == "tls_error"
 
 
 def test_blocked_by_url_policy_at_connect_time(hf, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = []
-    target = client.Target("inference_endpoint", "text-generation", endpoint_url=f"http://localhost:{hf.port}/ep/tgi")
+    target = generation.Target(
+        "inference_endpoint", "text-generation", endpoint_url=f"http://localhost:{hf.port}/ep/tgi"
+    )
     error = failure(target)
     assert error.category == "blocked_by_url_policy" and "127.0.0.1" in error.message
     assert not any(r["path"].startswith("/ep/tgi") for r in hf.requests)
@@ -323,7 +331,7 @@ def test_an_answer_read_to_its_end_leaves_its_connection_usable_in_the_pool(hf):
     from urllib3.util.connection import is_connection_dropped
 
     target = endpoint(hf)
-    pools = client._session().get_adapter(target.url()).poolmanager.pools
+    pools = transport._session().get_adapter(target.url()).poolmanager.pools
 
     def idle():
         queued = [conn for key in pools.keys() for conn in list(pools[key].pool.queue)]
@@ -333,7 +341,7 @@ def test_an_answer_read_to_its_end_leaves_its_connection_usable_in_the_pool(hf):
         for conn in idle():  # earlier tests' (or the stream's) closed connections, which urllib3 drops on checkout
             if is_connection_dropped(conn):
                 conn.close()
-        assert isinstance(run(target, stream=stream)[-1], client.Finish)
+        assert isinstance(run(target, stream=stream)[-1], adapters.Finish)
         idle_now = idle()
         if stream:
             continue  # a stream may be abandoned at its last event, before its end was read: then it is shut

@@ -5,7 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from providers.huggingface import client, engines
+from providers.huggingface import adapters, engines, generation
+from providers.huggingface.adapters import openai as openai_adapter
 from providers.huggingface.errors import HFError
 from providers.models import HFModel
 from tests.conftest import create_endpoint_model
@@ -22,18 +23,18 @@ def url_for(hf, engine, **kwargs):
 
 def identified(hf, engine, **kwargs):
     url = url_for(hf, engine, **kwargs)
-    return url, client.identify_engine(url)
+    return url, engines.identify_engine(url)
 
 
 def target(url, found, task):
-    return client.Target(
+    return generation.Target(
         "inference_endpoint", task, endpoint_url=url, engine=found.engine, served_model=found.served_model
     )
 
 
 def run(target, stream, **params):
     kwargs = {"messages": [{"role": "user", "content": "Hi"}]} if target.task == "chat" else {"prompt": "Why is"}
-    return list(client.generate(target, {"max_new_tokens": 4, **params}, stream=stream, **kwargs))
+    return list(generation.generate(target, {"max_new_tokens": 4, **params}, stream=stream, **kwargs))
 
 
 @pytest.mark.parametrize("engine", ["tgi", *OPENAI_ENGINES])
@@ -57,7 +58,7 @@ def test_tei_is_identified_and_refused_for_generation(hf):
 @pytest.mark.parametrize("engine, version", [("vllm", "0.11.0"), ("sglang", "0.5.2"), ("llamacpp", "b6500-abc1234")])
 def test_version_comes_from_the_engines_own_route(hf, engine, version):
     url = url_for(hf, engine)
-    assert client.identify_engine(url, with_version=True).version == version
+    assert engines.identify_engine(url, with_version=True).version == version
 
 
 @pytest.mark.parametrize("engine", ["tgi", *OPENAI_ENGINES])
@@ -67,7 +68,7 @@ def test_every_engine_completes_and_chats(hf, engine, task, stream):
     url, found = identified(hf, engine)
     chunks = run(target(url, found, task), stream)
     finish = chunks[-1]
-    assert isinstance(finish, client.Finish)
+    assert isinstance(finish, adapters.Finish)
     assert finish.text.endswith("The sky is blue") and finish.generated_tokens == 4
     assert finish.finish_reason in ("length", "stop")
     assert [c for c in chunks if isinstance(c, str)] == (["The", " sky", " is", " blue"] if stream else [finish.text])
@@ -89,7 +90,8 @@ def test_parameters_are_mapped_to_what_each_engine_accepts(hf):
         ("openai", {"stop": ["x"]}),
     ]:
         url, found = identified(hf, engine)
-        body = client.build_body(target(url, found, "text-generation"), params, prompt="Hi")
+        t = target(url, found, "text-generation")
+        body = adapters.adapter_for(t).body(t, params, prompt="Hi")
         assert {k: v for k, v in body.items() if k in ("top_k", "repetition_penalty", "repeat_penalty", "stop")} == (
             expected
         )
@@ -117,9 +119,9 @@ def test_a_model_name_the_server_does_not_serve_is_named(hf):
 def test_api_key_protected_vllm_needs_the_token(hf):
     url = hf.add_engine("vllm", "vllm", api_key="sk-local-key-123")
     with pytest.raises(HFError) as info:
-        client.identify_engine(url)
+        engines.identify_engine(url)
     assert info.value.category == "invalid_token"
-    found = client.identify_engine(url, token="sk-local-key-123")
+    found = engines.identify_engine(url, token="sk-local-key-123")
     assert found.engine == "vllm"
 
 
@@ -207,8 +209,9 @@ def test_changing_the_url_forgets_the_engine(hf, admin_client, provider_token):
 
 def test_completion_without_max_tokens_is_not_cut_at_vllms_default(hf):
     url, found = identified(hf, "vllm")
-    body = client.build_body(target(url, found, "text-generation"), {}, prompt="Hi")
-    assert body["max_tokens"] == client.DEFAULT_COMPLETION_TOKENS
+    t = target(url, found, "text-generation")
+    body = adapters.adapter_for(t).body(t, {}, prompt="Hi")
+    assert body["max_tokens"] == openai_adapter.DEFAULT_COMPLETION_TOKENS
 
 
 @pytest.mark.parametrize("engine", ["vllm", "llamacpp"])

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from providers.huggingface import client
+from providers.huggingface import generation
 from providers.huggingface.errors import HFError
 from tests.conftest import TOKEN, free_port
 from tests.tls_upstream import DualUpstream
@@ -25,8 +25,8 @@ def upstream(tmp_path, settings):
 
 
 def generate(url, task="text-generation", kind="inference_endpoint", token=TOKEN):
-    target = client.Target(kind, task, endpoint_url=url, repo_id="google/flan-t5-base", token=token)
-    return list(client.generate(target, {"max_new_tokens": 2}, prompt="Hi"))
+    target = generation.Target(kind, task, endpoint_url=url, repo_id="google/flan-t5-base", token=token)
+    return list(generation.generate(target, {"max_new_tokens": 2}, prompt="Hi"))
 
 
 def refusal(url, **kwargs):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from providers.huggingface import client
+from providers.huggingface.generation import clean_text
 from providers.huggingface.sse import DONE, SSEParser
 
 STREAM = b'data: {"a": 1}\n\n: keep-alive\n\ndata:{"b": "\xc3\xa9"}\n\nevent: x\ndata: [DONE]\n\n'
@@ -23,4 +23,4 @@ def test_the_sse_parser_reads_every_line_end_in_any_framing(end, size):
     [("plain", "plain"), ("é 🙂", "é 🙂"), ("Hi \ud83d", "Hi \ufffd"), ("\udc00x\ud800", "\ufffdx\ufffd"), ("", "")],
 )
 def test_clean_text_replaces_lone_surrogates_only(given, expected):
-    assert client.clean_text(given) == expected
+    assert clean_text(given) == expected

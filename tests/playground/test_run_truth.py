@@ -15,7 +15,7 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 
-from providers.huggingface import client
+from providers.huggingface import adapters, generation, reader, transport
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
@@ -52,7 +52,7 @@ def events_of(response):
 
 
 def target_at(faulty, mode, task="text-generation"):
-    return client.Target("inference_endpoint", task, endpoint_url=f"{faulty.base}/{mode}")
+    return generation.Target("inference_endpoint", task, endpoint_url=f"{faulty.base}/{mode}")
 
 
 def all_closed(faulty):
@@ -88,12 +88,12 @@ def test_real_endings_are_complete(hf):
     """TGI's final event, a chat finish_reason with [DONE], and old TGI's finish_reason without [DONE]."""
     hf.add_endpoint("old", sse_space=False)  # chat on this one ends without [DONE], as TGI 1.4/2.0 did
     for target in (
-        client.Target("inference_endpoint", "text-generation", endpoint_url=hf.base + "/ep/tgi"),
-        client.Target("inference_endpoint", "chat", endpoint_url=hf.base + "/ep/tgi"),
-        client.Target("inference_endpoint", "chat", endpoint_url=hf.base + "/ep/old"),
+        generation.Target("inference_endpoint", "text-generation", endpoint_url=hf.base + "/ep/tgi"),
+        generation.Target("inference_endpoint", "chat", endpoint_url=hf.base + "/ep/tgi"),
+        generation.Target("inference_endpoint", "chat", endpoint_url=hf.base + "/ep/old"),
     ):
-        items = list(client.generate(target, {"max_new_tokens": 3}, prompt="hi", messages=[], stream=True))
-        assert isinstance(items[-1], client.Finish) and items[-1].text == "The sky is"
+        items = list(generation.generate(target, {"max_new_tokens": 3}, prompt="hi", messages=[], stream=True))
+        assert isinstance(items[-1], adapters.Finish) and items[-1].text == "The sky is"
 
 
 # --- 2. close-delimited SSE streams token by token --------------------------------------------------------
@@ -164,18 +164,18 @@ def test_a_whole_answer_dripped_is_timed_out_in_the_playground(faulty, member_cl
 @pytest.mark.parametrize("mode", ["comments", "drip"])
 def test_generate_says_idle_every_second_while_only_keep_alives_or_drips_arrive(faulty, mode):
     started = time.monotonic()
-    gen = client.generate(target_at(faulty, mode), {}, prompt="hi", stream=True)
-    assert next(gen) is client.IDLE and time.monotonic() - started < 1.5
-    assert next(gen) is client.IDLE and time.monotonic() - started < 2.5
+    gen = generation.generate(target_at(faulty, mode), {}, prompt="hi", stream=True)
+    assert next(gen) is reader.IDLE and time.monotonic() - started < 1.5
+    assert next(gen) is reader.IDLE and time.monotonic() - started < 2.5
     gen.close()
     assert wait_for(lambda: len(faulty.closed(mode)) == 1, 1)
 
 
 def test_generate_says_idle_every_second_of_silence(faulty):
     started = time.monotonic()
-    gen = client.generate(target_at(faulty, "silent_start"), {}, prompt="hi", stream=True)
-    assert next(gen) is client.IDLE and time.monotonic() - started < 1.5
-    assert next(gen) is client.IDLE and time.monotonic() - started < 2.5
+    gen = generation.generate(target_at(faulty, "silent_start"), {}, prompt="hi", stream=True)
+    assert next(gen) is reader.IDLE and time.monotonic() - started < 1.5
+    assert next(gen) is reader.IDLE and time.monotonic() - started < 2.5
     gen.close()
     assert wait_for(lambda: len(faulty.closed("silent_start")) == 1, 1), faulty.connections
 
@@ -378,8 +378,8 @@ def test_generate_consumers_skip_idle(faulty, hf, admin_client, endpoint_model):
 
 def test_deadline_error_names_the_limit(faulty):
     with pytest.raises(HFError) as info:
-        for _item in client.generate(
-            target_at(faulty, "comments"), {}, prompt="x", stream=True, deadline=client.Deadline(1)
+        for _item in generation.generate(
+            target_at(faulty, "comments"), {}, prompt="x", stream=True, deadline=transport.Deadline(1)
         ):
             pass
     assert info.value.category == "timeout" and "1 seconds" in info.value.message

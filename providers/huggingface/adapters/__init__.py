@@ -1,0 +1,18 @@
+"""One adapter per wire protocol, and which one speaks to a target. Nothing outside adapters/ knows a dialect."""
+
+from providers.huggingface import engines
+from providers.huggingface.adapters import hf_inference, openai, tei, tgi
+from providers.huggingface.adapters.base import Capabilities, Finish
+
+__all__ = ["Capabilities", "Finish", "adapter_for"]
+
+
+def adapter_for(target):
+    """The adapter for a target, chosen once per request (its methods then take the same target)."""
+    if target.engine == engines.TEI:
+        return tei.ADAPTER
+    if target.task == "chat" or target.openai_style or target.endpoint_type == "inference_providers":
+        return openai.ADAPTER  # the router speaks OpenAI's protocol only
+    if target.endpoint_type == "inference_endpoint":
+        return tgi.ADAPTER  # TGI, or a server not identified: TGI's compat route, as before engines were told apart
+    return hf_inference.ADAPTER

@@ -1,0 +1,185 @@
+"""The OpenAI-compatible protocol: `/v1/chat/completions` and `/v1/completions` bodies with the parameter names each
+server accepts, and `choices`, deltas, `usage` and `[DONE]` in its answers. Spoken by the router, vLLM, SGLang,
+llama.cpp, any other such server, TGI's Messages API and hf-inference's chat route (hf-protocol.md §2, §3.5, §10)."""
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from providers.huggingface import engines
+from providers.huggingface.adapters import base, hf_inference
+from providers.huggingface.adapters.base import (
+    Finish,
+    Range,
+    StreamState,
+    count,
+    finish_name,
+    not_an_object,
+    stream_error,
+    usage_of,
+)
+from providers.huggingface.errors import HFError
+
+# Chat on TGI's Messages API, the router and hf-inference's chat route.
+CHAT_PARAMETERS = {
+    "max_new_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "stop_sequences": "stop",
+    "seed": "seed",
+}
+CHAT_RANGES = {"temperature": Range(low=0, high=2), "top_p": Range(low=0, high=1, low_open=True)}
+# Playground parameter -> the name each OpenAI-compatible engine accepts on /v1/completions and chat.
+_OPENAI_COMMON = {"max_new_tokens": "max_tokens", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
+PARAMETERS = {
+    engines.VLLM: {
+        **_OPENAI_COMMON,
+        "stop_sequences": "stop",
+        "top_k": "top_k",
+        "repetition_penalty": "repetition_penalty",
+    },
+    engines.SGLANG: {
+        **_OPENAI_COMMON,
+        "stop_sequences": "stop",
+        "top_k": "top_k",
+        "repetition_penalty": "repetition_penalty",
+    },
+    engines.LLAMACPP: {
+        **_OPENAI_COMMON,
+        "stop_sequences": "stop",
+        "top_k": "top_k",
+        "repetition_penalty": "repeat_penalty",
+    },
+    engines.OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
+}
+DEFAULT_COMPLETION_TOKENS = 256
+
+_ENGINE = {"chat": True, "completion": True, "streaming": True}
+_TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
+CAPABILITIES = {
+    engines.VLLM: base.Capabilities(
+        **_ENGINE, **_TOOLS, logprobs=True, n=True, parameters=base.parameters(PARAMETERS[engines.VLLM])
+    ),
+    engines.SGLANG: base.Capabilities(**_ENGINE, **_TOOLS, parameters=base.parameters(PARAMETERS[engines.SGLANG])),
+    engines.LLAMACPP: base.Capabilities(**_ENGINE, **_TOOLS, parameters=base.parameters(PARAMETERS[engines.LLAMACPP])),
+    # A server not known by name: what every OpenAI-compatible server answers, no more.
+    engines.OPENAI: base.Capabilities(**_ENGINE, parameters=base.parameters(PARAMETERS[engines.OPENAI])),
+}
+TGI_CHAT = base.Capabilities(
+    chat=True, streaming=True, **_TOOLS, logprobs=True, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+)
+# Per provider and model (`supports_tools`, `supports_structured_output` in the router's list); only the text,
+# finish_reason and usage are portable across providers (§2).
+ROUTER = base.Capabilities(
+    chat=True, streaming=True, **_TOOLS, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+)
+HF_INFERENCE_CHAT = base.Capabilities(
+    chat=True, streaming=True, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+)
+
+
+class ChoiceStream(StreamState):
+    """Chat deltas or completion texts per choice; usage in any event; [DONE] (which the SSE parser reads) last."""
+
+    def __init__(self, target):
+        super().__init__(target)
+        self.chat = target.task == "chat"
+
+    def event(self, event):
+        if not isinstance(event, dict):
+            raise not_an_object()
+        if event.get("error"):
+            raise stream_error(event)
+        texts = []
+        usage = usage_of(event)
+        if count(usage.get("completion_tokens")) is not None:
+            self.tokens = usage["completion_tokens"]
+        if count(usage.get("prompt_tokens")) is not None:
+            self.prompt_tokens = usage["prompt_tokens"]
+        choices = event.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            if not isinstance(choice, dict):
+                continue
+            if self.chat:
+                delta = choice.get("delta")
+                text = delta.get("content") if isinstance(delta, dict) else None
+            else:
+                text = choice.get("text")
+            if isinstance(text, str) and text:
+                texts.append(text)
+            if choice.get("finish_reason"):
+                self.finish_reason = finish_name(choice["finish_reason"])
+                self.finished = True
+        return texts
+
+
+class Adapter(base.Adapter):
+    def capabilities(self, target):
+        if target.endpoint_type == "inference_endpoint":
+            return CAPABILITIES.get(target.engine, TGI_CHAT)
+        return ROUTER if target.endpoint_type == "inference_providers" else HF_INFERENCE_CHAT
+
+    def url(self, target):
+        if target.endpoint_type == "inference_endpoint":
+            base_url = target.endpoint_url.rstrip("/")
+            return base_url + ("/v1/chat/completions" if target.task == "chat" else "/v1/completions")
+        if target.endpoint_type == "inference_providers":
+            return f"{settings.HF_ROUTER_URL}/v1/chat/completions"
+        return hf_inference.models_url(target.repo_id) + "/v1/chat/completions"
+
+    def body(self, target, params, prompt="", messages=None, stream=False):
+        if target.openai_style:
+            return self._engine_body(target, params, prompt, messages, stream)
+        mapped = {CHAT_PARAMETERS[k]: v for k, v in params.items() if k in CHAT_PARAMETERS and v not in (None, "", [])}
+        body = {"model": target.repo_id or "tgi", "messages": messages or [], **mapped, "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _engine_body(self, target, params, prompt, messages, stream):
+        """The body of /v1/completions or /v1/chat/completions, with the parameters this engine accepts."""
+        names = PARAMETERS[target.engine]
+        mapped = {names[k]: v for k, v in params.items() if k in names and v not in (None, "", [])}
+        if params.get("do_sample") is False and "temperature" not in mapped:
+            mapped["temperature"] = 0  # sampling off: these servers decode greedily at temperature 0, not by default
+        model = target.served_model or target.repo_id or "default"
+        if target.task == "chat":
+            body = {"model": model, "messages": messages or [], **mapped, "stream": stream}
+        else:
+            # vLLM's /v1/completions stops at 16 tokens when max_tokens is absent; TGI would go on much further.
+            mapped.setdefault("max_tokens", DEFAULT_COMPLETION_TOKENS)
+            body = {"model": model, "prompt": prompt, **mapped, "stream": stream}
+            if params.get("return_full_text"):
+                body["echo"] = True
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def parse_whole(self, body, target, server, response):
+        if target.task != "chat":
+            try:
+                choice = body["choices"][0]
+                text = choice.get("text") or ""
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise HFError("bad_response", _("The completion answer has no choices[0].text.")) from None
+            usage = usage_of(body)
+            return Finish(
+                text,
+                finish_name(choice.get("finish_reason")),
+                count(usage.get("completion_tokens")),
+                server,
+                count(usage.get("prompt_tokens")),
+            )
+        try:
+            choice = body["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise HFError("bad_response", _("The chat answer has no choices[0].message.")) from None
+        usage = usage_of(body)
+        reason = finish_name(choice.get("finish_reason"))
+        return Finish(text, reason, count(usage.get("completion_tokens")), server, count(usage.get("prompt_tokens")))
+
+    def stream_state(self, target):
+        return ChoiceStream(target)
+
+
+ADAPTER = Adapter()

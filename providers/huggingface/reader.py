@@ -1,0 +1,167 @@
+"""The streaming reader: one answer read in a helper thread and handed over a bounded queue, so its consumer wakes
+at least once a second (IDLE) whatever the upstream does; and Generation, the items of one generation as it runs."""
+
+import queue
+import socket
+import threading
+import time
+
+from providers.huggingface.errors import HFError
+from providers.huggingface.transport import READ_SIZE, connection_failure, socket_of, timeout_error, watch
+
+
+class _Idle:
+    def __repr__(self):
+        return "IDLE"
+
+
+IDLE = _Idle()  # yielded by generate() while the upstream is silent, at least once a second
+IDLE_SECONDS = 1.0
+FINISH_GRACE = 3.0  # after a chat finish_reason, how long to wait for the usage chunk and [DONE]
+
+
+class Reader:
+    """Reads one answer in a helper thread (a greenlet under gevent) and hands its bytes over a bounded queue.
+
+    The consumer then wakes at least once a second whatever the upstream does (silence, keep-alive comments,
+    one byte a second, no chunked framing), so it can enforce the wall-clock deadline and notice a stop; `stop()`
+    shuts the socket, which ends the helper's blocked read at once and frees the upstream connection.
+    """
+
+    def __init__(self, open_response, deadline):
+        self.queue = queue.Queue(maxsize=16)  # at most 16 reads of 16 KiB wait for the consumer
+        self.deadline = deadline
+        self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
+        self.stopped = threading.Event()
+        self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
+        self.backlog = False  # the stream's reader holds more parsed events of the last read
+        self.sock = None
+        self.conn = None  # urllib3's connection the answer came on, while the answer holds it
+        self.response = None
+        self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
+        self.thread.start()
+        # Back to the caller once the request is on its way (at most a second: a slow connect goes on alone).
+        # Under gevent the reader runs only while the caller waits, so without this the caller's own work (a
+        # database write) would run before the request leaves instead of while the upstream works on it.
+        self.sent.wait(min(IDLE_SECONDS, max(deadline.left(), 0)))
+
+    def _run(self, open_response):
+        watch.reader = self
+        try:
+            self.response = open_response()
+            self.conn = getattr(self.response.raw, "connection", None)
+            self.sock = socket_of(self.response) or self.sock
+            self._put(("response", self.response))
+            raw = self.response.raw
+            while not self.stopped.is_set():
+                data = raw.read1(READ_SIZE, decode_content=True)
+                if not data:
+                    break
+                self._put(("data", data))
+            self._put(("end", None))
+        except HFError as exc:
+            self._put(("error", exc))
+        except Exception as exc:  # a read that fails in any way ends the answer; the consumer says how
+            self._put(("error", connection_failure(exc)))
+        finally:
+            watch.reader = None
+            self.sent.set()
+            if self.response is not None:
+                self.response.close()
+
+    def _put(self, item):
+        while not self.stopped.is_set():
+            if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
+                self.stopped.set()
+                return
+            try:
+                self.queue.put(item, timeout=IDLE_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def take(self, deadline, until=None):
+        """The next (kind, value); yields IDLE through each second of silence. ("grace", None) once `until`
+        (a monotonic time) has passed; HFError("timeout") once the deadline has."""
+        while True:
+            if until is not None and time.monotonic() >= until:
+                return "grace", None
+            left = deadline.left()
+            if left <= 0:
+                raise timeout_error(deadline)
+            try:  # what is already there, without arming a timer (under load the reader is usually ahead)
+                return self.queue.get_nowait()
+            except queue.Empty:
+                pass
+            wait = min(IDLE_SECONDS, left, until - time.monotonic() if until is not None else IDLE_SECONDS)
+            try:
+                return self.queue.get(timeout=max(wait, 0.001))
+            except queue.Empty:
+                self.signalled = time.monotonic()
+                yield IDLE
+
+    def quiet(self):
+        """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""
+        if time.monotonic() - self.signalled >= IDLE_SECONDS:
+            self.signalled = time.monotonic()
+            yield IDLE
+
+    def stop(self):
+        self.stopped.set()
+        sock = self.sock
+        if sock is not None and self._released(sock):
+            # Read to its end, the connection went back to the pool: the socket may already carry another
+            # request (of another stream), which a shutdown here would cut.
+            return
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _released(self, sock):
+        conn, response = self.conn, self.response
+        return (
+            conn is not None
+            and response is not None
+            and getattr(response.raw, "connection", None) is None
+            and getattr(conn, "sock", None) is sock
+        )
+
+
+class Generation:
+    """generate()'s items while its reader runs: closing it stops the reader, also before the first item is
+    taken (a generator not yet started would skip its `finally`)."""
+
+    def __init__(self, reader, items):
+        self.reader, self.items = reader, items
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self.items)
+
+    def joined(self, lines):
+        """`lines` (bytes made from this generation's items), those made while more was ready joined into one:
+        a server fallen behind (a thousand streams) then writes once per read instead of once per token."""
+        waiting = []
+        for line in lines:
+            if self.reader.backlog:
+                waiting.append(line)
+                continue
+            if waiting:
+                waiting.append(line)
+                line, waiting = b"".join(waiting), []
+            yield line
+        if waiting:
+            yield b"".join(waiting)
+
+    def close(self):
+        try:
+            self.items.close()
+        finally:
+            self.reader.stop()
+
+    def __del__(self):  # dropped unread: the reader must not wait out the deadline for a taker
+        self.reader.stop()
