@@ -7,8 +7,8 @@ class ProvidersConfig(AppConfig):
     verbose_name = "Model providers"
 
     def ready(self):
-        from providers import api  # noqa: F401  (registers the system checks)
-        from providers.core import freshness, roles
+        from providers import api
+        from providers.core import checks, freshness, roles  # noqa: F401  (checks: registers the system checks)
 
         post_migrate.connect(roles.ensure_roles_after_migrate, sender=self)
         freshness.connect_signals()
