@@ -21,7 +21,7 @@ def main(path=BASE_DIR / ".env"):
     if "SECRET_KEY" not in names and "SECRET_KEY" not in os.environ:
         additions.append(f"SECRET_KEY={secrets.token_urlsafe(50)}")
     if "ENCRYPTION_KEYS" not in names and "ENCRYPTION_KEYS" not in os.environ:
-        additions.append(f"ENCRYPTION_KEYS={generate_key('local1')}")
+        additions.append(f"ENCRYPTION_KEYS={generate_key()}")  # a random id: another machine's key never shares it
     if additions:
         text = existing + ("" if not existing or existing.endswith("\n") else "\n") + "\n".join(additions) + "\n"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

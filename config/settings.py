@@ -220,6 +220,8 @@ PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
 # Runs in flight: how often each process saves their output so far, and when a silent run counts as orphaned.
 RUN_CHECKPOINT_SECONDS = env.float("RUN_CHECKPOINT_SECONDS", default=2.0)
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
+# Seconds /healthz waits for the database and the shared cache before it answers 503.
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=0.8)
 
 # Model import: a file larger, or with more models, is refused before anything is validated or written.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=1_000_000)

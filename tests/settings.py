@@ -24,7 +24,8 @@ STATIC_ROOT = os.path.join(tempfile.gettempdir(), "hfconsole-test-static")  # Wh
 os.makedirs(STATIC_ROOT, exist_ok=True)
 ALLOWED_HOSTS = ["*"]
 # The production cache kind (a shared folder), in a folder of this test process; conftest clears it per test.
-CACHES["default"]["LOCATION"] = os.path.join(tempfile.gettempdir(), f"hfconsole-test-cache-{os.getpid()}")
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):  # a served test may name a Redis of its own
+    CACHES["default"]["LOCATION"] = os.path.join(tempfile.gettempdir(), f"hfconsole-test-cache-{os.getpid()}")
 PLAYGROUND_RUNS_PER_MINUTE = 1000
 # Limit counters of this test process (a served console under test gets its own through the environment).
 API_LIMITS_DIR = Path(

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.staticfiles import finders
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from providers.accounts.forms import PersonForm, RoleForm, SetupForm
-from providers.core import audit, roles
+from providers.core import audit, health, roles
 
 User = get_user_model()
 
@@ -62,11 +62,11 @@ def favicon(request):
 
 
 def healthz(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return HttpResponse("database unreachable\n", status=503, content_type="text/plain")
+    """200 when this instance can serve, else 503 naming what is down; within HEALTHZ_TIMEOUT either way."""
+    down = health.unavailable()
+    if down:
+        text = "".join(f"{name} unreachable\n" for name in down)
+        return HttpResponse(text, status=503, content_type="text/plain", headers={"Retry-After": "5"})
     return HttpResponse("ok\n", content_type="text/plain")
 
 
