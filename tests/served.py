@@ -23,6 +23,17 @@ HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint",
 """
 
 
+# How a console is set up and served, here as in compose.yaml (tests/served_suites/test_compose_example.py).
+MIGRATE = ("migrate", "--noinput")
+GUNICORN = ("gunicorn", "--config", "config/gunicorn.py")
+WSGI_APP = "config.wsgi"
+
+
+def instance_env(database_url, cache_url, data_dir):
+    """What one of several instances is given: the database and the cache shared by all, a data folder its own."""
+    return {"DATABASE_URL": database_url, "CACHE_URL": cache_url, "DATA_DIR": str(data_dir)}
+
+
 def manage(env, *args):
     """Standard output of `manage.py *args` run in a process of its own, as another worker's change would be."""
     done = subprocess.run(
@@ -64,7 +75,7 @@ class Console:
             **(env or {}),
         }
         self.process = None
-        self.manage("migrate", "--noinput")
+        self.manage(*MIGRATE)
         self.manage("shell", "-c", setup.format(password=PASSWORD, base=emulator.base, **fields))
 
     def manage(self, *args):
@@ -75,7 +86,7 @@ class Console:
         that a test can kill master and workers at once)."""
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--config", "config/gunicorn.py", *args, "config.wsgi"],
+                [sys.executable, "-m", *GUNICORN, *args, WSGI_APP],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
