@@ -276,7 +276,9 @@ def test_tokens_are_relayed_as_they_arrive(hf, live_server, member_user, provide
             arrivals.append(time.monotonic())
     assert len(arrivals) == 5
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    assert min(gaps) > 0.1, gaps  # one at a time, not batched at the end
+    # One at a time, not batched at the end: batched tokens would come within milliseconds of each other. One short
+    # gap is allowed: a token the busy machine delivered late brings the next one close after it.
+    assert sorted(gaps)[1] > 0.1 and arrivals[-1] - arrivals[0] > 0.45, gaps
 
 
 def test_a_whole_answer_without_a_token_count_reports_no_token_figures(hf, member_client, provider_token):
