@@ -153,7 +153,7 @@ class Relay:
 
     def events(self):
         """The run's events: dicts, and each token already as its NDJSON line (bytes)."""
-        yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
+        yield {"type": "start", "model": self.model.display_name, "stream": self.stream, "run": self.run.pk}
         if self.error:
             yield self._fail(self.error)
             return
@@ -336,6 +336,34 @@ class Relay:
             log.warning("could not save playground run %s", self.run.pk, exc_info=True)
             run_lifecycle.reset_connection()
             return False
+
+
+STOP_WAIT_SECONDS = 3.0  # how long a Stop waits for the relay to save the run it stopped
+
+
+def keep_shown(run, shown):
+    """The run as the person stopped it: its output cut to the `shown` characters the page had displayed.
+
+    The relay ends a run when it notices the browser went away, by then having sent a few more tokens than the page
+    showed (they were on the way when Stop was pressed); the person's record is what they saw. The server's token
+    count and rate were for the longer text, so they are no longer reported. Waits for the relay's own save first
+    (another process may hold the run), for at most STOP_WAIT_SECONDS. Returns the run as it is then."""
+    until = time.monotonic() + STOP_WAIT_SECONDS
+    while run.status == RunStatus.RUNNING and time.monotonic() < until:
+        time.sleep(0.1)
+        run.refresh_from_db()
+    if run.status not in (RunStatus.STOPPED, RunStatus.OK) or len(run.output) <= shown:
+        return run
+    changed = PlaygroundRun.objects.filter(pk=run.pk, status=run.status, output=run.output).update(
+        output=run.output[:shown],
+        status=RunStatus.STOPPED,
+        generated_tokens=None,
+        tokens_per_second=None,
+        finish_reason="",
+    )
+    if changed:
+        run.refresh_from_db()
+    return run
 
 
 def usage_by_model(model_ids=None, days=30):

@@ -92,8 +92,10 @@
     return Console.streamRun(form.action, body, Console.csrf(form), controller.signal, function (event) {
       line.hidden = event.type !== "wait";
       if (["done", "error", "invalid", "failed"].indexOf(event.type) >= 0) ended = true;
+      if (view.halted) return;  // Stop was pressed: what the page shows now is what the run keeps
       if (event.type === "start") {
         stream = event.stream;
+        view.runId = event.run;
       } else if (event.type === "wait") {
         // The upstream is silent: the server says what it waits for and for how long (the line also proves the
         // tab is open); it takes over from the page's own count.
@@ -109,6 +111,7 @@
       } else if (event.type === "token") {
         wait.answering();
         text += event.text;
+        view.shown = text;
         view.write(text);
       } else if (event.type === "done") {
         wait.stop();
@@ -133,12 +136,28 @@
       if (e.name === "AbortError") {
         view.error.hidden = false;
         view.error.dataset.category = "stopped";
+        view.error.classList.remove("error");  // a Stop is what the person asked for: a notice, not a failure
         view.error.textContent = strings.stopped;
-      } else {
-        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
+        if (onDone) onDone(view.halted && view.shown ? view.shown : null, null);  // stopped: the run keeps this
+        return;
       }
+      showError(view.error, {category: "", message: text ? strings.cut : strings.network});
       if (onDone) onDone(null, null);
     }).finally(function () { wait.stop(); line.hidden = true; });
+  }
+
+  // Stop: freeze what the page shows, end the stream, and have the run keep exactly that text (the server had
+  // sent a few more tokens that were still on their way). Resolves once the run is saved as stopped.
+  function stopRun(view, controller, form) {
+    view.halted = true;
+    const shown = Array.from(view.shown || "").length;  // characters as the server counts them, not UTF-16 units
+    controller.abort();
+    if (!view.runId) return Promise.resolve();
+    const body = new FormData();
+    body.set("shown", String(shown));
+    const url = form.dataset.stopUrl.replace("/0/", "/" + encodeURIComponent(view.runId) + "/");
+    return fetch(url, {method: "POST", body: body,
+      credentials: "same-origin", headers: {"X-CSRFToken": Console.csrf(form)}}).catch(function () {});
   }
 
   function newId() {
@@ -173,6 +192,7 @@
     const conversationId = document.getElementById("id_conversation");
     const view = {error: document.getElementById("error"), figures: document.getElementById("figures"),
                   waiting: document.getElementById("waiting")};
+    let stopping = null;
     let conversation = [];
     let controller = null;
 
@@ -221,6 +241,11 @@
       const body = new FormData(form);
       if (chat) body.set("messages", JSON.stringify(conversation));
       controller = new AbortController();
+      view.halted = false;
+      view.runId = null;
+      view.shown = "";
+      stopping = null;
+      view.error.classList.add("error");
       runButton.disabled = true;
       stopButton.disabled = false;
       let answer = null;
@@ -245,14 +270,17 @@
           }
           renderConversation();
         }
-        refreshHistory();
+        // After a Stop, the history item is refreshed once the run is saved as stopped, not while it still runs.
+        (stopping || Promise.resolve()).then(refreshHistory);
       }).finally(function () {
         runButton.disabled = false;
         stopButton.disabled = true;
         controller = null;
       });
     });
-    stopButton.addEventListener("click", function () { if (controller) controller.abort(); });
+    stopButton.addEventListener("click", function () {
+      if (controller) stopping = stopRun(view, controller, form);
+    });
 
     function refreshHistory() {
       // The list is server-rendered; a light refresh keeps it the single source of truth.
@@ -306,7 +334,7 @@
     const columns = document.getElementById("compare-columns");
     const template = document.getElementById("compare-column");
     const stop = document.getElementById("stop-compare");
-    let controllers = [];
+    let controllers = [], views = [];
     compareForm.addEventListener("submit", function (event) {
       event.preventDefault();
       Console.showErrors(compareForm, {});
@@ -318,6 +346,7 @@
       columns.replaceChildren();
       const group = newId();
       controllers = [];
+      views = [];
       stop.disabled = false;
       const runs = chosen.map(function (id) {
         const node = template.content.firstElementChild.cloneNode(true);
@@ -333,12 +362,16 @@
         controllers.push(controller);
         const out = node.querySelector(".output");
         out.textContent = "";
-        return runInto(compareForm, body, {error: node.querySelector(".error"), figures: node.querySelector(".figures"),
+        const columnView = {error: node.querySelector(".error"), figures: node.querySelector(".figures"),
           waiting: node.querySelector(".waiting"), name: byId[id].name,
-          write: function (text) { out.textContent = text; }}, controller);
+          write: function (text) { out.textContent = text; }};
+        views.push(columnView);
+        return runInto(compareForm, body, columnView, controller);
       });
       Promise.all(runs).finally(function () { stop.disabled = true; });
     });
-    stop.addEventListener("click", function () { controllers.forEach(function (c) { c.abort(); }); });
+    stop.addEventListener("click", function () {
+      controllers.forEach(function (c, i) { stopRun(views[i], c, compareForm); });
+    });
   }
 })();
