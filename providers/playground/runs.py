@@ -260,8 +260,9 @@ class Relay:
     def figures(self):
         """Only what was measured or reported: None stands for "not reported" on the page.
 
-        Tokens: the count the server reported, else (streams) the tokens received. Time to first token and
-        tokens/s exist only for streams; tokens/s is the tokens over the time from the first to the last token.
+        Tokens: the count the server reported, else (streams) the tokens received. Time to first token exists only
+        for streams. Tokens/s: for a stream, the tokens over the time from the first to the last token; for a whole
+        answer, the tokens over the whole latency (what the person waited for them).
         """
         now = time.perf_counter()
         total = (now - self.started) * 1000
@@ -270,7 +271,10 @@ class Relay:
         ttft = (self.first_at - self.started) * 1000 if streamed else None
         span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
-        rate = tokens / span if streamed and tokens and span >= MIN_RATE_SPAN else None
+        if streamed:
+            rate = tokens / span if tokens and span >= MIN_RATE_SPAN else None
+        else:  # the whole wait is measured however short: no burst to mistake for a rate
+            rate = tokens / (total / 1000) if tokens and not self.stream and total > 0 else None
         return {
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,

@@ -32,19 +32,29 @@
     });
   }
 
-  // A figure only when measured or reported; time to first token and tokens/s only for streams.
+  // A figure only when measured or reported, in one format whether live or reopened: whole milliseconds, tokens/s
+  // to one decimal, in the page's language with its unit; finish reasons in words. Time to first token for streams.
+  const lang = document.documentElement.lang || undefined;
+  const wholeNumber = new Intl.NumberFormat(lang, {maximumFractionDigits: 0});
+  const oneDecimal = new Intl.NumberFormat(lang, {maximumFractionDigits: 1});
+  const FINISH_WORDS = {stop: strings.finishStop, length: strings.finishLength, tool_calls: strings.finishTools,
+                        content_filter: strings.finishFilter};
+  function figureText(kind, value) {
+    if (kind === "latency" || kind === "ttft") return wholeNumber.format(value) + " " + strings.ms;
+    if (kind === "tokens") return wholeNumber.format(value);
+    if (kind === "rate") return oneDecimal.format(value);
+    return FINISH_WORDS[value] || value;  // a reason this console has no words for is shown as the server said it
+  }
   function renderFigures(dl, figures, stream) {
     dl.replaceChildren();
     if (!figures) return;
-    const rows = [["latency", figures.latency_ms, " ms"]];
-    if (stream) rows.push(["ttft", figures.ttft_ms, " ms"]);
-    rows.push(["tokens", figures.generated_tokens, ""]);
-    if (stream) rows.push(["rate", figures.tokens_per_second, ""]);
-    rows.push(["finish", figures.finish_reason, ""]);
+    const rows = [["latency", figures.latency_ms]];
+    if (stream) rows.push(["ttft", figures.ttft_ms]);
+    rows.push(["tokens", figures.generated_tokens], ["rate", figures.tokens_per_second], ["finish", figures.finish_reason]);
     rows.forEach(function (f) {
       const missing = f[1] === null || f[1] === undefined || f[1] === "";
       const div = el("div");
-      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : f[1] + f[2]);
+      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
       div.append(el("dt", null, strings[f[0]]), dd);
       dl.appendChild(div);
