@@ -235,6 +235,17 @@
       if (model && model.failing) warning.textContent = "⚠ " + fill(strings.failing, {title: model.failing_title});
       if (prefill && model) setParams(form, model.defaults);
     }
+    // On a phone the parameters start folded, so the conversation and the composer are what the screen shows.
+    const params = form.querySelector("details.params");
+    if (params && window.matchMedia("(max-width: 700px)").matches) params.open = false;
+    // Ctrl+Enter (⌘+Enter) in the prompt or the system prompt runs it, as in most chat tools.
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA" &&
+          !runButton.disabled) {
+        event.preventDefault();
+        form.requestSubmit(runButton);
+      }
+    });
     select.addEventListener("change", function () { resetConversation(); output.textContent = ""; modeChanged(true); });
     modeChanged(true);
     document.getElementById("new-conversation").addEventListener("click", function () {
@@ -265,10 +276,18 @@
         if (prompt.trim()) bubble("user", prompt);
         answer = bubble("assistant", "");
         answer.hidden = true;
-        view.write = function (text) { answer.hidden = false; answer.querySelector(".text").textContent = text; };
+        view.write = function (text) {
+          const first = answer.hidden;
+          follow(box, first ? answer : null, function () {
+            answer.hidden = false;
+            answer.querySelector(".text").textContent = text;
+          });
+        };
       } else {
         output.textContent = "";
-        view.write = function (text) { output.textContent = text; };
+        view.write = function (text) {
+          follow(output, output.textContent ? null : output, function () { output.textContent = text; });
+        };
       }
       runInto(form, body, view, controller, function (text) {
         if (chat) {
@@ -291,6 +310,15 @@
     stopButton.addEventListener("click", function () {
       if (controller) stopping = stopRun(view, controller, form);
     });
+
+    // The answer stays in view as it grows: its box follows the newest text unless the person scrolled up to read,
+    // and the page brings the answer on screen when it starts (on a phone it would land above or below it).
+    function follow(scroller, startedNode, write) {
+      const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+      write();
+      if (atEnd || startedNode) scroller.scrollTop = scroller.scrollHeight;
+      if (startedNode) startedNode.scrollIntoView({block: "nearest"});
+    }
 
     function refreshHistory() {
       // The list is server-rendered; a light refresh keeps it the single source of truth.
