@@ -64,9 +64,20 @@ def post_worker_init(worker):
             previous(sig, frame)
 
     signal.signal(signal.SIGTERM, graceful)
+    _say_where(worker)
 
 
 def worker_int(worker):
     from providers.playground import lifecycle as run_lifecycle
 
     run_lifecycle.drain()
+
+
+def _say_where(worker):
+    """The last line of a start: where to open the console (the last of the first workers says it, once)."""
+    if worker.age != worker.cfg.workers:
+        return
+    host, _sep, port = str(worker.cfg.bind[0]).rpartition(":")
+    if host in ("0.0.0.0", "[::]", ""):
+        host = "this machine's address"
+    log.info("The console is ready: open http://%s:%s/ in a browser.", host, port)

@@ -63,6 +63,9 @@ class ProviderSettings(SecretsMixin):
 
     api_token_encrypted = models.TextField(blank=True, default="")
     api_token_last4 = models.CharField(max_length=4, blank=True, default="")
+    # What Hugging Face said of the token when it was saved (whoami): account, organisations, type, what it may
+    # do; or {"error": category} when it could not be asked. Never the token itself.
+    token_check = models.JSONField(blank=True, default=dict)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

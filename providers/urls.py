@@ -40,6 +40,7 @@ urlpatterns = [
     path("playground/compare/", playground_views.compare, name="compare"),
     path("playground/run/", playground_views.run, name="playground_run"),
     path("playground/runs/<int:pk>/", playground_views.run_detail, name="run_detail"),
+    path("playground/runs/<int:pk>/stop/", playground_views.run_stop, name="run_stop"),
     path("playground/runs/<int:pk>/delete/", playground_views.run_delete, name="run_delete"),
     path("account/", key_views.account, name="account"),
     path("account/keys/<int:pk>/revoke/", key_views.key_revoke, name="key_revoke"),

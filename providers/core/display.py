@@ -113,14 +113,31 @@ def action_title(action):
     return str(ACTION_TITLES.get(action, action))
 
 
+def _choices():
+    """{field: {stored value: label}} for the fields whose stored values are codes (inference_endpoint, chat…)."""
+    from providers.huggingface.engines import LABELS
+    from providers.models import EndpointType, Task
+
+    return {"endpoint_type": dict(EndpointType.choices), "task": dict(Task.choices), "engine": LABELS}
+
+
+def field_value_text(name, value, choices=None):
+    """A stored value of field `name` as a person reads it: a choice's label rather than its code."""
+    labels = (choices or _choices()).get(name, {})
+    if isinstance(value, str) and value in labels:
+        return str(labels[value])
+    return value_text(value)
+
+
 def change_lines(changes, action=""):
     """["Field: before → after", …] for an audit entry's changes."""
     from providers.huggingface.errors import wording  # late: errors imports nothing of ours, keep it that way
 
-    lines = []
+    lines, choices = [], _choices()
     for name, change in (changes or {}).items():
         if isinstance(change, dict) and set(change) == {"from", "to"}:
-            lines.append(f"{label(name)}: {value_text(change['from'])} → {value_text(change['to'])}")
+            before, after = (field_value_text(name, change[k], choices) for k in ("from", "to"))
+            lines.append(f"{label(name)}: {before} → {after}")
         elif name == "ok" and isinstance(change, bool):
             lines.append(f"{label(name)}: {_('works') if change else _('failed')}")
         elif name == "category":
@@ -131,7 +148,7 @@ def change_lines(changes, action=""):
         elif name.endswith("_at") and isinstance(change, str) and parse_datetime(change):
             lines.append(f"{label(name)}: {when(parse_datetime(change))}")  # stored as text (expires_at)
         else:
-            lines.append(f"{label(name)}: {value_text(change)}")
+            lines.append(f"{label(name)}: {field_value_text(name, change, choices)}")
     return lines
 
 

@@ -18,6 +18,9 @@ class TokenInfo:
     can_call_providers: bool
     can_call_endpoints: bool
     namespaces: tuple = ()  # the user's own name (for a user token), then its organisations
+    orgs: tuple = ()
+    can_read_gated: bool = True  # the gated repos whose terms the account accepted
+    can_manage_endpoints: bool = False  # list, resume and wake Inference Endpoints (the control plane)
 
 
 def whoami(token, deadline=None):
@@ -36,13 +39,17 @@ def whoami(token, deadline=None):
             scoped.update(entry.get("permissions") or [])
         providers = "inference.serverless.write" in global_perms
         endpoints = "inference.endpoints.infer.write" in (global_perms | scoped)
+        gated = fine.get("canReadGatedRepos") is True
+        manage = "inference.endpoints.write" in (global_perms | scoped)
     else:
-        # read/write (and the old admin/contributor) tokens, and OAuth/app tokens, may call inference.
-        providers = endpoints = True
+        # read/write (and the old admin/contributor) tokens, and OAuth/app tokens, may call inference; managing
+        # endpoints (resume, wake) needs a token that may write.
+        providers = endpoints = gated = True
+        manage = role in ("write", "admin", "contributor")
         role = role or auth.get("type") or "unknown"
-    namespaces = [body.get("name")] if body.get("type", "user") == "user" and body.get("name") else []
-    namespaces += [o.get("name") for o in body.get("orgs") or [] if isinstance(o, dict) and o.get("name")]
-    return TokenInfo(body.get("name") or "", role, providers, endpoints, tuple(namespaces))
+    orgs = tuple(o.get("name") for o in body.get("orgs") or [] if isinstance(o, dict) and o.get("name"))
+    namespaces = ([body.get("name")] if body.get("type", "user") == "user" and body.get("name") else []) + list(orgs)
+    return TokenInfo(body.get("name") or "", role, providers, endpoints, tuple(namespaces), orgs, gated, manage)
 
 
 def model_info(repo_id, token=None, expand=(), deadline=None):

@@ -153,7 +153,7 @@ class Relay:
 
     def events(self):
         """The run's events: dicts, and each token already as its NDJSON line (bytes)."""
-        yield {"type": "start", "model": self.model.display_name, "stream": self.stream}
+        yield {"type": "start", "model": self.model.display_name, "stream": self.stream, "run": self.run.pk}
         if self.error:
             yield self._fail(self.error)
             return
@@ -260,8 +260,9 @@ class Relay:
     def figures(self):
         """Only what was measured or reported: None stands for "not reported" on the page.
 
-        Tokens: the count the server reported, else (streams) the tokens received. Time to first token and
-        tokens/s exist only for streams; tokens/s is the tokens over the time from the first to the last token.
+        Tokens: the count the server reported, else (streams) the tokens received. Time to first token exists only
+        for streams. Tokens/s: for a stream, the tokens over the time from the first to the last token; for a whole
+        answer, the tokens over the whole latency (what the person waited for them).
         """
         now = time.perf_counter()
         total = (now - self.started) * 1000
@@ -270,7 +271,10 @@ class Relay:
         ttft = (self.first_at - self.started) * 1000 if streamed else None
         span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
-        rate = tokens / span if streamed and tokens and span >= MIN_RATE_SPAN else None
+        if streamed:
+            rate = tokens / span if tokens and span >= MIN_RATE_SPAN else None
+        else:  # the whole wait is measured however short: no burst to mistake for a rate
+            rate = tokens / (total / 1000) if tokens and not self.stream and total > 0 else None
         return {
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,
@@ -336,6 +340,34 @@ class Relay:
             log.warning("could not save playground run %s", self.run.pk, exc_info=True)
             run_lifecycle.reset_connection()
             return False
+
+
+STOP_WAIT_SECONDS = 3.0  # how long a Stop waits for the relay to save the run it stopped
+
+
+def keep_shown(run, shown):
+    """The run as the person stopped it: its output cut to the `shown` characters the page had displayed.
+
+    The relay ends a run when it notices the browser went away, by then having sent a few more tokens than the page
+    showed (they were on the way when Stop was pressed); the person's record is what they saw. The server's token
+    count and rate were for the longer text, so they are no longer reported. Waits for the relay's own save first
+    (another process may hold the run), for at most STOP_WAIT_SECONDS. Returns the run as it is then."""
+    until = time.monotonic() + STOP_WAIT_SECONDS
+    while run.status == RunStatus.RUNNING and time.monotonic() < until:
+        time.sleep(0.1)
+        run.refresh_from_db()
+    if run.status not in (RunStatus.STOPPED, RunStatus.OK) or len(run.output) <= shown:
+        return run
+    changed = PlaygroundRun.objects.filter(pk=run.pk, status=run.status, output=run.output).update(
+        output=run.output[:shown],
+        status=RunStatus.STOPPED,
+        generated_tokens=None,
+        tokens_per_second=None,
+        finish_reason="",
+    )
+    if changed:
+        run.refresh_from_db()
+    return run
 
 
 def usage_by_model(model_ids=None, days=30):

@@ -19,7 +19,16 @@ from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
 from providers.playground.forms import PlaygroundForm, PostedRunForm
-from providers.playground.runs import Relay, history, new_run, rate_limited, run_as_dict, run_title, visible_models
+from providers.playground.runs import (
+    Relay,
+    history,
+    keep_shown,
+    new_run,
+    rate_limited,
+    run_as_dict,
+    run_title,
+    visible_models,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +167,17 @@ def run(request):
 def run_detail(request, pk):
     run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
     return JsonResponse(run_as_dict(run))
+
+
+@member_view
+@require_POST
+def run_stop(request, pk):
+    """Stop pressed: the run keeps exactly the text the page showed (`shown`, in characters)."""
+    run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
+    shown = request.POST.get("shown", "")
+    if not (shown.isascii() and shown.isdigit() and len(shown) <= 12):
+        return JsonResponse({"errors": {"shown": [{"message": _("Send the length of the text shown.")}]}}, status=400)
+    return JsonResponse(run_as_dict(keep_shown(run, int(shown))))
 
 
 @member_view

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_POST
 
 from providers.core import audit, display, roles
 from providers.core.ndjson import line
+from providers.huggingface.errors import HFError
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
 from providers.playground.runs import usage_by_model
-from providers.settings_screen import transfer
+from providers.settings_screen import token_check, transfer
 from providers.settings_screen.connection_test import record_test, run_test, stream_test, tested_config
 from providers.settings_screen.forms import ImportForm, ModelConfigForm, ProviderTokenForm
 from providers.settings_screen.transfer import ImportRejected, export_models, import_models
@@ -91,6 +92,7 @@ def huggingface(request):
         {
             "provider": provider,
             "token_readable": provider.secret_readable("api_token"),
+            "token_check": token_check.describe(provider.token_check),
             "token_form": ProviderTokenForm(),
             "page": page,
             "rows": rows,
@@ -110,14 +112,39 @@ def provider_token(request):
         for error in form.errors.get("api_token", []):
             messages.error(request, error)
         return redirect("huggingface")
-    provider = ProviderSettings.load()
     token = form.cleaned_data["api_token"]
+    try:
+        checked = token_check.check(token)
+    except HFError:
+        messages.error(
+            request, _("Hugging Face does not accept this token (it is wrong, expired or revoked). Not saved.")
+        )
+        return redirect("huggingface")
+    provider = ProviderSettings.load()
     provider.set_secret("api_token", token)
+    provider.token_check = checked
     provider.save()
     audit.record(request, "provider.token_replaced", provider, {"api_token": "token replaced"})
-    messages.success(
-        request, _("The provider token was saved (%(masked)s).") % {"masked": provider.masked_secret("api_token")}
-    )
+    masked = provider.masked_secret("api_token")
+    if checked.get("error"):
+        messages.warning(
+            request,
+            _("The provider token was saved (%(masked)s) but could not be checked: %(reason)s")
+            % {"masked": masked, "reason": token_check.describe(checked)["unchecked"]},
+        )
+    else:
+        messages.success(
+            request,
+            _("The provider token was saved (%(masked)s): it belongs to %(account)s.")
+            % {"masked": masked, "account": checked["account"]},
+        )
+        for ability in token_check.describe(checked)["abilities"]:
+            if not ability["ok"]:
+                messages.warning(
+                    request,
+                    _("This token may not %(ability)s. %(consequence)s")
+                    % {"ability": ability["label"], "consequence": ability["missing"]},
+                )
     return redirect("huggingface")
 
 

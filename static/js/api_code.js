@@ -104,12 +104,6 @@
       render();
     });
   });
-  const copy = document.getElementById("api-code-copy");
-  copy.addEventListener("click", function () {
-    if (navigator.clipboard) {
-      navigator.clipboard.writeText(out.textContent).then(function () { copy.textContent = copy.dataset.copied; });
-    }
-  });
   form.addEventListener("input", render);
   form.addEventListener("change", function () { setTimeout(render, 0); });  // after the model's defaults are filled in
   render();

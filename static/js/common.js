@@ -94,6 +94,43 @@ window.Console = (function () {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
   });
 
+  // A search form with data-live="<id>" filters as one types: the page is asked again with the query and the part
+  // with that id replaced (a late answer never overwrites a newer one); the address keeps the query.
+  let liveAsked = 0, liveTimer = null;
+  document.addEventListener("input", function (event) {
+    const form = event.target.closest("form[data-live]");
+    if (!form) return;
+    window.clearTimeout(liveTimer);
+    liveTimer = window.setTimeout(function () {
+      const url = form.getAttribute("action") || window.location.pathname;
+      const query = new URLSearchParams(new FormData(form)).toString();
+      const asked = ++liveAsked;
+      fetch(url + "?" + query, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
+        if (asked !== liveAsked) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById(form.dataset.live);
+        const current = document.getElementById(form.dataset.live);
+        if (fresh && current) current.replaceWith(fresh);
+        window.history.replaceState(null, "", url + (query.endsWith("=") ? "" : "?" + query));
+      });
+    }, 250);
+  });
+
+  // A button with data-copy="#id" copies that element's text (a new key, a snippet) and says so; where the
+  // browser allows no clipboard (a plain-http address), the text is selected for Ctrl+C instead.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("button[data-copy]");
+    const source = button && document.querySelector(button.dataset.copy);
+    if (!source) return;
+    const selectIt = function () {
+      window.getSelection().selectAllChildren(source);
+      button.textContent = button.dataset.selected;
+    };
+    if (!navigator.clipboard) return selectIt();
+    navigator.clipboard.writeText(source.textContent).then(function () {
+      button.textContent = button.dataset.copied;
+    }, selectIt);
+  });
+
   // A menu (<details class="menu">) closes when one clicks elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

@@ -32,19 +32,29 @@
     });
   }
 
-  // A figure only when measured or reported; time to first token and tokens/s only for streams.
+  // A figure only when measured or reported, in one format whether live or reopened: whole milliseconds, tokens/s
+  // to one decimal, in the page's language with its unit; finish reasons in words. Time to first token for streams.
+  const lang = document.documentElement.lang || undefined;
+  const wholeNumber = new Intl.NumberFormat(lang, {maximumFractionDigits: 0});
+  const oneDecimal = new Intl.NumberFormat(lang, {maximumFractionDigits: 1});
+  const FINISH_WORDS = {stop: strings.finishStop, length: strings.finishLength, tool_calls: strings.finishTools,
+                        content_filter: strings.finishFilter};
+  function figureText(kind, value) {
+    if (kind === "latency" || kind === "ttft") return wholeNumber.format(value) + " " + strings.ms;
+    if (kind === "tokens") return wholeNumber.format(value);
+    if (kind === "rate") return oneDecimal.format(value);
+    return FINISH_WORDS[value] || value;  // a reason this console has no words for is shown as the server said it
+  }
   function renderFigures(dl, figures, stream) {
     dl.replaceChildren();
     if (!figures) return;
-    const rows = [["latency", figures.latency_ms, " ms"]];
-    if (stream) rows.push(["ttft", figures.ttft_ms, " ms"]);
-    rows.push(["tokens", figures.generated_tokens, ""]);
-    if (stream) rows.push(["rate", figures.tokens_per_second, ""]);
-    rows.push(["finish", figures.finish_reason, ""]);
+    const rows = [["latency", figures.latency_ms]];
+    if (stream) rows.push(["ttft", figures.ttft_ms]);
+    rows.push(["tokens", figures.generated_tokens], ["rate", figures.tokens_per_second], ["finish", figures.finish_reason]);
     rows.forEach(function (f) {
       const missing = f[1] === null || f[1] === undefined || f[1] === "";
       const div = el("div");
-      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : f[1] + f[2]);
+      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
       div.append(el("dt", null, strings[f[0]]), dd);
       dl.appendChild(div);
@@ -92,8 +102,10 @@
     return Console.streamRun(form.action, body, Console.csrf(form), controller.signal, function (event) {
       line.hidden = event.type !== "wait";
       if (["done", "error", "invalid", "failed"].indexOf(event.type) >= 0) ended = true;
+      if (view.halted) return;  // Stop was pressed: what the page shows now is what the run keeps
       if (event.type === "start") {
         stream = event.stream;
+        view.runId = event.run;
       } else if (event.type === "wait") {
         // The upstream is silent: the server says what it waits for and for how long (the line also proves the
         // tab is open); it takes over from the page's own count.
@@ -109,6 +121,7 @@
       } else if (event.type === "token") {
         wait.answering();
         text += event.text;
+        view.shown = text;
         view.write(text);
       } else if (event.type === "done") {
         wait.stop();
@@ -133,12 +146,28 @@
       if (e.name === "AbortError") {
         view.error.hidden = false;
         view.error.dataset.category = "stopped";
+        view.error.classList.remove("error");  // a Stop is what the person asked for: a notice, not a failure
         view.error.textContent = strings.stopped;
-      } else {
-        showError(view.error, {category: "", message: text ? strings.cut : strings.network});
+        if (onDone) onDone(view.halted && view.shown ? view.shown : null, null);  // stopped: the run keeps this
+        return;
       }
+      showError(view.error, {category: "", message: text ? strings.cut : strings.network});
       if (onDone) onDone(null, null);
     }).finally(function () { wait.stop(); line.hidden = true; });
+  }
+
+  // Stop: freeze what the page shows, end the stream, and have the run keep exactly that text (the server had
+  // sent a few more tokens that were still on their way). Resolves once the run is saved as stopped.
+  function stopRun(view, controller, form) {
+    view.halted = true;
+    const shown = Array.from(view.shown || "").length;  // characters as the server counts them, not UTF-16 units
+    controller.abort();
+    if (!view.runId) return Promise.resolve();
+    const body = new FormData();
+    body.set("shown", String(shown));
+    const url = form.dataset.stopUrl.replace("/0/", "/" + encodeURIComponent(view.runId) + "/");
+    return fetch(url, {method: "POST", body: body,
+      credentials: "same-origin", headers: {"X-CSRFToken": Console.csrf(form)}}).catch(function () {});
   }
 
   function newId() {
@@ -173,6 +202,7 @@
     const conversationId = document.getElementById("id_conversation");
     const view = {error: document.getElementById("error"), figures: document.getElementById("figures"),
                   waiting: document.getElementById("waiting")};
+    let stopping = null;
     let conversation = [];
     let controller = null;
 
@@ -205,6 +235,17 @@
       if (model && model.failing) warning.textContent = "⚠ " + fill(strings.failing, {title: model.failing_title});
       if (prefill && model) setParams(form, model.defaults);
     }
+    // On a phone the parameters start folded, so the conversation and the composer are what the screen shows.
+    const params = form.querySelector("details.params");
+    if (params && window.matchMedia("(max-width: 700px)").matches) params.open = false;
+    // Ctrl+Enter (⌘+Enter) in the prompt or the system prompt runs it, as in most chat tools.
+    form.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA" &&
+          !runButton.disabled) {
+        event.preventDefault();
+        form.requestSubmit(runButton);
+      }
+    });
     select.addEventListener("change", function () { resetConversation(); output.textContent = ""; modeChanged(true); });
     modeChanged(true);
     document.getElementById("new-conversation").addEventListener("click", function () {
@@ -221,6 +262,11 @@
       const body = new FormData(form);
       if (chat) body.set("messages", JSON.stringify(conversation));
       controller = new AbortController();
+      view.halted = false;
+      view.runId = null;
+      view.shown = "";
+      stopping = null;
+      view.error.classList.add("error");
       runButton.disabled = true;
       stopButton.disabled = false;
       let answer = null;
@@ -230,10 +276,18 @@
         if (prompt.trim()) bubble("user", prompt);
         answer = bubble("assistant", "");
         answer.hidden = true;
-        view.write = function (text) { answer.hidden = false; answer.querySelector(".text").textContent = text; };
+        view.write = function (text) {
+          const first = answer.hidden;
+          follow(box, first ? answer : null, function () {
+            answer.hidden = false;
+            answer.querySelector(".text").textContent = text;
+          });
+        };
       } else {
         output.textContent = "";
-        view.write = function (text) { output.textContent = text; };
+        view.write = function (text) {
+          follow(output, output.textContent ? null : output, function () { output.textContent = text; });
+        };
       }
       runInto(form, body, view, controller, function (text) {
         if (chat) {
@@ -245,14 +299,26 @@
           }
           renderConversation();
         }
-        refreshHistory();
+        // After a Stop, the history item is refreshed once the run is saved as stopped, not while it still runs.
+        (stopping || Promise.resolve()).then(refreshHistory);
       }).finally(function () {
         runButton.disabled = false;
         stopButton.disabled = true;
         controller = null;
       });
     });
-    stopButton.addEventListener("click", function () { if (controller) controller.abort(); });
+    stopButton.addEventListener("click", function () {
+      if (controller) stopping = stopRun(view, controller, form);
+    });
+
+    // The answer stays in view as it grows: its box follows the newest text unless the person scrolled up to read,
+    // and the page brings the answer on screen when it starts (on a phone it would land above or below it).
+    function follow(scroller, startedNode, write) {
+      const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+      write();
+      if (atEnd || startedNode) scroller.scrollTop = scroller.scrollHeight;
+      if (startedNode) startedNode.scrollIntoView({block: "nearest"});
+    }
 
     function refreshHistory() {
       // The list is server-rendered; a light refresh keeps it the single source of truth.
@@ -306,7 +372,7 @@
     const columns = document.getElementById("compare-columns");
     const template = document.getElementById("compare-column");
     const stop = document.getElementById("stop-compare");
-    let controllers = [];
+    let controllers = [], views = [];
     compareForm.addEventListener("submit", function (event) {
       event.preventDefault();
       Console.showErrors(compareForm, {});
@@ -318,6 +384,7 @@
       columns.replaceChildren();
       const group = newId();
       controllers = [];
+      views = [];
       stop.disabled = false;
       const runs = chosen.map(function (id) {
         const node = template.content.firstElementChild.cloneNode(true);
@@ -333,12 +400,16 @@
         controllers.push(controller);
         const out = node.querySelector(".output");
         out.textContent = "";
-        return runInto(compareForm, body, {error: node.querySelector(".error"), figures: node.querySelector(".figures"),
+        const columnView = {error: node.querySelector(".error"), figures: node.querySelector(".figures"),
           waiting: node.querySelector(".waiting"), name: byId[id].name,
-          write: function (text) { out.textContent = text; }}, controller);
+          write: function (text) { out.textContent = text; }};
+        views.push(columnView);
+        return runInto(compareForm, body, columnView, controller);
       });
       Promise.all(runs).finally(function () { stop.disabled = true; });
     });
-    stop.addEventListener("click", function () { controllers.forEach(function (c) { c.abort(); }); });
+    stop.addEventListener("click", function () {
+      controllers.forEach(function (c, i) { stopRun(views[i], c, compareForm); });
+    });
   }
 })();

@@ -170,6 +170,16 @@
       el("span", "when", result.tested_at_display || Console.when(result.tested_at)));
   }
 
+  // The model page's list of tests takes the new one in (the server keeps the history; the page asks it again).
+  function refreshTestHistory() {
+    const history = document.getElementById("test-history");
+    if (!history) return;
+    fetch(window.location.href, {credentials: "same-origin"}).then(function (r) { return r.text(); }).then(function (html) {
+      const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("test-history");
+      if (fresh) history.replaceWith(fresh);
+    });
+  }
+
   const formButton = document.getElementById("test-form");
   if (formButton) {
     formButton.addEventListener("click", function () {
@@ -194,6 +204,7 @@
       body.append("csrfmiddlewaretoken", Console.csrf());
       run(button, button.dataset.testUrl, body, box, function (result) {
         showLastTest(document.querySelector(button.dataset.testTarget), result);
+        refreshTestHistory();
       });
     });
   });

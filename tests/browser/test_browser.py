@@ -149,7 +149,7 @@ def test_member_streams_stops_reopens_and_compares(page, hf, provider_token):
     assert len(partial) < len(output.text_content())  # it grew while the run went on
     expect(page.locator('#figures [data-figure="ttft"]')).to_be_visible()
     expect(page.locator('#figures [data-figure="tokens"]')).to_have_text("12")
-    expect(page.locator('#figures [data-figure="finish"]')).to_have_text("length")
+    expect(page.locator('#figures [data-figure="finish"]')).to_have_text("length limit reached")
 
     # Stop a long run.
     page.fill("#id_max_new_tokens", "150")

@@ -61,3 +61,18 @@ def test_api_key_and_endpoint_entries_read_as_words(admin_client, db):
     admin_client.post(reverse("set_language"), {"language": "zh-hans"})
     chinese = admin_client.get(reverse("audit_log")).content.decode()
     assert "已恢复端点" in chinese and "初始化" in chinese
+
+
+def test_stored_codes_read_as_their_labels_in_both_languages(admin_client, db):
+    model = create_model()
+    audit.record(
+        None,
+        "model.update",
+        model,
+        {"endpoint_type": {"from": "hosted_api", "to": "inference_endpoint"}, "task": {"from": "", "to": "chat"}},
+    )
+    audit.record(None, "model.create", model, {"endpoint_type": "inference_providers", "engine": "llamacpp"})
+    page = admin_client.get(reverse("audit_log")).content.decode()
+    for code in ("hosted_api", "inference_endpoint", "inference_providers", "llamacpp"):
+        assert code not in page.replace(f'value="{code}"', "")
+    assert "Inference Endpoint" in page and "llama.cpp server" in page

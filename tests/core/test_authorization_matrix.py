@@ -51,6 +51,7 @@ ACCESS = {
     "playground_run": (MEMBER, "POST"),
     "run_detail": (MEMBER, "GET"),
     "run_delete": (MEMBER, "POST"),
+    "run_stop": (MEMBER, "POST"),
     "account": (SIGNED_IN, "GET"),
     "key_revoke": (SIGNED_IN, "POST"),
     "api_keys_admin": (ADMIN, "GET"),
@@ -104,7 +105,7 @@ def url_for(name, objects, runner):
         kwargs = {"user_id": objects["member"].pk}
     elif name.startswith("model_") and name not in ("model_add", "model_test_form"):
         kwargs = {"pk": objects["model"].pk}
-    elif name in ("run_detail", "run_delete"):
+    elif name in ("run_detail", "run_delete", "run_stop"):
         kwargs = {"pk": objects[f"{runner}_run"].pk}
     elif name == "key_revoke":
         kwargs = {"pk": objects[f"{runner}_key"].pk}
