@@ -98,8 +98,10 @@ class Emulator:
     def add_token(self, token, **kwargs):
         self.tokens[token] = whoami_body(**kwargs)
 
-    def add_model(self, repo_id, granted=(), backend="tgi", loading=None, **kwargs):
+    def add_model(self, repo_id, granted=(), backend="tgi", loading=None, description="", modalities=None, **kwargs):
         body = model_body(repo_id, **kwargs)
+        body["_description"] = description  # the router catalog's item fields (§7.2)
+        body["_modalities"] = modalities or ["text"]
         body["_granted"] = set(granted)
         body["_backend"] = backend
         body["_loading"] = loading  # estimated_time for the next request, then None
@@ -957,8 +959,12 @@ class _Handler(BaseHTTPRequestHandler):
                         "object": "model",
                         "created": 1776837885,
                         "owned_by": repo.split("/")[0],
-                        "architecture": {"input_modalities": ["text"], "output_modalities": ["text"]},
+                        "architecture": {
+                            "input_modalities": model.get("_modalities", ["text"]),
+                            "output_modalities": ["text"],
+                        },
                         "providers": providers,
+                        **({"description": model["_description"]} if model.get("_description") else {}),
                     }
                 )
         return items

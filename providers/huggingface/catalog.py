@@ -9,6 +9,7 @@ import re
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy
 
 from providers.huggingface import hub, transport
 from providers.huggingface.errors import HFError
@@ -29,18 +30,81 @@ def _key(*parts):
     return f"hf-picker:{digest}"
 
 
-def router_catalog(token, deadline):
-    """{repo id: [provider entries]} from the router, cached; {} when the router cannot be read."""
-    key = _key("catalog", settings.HF_ROUTER_URL)
-    catalog = cache.get(key)
-    if catalog is None:
+def _catalog_key():
+    return _key("catalog-items", settings.HF_ROUTER_URL)
+
+
+def router_items(token, deadline, cached_only=False):
+    """{repo id: {"providers": [entries], "description", "vision"}} from the router, cached; {} when the router
+    cannot be read (or, with `cached_only`, when it has not been read lately: a page then shows no facts rather
+    than wait for the router)."""
+    catalog = cache.get(_catalog_key())
+    if catalog is None and not cached_only:
         try:
             items = hub.router_models(token, deadline)
         except HFError:
             return {}  # the Hub's own mapping still says who serves what; prices are then unknown
-        catalog = {item["id"]: [p for p in item.get("providers") or [] if isinstance(p, dict)] for item in items}
-        cache.set(key, catalog, settings.HF_PICKER_CACHE_SECONDS)
-    return catalog
+        catalog = {item["id"]: _item(item) for item in items}
+        cache.set(_catalog_key(), catalog, settings.HF_PICKER_CACHE_SECONDS)
+    return catalog or {}
+
+
+def _item(item):
+    modalities = (item.get("architecture") or {}).get("input_modalities") if isinstance(item, dict) else None
+    return {
+        "providers": [p for p in item.get("providers") or [] if isinstance(p, dict)],
+        "description": item.get("description") if isinstance(item.get("description"), str) else "",
+        "vision": isinstance(modalities, list) and any(m in ("image", "vision") for m in modalities),
+    }
+
+
+def router_catalog(token, deadline):
+    """{repo id: [provider entries]} from the router, cached; {} when the router cannot be read."""
+    return {repo: item["providers"] for repo, item in router_items(token, deadline).items()}
+
+
+# The router's routing policies (hf-protocol.md §2): a model id without a suffix is routed as :fastest.
+POLICY_WORDS = {
+    "fastest": gettext_lazy("the live provider with the highest throughput"),
+    "cheapest": gettext_lazy("the live provider with the lowest price"),
+    "preferred": gettext_lazy("the first live provider in the account's order at hf.co/settings/inference-providers"),
+}
+
+
+def served_facts(repo_id, item):
+    """What the router says of a model configured as `repo_id` (with its `:provider` or policy suffix): its live
+    providers (cheapest first), the one the suffix picks when the console can tell, the context range it may land
+    on, tools, vision and description. None when the router's catalog has no such model."""
+    if not item:
+        return None
+    name, _sep, suffix = repo_id.partition(":")
+    live = [_provider_entry(p.get("provider"), p) for p in item["providers"] if p.get("status") == "live"]
+    live = [p for p in live if p["provider"]]
+    live.sort(key=lambda p: (p["price_in"] is None, (p["price_in"] or 0) + (p["price_out"] or 0), p["provider"]))
+    policy = suffix if suffix in POLICY_WORDS else ("" if suffix else "fastest")
+    pick = None
+    if not policy:
+        pick = suffix
+    elif policy == "fastest":
+        pick = max((p for p in live if p["throughput"] is not None), key=lambda p: p["throughput"], default=None)
+    elif policy == "cheapest":
+        priced = [p for p in live if p["price_in"] is not None and p["price_out"] is not None]
+        pick = min(priced, key=lambda p: p["price_in"] + p["price_out"], default=None)
+    if isinstance(pick, dict):
+        pick = pick["provider"]
+    contexts = [p["context_length"] for p in live if p["context_length"]]
+    return {
+        "providers": live,
+        "policy": policy,
+        "policy_words": str(POLICY_WORDS[policy]) if policy else "",
+        "pick": pick or "",
+        "min_context": min(contexts) if contexts else None,
+        "max_context": max(contexts) if contexts else None,
+        "tools": any(p["tools"] for p in live),
+        "vision": item["vision"],
+        "description": item["description"],
+        "priced": any(p["price_in"] is not None for p in live),
+    }
 
 
 def search(query, task, token="", cursor=""):

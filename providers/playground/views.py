@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from providers.core import cached, roles
+from providers.core import cached, roles, served_facts
 from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
@@ -38,6 +38,7 @@ def member_view(view):
 
 
 def _models_payload(models):
+    served = served_facts.summaries(models)  # who serves it and at what price, as the router last said
     return [
         {
             "id": m.pk,
@@ -46,6 +47,7 @@ def _models_payload(models):
             "defaults": m.default_parameters(),
             "failing": bool(m.last_test and not m.last_test.ok),
             "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
+            "served": served.get(m.pk, ""),
         }
         for m in models
     ]

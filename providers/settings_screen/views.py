@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers.core import audit, display, roles
+from providers.core import audit, display, roles, served_facts
 from providers.core.ndjson import line
 from providers.huggingface.errors import HFError
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
@@ -85,7 +85,8 @@ def huggingface(request):
         )
     page = Paginator(models, 50).get_page(request.GET.get("page"))
     usage = usage_by_model([m.pk for m in page])
-    rows = [{"model": m, "usage": usage.get(m.pk)} for m in page]
+    facts = served_facts.summaries(page)  # as the router's catalog last said: a list never waits for it
+    rows = [{"model": m, "usage": usage.get(m.pk), "facts": facts.get(m.pk, "")} for m in page]
     return render(
         request,
         "providers/huggingface.html",
@@ -239,6 +240,7 @@ def model_detail(request, pk):
             "tests": model.tests.all()[:20],
             "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
+            "facts": served_facts.facts_for(model),
             "parameters": [
                 f"{display.label(k)}: {display.value_text(v)}" for k, v in model.default_parameters().items()
             ],

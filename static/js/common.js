@@ -131,6 +131,28 @@ window.Console = (function () {
     }, selectIt);
   });
 
+  // A table with data-sortable sorts by a column whose header has data-sort when the header is clicked (again:
+  // the other way); cells may carry data-value, the number they show, so "—" sorts last.
+  document.addEventListener("click", function (event) {
+    const th = event.target.closest("table[data-sortable] th[data-sort]");
+    if (!th) return;
+    const table = th.closest("table"), body = table.tBodies[0];
+    const index = Array.prototype.indexOf.call(th.parentNode.children, th);
+    const ascending = th.getAttribute("aria-sort") !== "ascending";
+    table.querySelectorAll("th[aria-sort]").forEach(function (other) { other.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    const key = function (row) {
+      const cell = row.children[index];
+      const raw = cell.dataset.value !== undefined ? cell.dataset.value : cell.textContent.trim();
+      return th.dataset.sort === "number" ? (raw === "" ? null : Number(raw)) : raw.toLowerCase();
+    };
+    Array.from(body.rows).sort(function (a, b) {
+      const x = key(a), y = key(b);
+      if (x === null || y === null) return x === y ? 0 : (x === null ? 1 : -1);  // unknown last, either way
+      return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+    }).forEach(function (row) { body.appendChild(row); });
+  });
+
   // A menu (<details class="menu">) closes when one clicks elsewhere.
   document.addEventListener("click", function (event) {
     document.querySelectorAll("details.menu[open]").forEach(function (menu) {

@@ -230,6 +230,9 @@
       document.querySelectorAll("[data-chat-only]").forEach(function (node) { node.hidden = !chat; });
       document.querySelectorAll("[data-completion-only]").forEach(function (node) { node.hidden = chat; });
       const model = byId[select.value];
+      const served = document.getElementById("model-served");
+      served.hidden = !(model && model.served);
+      served.textContent = model && model.served ? model.served : "";
       const warning = document.getElementById("model-warning");
       warning.hidden = !(model && model.failing);
       if (model && model.failing) warning.textContent = "⚠ " + fill(strings.failing, {title: model.failing_title});
