@@ -113,7 +113,12 @@ def summarise(namespace, raw):
         "url": url,
         "health_route": str(raw.get("healthRoute") or "/health"),
         "usable": bool(task),
-        "fill": {"endpoint_url": url, "display_name": name, "task": task},
+        "fill": {
+            "endpoint_url": url,
+            "display_name": name,
+            "task": task,
+            "repo_id": str(model.get("repository") or ""),
+        },
     }
 
 
@@ -151,16 +156,30 @@ def reason(exc, namespace):
             "(for a fine-grained token, with the Inference Endpoints permissions on it); the namespace also needs "
             "billing set up. Hugging Face said: %(msg)s"
         ) % {"ns": namespace, "msg": exc.message}
+    if exc.category == "endpoint_not_found":
+        return _(
+            "The Inference Endpoints API answered 404 for %(ns)s: the namespace may have no access to Inference "
+            "Endpoints (billing not set up), or the API address is not Hugging Face's."
+        ) % {"ns": namespace}
     return exc.message
 
 
+class ListUnreadable(HFError):
+    """No listed endpoint has the URL, and part of the list could not be read: it may be in that part."""
+
+
 def find_by_url(token, url):
-    """The listed endpoint whose URL is `url` (trailing slash ignored), or None."""
+    """The listed endpoint whose URL is `url` (trailing slash ignored), or None when the whole list was read and
+    none has it; raises ListUnreadable (an HFError) when it is not among the endpoints that could be read."""
     wanted = url.rstrip("/")
     key = "hf-endpoint-by-url:" + hashlib.sha256(f"{token}\x1f{wanted}".encode()).hexdigest()[:32]
     found = cache.get(key)
     if found is None:
-        found = next((e for e in list_all(token)["endpoints"] if e["url"].rstrip("/") == wanted), {})
+        listed = list_all(token)
+        found = next((e for e in listed["endpoints"] if e["url"].rstrip("/") == wanted), {})
+        if not found and listed["problems"]:
+            problem = listed["problems"][0]
+            raise ListUnreadable(problem["category"], problem["message"])
         cache.set(key, found, 30)
     return found or None
 

@@ -136,6 +136,12 @@ def model_endpoint(request, pk):
         found = endpoints_api.find_by_url(token, model.endpoint_url)
         if found is not None:  # the URL's endpoint is cached briefly, its state never
             found = endpoints_api.state(found["namespace"], found["name"], token)
+    except endpoints_api.ListUnreadable as exc:  # "could not ask" is not "the answer is no"
+        message = _(
+            "The list of Inference Endpoints could not be read, so the console cannot tell whether this URL is one "
+            "of them: %(reason)s"
+        ) % {"reason": exc.message}
+        return JsonResponse({"ok": False, "category": exc.category, "message": message, "unreadable": True})
     except HFError as exc:
         return _failure(exc)
     if found is None:

@@ -15,9 +15,11 @@
     const url = form.querySelector("[name=endpoint_url]");
     const name = form.querySelector("[name=display_name]");
     const task = form.querySelector("[name=task]");
+    const repo = form.querySelector("[name=repo_id]");
     if (url) url.value = values.endpoint_url;
     if (name && !name.value) name.value = values.display_name;
     if (task && values.task) task.value = values.task;
+    if (repo && values.repo_id && !repo.value) repo.value = values.repo_id;
     status.textContent = strings.filled + " " + endpoint.namespace + "/" + endpoint.name;
   }
 
@@ -31,6 +33,8 @@
     state.appendChild(W.badge(endpoint.state));
     const rowStatus = W.el("small", "help");
     rowStatus.setAttribute("aria-live", "polite");
+    // A failed endpoint says why, in Hugging Face's words (the control plane's status message).
+    if (endpoint.message && /failed/i.test(endpoint.state)) rowStatus.textContent = endpoint.message;
     state.appendChild(rowStatus);
     const actions = W.el("td", "actions");
     const use = W.el("button", "endpoint-use", strings.use);
@@ -83,7 +87,9 @@
       tbody.replaceChildren.apply(tbody, answer.endpoints.map(row));
       table.hidden = !answer.endpoints.length;
       const problems = answer.problems.map(function (p) { return p.message; }).join(" ");
-      status.textContent = (answer.endpoints.length ? "" : strings.none + " ") + problems;
+      // "Could not read the list" is not "there is none": the words for an empty list only when it was read.
+      if (problems) status.textContent = strings.unreadable + " " + problems;
+      else status.textContent = answer.endpoints.length ? "" : strings.none;
     } catch (e) {
       status.textContent = strings.network;
     } finally {

@@ -38,7 +38,12 @@ def test_lists_user_and_org_endpoints_with_state_model_engine_instance_url(accou
     assert running["state"] == "running" and running["model"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert running["engine"] == "tgi" and running["instance"] == "gpu nvidia-a10g x1"
     assert running["url"] == f"{account.base}/ep/chat-llama"
-    assert running["fill"] == {"endpoint_url": running["url"], "display_name": "chat-llama", "task": "text-generation"}
+    assert running["fill"] == {
+        "endpoint_url": running["url"],
+        "display_name": "chat-llama",
+        "task": "text-generation",
+        "repo_id": "meta-llama/Llama-3.1-8B-Instruct",  # "Use this endpoint" fills the repo id too
+    }
     assert rows[("alice", "sleepy")]["state"] == "paused" and rows[("alice", "sleepy")]["engine"] == "vllm"
     assert rows[("alice", "sleepy")]["fill"]["task"] == "chat"
     assert rows[("acme", "cold")]["state"] == "scaledToZero"
@@ -149,3 +154,15 @@ def test_whoami_is_asked_once_for_several_listings(account, admin_client, provid
     listing(admin_client)
     listing(admin_client)
     assert len([r for r in account.requests if r["path"] == "/hub/api/whoami-v2"]) == 1
+
+
+def test_a_list_that_cannot_be_read_is_not_called_empty(account, admin_client, provider_token, settings):
+    settings.HF_ENDPOINTS_API_URL = account.base + "/no-such-api"  # the control plane answers 404
+    answer = listing(admin_client)
+    assert answer["ok"] is True and answer["endpoints"] == []
+    assert {p["category"] for p in answer["problems"]} == {"endpoint_not_found"}
+    assert "answered 404 for alice" in answer["problems"][0]["message"]
+    model = create_endpoint_model(account.base, "sleepy", path="/ep/sleepy/")
+    found = admin_client.get(reverse("model_endpoint", args=[model.pk])).json()
+    assert found["ok"] is False and found["unreadable"] is True
+    assert "could not be read" in found["message"] and "not one of the Inference Endpoints" not in found["message"]
