@@ -116,7 +116,7 @@ def endpoint_info(base_url, token=None, deadline=None, headers=None):
     """TGI's /info when the server has it; None for servers without it."""
     try:
         response = transport.call(
-            "GET", base_url.rstrip("/") + "/info", "endpoint", token, headers=headers, deadline=deadline
+            "GET", transport.join(base_url, "/info"), "endpoint", token, headers=headers, deadline=deadline
         )
     except HFError as exc:
         if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error"):
@@ -151,13 +151,15 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
     base = base_url.rstrip("/")
     found = from_info(endpoint_info(base, token, deadline, headers))
     if found is None:
-        found = from_models(_optional_json(base + "/v1/models", token, deadline, headers))
+        found = from_models(_optional_json(transport.join(base, "/v1/models"), token, deadline, headers))
     if found is None:
         return EngineInfo(UNKNOWN)
     route = VERSION_ROUTES.get(found.engine)
     if with_version and route and not found.version:
         try:
-            found.version = version_from(found.engine, _optional_json(base + route, token, deadline, headers))
+            found.version = version_from(
+                found.engine, _optional_json(transport.join(base, route), token, deadline, headers)
+            )
         except HFError:
             pass  # the version is a detail; the engine is known
     return found

@@ -173,6 +173,33 @@ def origin_of(url):
     return scheme, (parts.hostname or "").lower().rstrip("."), port or {"https": 443, "http": 80}.get(scheme)
 
 
+def join(base, path):
+    """`base` (an origin, perhaps with a path) and `path` joined as text, the result always under `base`.
+
+    Paths come from servers too (the control plane's `healthRoute`): a route such as `.evil.test:19102/x` or
+    `@evil.test/x` joined by plain concatenation would change the host, and the token would go there. The path
+    always starts a new segment under the base's path; anything that would still leave it (another origin,
+    another base path, dot segments) is refused.
+    """
+    root = base.rstrip("/")
+    url = root + "/" + path.lstrip("/")
+    joined, under = urlsplit(url), urlsplit(root)
+    segments = joined.path.split("/")
+    if (
+        joined.scheme != under.scheme
+        or joined.netloc != under.netloc
+        or origin_of(url) != origin_of(base)
+        or not joined.path.startswith(under.path + "/")
+        or ".." in segments
+        or "." in segments
+    ):
+        raise HFError(
+            "blocked_by_url_policy",
+            _("The path %(path)s would lead away from %(base)s; refused.") % {"path": path, "base": root},
+        )
+    return url
+
+
 def _check_hop(url, origin):
     """Every URL a request goes to, the first and each redirect, passes the outbound policy.
 

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from providers.huggingface import transport
 from providers.huggingface.adapters import base, tgi
 
 CAPABILITIES = base.Capabilities(
@@ -17,7 +18,7 @@ CAPABILITIES = base.Capabilities(
 
 
 def models_url(repo_id):
-    return f"{settings.HF_ROUTER_URL}/hf-inference/models/{quote(repo_id, safe='/')}"
+    return transport.join(settings.HF_ROUTER_URL, f"/hf-inference/models/{quote(repo_id, safe='/')}")
 
 
 class Adapter(tgi.Adapter):
