@@ -92,9 +92,9 @@ class ChoiceStream(StreamState):
         texts = []
         usage = usage_of(event)
         if count(usage.get("completion_tokens")) is not None:
-            self.tokens = usage["completion_tokens"]
+            self.tokens = count(usage["completion_tokens"])
         if count(usage.get("prompt_tokens")) is not None:
-            self.prompt_tokens = usage["prompt_tokens"]
+            self.prompt_tokens = count(usage["prompt_tokens"])
         choices = event.get("choices")
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
