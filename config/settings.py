@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "providers.core.middleware.RequestIdMiddleware",
+    "providers.core.middleware.RefuseNulMiddleware",  # every route, /v1/ and the playground's runs included
     "providers.api.middleware.ApiMiddleware",  # /v1/ ends here: a key needs none of what follows
     "providers.playground.middleware.LeanRoutesMiddleware",  # the playground's runs: a shorter chain (see there)
     "django.middleware.security.SecurityMiddleware",

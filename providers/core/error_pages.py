@@ -32,7 +32,7 @@ def _is_api(request):
     return request.path == "/v1" or request.path.startswith("/v1/")
 
 
-def _page(request, status, title, message="", headers=None):
+def _page(request, status, title, message="", headers=None, as_json=False):
     if _is_api(request):
         text = message or {
             400: _("The request could not be understood."),
@@ -43,7 +43,7 @@ def _page(request, status, title, message="", headers=None):
         body = {"error": {"message": str(text), "type": error_type, "param": None, "code": title}}
         response = JsonResponse(body, status=status)
         response["Cache-Control"] = "no-store"
-    elif wants_json(request):
+    elif as_json or wants_json(request):
         text = message or {
             400: _("The request could not be understood."),
             403: _("You do not have permission to open this page."),
@@ -55,6 +55,11 @@ def _page(request, status, title, message="", headers=None):
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def refused(request, status, title, message, as_json=False):
+    """The error page (or JSON) for a request refused before it reached a view."""
+    return _page(request, status, title, message, as_json=as_json)
 
 
 def bad_request(request, exception=None):
