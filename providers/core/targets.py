@@ -21,10 +21,32 @@ def _stored_token(model):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")
+        if not provider_token_allowed(model):
+            return ""  # the account's token is not for this server: the request goes without one
         provider = ProviderSettings.stored()
         return provider.get_secret("api_token") if provider else ""
     except crypto.UndecryptableSecret:
         raise HFError("token_unreadable") from None
+
+
+def provider_token_allowed(model):
+    """The provider token goes to Hugging Face's own hosts, and to another endpoint URL only when an admin ticked
+    "send the provider token to this URL" on the model."""
+    if model.endpoint_type != EndpointType.INFERENCE_ENDPOINT or model.send_provider_token:
+        return True
+    return transport.huggingface_host(model.endpoint_url)
+
+
+def bare_target(model):
+    """The Target of a model (or of a form's values) without a token: what its adapter is chosen by."""
+    return generation.Target(
+        endpoint_type=model.endpoint_type,
+        task=model.task,
+        repo_id=model.repo_id,
+        endpoint_url=model.endpoint_url,
+        engine=model.engine,
+        served_model=model.served_model,
+    )
 
 
 def target_for(model, typed_token="", scale_up=False, detect=True):

@@ -121,7 +121,9 @@ def _pumped(reader, adapter, target, deadline):
                 if redact(exc.message, response) == exc.message:
                     raise
                 # an error event's text is the upstream's too
-                raise HFError(exc.category, redact(exc.message, response), exc.http_status) from None
+                raise HFError(
+                    exc.category, redact(exc.message, response), exc.http_status, upstream=exc.upstream
+                ) from None
         else:
             response._content = yield from _read_whole(reader, deadline)
             response._content_consumed = True
@@ -269,7 +271,8 @@ def _texts(events, state, kept):
         try:
             event = json.loads(data)
         except ValueError:
-            raise HFError("bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}) from None
+            message = _("A stream event is not JSON: %(data)s") % {"data": data[:100]}
+            raise HFError("bad_response", message, upstream=True) from None
         for text in state.event(event):
             fitting, over = kept.take(text)
             if fitting:

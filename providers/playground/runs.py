@@ -64,10 +64,11 @@ RESULT_FIELDS = [
     "finish_reason",
     "error_category",
     "error_message",
+    "error_detail",
 ]
 # What the person saw, written alone when the whole result cannot be (a figure the database refuses, or the
 # background retries given up): the run then says how it ended and keeps its text, without its figures.
-SEEN_FIELDS = ["status", "output", "finish_reason", "error_category", "error_message"]
+SEEN_FIELDS = ["status", "output", "finish_reason", "error_category", "error_message", "error_detail"]
 SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final write
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
@@ -89,8 +90,9 @@ class Relay:
     While it runs, the process's checkpoint loop saves its output so far (see run_lifecycle).
     """
 
-    def __init__(self, run, model, stream, started):
+    def __init__(self, run, model, stream, started, detail=False):
         self.run = run
+        self.detail = detail  # the person may see an upstream's own words (an admin), not only the category's
         self.model = model
         self.stream = stream
         self.started = started  # perf_counter() when the request arrived: figures count from there
@@ -259,7 +261,7 @@ class Relay:
     def _fail(self, exc, status=RunStatus.FAILED):
         self.error = exc
         figures = self._complete(status)
-        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type), "figures": figures}
+        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type, self.detail), "figures": figures}
 
     def figures(self):
         """Only what was measured or reported: None stands for "not reported" on the page.
@@ -306,7 +308,8 @@ class Relay:
         run.finish_reason = figures["finish_reason"]
         if self.error:
             run.error_category = self.error.category
-            run.error_message = self.error.message
+            run.error_message = self.error.shown_message(detail=False)
+            run.error_detail = self.error.message if self.error.upstream else ""
         figures["run_id"] = run.pk
         return figures
 
@@ -415,7 +418,8 @@ def run_title(run):
     return first or run.prompt
 
 
-def run_as_dict(run):
+def run_as_dict(run, detail=False):
+    """The run as its page reads it; `detail`: the reader may see the upstream's own words (an admin)."""
     title, advice = (
         wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
     )
@@ -430,7 +434,7 @@ def run_as_dict(run):
         "output": run.output,
         "status": run.status,
         "error_category": run.error_category,
-        "error_message": run.error_message,
+        "error_message": (run.error_detail or run.error_message) if detail else run.error_message,
         "error_title": title,
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",

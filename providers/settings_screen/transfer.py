@@ -24,6 +24,7 @@ FIELDS = [
     "task",
     "repo_id",
     "endpoint_url",
+    "send_provider_token",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
 ]
@@ -40,6 +41,7 @@ FIELD_TYPES = {
     "task": (_TEXT, False),
     "repo_id": (_TEXT, True),
     "endpoint_url": (_TEXT, True),
+    "send_provider_token": (_BOOL, True),
     "enabled": (_BOOL, True),
     "max_new_tokens": (_WHOLE, True),
     "temperature": (_NUMBER, True),

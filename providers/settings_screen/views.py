@@ -47,6 +47,7 @@ AUDITED_FIELDS = [
     "task",
     "repo_id",
     "endpoint_url",
+    "send_provider_token",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
     "api_token",

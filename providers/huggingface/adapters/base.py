@@ -121,10 +121,10 @@ def stream_error(event):
     if isinstance(error, dict) and status is None and isinstance(error.get("code"), int):
         status = error["code"]  # vLLM, llama.cpp
     if error_type == "validation" or status == 422 or "validation" in (message or "").lower():
-        return HFError("input_rejected", message, http_status=status)
+        return HFError("input_rejected", message, http_status=status, upstream=True)
     if error_type == "overloaded":
-        return HFError("rate_limited", message, http_status=status)
-    return HFError("upstream_error", message, http_status=status)
+        return HFError("rate_limited", message, http_status=status, upstream=True)
+    return HFError("upstream_error", message, http_status=status, upstream=True)
 
 
 def usage_of(body):

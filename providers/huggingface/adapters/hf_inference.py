@@ -12,8 +12,9 @@ from providers.huggingface.adapters import base, tgi
 CAPABILITIES = base.Capabilities(
     completion=True,
     streaming=True,
-    # A TGI-backed model and a transformers pipeline answer at the same URL with different rules: no ranges here.
-    parameters=base.parameters(tgi.TEXT_PARAMETERS),
+    # A TGI-backed model and a transformers pipeline answer at the same URL: TGI's ranges, the stricter of the two
+    # (a pipeline refuses temperature 0 with sampling too).
+    parameters=base.parameters(tgi.TEXT_PARAMETERS, tgi.RANGES),
 )
 
 
