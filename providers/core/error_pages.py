@@ -13,6 +13,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from providers.core import unwritable
+
 
 def wants_json(request):
     accept = request.headers.get("Accept", "")
@@ -86,4 +88,6 @@ def server_error(request):
     if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
         message = _("The console is busy saving other changes. Try again in a few seconds.")
         return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
+    if unwritable.is_full(exc):  # any write path a view does not handle itself: words, not a 500
+        return _page(request, 503, "unsaved", str(unwritable.MESSAGE))
     return _page(request, 500, "server_error")

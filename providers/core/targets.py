@@ -1,11 +1,16 @@
 """A configured model as a generation.Target: its token resolved, its engine learnt once."""
 
-from django.conf import settings
+import logging
 
-from providers.core import cached, crypto, freshness
+from django.conf import settings
+from django.db import OperationalError, transaction
+
+from providers.core import cached, crypto, freshness, unwritable
 from providers.huggingface import engines, generation, transport
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, ProviderSettings
+
+log = logging.getLogger(__name__)
 
 
 def resolve_token(model, typed_token=""):
@@ -84,10 +89,17 @@ def remember_engine(model, found, save=True):
 
 def save_engine(model):
     if model.pk:
-        changed = (
-            type(model)
-            .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
-            .update(engine=model.engine, served_model=model.served_model)
-        )
-        if changed:
-            freshness.bump()  # processes holding the model in memory learn the engine too, instead of asking again
+        try:
+            with transaction.atomic():
+                changed = (
+                    type(model)
+                    .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
+                    .update(engine=model.engine, served_model=model.served_model)
+                )
+                if changed:
+                    freshness.bump()  # processes holding the model learn the engine too, instead of asking again
+        except OperationalError as exc:
+            if not unwritable.is_full(exc):
+                raise
+            # What was learnt is a saving of requests, not a result: it is asked again next time.
+            log.warning("could not save the engine of model %s: %s", model.pk, exc)
