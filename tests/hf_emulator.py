@@ -158,10 +158,13 @@ class Emulator:
         task="text-generation",
         image="tgi",
         instance_type="nvidia-a10g",
+        url=None,
         **data_plane,
     ):
-        """An Inference Endpoint known to the control plane, with its data plane at /ep/<name>."""
+        """An Inference Endpoint known to the control plane, with its data plane at /ep/<name> (or `url`, the
+        address the control plane reports for it)."""
         self.control[(namespace, name)] = {
+            "url": url,
             "repository": repository,
             "task": task,
             "image": image,
@@ -1070,7 +1073,7 @@ class _Handler(BaseHTTPRequestHandler):
             "targetReplica": 1,
         }
         if state not in ("pending", "failed"):
-            status["url"] = f"{self.emu.base}/ep/{name}"
+            status["url"] = record.get("url") or f"{self.emu.base}/ep/{name}"
         return {
             "name": name,
             "type": "protected",

@@ -173,7 +173,9 @@ def start(namespace, name, token):
     current = summarise(namespace, endpoint_record(namespace, name, token, deadline))
     if current["state"] == "scaledToZero" and current["url"]:
         # Whether /resume wakes a scaled-to-zero endpoint is not documented (§9.6); a request to it does.
-        wake_endpoint(current["url"], token, current["health_route"], transport.Deadline(5))
+        # The control plane's URL for it is trusted no further than any other: the token only to Hugging Face's hosts.
+        sent = token if transport.huggingface_host(current["url"]) else None
+        wake_endpoint(current["url"], sent, current["health_route"], transport.Deadline(5))
         return "wake", state(namespace, name, token)
     if current["state"] in ("paused", "scaledToZero"):
         return "resume", summarise(namespace, resume_endpoint(namespace, name, token, deadline))

@@ -21,10 +21,13 @@ WORDING = {
     "invalid_token": {
         "title": _("Token refused"),
         "message": _("Hugging Face refused the API token."),
-        "*": _("Create a token at huggingface.co/settings/tokens and save it again; check it was copied whole."),
+        "*": _(
+            "Create a token at huggingface.co/settings/tokens and save it as the provider token (or in this model's "
+            "“API token” field); check it was copied whole."
+        ),
         ENDPOINT: _(
-            "Use a token of an account that may call this endpoint (its organization); create one at "
-            "huggingface.co/settings/tokens."
+            "Use a token of an account that may call this endpoint (its organization), as the provider token or in "
+            "this model's “API token” field; create one at huggingface.co/settings/tokens."
         ),
         ENDPOINT + "+" + SELF_HOSTED: _(
             "This server refused the key it was sent. Enter the key the server was started with (for example "

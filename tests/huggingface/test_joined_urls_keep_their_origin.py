@@ -66,3 +66,17 @@ def test_a_join_that_would_leave_the_base_is_refused(base, path):
     with pytest.raises(HFError) as caught:
         transport.join(base, path)
     assert caught.value.category == "blocked_by_url_policy"
+
+
+@pytest.mark.django_db
+def test_wake_sends_no_provider_token_to_a_url_outside_hugging_faces_hosts(
+    hf, other_host, admin_client, provider_token, settings
+):
+    from django.urls import reverse
+
+    settings.PROVIDER_TOKEN_HOSTS = []
+    url = f"http://127.0.0.10:{other_host.server_address[1]}"  # what the control plane says the endpoint is at
+    hf.add_control_endpoint("alice", "cold", state="scaled_to_zero", url=url)
+    answer = admin_client.post(reverse("endpoint_start"), {"namespace": "alice", "name": "cold"}).json()
+    assert answer["action"] == "wake"
+    assert other_host.seen == [""]  # woken, without the token
