@@ -20,6 +20,7 @@ from providers.huggingface.transport import (
     call,
     connection_failure,
     json_of,
+    mark_server,
     redact,
     socket_of,
     timeout_error,
@@ -118,12 +119,9 @@ def _pumped(reader, adapter, target, deadline):
             try:
                 yield from _read_stream(reader, adapter, target, server, deadline)
             except HFError as exc:
-                if redact(exc.message, response) == exc.message:
-                    raise
-                # an error event's text is the upstream's too
-                raise HFError(
-                    exc.category, redact(exc.message, response), exc.http_status, upstream=exc.upstream
-                ) from None
+                if redact(exc.message, response) != exc.message:  # an error event's text is the upstream's too
+                    exc = HFError(exc.category, redact(exc.message, response), exc.http_status, upstream=exc.upstream)
+                raise mark_server(exc, response.url or "", target.kind) from None
         else:
             response._content = yield from _read_whole(reader, deadline)
             response._content_consumed = True

@@ -464,11 +464,15 @@ def call(method, url, kind, token=None, json_body=None, headers=None, deadline=N
                 _("This endpoint gets no token, and it answered 401 Unauthorized: it wants one."),
                 http_status=exc.http_status,
             )
-        if kind == "endpoint" and not exc.variant and not huggingface_host(url):
-            # A server of the team's own (llama.cpp, vLLM, ...): the advice is about that server, not about Hugging
-            # Face's dashboard or its tokens.
-            exc.variant = SELF_HOSTED
-        raise exc from None
+        raise mark_server(exc, url, kind) from None
+
+
+def mark_server(exc, url, kind="endpoint"):
+    """`exc`, its advice made about the server at `url` when that is a server of the team's own (llama.cpp, vLLM,
+    ...), not about Hugging Face's dashboard or its tokens."""
+    if kind == "endpoint" and not exc.variant and not huggingface_host(url):
+        exc.variant = SELF_HOSTED
+    return exc
 
 
 def _call(method, url, kind, token, json_body, headers, deadline, stream):

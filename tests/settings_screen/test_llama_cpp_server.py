@@ -83,3 +83,12 @@ def test_tgi_still_refuses_what_tgi_refuses(hf, member_client, endpoint_model):
     response = member_client.post(reverse("playground_run"), run_data(endpoint_model, temperature="0"))
     assert response.status_code == 400
     assert "strictly positive" in response.json()["errors"]["temperature"][0]["message"]
+
+
+def test_a_failure_mid_stream_advises_reading_the_servers_logs(own_server, member_client):
+    model = llama_model(own_server, engine="llamacpp")
+    own_server.fault("/srv/llama/v1/completions", "stream_error", after=2)
+    response = member_client.post(reverse("playground_run"), run_data(model, stream="on"))
+    error = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()][-1]["error"]
+    assert error["category"] == "upstream_error"
+    assert error["advice"] == "Try again; if it persists, read the server's logs."
