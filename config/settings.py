@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "providers.core.middleware.RequestIdMiddleware",
+    "providers.core.middleware.RefuseNulMiddleware",  # every route, /v1/ and the playground's runs included
     "providers.api.middleware.ApiMiddleware",  # /v1/ ends here: a key needs none of what follows
     "providers.playground.middleware.LeanRoutesMiddleware",  # the playground's runs: a shorter chain (see there)
     "django.middleware.security.SecurityMiddleware",
@@ -213,6 +214,9 @@ HF_MAX_ANSWER_BYTES = env.int("HF_MAX_ANSWER_BYTES", default=1048576)
 OUTBOUND_ALLOW_HTTP = env.bool("OUTBOUND_ALLOW_HTTP", default=False)
 OUTBOUND_ALLOWED_HOSTS = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
 OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# Hosts (and their subdomains) that get the provider token besides Hugging Face's own (the Hub, router and
+# Endpoints API URLs, *.endpoints.huggingface.cloud): a proxy in front of Hugging Face, for instance.
+PROVIDER_TOKEN_HOSTS = env.list("PROVIDER_TOKEN_HOSTS", default=[])
 # A PEM file of extra certificate authorities to trust (endpoints behind a private CA), added to the defaults.
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 

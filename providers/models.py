@@ -124,6 +124,8 @@ class HFModel(SecretsMixin):
     api_token_encrypted = models.TextField(blank=True, default="")
     api_token_last4 = models.CharField(max_length=4, blank=True, default="")
     enabled = models.BooleanField(default=True)
+    # The provider token goes only to Hugging Face's own hosts; to any other URL only when an admin allows it here.
+    send_provider_token = models.BooleanField(default=False)
     # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
     engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
     served_model = models.CharField(max_length=300, blank=True, default="")
@@ -255,7 +257,8 @@ class PlaygroundRun(models.Model):
     output = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     error_category = models.CharField(max_length=40, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
+    error_message = models.TextField(blank=True, default="")  # words anyone who sees the run may read
+    error_detail = models.TextField(blank=True, default="")  # the upstream's own text: for admins only
     latency_ms = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     generated_tokens = models.PositiveIntegerField(null=True, blank=True)

@@ -245,6 +245,21 @@ class _Behaviour:
         body = json.dumps([{"generated_text": "blah " * (8 << 18)}]).encode()
         self.send_whole(200, body)
 
+    def mode_huge_count(self):
+        """A complete stream whose final event reports 10**30 generated tokens (TGI's details, or chat usage)."""
+        self.head()
+        self.tokens(3, final=False)
+        huge = 10**30
+        if self.chat:
+            self.event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            self.event({"choices": [], "usage": {"prompt_tokens": huge, "completion_tokens": huge}})
+            self.event(b"[DONE]")
+        else:
+            last = self.token_event(4, last=True)
+            last["details"]["generated_tokens"] = huge
+            self.event(last)
+        self.end()
+
     def mode_html500(self):
         self.send_whole(500, HTML_500.encode(), "text/html")
 

@@ -128,9 +128,22 @@ class Emulator:
         }
         return f"{self.base}/ep/{name}"
 
-    def add_engine(self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version=""):
-        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai."""
-        self.engine_servers[name] = {"engine": engine, "model_id": model_id, "api_key": api_key, "version": version}
+    def add_engine(
+        self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version="", loading=False, n_ctx=None
+    ):
+        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai.
+
+        llama.cpp: `n_ctx` is the context it serves (`-c`, in /props; the training context in /v1/models is
+        131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
+        """
+        self.engine_servers[name] = {
+            "engine": engine,
+            "model_id": model_id,
+            "api_key": api_key,
+            "version": version,
+            "loading": loading,
+            "n_ctx": n_ctx,
+        }
         return f"{self.base}/srv/{name}"
 
     def add_org(self, token, org, no_billing=False):
@@ -147,10 +160,13 @@ class Emulator:
         task="text-generation",
         image="tgi",
         instance_type="nvidia-a10g",
+        url=None,
         **data_plane,
     ):
-        """An Inference Endpoint known to the control plane, with its data plane at /ep/<name>."""
+        """An Inference Endpoint known to the control plane, with its data plane at /ep/<name> (or `url`, the
+        address the control plane reports for it)."""
         self.control[(namespace, name)] = {
+            "url": url,
             "repository": repository,
             "task": task,
             "image": image,
@@ -830,6 +846,8 @@ class _Handler(BaseHTTPRequestHandler):
         engine = server["engine"]
         model_id = server["model_id"]
         open_paths = ("/health", "/version", "/metrics", "/")
+        if engine == "llamacpp" and server.get("loading"):  # §10.5: every route, /health included
+            return self._send(503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})
         if server.get("api_key") and path not in open_paths and self._token() != server["api_key"]:
             if engine == "tei":
                 return self._send(401, b"", None)
@@ -860,7 +878,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/get_server_info" and engine == "sglang":
             return self._send(200, {"version": server.get("version") or "0.5.2", "model_path": model_id})
         if method == "GET" and path == "/props" and engine == "llamacpp":
-            return self._send(200, {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id})
+            settings = {"n_ctx": server.get("n_ctx") or 4096, "params": {"temperature": 0.8, "top_p": 0.95}}
+            body = {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id}
+            return self._send(200, {**body, "default_generation_settings": settings, "total_slots": 1})
         if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
             return self._send(404, {"detail": "Not Found"})
         body = self._json()
@@ -1059,7 +1079,7 @@ class _Handler(BaseHTTPRequestHandler):
             "targetReplica": 1,
         }
         if state not in ("pending", "failed"):
-            status["url"] = f"{self.emu.base}/ep/{name}"
+            status["url"] = record.get("url") or f"{self.emu.base}/ep/{name}"
         return {
             "name": name,
             "type": "protected",

@@ -31,6 +31,8 @@ PLAYGROUND_RUNS_PER_MINUTE = 1000
 API_LIMITS_DIR = Path(
     os.environ.get("API_LIMITS_DIR") or Path(tempfile.gettempdir()) / f"hfconsole-limits-{os.getpid()}"
 )
+# The emulator on 127.0.0.1 stands for Hugging Face's own hosts: its endpoints get the provider token.
+PROVIDER_TOKEN_HOSTS = ["127.0.0.1"]
 HF_TEST_TIMEOUT = 10.0
 HF_READ_TIMEOUT = 10.0
 HF_CONNECT_TIMEOUT = 2.0

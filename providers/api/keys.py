@@ -84,6 +84,7 @@ class Caller:
     max_streams: int
     owner_requests_per_minute: int | None = None  # the lowest limit an admin set on any of the owner's keys
     owner_max_streams: int | None = None
+    owner_is_admin: bool = False  # may read an upstream's own words in error messages (members get the category's)
 
 
 def _load(hashes):
@@ -112,6 +113,7 @@ def _load(hashes):
         max_streams=key.max_streams if key.max_streams is not None else settings.API_MAX_STREAMS,
         owner_requests_per_minute=lowest["rpm"],
         owner_max_streams=lowest["streams"],
+        owner_is_admin=owner.is_active and owner.has_perm(roles.MANAGE_PROVIDERS),
     )
 
 

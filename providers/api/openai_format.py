@@ -74,8 +74,9 @@ def _openai_name(console_name, body):
     return next((n for n in names if n in body), names[0] if names else console_name)
 
 
-def parameters(body, task):
-    """The console's parameters from an OpenAI body, checked with the console's rules."""
+def parameters(body, task, target=None):
+    """The console's parameters from an OpenAI body, checked with the console's rules and those of the upstream
+    behind `target` (None: a model that cannot be called, which the call reports)."""
     data = {}
     for name, console_name in PARAMETER_NAMES.items():
         value = body.get(name)
@@ -101,7 +102,7 @@ def parameters(body, task):
             cleaned["do_sample"] = False
         if cleaned.get("top_p", 0) >= 1:
             del cleaned["top_p"]
-    problems = check_parameters(cleaned, task)
+    problems = check_parameters(cleaned, target) if target is not None else {}
     if problems:
         field, message = next(iter(problems.items()))
         raise BadRequest(message, param=_openai_name(field, body))
@@ -347,16 +348,18 @@ def error_body(message, error_type, code, param=None, **extra):
     return {"error": {"message": str(message), "type": error_type, "param": param, "code": code, **extra}}
 
 
-def upstream_error(exc):
-    """(status, body, retryable, retry_after) for an HFError."""
+def upstream_error(exc, detail=False, endpoint_type=""):
+    """(status, body, retryable, retry_after) for an HFError. The upstream's own words only with `detail` (the key's
+    owner is an admin); the advice for the model's endpoint type."""
     status, error_type, retryable = UPSTREAM_STATUS.get(exc.category, CONFIGURATION_PROBLEM)
     # Either may come from the upstream's body unchecked (a string, a negative number, NaN).
     retry_after = count(exc.retry_after) or count(exc.estimated_time)
     if retryable and retry_after is None and status in (429, 503):
         retry_after = 5
-    message = exc.message
+    message = exc.shown_message(detail)
     explanation = str(exc.explanation)
     if explanation not in message:
         message = f"{explanation} {message}"
-    body = error_body(message, error_type, exc.category, category=exc.category, retryable=retryable, fix=str(exc.fix))
+    advice = exc.wording(endpoint_type)[1]
+    body = error_body(message, error_type, exc.category, category=exc.category, retryable=retryable, fix=advice)
     return status, body, retryable, retry_after

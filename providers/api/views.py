@@ -227,7 +227,7 @@ def _generate(request, caller, record, generation, route, entry=None):
                 param="model",
                 code="model_not_chat",
             )
-        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task))
+        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task, entry.target))
         stream, include_usage = fmt.stream_options(body)
         if route == "chat":
             inputs = {"messages": fmt.chat_messages(body)}
@@ -295,8 +295,15 @@ def _first(upstream):
     raise HFError("connection_lost")
 
 
+def _shown(exc, record):
+    """upstream_error(exc) as the key's owner may read it, with the advice for the model's endpoint type."""
+    target = record.entry.target if record.entry is not None else None
+    detail = record.caller is not None and record.caller.owner_is_admin
+    return fmt.upstream_error(exc, detail, target.endpoint_type if target is not None else "")
+
+
 def _upstream_failure(exc, record):
-    status, body, retryable, retry_after = fmt.upstream_error(exc)
+    status, body, retryable, retry_after = _shown(exc, record)
     headers = {"x-should-retry": "true" if retryable else "false"}
     if retry_after is not None and retryable:
         headers.update(_retry_headers(max(1, min(60, retry_after))))
@@ -406,7 +413,7 @@ class Answer:
         yield fmt.DONE
 
     def _stream_error(self, exc):
-        body = fmt.upstream_error(exc)[1]
+        body = _shown(exc, self.record)[1]
         if self.route == "tgi":  # TGI's own form, which huggingface_hub turns into its typed errors
             yield fmt.sse({"error": body["error"]["message"], "error_type": "generation"})
             return

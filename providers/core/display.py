@@ -41,6 +41,7 @@ FIELD_LABELS = {
     "repo_id": gettext_lazy("Model (Hub repo id)"),
     "endpoint_url": gettext_lazy("Endpoint URL"),
     "enabled": gettext_lazy("Enabled"),
+    "send_provider_token": gettext_lazy("Send the provider token to this URL"),
     "api_token": gettext_lazy("API token"),
     "max_new_tokens": gettext_lazy("Max new tokens"),
     "temperature": gettext_lazy("Temperature"),

@@ -13,6 +13,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from providers.core import unwritable
+
 
 def wants_json(request):
     accept = request.headers.get("Accept", "")
@@ -32,7 +34,7 @@ def _is_api(request):
     return request.path == "/v1" or request.path.startswith("/v1/")
 
 
-def _page(request, status, title, message="", headers=None):
+def _page(request, status, title, message="", headers=None, as_json=False):
     if _is_api(request):
         text = message or {
             400: _("The request could not be understood."),
@@ -43,7 +45,7 @@ def _page(request, status, title, message="", headers=None):
         body = {"error": {"message": str(text), "type": error_type, "param": None, "code": title}}
         response = JsonResponse(body, status=status)
         response["Cache-Control"] = "no-store"
-    elif wants_json(request):
+    elif as_json or wants_json(request):
         text = message or {
             400: _("The request could not be understood."),
             403: _("You do not have permission to open this page."),
@@ -55,6 +57,11 @@ def _page(request, status, title, message="", headers=None):
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def refused(request, status, title, message, as_json=False):
+    """The error page (or JSON) for a request refused before it reached a view."""
+    return _page(request, status, title, message, as_json=as_json)
 
 
 def bad_request(request, exception=None):
@@ -81,4 +88,6 @@ def server_error(request):
     if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
         message = _("The console is busy saving other changes. Try again in a few seconds.")
         return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
+    if unwritable.is_full(exc):  # any write path a view does not handle itself: words, not a 500
+        return _page(request, 503, "unsaved", str(unwritable.MESSAGE))
     return _page(request, 500, "server_error")

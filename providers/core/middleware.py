@@ -1,5 +1,5 @@
-"""Request ids (and arrival times) for logs and responses, the first-run redirect to the setup page, and the
-headers of the routes that bypass the page middleware."""
+"""Request ids (and arrival times) for logs and responses, the refusal of NUL in request fields, the first-run
+redirect to the setup page, and the headers of the routes that bypass the page middleware."""
 
 import contextvars
 import logging
@@ -10,6 +10,10 @@ import uuid
 from django.contrib.auth import get_user_model
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from providers.core import error_pages
 
 _request_id = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -47,6 +51,31 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RefuseNulMiddleware:
+    """A NUL character in any query parameter or form field is refused here, once for every route: PostgreSQL
+    cannot hold one in text (a search for it was a 500), and no field of the console has a use for it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.data_paths = {reverse("playground_run")}  # answers JSON whatever the request accepts
+
+    def __call__(self, request):
+        if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
+            # Before the locale middleware (and the API's own chain): the caller's language is chosen here.
+            with translation.override(translation.get_language_from_request(request)):
+                message = _(
+                    "The request contains a null character (an invisible control character), which no field "
+                    "accepts. Remove it and try again."
+                )
+                as_json = request.path_info in self.data_paths
+                return error_pages.refused(request, 400, "bad_request", message, as_json)
+        return self.get_response(request)
+
+
+def _has_nul(fields):
+    return any("\x00" in name or any("\x00" in value for value in values) for name, values in fields.lists())
 
 
 class FirstRunSetupMiddleware:

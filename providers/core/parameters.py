@@ -1,11 +1,14 @@
-"""Generation parameters, checked with the rules text-generation-inference applies (router/src/validation.rs).
+"""Generation parameters, checked with the rules of the upstream that will get them (its adapter's ranges: TGI's
+router/src/validation.rs for TGI, none beyond the console's own bounds for llama.cpp's text routes).
 
-Both the model form (defaults) and the playground form use these, so an admin and a member get the same
+The model form (defaults), the playground form and the API use these, so an admin and a member get the same
 message the server would give, before any request is sent.
 """
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from providers.huggingface.adapters import adapter_for
 
 MAX_STOP_SEQUENCES = 4
 MAX_STOP_SEQUENCE_LENGTH = 200
@@ -113,24 +116,45 @@ def parameter_fields():
     }
 
 
-def check_parameters(cleaned, task):
-    """Field name -> message for the values a text-generation server would refuse."""
+_LABELS = {
+    "max_new_tokens": _("Max new tokens"),
+    "temperature": _("Temperature"),
+    "top_p": _("Top-p"),
+    "top_k": _("Top-k"),
+    "repetition_penalty": _("Repetition penalty"),
+}
+
+
+def _range_message(name, allowed):
+    """What a value outside the upstream's range is told, in the words the server would use."""
+    label = _LABELS.get(name, name)
+    if allowed.low == 0 and allowed.low_open and allowed.high is None:
+        if name == "temperature":
+            return _("Temperature must be strictly positive (use sampling off for greedy).")
+        return _("%(label)s must be strictly positive.") % {"label": label}
+    if allowed.low is not None and allowed.high is not None and not (allowed.low_open or allowed.high_open):
+        return _("%(label)s must be between %(low)s and %(high)s.") % {
+            "label": label,
+            "low": f"{allowed.low:g}",
+            "high": f"{allowed.high:g}",
+        }
+    parts = []
+    if allowed.low is not None:
+        parts.append(f"{'>' if allowed.low_open else '>='} {float(allowed.low)}")
+    if allowed.high is not None:
+        parts.append(f"{'<' if allowed.high_open else '<='} {float(allowed.high)}")
+    return _("%(label)s must be %(bounds)s.") % {"label": label, "bounds": " and ".join(parts)}
+
+
+def check_parameters(cleaned, target):
+    """Field name -> message for the values the upstream behind `target` would refuse: the ranges its adapter
+    declares for this engine and task (TGI refuses temperature 0; llama.cpp, vLLM and chat routes take it)."""
+    rules = adapter_for(target).capabilities(target).parameters
     errors = {}
-    temperature = cleaned.get("temperature")
-    if temperature is not None:
-        if task == "chat":
-            if not 0 <= temperature <= 2:
-                errors["temperature"] = _("Temperature must be between 0 and 2 for chat.")
-        elif temperature <= 0:
-            errors["temperature"] = _("Temperature must be strictly positive (use sampling off for greedy).")
-    top_p = cleaned.get("top_p")
-    if top_p is not None:
-        if task == "chat":
-            if not 0 < top_p <= 1:
-                errors["top_p"] = _("Top-p must be > 0.0 and <= 1.0 for chat.")
-        elif not 0 < top_p < 1:
-            errors["top_p"] = _("Top-p must be > 0.0 and < 1.0.")
-    penalty = cleaned.get("repetition_penalty")
-    if penalty is not None and penalty <= 0:
-        errors["repetition_penalty"] = _("Repetition penalty must be strictly positive.")
+    for name, value in cleaned.items():
+        rule = rules.get(name)
+        if rule is None or rule.range is None or isinstance(value, (bool, list, str)) or value is None:
+            continue
+        if value not in rule.range:
+            errors[name] = _range_message(name, rule.range)
     return errors

@@ -1,11 +1,16 @@
 """A configured model as a generation.Target: its token resolved, its engine learnt once."""
 
-from django.conf import settings
+import logging
 
-from providers.core import cached, crypto, freshness
+from django.conf import settings
+from django.db import OperationalError, transaction
+
+from providers.core import cached, crypto, freshness, unwritable
 from providers.huggingface import engines, generation, transport
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, ProviderSettings
+
+log = logging.getLogger(__name__)
 
 
 def resolve_token(model, typed_token=""):
@@ -21,10 +26,32 @@ def _stored_token(model):
     try:
         if model.has_secret("api_token"):
             return model.get_secret("api_token")
+        if not provider_token_allowed(model):
+            return ""  # the account's token is not for this server: the request goes without one
         provider = ProviderSettings.stored()
         return provider.get_secret("api_token") if provider else ""
     except crypto.UndecryptableSecret:
         raise HFError("token_unreadable") from None
+
+
+def provider_token_allowed(model):
+    """The provider token goes to Hugging Face's own hosts, and to another endpoint URL only when an admin ticked
+    "send the provider token to this URL" on the model."""
+    if model.endpoint_type != EndpointType.INFERENCE_ENDPOINT or model.send_provider_token:
+        return True
+    return transport.huggingface_host(model.endpoint_url)
+
+
+def bare_target(model):
+    """The Target of a model (or of a form's values) without a token: what its adapter is chosen by."""
+    return generation.Target(
+        endpoint_type=model.endpoint_type,
+        task=model.task,
+        repo_id=model.repo_id,
+        endpoint_url=model.endpoint_url,
+        engine=model.engine,
+        served_model=model.served_model,
+    )
 
 
 def target_for(model, typed_token="", scale_up=False, detect=True):
@@ -62,10 +89,17 @@ def remember_engine(model, found, save=True):
 
 def save_engine(model):
     if model.pk:
-        changed = (
-            type(model)
-            .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
-            .update(engine=model.engine, served_model=model.served_model)
-        )
-        if changed:
-            freshness.bump()  # processes holding the model in memory learn the engine too, instead of asking again
+        try:
+            with transaction.atomic():
+                changed = (
+                    type(model)
+                    .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
+                    .update(engine=model.engine, served_model=model.served_model)
+                )
+                if changed:
+                    freshness.bump()  # processes holding the model learn the engine too, instead of asking again
+        except OperationalError as exc:
+            if not unwritable.is_full(exc):
+                raise
+            # What was learnt is a saving of requests, not a result: it is asked again next time.
+            log.warning("could not save the engine of model %s: %s", model.pk, exc)

@@ -40,10 +40,8 @@ def valid_name(value):
 
 
 def _control_url(namespace, name="", command=""):
-    url = f"{settings.HF_ENDPOINTS_API_URL}/endpoint/{quote(namespace, safe='')}"
-    if name:
-        url += f"/{quote(name, safe='')}"
-    return url + (f"/{command}" if command else "")
+    parts = [quote(part, safe="") for part in (namespace, name, command) if part]
+    return transport.join(settings.HF_ENDPOINTS_API_URL, "endpoint/" + "/".join(parts))
 
 
 def endpoints_in(namespace, token, deadline=None):
@@ -76,7 +74,7 @@ def resume_endpoint(namespace, name, token, deadline=None):
 def wake_endpoint(url, token, health_route="/health", deadline=None):
     """Send the request that makes a scaled-to-zero endpoint start a replica (§9.6); its answer does not matter."""
     try:
-        transport.call("GET", url.rstrip("/") + (health_route or "/health"), "endpoint", token, deadline=deadline)
+        transport.call("GET", transport.join(url, health_route or "/health"), "endpoint", token, deadline=deadline)
     except HFError as exc:
         if exc.category in ("invalid_token", "blocked_by_url_policy", "dns_failure", "tls_error"):
             raise
@@ -194,7 +192,9 @@ def start(namespace, name, token):
     current = summarise(namespace, endpoint_record(namespace, name, token, deadline))
     if current["state"] == "scaledToZero" and current["url"]:
         # Whether /resume wakes a scaled-to-zero endpoint is not documented (§9.6); a request to it does.
-        wake_endpoint(current["url"], token, current["health_route"], transport.Deadline(5))
+        # The control plane's URL for it is trusted no further than any other: the token only to Hugging Face's hosts.
+        sent = token if transport.huggingface_host(current["url"]) else None
+        wake_endpoint(current["url"], sent, current["health_route"], transport.Deadline(5))
         return "wake", state(namespace, name, token)
     if current["state"] in ("paused", "scaledToZero"):
         return "resume", summarise(namespace, resume_endpoint(namespace, name, token, deadline))

@@ -96,6 +96,16 @@ def from_models(body):
     return EngineInfo(engine, model_id, "", context)
 
 
+def served_context(body):
+    """The context llama.cpp's `/props` says it serves (its `-c`/`--ctx-size`), or None. `/v1/models` only has
+    the model's training context (`n_ctx_train`), which the server may cut: 4,096 trained, 2,048 served."""
+    if not isinstance(body, dict):
+        return None
+    settings_ = body.get("default_generation_settings")
+    served = settings_.get("n_ctx") if isinstance(settings_, dict) else None
+    return _int(served) or _int(body.get("n_ctx"))
+
+
 def version_from(engine, body):
     """The version a confirmer route reports (vLLM /version, SGLang /get_server_info, llama.cpp /props)."""
     if not isinstance(body, dict):
@@ -116,7 +126,7 @@ def endpoint_info(base_url, token=None, deadline=None, headers=None):
     """TGI's /info when the server has it; None for servers without it."""
     try:
         response = transport.call(
-            "GET", base_url.rstrip("/") + "/info", "endpoint", token, headers=headers, deadline=deadline
+            "GET", transport.join(base_url, "/info"), "endpoint", token, headers=headers, deadline=deadline
         )
     except HFError as exc:
         if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error"):
@@ -146,18 +156,28 @@ def _optional_json(url, token, deadline, headers):
 def identify_engine(base_url, token=None, deadline=None, headers=None, with_version=False):
     """Which server answers at base_url, in two requests (`/info`, then `/v1/models`); §10.1.
 
-    with_version adds one request to the engine's own version route when the first two did not name it.
+    with_version adds one request to the engine's own version route when the first two did not name it; for
+    llama.cpp always, as its `/props` also says the context it serves.
     """
     base = base_url.rstrip("/")
     found = from_info(endpoint_info(base, token, deadline, headers))
     if found is None:
-        found = from_models(_optional_json(base + "/v1/models", token, deadline, headers))
+        found = from_models(_optional_json(transport.join(base, "/v1/models"), token, deadline, headers))
     if found is None:
         return EngineInfo(UNKNOWN)
     route = VERSION_ROUTES.get(found.engine)
-    if with_version and route and not found.version:
+    if with_version and found.engine == LLAMACPP:
         try:
-            found.version = version_from(found.engine, _optional_json(base + route, token, deadline, headers))
+            props = _optional_json(transport.join(base, route), token, deadline, headers)
+        except HFError:
+            props = None  # the context then stays the training one; the engine is known
+        found.context_length = served_context(props) or found.context_length
+        found.version = found.version or version_from(found.engine, props)
+    elif with_version and route and not found.version:
+        try:
+            found.version = version_from(
+                found.engine, _optional_json(transport.join(base, route), token, deadline, headers)
+            )
         except HFError:
             pass  # the version is a detail; the engine is known
     return found

@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 HOSTED = "hosted_api"
 ENDPOINT = "inference_endpoint"
 PROVIDERS = "inference_providers"
+# The variant of an Inference Endpoint URL that is not on Hugging Face's hosts (llama.cpp, vLLM, ... of the team's
+# own): its advice is about that server and the model's own API token field.
+SELF_HOSTED = "self_hosted"
 
 # The one table of words for failures. For each category: a short `title` (fits a badge), the default
 # `message` (what happened, when the server said nothing better), and the advice: `*` for any endpoint
@@ -18,10 +21,17 @@ WORDING = {
     "invalid_token": {
         "title": _("Token refused"),
         "message": _("Hugging Face refused the API token."),
-        "*": _("Create a token at huggingface.co/settings/tokens and save it again; check it was copied whole."),
+        "*": _(
+            "Create a token at huggingface.co/settings/tokens and save it as the provider token (or in this model's "
+            "“API token” field); check it was copied whole."
+        ),
         ENDPOINT: _(
-            "Use a token of an account that may call this endpoint (its organization); create one at "
-            "huggingface.co/settings/tokens."
+            "Use a token of an account that may call this endpoint (its organization), as the provider token or in "
+            "this model's “API token” field; create one at huggingface.co/settings/tokens."
+        ),
+        ENDPOINT + "+" + SELF_HOSTED: _(
+            "This server refused the key it was sent. Enter the key the server was started with (for example "
+            "llama-server's or vLLM's --api-key) in this model's “API token” field."
         ),
     },
     "token_lacks_permission": {
@@ -31,6 +41,10 @@ WORDING = {
         ENDPOINT: _(
             "Give the fine-grained token inference permission on the endpoint's namespace, or use a read token "
             "of that organization."
+        ),
+        ENDPOINT + "+" + SELF_HOSTED: _(
+            "This server refused the request with this key. Check the key in this model's “API token” field and "
+            "what the server allows."
         ),
     },
     "payment_required": {
@@ -47,6 +61,7 @@ WORDING = {
         "message": _("No model with this name exists, or the token cannot see it."),
         "*": _("Check the repo id (namespace/name) on huggingface.co; for a private model use a token with access."),
         ENDPOINT: _("Check the endpoint URL and the model it serves in the Inference Endpoints dashboard."),
+        ENDPOINT + "+" + SELF_HOSTED: _("Check the endpoint URL and the model the server was started with."),
     },
     "model_gated": {
         "title": _("Access not granted"),
@@ -85,6 +100,7 @@ WORDING = {
         "message": _("The model is still loading."),
         "*": _("Wait for the estimated time and try again."),
         ENDPOINT: _("The endpoint is loading its model; wait a minute and test again."),
+        ENDPOINT + "+" + SELF_HOSTED: _("The server is loading its model; wait until it has loaded and try again."),
     },
     "endpoint_paused_or_starting": {
         "title": _("Endpoint paused"),
@@ -93,11 +109,18 @@ WORDING = {
             "Resume a paused endpoint in the Inference Endpoints dashboard; a scaled-to-zero endpoint wakes on "
             "the first request (use “Wake and retry”)."
         ),
+        ENDPOINT + "+" + SELF_HOSTED: _(
+            "The server is not ready (starting, or busy behind a proxy): wait a moment and try again; if it "
+            "persists, read the server's logs."
+        ),
     },
     "endpoint_not_found": {
         "title": _("Endpoint not found"),
         "message": _("Nothing answers at this endpoint URL (404)."),
         "*": _("Copy the endpoint URL again from the Inference Endpoints dashboard; use its base URL."),
+        ENDPOINT + "+" + SELF_HOSTED: _(
+            "Check the URL: use the server's base URL (such as http://host:8080), without a route after it."
+        ),
     },
     "not_text_generation_server": {
         "title": _("Not a text-generation server"),
@@ -121,6 +144,7 @@ WORDING = {
         "*": _("Try again in a moment; if it persists, check status.huggingface.co or the endpoint's logs."),
         PROVIDERS: _("Try again in a moment, or choose another provider with a “:provider” suffix."),
         ENDPOINT: _("Try again; if it persists, read the endpoint's logs in the Inference Endpoints dashboard."),
+        ENDPOINT + "+" + SELF_HOSTED: _("Try again; if it persists, read the server's logs."),
     },
     "bad_response": {
         "title": _("Unexpected answer"),
@@ -138,6 +162,7 @@ WORDING = {
         "message": _("The server refused the connection."),
         "*": _("Check that this server may reach huggingface.co (firewall, proxy)."),
         ENDPOINT: _("Check the host and port in the URL and that the server is running."),
+        ENDPOINT + "+" + SELF_HOSTED: _("Check that the server at this address is running and listens on this port."),
     },
     "connection_lost": {
         "title": _("Connection lost"),
@@ -185,6 +210,10 @@ WORDING = {
         "title": _("No API token"),
         "message": _("No API token is configured for this model or the provider."),
         "*": _("Set the provider token on the Hugging Face page, or a token on this model."),
+        ENDPOINT + "+" + SELF_HOSTED: _(
+            "The provider token goes only to Hugging Face's own hosts. Enter this server's key in the model's "
+            "“API token” field, or tick “Send the provider token to this URL” if this server should get it."
+        ),
     },
 }
 
@@ -224,10 +253,14 @@ class HFError(Exception):
         estimated_time=None,
         variant="",
         context=None,
+        upstream=False,
     ):
         assert category in CATEGORIES, category
         self.category = category
         self.message = str(message or CATEGORIES[category][0])
+        # The message is the upstream's own text, or a fact about the network (an internal URL, what a host
+        # resolves to): for admins, who can act on it; others see the category's words only.
+        self.upstream = bool(upstream and message)
         self.http_status = http_status
         self.retry_after = retry_after
         self.estimated_time = estimated_time
@@ -246,12 +279,22 @@ class HFError(Exception):
     def fix(self):
         return CATEGORIES[self.category][1]
 
-    def as_dict(self, endpoint_type=""):
+    def shown_message(self, detail=True):
+        """The message for someone who may see the upstream's detail (`detail`), or for anyone else: the
+        category's words, except that a refused input keeps the server's reason (the person's own prompt or
+        parameters are its subject), without any address in it."""
+        if detail or not self.upstream:
+            return self.message
+        if self.category == "input_rejected":
+            return _ADDRESS_RE.sub("[…]", self.message)
+        return str(self.explanation)
+
+    def as_dict(self, endpoint_type="", detail=True):
         title, advice = self.wording(endpoint_type)
         return {
             "category": self.category,
             "title": title,
-            "message": self.message,
+            "message": self.shown_message(detail),
             "explanation": str(self.explanation),
             "advice": advice,
             "fix": advice,
@@ -300,6 +343,10 @@ def parse_error_body(text, headers=None):
     return (message or header_message), "", extra
 
 
+# URLs, IPv4 addresses and host:port pairs: the network's layout, which only admins read.
+_ADDRESS_RE = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S+|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\b[\w.-]+\.[a-z]{2,}:\d+\b", re.IGNORECASE
+)
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _HIDDEN_RE = re.compile(r"<(script|style|head)[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")

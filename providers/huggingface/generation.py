@@ -20,6 +20,7 @@ from providers.huggingface.transport import (
     call,
     connection_failure,
     json_of,
+    mark_server,
     redact,
     socket_of,
     timeout_error,
@@ -118,10 +119,9 @@ def _pumped(reader, adapter, target, deadline):
             try:
                 yield from _read_stream(reader, adapter, target, server, deadline)
             except HFError as exc:
-                if redact(exc.message, response) == exc.message:
-                    raise
-                # an error event's text is the upstream's too
-                raise HFError(exc.category, redact(exc.message, response), exc.http_status) from None
+                if redact(exc.message, response) != exc.message:  # an error event's text is the upstream's too
+                    exc = HFError(exc.category, redact(exc.message, response), exc.http_status, upstream=exc.upstream)
+                raise mark_server(exc, response.url or "", target.kind) from None
         else:
             response._content = yield from _read_whole(reader, deadline)
             response._content_consumed = True
@@ -269,7 +269,8 @@ def _texts(events, state, kept):
         try:
             event = json.loads(data)
         except ValueError:
-            raise HFError("bad_response", _("A stream event is not JSON: %(data)s") % {"data": data[:100]}) from None
+            message = _("A stream event is not JSON: %(data)s") % {"data": data[:100]}
+            raise HFError("bad_response", message, upstream=True) from None
         for text in state.event(event):
             fitting, over = kept.take(text)
             if fitting:

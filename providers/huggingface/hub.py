@@ -24,7 +24,9 @@ class TokenInfo:
 
 
 def whoami(token, deadline=None):
-    response = transport.call("GET", f"{settings.HF_HUB_URL}/api/whoami-v2", "whoami", token, deadline=deadline)
+    response = transport.call(
+        "GET", transport.join(settings.HF_HUB_URL, "/api/whoami-v2"), "whoami", token, deadline=deadline
+    )
     body = transport.json_of(response)
     if not isinstance(body, dict):
         raise HFError("bad_response", _("whoami did not return an object."))
@@ -53,7 +55,7 @@ def whoami(token, deadline=None):
 
 
 def model_info(repo_id, token=None, expand=(), deadline=None):
-    url = f"{settings.HF_HUB_URL}/api/models/{quote(repo_id, safe='/')}"
+    url = transport.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}")
     if expand:
         url += "?" + "&".join(f"expand[]={quote(e)}" for e in expand)
     return transport.json_of(transport.call("GET", url, "model_info", token, deadline=deadline))
@@ -61,7 +63,7 @@ def model_info(repo_id, token=None, expand=(), deadline=None):
 
 def search_models(params, token=None, deadline=None):
     """One page of the Hub's model search (§8): (items, cursor of the next page or "")."""
-    url = f"{settings.HF_HUB_URL}/api/models?" + urlencode(params, doseq=True)
+    url = transport.join(settings.HF_HUB_URL, "/api/models") + "?" + urlencode(params, doseq=True)
     response = transport.call("GET", url, "model_info", token, deadline=deadline)
     body = transport.json_of(response)
     if not isinstance(body, list):
@@ -74,7 +76,7 @@ def search_models(params, token=None, deadline=None):
 def router_models(token=None, deadline=None):
     """The router's catalog of chat models served by Inference Providers (§7), as a list of items."""
     body = transport.json_of(
-        transport.call("GET", f"{settings.HF_ROUTER_URL}/v1/models", "router", token, deadline=deadline)
+        transport.call("GET", transport.join(settings.HF_ROUTER_URL, "/v1/models"), "router", token, deadline=deadline)
     )
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
@@ -84,7 +86,7 @@ def router_models(token=None, deadline=None):
 
 def has_access(repo_id, token, deadline=None):
     """Whether this token may use a gated model: True, False, or None when the Hub does not say."""
-    url = f"{settings.HF_HUB_URL}/api/models/{quote(repo_id, safe='/')}/auth-check"
+    url = transport.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}/auth-check")
     try:
         transport.call("GET", url, "model_info", token, deadline=deadline)
     except HFError as exc:

@@ -26,7 +26,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import create_connection
 
 from providers.huggingface import netpolicy, numbers
-from providers.huggingface.errors import HFError, parse_error_body, readable_text
+from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
 MAX_REDIRECTS = 5
@@ -162,6 +162,24 @@ def is_trusted(url):
     return any(url.startswith(base + "/") for base in trusted_bases())
 
 
+DEDICATED_ENDPOINTS = "endpoints.huggingface.cloud"  # Inference Endpoints' own hosts: <name>.<region>.<this>
+
+
+def huggingface_host(url):
+    """Whether `url` is on one of Hugging Face's own hosts (or a host PROVIDER_TOKEN_HOSTS adds): where the
+    provider token may go, and where a failure is Hugging Face's to explain."""
+    scheme, host, _port = origin_of(url)
+    if origin_of(url) in {origin_of(base) for base in trusted_bases()}:
+        return True
+    if scheme == "https" and host.endswith("." + DEDICATED_ENDPOINTS):
+        return True
+    for suffix in settings.PROVIDER_TOKEN_HOSTS:
+        suffix = suffix.strip().lower().strip(".")
+        if suffix and (host == suffix or host.endswith("." + suffix)):
+            return True
+    return False
+
+
 def origin_of(url):
     """(scheme, host, port): what the Authorization header is bound to."""
     parts = urlsplit(url)
@@ -171,6 +189,34 @@ def origin_of(url):
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower().rstrip("."), port or {"https": 443, "http": 80}.get(scheme)
+
+
+def join(base, path):
+    """`base` (an origin, perhaps with a path) and `path` joined as text, the result always under `base`.
+
+    Paths come from servers too (the control plane's `healthRoute`): a route such as `.evil.test:19102/x` or
+    `@evil.test/x` joined by plain concatenation would change the host, and the token would go there. The path
+    always starts a new segment under the base's path; anything that would still leave it (another origin,
+    another base path, dot segments) is refused.
+    """
+    root = base.rstrip("/")
+    url = root + "/" + path.lstrip("/")
+    joined, under = urlsplit(url), urlsplit(root)
+    segments = joined.path.split("/")
+    if (
+        joined.scheme != under.scheme
+        or joined.netloc != under.netloc
+        or origin_of(url) != origin_of(base)
+        or not joined.path.startswith(under.path + "/")
+        or ".." in segments
+        or "." in segments
+    ):
+        raise HFError(
+            "blocked_by_url_policy",
+            _("The path %(path)s would lead away from %(base)s; refused.") % {"path": path, "base": root},
+            upstream=True,
+        )
+    return url
 
 
 def _check_hop(url, origin):
@@ -185,13 +231,14 @@ def _check_hop(url, origin):
             "blocked_by_url_policy",
             _("The server redirected to %(target)s, another address than the configured one; not followed.")
             % {"target": f"{scheme}://{host}:{port}"},
+            upstream=True,
         )
     if is_trusted(url) and "@" not in urlsplit(url).netloc:
         return
     try:
         netpolicy.check_url(url, resolve_host=False)
     except netpolicy.BlockedURL as exc:
-        raise HFError("blocked_by_url_policy", exc.message) from None
+        raise HFError("blocked_by_url_policy", exc.message, upstream=True) from None
 
 
 @dataclass
@@ -250,7 +297,7 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
                 allow_redirects=False,
             )
         except BlockedConnection as exc:
-            raise HFError("blocked_by_url_policy", exc.message) from None
+            raise HFError("blocked_by_url_policy", exc.message, upstream=True) from None
         except requests.exceptions.RequestException as exc:
             raise connection_failure(exc) from None
         if not response.is_redirect:
@@ -333,6 +380,7 @@ def json_of(response):
             _("Expected JSON, got %(type)s: %(snippet)s")
             % {"type": response.headers.get("Content-Type", "no type"), "snippet": snippet},
             http_status=response.status_code,
+            upstream=True,
         ) from None
 
 
@@ -353,7 +401,7 @@ def failure_for(response, kind):
     lowered = message.lower()
 
     def fail(category, msg=message, **kw):
-        return HFError(category, msg, http_status=status, **kw)
+        return HFError(category, msg, http_status=status, upstream=msg == message, **kw)
 
     if status == 401:
         if kind == "model_info" and error_code == "RepoNotFound":
@@ -387,13 +435,13 @@ def failure_for(response, kind):
         return fail("model_not_served")
     if status == 503 and "estimated_time" in extra:
         return fail("model_loading", estimated_time=numbers.seconds(extra["estimated_time"]))
+    if status == 503 and "loading" in lowered:
+        return fail("model_loading")  # on every engine: llama.cpp's "Loading model" is no paused endpoint
     if status in (502, 503) and kind == "endpoint" and error_type != "healthcheck":
         return fail(
             "endpoint_paused_or_starting",
             message or _("The endpoint answered %(status)s while it scales up or initializes.") % {"status": status},
         )
-    if status == 503 and "loading" in lowered:
-        return fail("model_loading")
     if status == 429:
         return fail("rate_limited", retry_after=_retry_after(response))
     if status in (400, 413, 415, 422):
@@ -407,6 +455,27 @@ def call(method, url, kind, token=None, json_body=None, headers=None, deadline=N
     Only failures answered before any body was streamed are retried, and never authentication errors.
     """
     deadline = deadline or Deadline(settings.HF_CONNECT_TIMEOUT + settings.HF_READ_TIMEOUT)
+    try:
+        return _call(method, url, kind, token, json_body, headers, deadline, stream)
+    except HFError as exc:
+        if kind == "endpoint" and exc.category == "invalid_token" and not token:
+            exc = HFError(
+                "no_token",
+                _("This endpoint gets no token, and it answered 401 Unauthorized: it wants one."),
+                http_status=exc.http_status,
+            )
+        raise mark_server(exc, url, kind) from None
+
+
+def mark_server(exc, url, kind="endpoint"):
+    """`exc`, its advice made about the server at `url` when that is a server of the team's own (llama.cpp, vLLM,
+    ...), not about Hugging Face's dashboard or its tokens."""
+    if kind == "endpoint" and not exc.variant and not huggingface_host(url):
+        exc.variant = SELF_HOSTED
+    return exc
+
+
+def _call(method, url, kind, token, json_body, headers, deadline, stream):
     waited_loading = waited_rate = 0.0
     for _attempt in range(MAX_RETRIES + 1):
         response = send(method, url, token, json_body, headers, deadline, stream=stream)

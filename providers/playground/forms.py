@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from providers.core.parameters import LIMITS, check_parameters, parameter_fields, text_error
+from providers.core.targets import bare_target
 from providers.models import HFModel
 
 
@@ -67,7 +68,7 @@ class PlaygroundForm(forms.Form):
             data["messages"] = messages
         elif not data.get("prompt", "").strip():
             self.add_error("prompt", _("Write a prompt."))
-        for name, message in check_parameters(data, model.task).items():
+        for name, message in check_parameters(data, bare_target(model)).items():
             if name not in self.errors:
                 self.add_error(name, message)
         return data

@@ -178,6 +178,8 @@ def _retry_finals():
         elif time.monotonic() - since < FINAL_RETRY_SECONDS:
             with _lock:
                 _finals.append((relay, since))
+        elif relay.write_seen():
+            log.error("playground run %s was saved without its figures after repeated failures", relay.run.pk)
         else:
             log.error("gave up saving playground run %s; the stale-run sweep will mark it interrupted", relay.run.pk)
 

@@ -18,6 +18,7 @@ from providers.core.middleware import forbid_framing
 
 SKIPPED = {
     "providers.core.middleware.RequestIdMiddleware",  # already ran: it is before this one
+    "providers.core.middleware.RefuseNulMiddleware",  # likewise
     "providers.api.middleware.ApiMiddleware",  # likewise
     "providers.playground.middleware.LeanRoutesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from providers.core import db
 from providers.core.ndjson import line
 from providers.core.targets import target_for
-from providers.huggingface import adapters, generation, reader, transport
+from providers.huggingface import adapters, generation, numbers, reader, transport
 from providers.huggingface.errors import HFError, wording
 from providers.models import HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
@@ -64,7 +64,11 @@ RESULT_FIELDS = [
     "finish_reason",
     "error_category",
     "error_message",
+    "error_detail",
 ]
+# What the person saw, written alone when the whole result cannot be (a figure the database refuses, or the
+# background retries given up): the run then says how it ended and keeps its text, without its figures.
+SEEN_FIELDS = ["status", "output", "finish_reason", "error_category", "error_message", "error_detail"]
 SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final write
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
@@ -86,8 +90,9 @@ class Relay:
     While it runs, the process's checkpoint loop saves its output so far (see run_lifecycle).
     """
 
-    def __init__(self, run, model, stream, started):
+    def __init__(self, run, model, stream, started, detail=False):
         self.run = run
+        self.detail = detail  # the person may see an upstream's own words (an admin), not only the category's
         self.model = model
         self.stream = stream
         self.started = started  # perf_counter() when the request arrived: figures count from there
@@ -104,6 +109,7 @@ class Relay:
         self.error = None
         self.completed = False
         self.saved = False
+        self.write_failures = 0
 
     def start(self):
         """Send the request, write the run while the upstream works on it, then wait for the first item: a token,
@@ -255,7 +261,7 @@ class Relay:
     def _fail(self, exc, status=RunStatus.FAILED):
         self.error = exc
         figures = self._complete(status)
-        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type), "figures": figures}
+        return {"type": "error", "error": exc.as_dict(self.model.endpoint_type, self.detail), "figures": figures}
 
     def figures(self):
         """Only what was measured or reported: None stands for "not reported" on the page.
@@ -267,7 +273,7 @@ class Relay:
         now = time.perf_counter()
         total = (now - self.started) * 1000
         streamed = self.stream and self.first_at is not None
-        tokens = self.finish.generated_tokens if self.finish else None  # what the server reported, or None
+        tokens = numbers.count(self.finish.generated_tokens) if self.finish else None  # as reported, or None
         ttft = (self.first_at - self.started) * 1000 if streamed else None
         span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
@@ -306,7 +312,8 @@ class Relay:
         run.finish_reason = figures["finish_reason"]
         if self.error:
             run.error_category = self.error.category
-            run.error_message = self.error.message
+            run.error_message = self.error.shown_message(detail=False)
+            run.error_detail = self.error.message if self.error.upstream else ""
         figures["run_id"] = run.pk
         return figures
 
@@ -326,20 +333,29 @@ class Relay:
                 break
             time.sleep(wait)
             ok = self.write_final()
+        if not ok and self.write_seen():
+            ok = True
+            log.error("playground run %s was saved without its figures, which could not be written", self.run.pk)
         run_lifecycle.untrack(self)
         if not ok:
             log.error("playground run %s could not be saved; retrying in the background", self.run.pk)
             run_lifecycle.retry_final(self)
 
-    def write_final(self):
+    def write_final(self, fields=RESULT_FIELDS):
         try:
             with transaction.atomic():  # in a caller's transaction, a savepoint: a failure leaves it usable
-                db.update(self.run, RESULT_FIELDS)
+                db.update(self.run, fields)
             return True
         except Exception:
-            log.warning("could not save playground run %s", self.run.pk, exc_info=True)
+            self.write_failures += 1
+            # One traceback per run: a write retried for minutes must not flood the log with the same one.
+            log.warning("could not save playground run %s", self.run.pk, exc_info=self.write_failures == 1)
             run_lifecycle.reset_connection()
             return False
+
+    def write_seen(self):
+        """Write only what the person saw (status, text, error): the last resort when the whole result fails."""
+        return self.write_final(SEEN_FIELDS)
 
 
 STOP_WAIT_SECONDS = 3.0  # how long a Stop waits for the relay to save the run it stopped
@@ -434,7 +450,8 @@ def run_title(run):
     return first or run.prompt
 
 
-def run_as_dict(run):
+def run_as_dict(run, detail=False):
+    """The run as its page reads it; `detail`: the reader may see the upstream's own words (an admin)."""
     title, advice = (
         wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
     )
@@ -449,7 +466,7 @@ def run_as_dict(run):
         "output": run.output,
         "status": run.status,
         "error_category": run.error_category,
-        "error_message": run.error_message,
+        "error_message": (run.error_detail or run.error_message) if detail else run.error_message,
         "error_title": title,
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",

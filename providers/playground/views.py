@@ -140,7 +140,8 @@ def run(request):
     except ValueError:
         group = None
     model = form.cleaned_data["model"]
-    relay = Relay(new_run(request.user, model, form, group), model, form.cleaned_data["stream"], started)
+    detail = request.user.has_perm(roles.MANAGE_PROVIDERS)
+    relay = Relay(new_run(request.user, model, form, group), model, form.cleaned_data["stream"], started, detail)
     try:
         resolve_token(model)  # into the cache while the request still has its connection
     except HFError:
@@ -168,7 +169,7 @@ def run(request):
 @member_view
 def run_detail(request, pk):
     run = get_object_or_404(PlaygroundRun, pk=pk, user=request.user)
-    return JsonResponse(run_as_dict(run))
+    return JsonResponse(run_as_dict(run, detail=request.user.has_perm(roles.MANAGE_PROVIDERS)))
 
 
 @member_view

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from providers.core.parameters import check_parameters, name_error, parameter_fields
-from providers.huggingface import netpolicy
+from providers.huggingface import generation, netpolicy
 from providers.models import EndpointType, HFModel, Task
 
 # Hugging Face repo ids: `namespace/name`, word characters, `-` and `.`, no `--` or `..`, name <= 96 characters.
@@ -72,13 +72,21 @@ class ModelConfigForm(forms.ModelForm):
 
     class Meta:
         model = HFModel
-        fields = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "enabled"]
+        fields = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "send_provider_token", "enabled"]
         labels = {
             "display_name": _("Display name"),
             "endpoint_type": _("Endpoint type"),
             "task": _("Task"),
             "repo_id": _("Model (Hub repo id)"),
             "enabled": _("Enabled"),
+            "send_provider_token": _("Send the provider token to this URL"),
+        }
+        help_texts = {
+            "send_provider_token": _(
+                "The provider token goes only to Hugging Face's own hosts. Tick this for a server elsewhere that "
+                "should get it too (a proxy in front of Hugging Face); a server with a key of its own gets that "
+                "key from the API token field instead."
+            ),
         }
         widgets = {"endpoint_type": forms.RadioSelect}
 
@@ -146,7 +154,15 @@ class ModelConfigForm(forms.ModelForm):
             repo = data.get("repo_id", "")
             if repo and repo_id_error(repo, allow_suffix=False):
                 self.add_error("repo_id", repo_id_error(repo, allow_suffix=False))
-        for name, message in check_parameters(data, task).items():
+        # The engine learnt behind the URL counts while the URL stays the same (a changed URL may be another server).
+        same_url = data.get("endpoint_url", "") == self.instance.endpoint_url
+        target = generation.Target(
+            endpoint_type=kind or "",
+            task=task or "",
+            endpoint_url=data.get("endpoint_url", ""),
+            engine=self.instance.engine if same_url else "",
+        )
+        for name, message in check_parameters(data, target).items():
             if name not in self.errors:
                 self.add_error(name, message)
         return data

@@ -24,6 +24,7 @@ FIELDS = [
     "task",
     "repo_id",
     "endpoint_url",
+    "send_provider_token",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
 ]
@@ -40,6 +41,7 @@ FIELD_TYPES = {
     "task": (_TEXT, False),
     "repo_id": (_TEXT, True),
     "endpoint_url": (_TEXT, True),
+    "send_provider_token": (_BOOL, True),
     "enabled": (_BOOL, True),
     "max_new_tokens": (_WHOLE, True),
     "temperature": (_NUMBER, True),
@@ -209,16 +211,17 @@ def validate(payload):
     return plans, report
 
 
-def import_models(payload):
+def import_models(payload, written=None):
     """Create or update models by display name. Returns {"created", "updated", "skipped"}; all or nothing.
 
-    The write transaction only re-checks that nobody changed the same models meanwhile, then saves.
+    The write transaction only re-checks that nobody changed the same models meanwhile, then saves; `written(report)`
+    runs in it (the audit entry: saved with the models or not at all).
     """
     plans, report = validate(payload)
     # Models whose id the file gives are saved first, so an id chosen for another new model cannot take it.
     plans.sort(key=lambda plan: not plan[0].api_id)
     try:
-        _write(plans)
+        _write(plans, lambda: written(report) if written else None)
     except IntegrityError:  # an API id taken by a model added meanwhile
         raise ImportRejected(
             [_("Another model was saved during the import; nothing was imported. Try again.")]
@@ -226,7 +229,7 @@ def import_models(payload):
     return report
 
 
-def _write(plans):
+def _write(plans, written):
     with transaction.atomic():
         current = dict(
             HFModel.objects.select_for_update()
@@ -246,3 +249,4 @@ def _write(plans):
             if version is not None:
                 model.version = version + 1
             model.save()
+        written()

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from providers.core import audit, display, roles, served_facts
+from providers.core import audit, display, error_pages, roles, served_facts, unwritable
 from providers.core.ndjson import line
 from providers.huggingface.errors import HFError
 from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
@@ -48,6 +48,7 @@ AUDITED_FIELDS = [
     "task",
     "repo_id",
     "endpoint_url",
+    "send_provider_token",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
     "api_token",
@@ -61,6 +62,17 @@ def _search_text(request, name):
 
 class EditConflict(Exception):
     pass
+
+
+def _full(exc):
+    """A write refused for want of space is answered (503, words); any other database failure goes on up."""
+    if not unwritable.is_full(exc):
+        raise exc
+    return str(unwritable.MESSAGE)
+
+
+def _unsaved(request):
+    return error_pages.refused(request, 503, "unsaved", str(unwritable.MESSAGE))
 
 
 @admin_view
@@ -122,10 +134,15 @@ def provider_token(request):
         )
         return redirect("huggingface")
     provider = ProviderSettings.load()
-    provider.set_secret("api_token", token)
-    provider.token_check = checked
-    provider.save()
-    audit.record(request, "provider.token_replaced", provider, {"api_token": "token replaced"})
+    try:
+        with transaction.atomic():
+            provider.set_secret("api_token", token)
+            provider.token_check = checked
+            provider.save()
+            audit.record(request, "provider.token_replaced", provider, {"api_token": "token replaced"})
+    except OperationalError as exc:
+        _full(exc)
+        return _unsaved(request)
     masked = provider.masked_secret("api_token")
     if checked.get("error"):
         messages.warning(
@@ -182,14 +199,22 @@ def _token_lost(form):
 @sensitive_post_parameters("api_token")
 def model_add(request):
     form = ModelConfigForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        model = _save(request, form, HFModel(), "model.create")
-        _adopt_form_test(request, model)
-        for note in form.notes:
-            messages.info(request, note)
-        messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
-        return redirect("model_detail", pk=model.pk)
-    return render(request, "providers/model_form.html", {"form": form, "model": None, "token_lost": _token_lost(form)})
+        try:
+            with transaction.atomic():
+                model = _save(request, form, HFModel(), "model.create")
+                _adopt_form_test(request, model)
+        except OperationalError as exc:
+            form.add_error(None, _full(exc))  # the form keeps what was typed, but for the token
+            status = 503
+        else:
+            for note in form.notes:
+                messages.info(request, note)
+            messages.success(request, _("%(name)s was added.") % {"name": model.display_name})
+            return redirect("model_detail", pk=model.pk)
+    context = {"form": form, "model": None, "token_lost": _token_lost(form)}
+    return render(request, "providers/model_form.html", context, status=status)
 
 
 @admin_view
@@ -198,9 +223,13 @@ def model_edit(request, pk):
     model = get_object_or_404(HFModel, pk=pk)
     form = ModelConfigForm(request.POST or None, instance=model)
     conflict = False
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             _save(request, form, model, "model.update")
+        except OperationalError as exc:
+            form.add_error(None, _full(exc))
+            status = 503
         except EditConflict:
             conflict = True
             form.add_error(
@@ -226,6 +255,7 @@ def model_edit(request, pk):
             "token_readable": token_readable,
             "token_lost": _token_lost(form),
         },
+        status=status,
     )
 
 
@@ -251,17 +281,21 @@ def model_detail(request, pk):
 @admin_view
 @require_POST
 def model_toggle(request, pk):
-    with transaction.atomic():
-        model = get_object_or_404(HFModel.objects.select_for_update(), pk=pk)
-        model.enabled = not model.enabled
-        model.version += 1
-        model.save(update_fields=["enabled", "version", "updated_at"])
-        audit.record(
-            request,
-            "model.enable" if model.enabled else "model.disable",
-            model,
-            {"enabled": {"from": not model.enabled, "to": model.enabled}},
-        )
+    try:
+        with transaction.atomic():
+            model = get_object_or_404(HFModel.objects.select_for_update(), pk=pk)
+            model.enabled = not model.enabled
+            model.version += 1
+            model.save(update_fields=["enabled", "version", "updated_at"])
+            audit.record(
+                request,
+                "model.enable" if model.enabled else "model.disable",
+                model,
+                {"enabled": {"from": not model.enabled, "to": model.enabled}},
+            )
+    except OperationalError as exc:
+        _full(exc)
+        return _unsaved(request)
     if model.enabled:
         messages.success(request, _("%(name)s is enabled.") % {"name": model.display_name})
     else:
@@ -275,8 +309,13 @@ def model_toggle(request, pk):
 def model_delete(request, pk):
     model = get_object_or_404(HFModel, pk=pk)
     if request.method == "POST":
-        audit.record(request, "model.delete", model, audit.field_changes({}, model, AUDITED_FIELDS[:6]))
-        model.delete()
+        try:
+            with transaction.atomic():
+                audit.record(request, "model.delete", model, audit.field_changes({}, model, AUDITED_FIELDS[:6]))
+                model.delete()
+        except OperationalError as exc:
+            _full(exc)
+            return _unsaved(request)
         messages.success(request, _("%(name)s was deleted.") % {"name": model.display_name})
         return redirect("huggingface")
     return render(request, "providers/model_delete.html", {"model": model})
@@ -302,16 +341,27 @@ def _adopt_form_test(request, model):
 
 
 def _finish_test(request, model, result):
-    """Record the result (history for a saved model, a pending entry for a form's values) and audit it."""
-    if not model.pk:  # form tests never saved as a model: kept an hour, for `_adopt_form_test`
-        ConnectionTest.objects.filter(model__isnull=True, created_at__lt=timezone.now() - PENDING_TEST_AGE).delete()
-    entry = record_test(model if model.pk else None, result, request.user, config=tested_config(model))
-    audit.record(
-        request,
-        "model.test",
-        model if model.pk else None,
-        {"model": model.display_name, "ok": result["ok"], "category": result["category"]},
-    )
+    """Record the result (history for a saved model, a pending entry for a form's values) and audit it. A result
+    the database cannot take is still shown, with `recorded` false and the reason as its last step."""
+    try:
+        with transaction.atomic():
+            if not model.pk:  # form tests never saved as a model: kept an hour, for `_adopt_form_test`
+                old = timezone.now() - PENDING_TEST_AGE
+                ConnectionTest.objects.filter(model__isnull=True, created_at__lt=old).delete()
+            entry = record_test(model if model.pk else None, result, request.user, config=tested_config(model))
+            audit.record(
+                request,
+                "model.test",
+                model if model.pk else None,
+                {"model": model.display_name, "ok": result["ok"], "category": result["category"]},
+            )
+    except OperationalError as exc:
+        message = _full(exc)
+        result["recorded"] = False
+        result["steps"] = [*result["steps"], {"name": _("Saved to history"), "ok": False, "detail": message}]
+        result["errors"] = {"__all__": [{"message": message, "code": "unsaved"}]}
+        return result
+    result["recorded"] = True
     result["test_id"] = entry.pk
     result["tested_at"] = entry.created_at.isoformat()
     result["tested_at_display"] = display.when(entry.created_at)
@@ -325,7 +375,8 @@ def _wants_stream(request):
 def _test_response(request, model, record_on, typed="", scale_up=False):
     """JSON with the whole result, or (Accept: application/x-ndjson) each step as an NDJSON line as it completes."""
     if not _wants_stream(request):
-        return JsonResponse(_finish_test(request, record_on, run_test(model, typed_token=typed, scale_up=scale_up)))
+        result = _finish_test(request, record_on, run_test(model, typed_token=typed, scale_up=scale_up))
+        return JsonResponse(result, status=200 if result["recorded"] else 503)
     language = translation.get_language()
 
     def lines():
@@ -382,15 +433,20 @@ def export(request):
 def import_view(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     report = errors = None
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             # One byte past the limit is enough to refuse the file without holding all of it.
-            report = import_models(transfer.parse(form.cleaned_data["file"].read(settings.IMPORT_MAX_BYTES + 1)))
+            entries = transfer.parse(form.cleaned_data["file"].read(settings.IMPORT_MAX_BYTES + 1))
+            report = import_models(
+                entries, lambda done: audit.record(request, "models.import", None, {k: len(v) for k, v in done.items()})
+            )
         except ImportRejected as exc:
             errors = exc.errors
-        else:
-            audit.record(request, "models.import", None, {k: len(v) for k, v in report.items()})
-    return render(request, "providers/import.html", {"form": form, "report": report, "errors": errors})
+        except OperationalError as exc:
+            report, errors, status = None, [_full(exc)], 503
+    context = {"form": form, "report": report, "errors": errors}
+    return render(request, "providers/import.html", context, status=status)
 
 
 @admin_view

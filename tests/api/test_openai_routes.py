@@ -334,10 +334,12 @@ def test_concurrent_streams_limit(member_user, hf, chat_model):
     b"".join(third.streaming_content)
 
 
-def test_in_stream_failure_is_an_error_event_then_done(hf, member_key, text_model):
+def test_in_stream_failure_is_an_error_event_then_done(hf, admin_user, text_model):
     hf.fault("/ep/tgi", "stream_error", after=2)
     response = post(
-        api(member_key), "/v1/completions", {"model": "my-tgi", "prompt": "x", "stream": True, "max_tokens": 5}
+        api(keys.create(admin_user, "script")[1]),
+        "/v1/completions",
+        {"model": "my-tgi", "prompt": "x", "stream": True, "max_tokens": 5},
     )
     assert response.status_code == 200
     events = sse_events(response)

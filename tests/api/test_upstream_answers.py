@@ -133,11 +133,15 @@ def test_an_odd_usage_count_is_reported_as_unknown(hf, member_key, chat_model):
     assert response.json()["usage"] == {"prompt_tokens": None, "completion_tokens": 3, "total_tokens": None}
 
 
-def test_a_non_json_answer_echoing_the_token_is_quoted_without_it(hf, member_key, provider_token):
+def test_a_non_json_answer_echoing_the_token_is_quoted_without_it(hf, admin_user, provider_token):
     create_endpoint_model(hf.base, display_name="paced")
     echoed = f"<html>debug: Authorization: Bearer {TOKEN}</html>"
     hf.fault(r"/ep/tgi$", "status", times=1, status=200, body=echoed, content_type="text/html")
-    response = post(api(member_key), "/v1/completions", {"model": "paced", "prompt": "Once", "max_tokens": 2})
+    response = post(
+        api(keys.create(admin_user, "script")[1]),
+        "/v1/completions",
+        {"model": "paced", "prompt": "Once", "max_tokens": 2},
+    )
     assert response.status_code == 502
     text = response.content.decode()
     assert "debug" in text and transport.REDACTED in text and TOKEN not in text

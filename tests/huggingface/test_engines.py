@@ -120,7 +120,7 @@ def test_api_key_protected_vllm_needs_the_token(hf):
     url = hf.add_engine("vllm", "vllm", api_key="sk-local-key-123")
     with pytest.raises(HFError) as info:
         engines.identify_engine(url)
-    assert info.value.category == "invalid_token"
+    assert info.value.category == "no_token"  # nothing was sent, and the server wants a key
     found = engines.identify_engine(url, token="sk-local-key-123")
     assert found.engine == "vllm"
 

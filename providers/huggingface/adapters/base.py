@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from providers.huggingface import numbers
 from providers.huggingface.errors import HFError
 
 
@@ -120,10 +121,10 @@ def stream_error(event):
     if isinstance(error, dict) and status is None and isinstance(error.get("code"), int):
         status = error["code"]  # vLLM, llama.cpp
     if error_type == "validation" or status == 422 or "validation" in (message or "").lower():
-        return HFError("input_rejected", message, http_status=status)
+        return HFError("input_rejected", message, http_status=status, upstream=True)
     if error_type == "overloaded":
-        return HFError("rate_limited", message, http_status=status)
-    return HFError("upstream_error", message, http_status=status)
+        return HFError("rate_limited", message, http_status=status, upstream=True)
+    return HFError("upstream_error", message, http_status=status, upstream=True)
 
 
 def usage_of(body):
@@ -132,8 +133,9 @@ def usage_of(body):
 
 
 def count(value):
-    """A token count the server reported, or None (not reported; never guessed)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    """A token count the server reported, or None (not reported; never guessed, and never beyond what a count
+    can be: 10**30 from a broken server must not reach an integer column)."""
+    return numbers.count(value) if isinstance(value, int) else None
 
 
 def finish_name(reason):

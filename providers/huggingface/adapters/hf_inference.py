@@ -6,18 +6,20 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from providers.huggingface import transport
 from providers.huggingface.adapters import base, tgi
 
 CAPABILITIES = base.Capabilities(
     completion=True,
     streaming=True,
-    # A TGI-backed model and a transformers pipeline answer at the same URL with different rules: no ranges here.
-    parameters=base.parameters(tgi.TEXT_PARAMETERS),
+    # A TGI-backed model and a transformers pipeline answer at the same URL: TGI's ranges, the stricter of the two
+    # (a pipeline refuses temperature 0 with sampling too).
+    parameters=base.parameters(tgi.TEXT_PARAMETERS, tgi.RANGES),
 )
 
 
 def models_url(repo_id):
-    return f"{settings.HF_ROUTER_URL}/hf-inference/models/{quote(repo_id, safe='/')}"
+    return transport.join(settings.HF_ROUTER_URL, f"/hf-inference/models/{quote(repo_id, safe='/')}")
 
 
 class Adapter(tgi.Adapter):

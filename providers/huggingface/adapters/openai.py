@@ -5,7 +5,7 @@ llama.cpp, any other such server, TGI's Messages API and hf-inference's chat rou
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers.huggingface import engines
+from providers.huggingface import engines, transport
 from providers.huggingface.adapters import base, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
@@ -92,9 +92,9 @@ class ChoiceStream(StreamState):
         texts = []
         usage = usage_of(event)
         if count(usage.get("completion_tokens")) is not None:
-            self.tokens = usage["completion_tokens"]
+            self.tokens = count(usage["completion_tokens"])
         if count(usage.get("prompt_tokens")) is not None:
-            self.prompt_tokens = usage["prompt_tokens"]
+            self.prompt_tokens = count(usage["prompt_tokens"])
         choices = event.get("choices")
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
@@ -120,11 +120,11 @@ class Adapter(base.Adapter):
 
     def url(self, target):
         if target.endpoint_type == "inference_endpoint":
-            base_url = target.endpoint_url.rstrip("/")
-            return base_url + ("/v1/chat/completions" if target.task == "chat" else "/v1/completions")
+            route = "/v1/chat/completions" if target.task == "chat" else "/v1/completions"
+            return transport.join(target.endpoint_url, route)
         if target.endpoint_type == "inference_providers":
-            return f"{settings.HF_ROUTER_URL}/v1/chat/completions"
-        return hf_inference.models_url(target.repo_id) + "/v1/chat/completions"
+            return transport.join(settings.HF_ROUTER_URL, "/v1/chat/completions")
+        return transport.join(hf_inference.models_url(target.repo_id), "/v1/chat/completions")
 
     def body(self, target, params, prompt="", messages=None, stream=False):
         if target.openai_style:

@@ -62,8 +62,8 @@ class TokenStream(StreamState):
         texts = []
         token = event.get("token")
         token = token if isinstance(token, dict) else {}
-        if isinstance(event.get("index"), int):
-            self.last_index = event["index"]  # TGI numbers its token events from 1: the server's own count
+        if count(event.get("index")) is not None:
+            self.last_index = count(event["index"])  # TGI numbers its token events from 1: the server's own count
         if isinstance(token.get("text"), str) and token["text"] and not token.get("special"):
             texts.append(token["text"])
         details = event.get("details")
@@ -71,7 +71,7 @@ class TokenStream(StreamState):
         if details.get("finish_reason"):
             self.finish_reason = finish_name(details["finish_reason"])
         if count(details.get("generated_tokens")) is not None:
-            self.tokens = details["generated_tokens"]
+            self.tokens = count(details["generated_tokens"])
         if event.get("generated_text") is not None or event.get("details"):
             self.complete = True
             if self.tokens is None:
@@ -127,7 +127,7 @@ class Adapter(base.Adapter):
 
 def _header_int(response, name):
     try:
-        return int(response.headers.get(name, ""))
+        return count(int(response.headers.get(name, "")))
     except ValueError:
         return None
 
