@@ -13,6 +13,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from providers.core import quotas
+
 
 def wants_json(request):
     accept = request.headers.get("Accept", "")
@@ -81,4 +83,7 @@ def server_error(request):
     if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
         message = _("The console is busy saving other changes. Try again in a few seconds.")
         return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
+    if isinstance(exc, quotas.Unavailable):
+        message = _("The console cannot reach the store that counts its limits. Try again in a few seconds.")
+        return _page(request, 503, "limits_unavailable", message, headers={"Retry-After": "5"})
     return _page(request, 500, "server_error")
