@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from django.test import Client
 
 from providers.api import catalog, keys
+from providers.core import quota_stores, quotas
 
 
 def api(key=None):
@@ -126,8 +128,16 @@ def test_a_refused_call_writes_no_row(hf, member_user, chat_model, settings, tmp
     assert APICall.objects.count() == 1
 
 
-def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path):
-    """limits._path() makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
+@pytest.fixture
+def file_store():
+    """The counters in files, whatever the suite's database (PostgreSQL would hold them otherwise)."""
+    quotas.use(quota_stores.FileStore())
+    yield
+    quotas.use(None)
+
+
+def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path, file_store):
+    """The file store makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
     symlinks: with API_LIMITS_DIR outside the private DATA_DIR (as .env.example suggests) and open to others, a
     local user who plants key-<id>-<prefix>.rate -> any file of the console's user gets it overwritten."""
     import os
@@ -147,7 +157,7 @@ def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_
     assert victim.read_bytes().startswith(b"SQLite format 3"), victim.read_bytes()[:40]
 
 
-def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path):
+def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path, file_store):
     import os
 
     from providers.api import limits
