@@ -278,7 +278,7 @@ class FileStore:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         return os.path.join(folder, name)
 
-    def take_rate(self, counters, now=None):
+    def take_rate(self, counters):
         fds = []
         try:
             for name, _rate in counters:
@@ -291,7 +291,7 @@ class FileStore:
                     tats.append(float(os.pread(fd, _WIDTH, 0) or 0))
                 except ValueError:
                     tats.append(0.0)
-            updated = _gcra(tats, counters, time.time() if now is None else now)
+            updated = _gcra(tats, counters, time.time())
             for fd, value in zip(fds, updated, strict=True):
                 os.pwrite(fd, f"{value:.6f}".ljust(_WIDTH).encode(), 0)
         finally:
