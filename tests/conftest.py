@@ -40,6 +40,16 @@ def _fresh_cache():
         c.clear()
 
 
+@pytest.fixture
+def file_counters():
+    """The limits counted in files, whatever the suite's database (on PostgreSQL they would be in it)."""
+    from providers.core import quota_stores, quotas
+
+    quotas.use(quota_stores.FileStore())
+    yield
+    quotas.use(None)
+
+
 @pytest.fixture(scope="session")
 def emulator():
     emu = Emulator().start()

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from django.test import Client
 
 from providers.api import catalog, keys
@@ -128,15 +127,7 @@ def test_a_refused_call_writes_no_row(hf, member_user, chat_model, settings, tmp
     assert APICall.objects.count() == 1
 
 
-@pytest.fixture
-def file_store():
-    """The counters in files, whatever the suite's database (PostgreSQL would hold them otherwise)."""
-    quotas.use(quota_stores.FileStore())
-    yield
-    quotas.use(None)
-
-
-def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path, file_store):
+def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path, file_counters):
     """The file store makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
     symlinks: with API_LIMITS_DIR outside the private DATA_DIR (as .env.example suggests) and open to others, a
     local user who plants key-<id>-<prefix>.rate -> any file of the console's user gets it overwritten."""
@@ -157,7 +148,7 @@ def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_
     assert victim.read_bytes().startswith(b"SQLite format 3"), victim.read_bytes()[:40]
 
 
-def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path, file_store):
+def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path, file_counters):
     import os
 
     from providers.api import limits
