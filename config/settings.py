@@ -242,6 +242,8 @@ API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")
 # A stream's slot in Redis or PostgreSQL is a lease of this many seconds, renewed every third of it while the
 # stream lives: a dead process's slots are free again within it, and a live stream survives two missed renewals.
 STREAM_SLOT_LEASE_SECONDS = env.float("STREAM_SLOT_LEASE_SECONDS", default=30.0)
+if STREAM_SLOT_LEASE_SECONDS <= 0:
+    raise ImproperlyConfigured("STREAM_SLOT_LEASE_SECONDS must be above 0.")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

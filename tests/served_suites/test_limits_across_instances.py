@@ -1,7 +1,7 @@
-"""Two consoles on one PostgreSQL and one Redis (separate DATA_DIRs, one worker each) share their limits: a key's
-requests per minute, its open streams and a person's playground runs per minute are exact through both, a burst
-included, and a stream slot of an instance killed -9 is free again after its lease. One console on SQLite admits
-exactly its runs per minute from a burst too."""
+"""Two consoles on one PostgreSQL and one Redis, or on PostgreSQL alone (separate DATA_DIRs, one worker each), share
+their limits: a key's requests per minute, its open streams and a person's playground runs per minute are exact
+through both, a burst included, and a stream slot of an instance killed -9 is free again after its lease. One
+console on SQLite admits exactly its runs per minute from a burst too."""
 
 import os
 import signal
@@ -54,15 +54,18 @@ def _env(emulator, folder):
     }
 
 
-@pytest.fixture(scope="module")
-def pair(emulator, tmp_path_factory):
+@pytest.fixture(scope="module", params=["redis", "postgresql"])
+def pair(request, emulator, tmp_path_factory):
     """Two consoles (started in process groups of their own, so that one can be killed whole) on one PostgreSQL
-    and one Redis."""
+    and one Redis, whose counters then live in Redis; or on PostgreSQL alone (each with its own file cache),
+    whose counters then live in the database."""
     tmp = tmp_path_factory.mktemp("two-instances")
     postgres, redis = Postgres(), Redis(tmp).start()
     consoles = []
     try:
-        shared = {"DATABASE_URL": postgres.url, "CACHE_URL": redis.url}
+        shared = {"DATABASE_URL": postgres.url}
+        if request.param == "redis":
+            shared["CACHE_URL"] = redis.url
         for name, setup in (("a", SETUP), ("b", "")):  # one setup: the database is the same
             folder = tmp / name
             folder.mkdir(mode=0o700)
@@ -168,7 +171,7 @@ def test_a_killed_instances_stream_slot_is_free_after_its_lease(pair, hf):
 
 def _runs(consoles, count):
     """Status codes of `count` playground runs of mia sent at once, spread over `consoles`."""
-    session = login_session(consoles[0].url, "mia")  # the session is in the shared store: valid on every instance
+    session = login_session(consoles[0].url, "mia")  # the session is in the database too: valid on every instance
 
     def run(console):
         data = {"model": 1, "prompt": "go", "max_new_tokens": "3"}
