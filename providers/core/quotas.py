@@ -64,14 +64,14 @@ def _checked(name):
 def take_rate(counters):
     """Count one event against every (name, rate per minute) of `counters` (a rate of 0 or less is no limit), or
     raise Limited(RATE, the exact wait) and count nothing. A generic cell rate: `rate` at once from idle, then
-    one every 60/rate seconds. Counters are locked in name order, so two callers never wait on each other."""
+    one every 60/rate seconds. Counters are locked in name order, so two callers never deadlock."""
     counters = sorted((_checked(name), rate) for name, rate in counters if rate and rate > 0)
     if counters:
         store().take_rate(counters)
 
 
 def take_slot(name, limit):
-    """One of the `limit` slots of `name`, held until its release() (or its holder's death), or raise
+    """One of the `limit` (above 0) slots of `name`, held until its release() (or its holder's death), or raise
     Limited(SLOTS)."""
     chosen = store()
     token = chosen.take_slot(_checked(name), limit, settings.STREAM_SLOT_LEASE_SECONDS)
