@@ -84,6 +84,7 @@ def _at_once(count, work):
     start, results = threading.Barrier(count), []
 
     def one():
+        connection.ensure_connection()  # connected before the start, so that the calls themselves meet
         start.wait()
         try:
             results.append(work())
