@@ -241,8 +241,13 @@ API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
 API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
 # Usable (not revoked, not expired) API keys one person may hold; 0 means no cap.
 API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
-# Where the limit counters live: a local folder every worker process of this machine shares (see README).
+# Where the limit counters live without Redis or PostgreSQL: a local folder this machine's processes share.
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
+# A stream's slot in Redis or PostgreSQL is a lease of this many seconds, renewed every third of it while the
+# stream lives: a dead process's slots are free again within it, and a live stream survives two missed renewals.
+STREAM_SLOT_LEASE_SECONDS = env.float("STREAM_SLOT_LEASE_SECONDS", default=30.0)
+if STREAM_SLOT_LEASE_SECONDS <= 0:
+    raise ImproperlyConfigured("STREAM_SLOT_LEASE_SECONDS must be above 0.")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -332,3 +332,26 @@ class APICall(models.Model):
 
     def __str__(self):
         return f"{self.route} {self.status}"
+
+
+class QuotaRate(models.Model):
+    """One shared request counter of `core.quotas` when PostgreSQL holds them: the generic cell rate's next
+    theoretical arrival time, in seconds on the database's clock (the one clock every instance shares)."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    tat = models.FloatField(default=0)
+
+    def __str__(self):
+        return self.name
+
+
+class QuotaSlot(models.Model):
+    """One held slot of `core.quotas` (an open stream) when PostgreSQL holds them: a lease until `expires`
+    (seconds on the database's clock), renewed by the process that holds it."""
+
+    token = models.CharField(max_length=32, primary_key=True)
+    name = models.CharField(max_length=200, db_index=True)
+    expires = models.FloatField()
+
+    def __str__(self):
+        return f"{self.name} {self.token}"

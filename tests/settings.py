@@ -26,7 +26,7 @@ ALLOWED_HOSTS = ["*"]
 # The production cache kind (a shared folder), in a folder of this test process; conftest clears it per test.
 if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):  # a served test may name a Redis of its own
     CACHES["default"]["LOCATION"] = os.path.join(tempfile.gettempdir(), f"hfconsole-test-cache-{os.getpid()}")
-PLAYGROUND_RUNS_PER_MINUTE = 1000
+PLAYGROUND_RUNS_PER_MINUTE = int(os.environ.get("PLAYGROUND_RUNS_PER_MINUTE", "1000"))  # a served test may set its own
 # Limit counters of this test process (a served console under test gets its own through the environment).
 API_LIMITS_DIR = Path(
     os.environ.get("API_LIMITS_DIR") or Path(tempfile.gettempdir()) / f"hfconsole-limits-{os.getpid()}"

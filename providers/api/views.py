@@ -278,8 +278,8 @@ def _generate(request, caller, record, generation, route, entry=None):
             slot.release()
         return _upstream_failure(exc, record)
     except BaseException:
-        # Anything else (a defect, a gone client, a worker shutting down): the slot is a held flock, kept until
-        # the process ends unless released here.
+        # Anything else (a defect, a gone client, a worker shutting down): the slot stays held (a file's lock until
+        # the process ends, a lease while the process renews it) unless released here.
         if upstream is not None:
             upstream.close()
         if slot is not None:

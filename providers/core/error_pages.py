@@ -13,7 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from providers.core import unwritable
+from providers.core import quotas, unwritable
 
 
 def wants_json(request):
@@ -90,4 +90,7 @@ def server_error(request):
         return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
     if unwritable.is_full(exc):  # any write path a view does not handle itself: words, not a 500
         return _page(request, 503, "unsaved", str(unwritable.MESSAGE))
+    if isinstance(exc, quotas.Unavailable):
+        message = _("The console cannot reach the store that counts its limits. Try again in a few seconds.")
+        return _page(request, 503, "limits_unavailable", message, headers={"Retry-After": "5"})
     return _page(request, 500, "server_error")

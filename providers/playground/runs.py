@@ -12,7 +12,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers.core import db
+from providers.core import db, quotas
 from providers.core.ndjson import line
 from providers.core.targets import target_for
 from providers.huggingface import adapters, generation, numbers, reader, transport
@@ -28,11 +28,13 @@ def visible_models(user):
 
 
 def rate_limited(user):
-    limit = settings.PLAYGROUND_RUNS_PER_MINUTE
-    if limit <= 0:
-        return False
-    since = timezone.now() - timedelta(minutes=1)
-    return PlaygroundRun.objects.filter(user=user, created_at__gte=since).count() >= limit
+    """Take this run's token from the person's runs per minute, before the run starts (so a burst of runs
+    cannot all see room the others are about to use); True when there is none left."""
+    try:
+        quotas.take_rate([(f"runs-user-{user.pk}", settings.PLAYGROUND_RUNS_PER_MINUTE)])
+    except quotas.Limited:
+        return True
+    return False
 
 
 def new_run(user, model, form, compare_group=None):

@@ -5,6 +5,7 @@ import json
 from django.test import Client
 
 from providers.api import catalog, keys
+from providers.core import quota_stores, quotas
 
 
 def api(key=None):
@@ -126,8 +127,8 @@ def test_a_refused_call_writes_no_row(hf, member_user, chat_model, settings, tmp
     assert APICall.objects.count() == 1
 
 
-def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path):
-    """limits._path() makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
+def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_path, file_counters):
+    """The file store makes API_LIMITS_DIR 0700 only when it creates it, and os.open(..., O_CREAT) follows
     symlinks: with API_LIMITS_DIR outside the private DATA_DIR (as .env.example suggests) and open to others, a
     local user who plants key-<id>-<prefix>.rate -> any file of the console's user gets it overwritten."""
     import os
@@ -147,7 +148,7 @@ def test_limit_files_do_not_follow_a_planted_symlink(member_user, settings, tmp_
     assert victim.read_bytes().startswith(b"SQLite format 3"), victim.read_bytes()[:40]
 
 
-def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path):
+def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settings, tmp_path, file_counters):
     import os
 
     from providers.api import limits
@@ -161,3 +162,24 @@ def test_a_planted_hard_link_is_replaced_not_written_through(member_user, settin
     limits.take_request(keys.lookup(raw, 1))
     assert victim.read_bytes() == b"SQLite format 3\x00 precious"
     assert os.stat(settings.API_LIMITS_DIR / f"key-{key.pk}-{key.prefix}.rate").st_nlink == 1
+
+
+def test_limits_out_of_reach_answer_503_not_500(hf, member_user, member_client, chat_model, hosted_model):
+    """A Redis that holds the limits and has stopped: the call is refused as unavailable, with a retry hint."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    gone = redis.Redis(port=9, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+    quotas.use(quota_stores.RedisStore(gone, lambda kind, name: f"{kind}:{name}"))
+    try:
+        response = post(api(keys.create(member_user, "k")[1]), "/v1/chat/completions", chat_body())
+        assert response.status_code == 503 and response["Retry-After"] == "5"
+        assert response.json()["error"]["code"] == "limits_unavailable"
+        member_client.raise_request_exception = False
+        run = member_client.post(
+            "/playground/run/", {"model": hosted_model.pk, "prompt": "Why"}, HTTP_ACCEPT="application/json"
+        )
+        assert run.status_code == 503 and "limits" in run.json()["errors"]["__all__"][0]["message"]
+    finally:
+        quotas.use(None)
