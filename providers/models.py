@@ -285,9 +285,10 @@ class PlaygroundRun(models.Model):
 
 class LeaseQuerySet(models.QuerySet):
     def live(self):
-        """Leases renewed within nine tenths of RUN_STALE_SECONDS, by the database's clock (machines' clocks
-        differ): with the sweep every tenth, a dead process's runs end within RUN_STALE_SECONDS."""
-        window = timedelta(seconds=settings.RUN_STALE_SECONDS * 0.9)
+        """Leases renewed within four fifths of RUN_STALE_SECONDS, by the database's clock (machines' clocks
+        differ): with a sweep every tenth, a dead process's runs end within RUN_STALE_SECONDS. A live process
+        renews every fifth."""
+        window = timedelta(seconds=settings.RUN_STALE_SECONDS * 0.8)
         return self.filter(seen_at__gte=ExpressionWrapper(Now() - window, output_field=models.DateTimeField()))
 
 

@@ -203,7 +203,7 @@ def reset_connection():
 def _background():
     """Every tick: save the runs' output; every fifth of RUN_STALE_SECONDS renew the lease, every tenth sweep."""
     stale = settings.RUN_STALE_SECONDS
-    tick = min(settings.RUN_CHECKPOINT_SECONDS, stale / 10)
+    tick = min(settings.RUN_CHECKPOINT_SECONDS, stale / 20)  # fine enough that a sweep is never a tenth late
     renew_at = sweep_at = time.monotonic()
     while True:
         time.sleep(tick)

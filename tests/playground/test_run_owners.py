@@ -66,7 +66,7 @@ def test_owners_with_the_same_host_and_pid_never_sweep_each_others_live_runs(mem
 def test_a_run_whose_owner_lease_is_stale_or_gone_ends_interrupted_with_its_text(member_user, settings):
     settings.RUN_STALE_SECONDS = 10
     lease("live", seen_ago=timedelta(seconds=2))
-    lease("stale", seen_ago=timedelta(seconds=10))
+    lease("stale", seen_ago=timedelta(seconds=8.5))
     live, stale, gone = (run_of(member_user, owner) for owner in ("live", "stale", "gone"))
     assert run_lifecycle.sweep_abandoned() == 2
     assert status(live) == RunStatus.RUNNING
