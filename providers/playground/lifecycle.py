@@ -187,8 +187,9 @@ def _retry_finals():
         elif time.monotonic() - since < FINAL_RETRY_SECONDS:
             with _lock:
                 _finals.append((relay, since))
-        else:
-            log.error("gave up saving playground run %s; the stale-run sweep will mark it interrupted", relay.run.pk)
+        else:  # this process's live lease keeps the sweeps off its runs: it ends the run itself
+            log.error("gave up saving playground run %s; marking it interrupted", relay.run.pk)
+            interrupt([relay.run.pk], _lost_message())
 
 
 def reset_connection():

@@ -86,3 +86,19 @@ def test_a_dead_worker_or_server_ends_its_own_runs_only(member_user):
     assert run_lifecycle.sweep_instances(["old"]) == 1
     assert [status(runs[o]) for o in runs] == [RunStatus.INTERRUPTED, RunStatus.INTERRUPTED, RunStatus.RUNNING]
     assert list(Lease.objects.values_list("pk", flat=True)) == ["other server"]
+
+
+def test_a_run_whose_final_write_is_given_up_ends_interrupted_by_its_own_process(member_user, monkeypatch):
+    """No other process sweeps a run of a live lease, so its own process ends it when it stops retrying."""
+    run = run_of(member_user, run_lifecycle.worker_id())
+
+    class Unsaveable:
+        def write_final(self):
+            return False
+
+    relay = Unsaveable()
+    relay.run = run
+    monkeypatch.setattr(run_lifecycle, "FINAL_RETRY_SECONDS", 0)
+    run_lifecycle.retry_final(relay)
+    run_lifecycle._retry_finals()
+    assert status(run) == RunStatus.INTERRUPTED and run.output == "The sky"
