@@ -208,6 +208,8 @@ def _background():
     renew_at = sweep_at = time.monotonic()
     while True:
         time.sleep(tick)
+        if _process["stopped"]:  # a renewal now would bring back the lease this clean stop deleted
+            return
         try:
             checkpoint()
             _retry_finals()

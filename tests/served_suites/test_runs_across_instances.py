@@ -64,6 +64,10 @@ def test_a_dead_instance_run_is_swept_by_the_other_within_run_stale_seconds(hf, 
         assert (status, category) == ("interrupted", "run_interrupted")
         assert output.startswith(seen) and EMITTED.startswith(output)
         assert swept_after <= STALE, f"swept {swept_after:.2f} s after the kill"
+
+        second.stop()  # a clean stop deletes its lease; the dead one's went with its runs
+        with psycopg.connect(postgres.url) as db:
+            assert db.execute("SELECT count(*) FROM providers_lease").fetchone() == (0,)
     finally:
         second.stop()
         first.stop()
