@@ -102,3 +102,22 @@ def test_a_run_whose_final_write_is_given_up_ends_interrupted_by_its_own_process
     run_lifecycle.retry_final(relay)
     run_lifecycle._retry_finals()
     assert status(run) == RunStatus.INTERRUPTED and run.output == "The sky"
+
+
+def test_a_starting_server_takes_for_gone_only_the_servers_whose_lock_nobody_holds(settings, tmp_path):
+    """What gunicorn's master sweeps at start-up: servers of its DATA_DIR all of whose processes ended."""
+    import fcntl
+
+    from config import gunicorn_hooks
+
+    settings.DATA_DIR = tmp_path
+    (tmp_path / "instances").mkdir()
+    (tmp_path / "instances" / "crashed.lock").touch()
+    with open(tmp_path / "instances" / "running.lock", "w") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)  # another server on this machine, alive
+        try:
+            assert gunicorn_hooks.gone_servers() == ["crashed"]
+        finally:
+            gunicorn_hooks.on_exit(None)
+            gunicorn_hooks._held.clear()
+    assert sorted(p.name for p in (tmp_path / "instances").iterdir()) == ["running.lock"]
