@@ -223,4 +223,5 @@ def _background():
                     log.warning("marked %s orphaned playground runs interrupted", swept)
         except Exception:  # the loop must outlive any one failure
             log.exception("run checkpoint loop")
-            reset_connection()
+        finally:
+            reset_connection()  # between ticks the connection goes back (to the pool): requests need it more
