@@ -36,4 +36,13 @@ accesslog = "-" if settings.WEB_ACCESS_LOG else None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 
 # Run lifecycle: a dead worker's runs end interrupted, a graceful stop ends its streams (see the hooks' module).
-from config.gunicorn_hooks import child_exit, post_worker_init, when_ready, worker_int  # noqa: E402,F401
+from config.gunicorn_hooks import (  # noqa: E402,F401
+    child_exit,
+    on_exit,
+    post_fork,
+    post_worker_init,
+    pre_fork,
+    when_ready,
+    worker_exit,
+    worker_int,
+)

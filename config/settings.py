@@ -221,7 +221,8 @@ PROVIDER_TOKEN_HOSTS = env.list("PROVIDER_TOKEN_HOSTS", default=[])
 OUTBOUND_CA_BUNDLE = env.str("OUTBOUND_CA_BUNDLE", default="")
 
 PLAYGROUND_RUNS_PER_MINUTE = env.int("PLAYGROUND_RUNS_PER_MINUTE", default=20)
-# Runs in flight: how often each process saves their output so far, and when a silent run counts as orphaned.
+# Runs in flight: how often each process saves their output so far, and within how long the runs of a dead process
+# (its lease no longer renewed) are marked interrupted by another.
 RUN_CHECKPOINT_SECONDS = env.float("RUN_CHECKPOINT_SECONDS", default=2.0)
 RUN_STALE_SECONDS = env.float("RUN_STALE_SECONDS", default=120.0)
 # Seconds /healthz waits for the database and the shared cache before it answers 503.

@@ -1,9 +1,12 @@
 """The console's data: Hugging Face provider settings, configured models, test history, audit, playground runs."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import ExpressionWrapper
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from providers.core import crypto
@@ -28,7 +31,8 @@ class SecretsMixin(models.Model):
 
     def set_secret(self, field, plaintext):
         if plaintext:
-            setattr(self, f"{field}_encrypted", crypto.encrypt(plaintext, self.secret_context(field)))
+            key_id = crypto.shared_key_id(Lease.objects.live().values_list("key_ids", flat=True))
+            setattr(self, f"{field}_encrypted", crypto.encrypt(plaintext, self.secret_context(field), key_id))
             setattr(self, f"{field}_last4", plaintext[-4:])
         else:
             setattr(self, f"{field}_encrypted", "")
@@ -268,7 +272,7 @@ class PlaygroundRun(models.Model):
     # The chat this run is a turn of: history lists a conversation once, by its latest turn.
     conversation = models.UUIDField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # While running: the server process relaying it (host:master pid:pid) and when that process last saved it.
+    # While running: the lease id of the server process relaying it (see Lease) and when that process last saved it.
     worker = models.CharField(max_length=100, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
@@ -283,6 +287,37 @@ class PlaygroundRun(models.Model):
 
     def __str__(self):
         return f"{self.model_name} run {self.pk}"
+
+
+class LeaseQuerySet(models.QuerySet):
+    def live(self):
+        """Leases renewed within four fifths of RUN_STALE_SECONDS, by the database's clock (machines' clocks
+        differ): with a sweep every tenth, a dead process's runs end within RUN_STALE_SECONDS. A live process
+        renews every fifth."""
+        window = timedelta(seconds=settings.RUN_STALE_SECONDS * 0.8)
+        return self.filter(seen_at__gte=ExpressionWrapper(Now() - window, output_field=models.DateTimeField()))
+
+
+class Lease(models.Model):
+    """A running server process, so that the others know it (providers/core/leases.py): the id its runs name
+    as their owner, made at random when it starts, and the encryption keys it can decrypt. Renewed on a timer,
+    deleted when the process stops cleanly; a dead process's lease goes stale."""
+
+    id = models.CharField(primary_key=True, max_length=32)
+    instance = models.CharField(max_length=32, blank=True, default="")  # its gunicorn server's token
+    host = models.CharField(max_length=255)  # host name and pid are for people to read, never to judge by
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    key_ids = models.JSONField(default=list)  # ENCRYPTION_KEYS ids in their order, newest first
+
+    objects = LeaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid} ({self.id[:8]})"
 
 
 class APIKey(models.Model):

@@ -88,11 +88,24 @@ def _aad(key_id, context):
     return f"{VERSION}|{key_id}|{context}".encode()
 
 
-def encrypt(plaintext, context):
+def shared_key_id(readers):
+    """The newest of this process's keys that every reader (the key ids another instance holds) can decrypt: while
+    one instance still runs without a new first key, new values stay under a key it reads. The first key when no
+    key is shared (nothing better exists)."""
     ring = keyring()
+    readers = [set(ids) for ids in readers]
+    for key_id in ring.keys:  # in ENCRYPTION_KEYS order, newest first
+        if all(key_id in ids for ids in readers):
+            return key_id
+    return ring.primary_id
+
+
+def encrypt(plaintext, context, key_id=None):
+    ring = keyring()
+    key_id = key_id or ring.primary_id
     nonce = os.urandom(NONCE_BYTES)
-    sealed = ring.keys[ring.primary_id].encrypt(nonce, plaintext.encode(), _aad(ring.primary_id, context))
-    return f"{VERSION}:{ring.primary_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+    sealed = ring.keys[key_id].encrypt(nonce, plaintext.encode(), _aad(key_id, context))
+    return f"{VERSION}:{key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
 
 def key_id_of(stored):

@@ -3,9 +3,14 @@
 from django.db import transaction
 
 from providers.core import crypto
-from providers.models import HFModel, ProviderSettings
+from providers.models import HFModel, Lease, ProviderSettings
 
 SECRET_MODELS = (ProviderSettings, HFModel)
+
+
+def instances_without(key_id):
+    """The live server processes (leases) that cannot decrypt values under `key_id`."""
+    return [lease for lease in Lease.objects.live() if key_id not in lease.key_ids]
 
 
 def rotate(batch_size=100, report=None):

@@ -1,47 +1,67 @@
-"""Playground runs in flight: which server process owns each, their output saved in batches, and the sweeps that
-end runs whose process is gone (gunicorn's master when a worker exits and at start-up; a stale-heartbeat backstop).
+"""Playground runs in flight: which server process owns each (its lease), their output saved in batches, and the
+sweeps that end runs whose process is gone: gunicorn's master when a worker exits and when it finds a dead server
+of this machine at start-up, and every server process from its start, judging only by leases.
 
 Nothing here imports the HTTP client: gunicorn's master imports this module before it forks its workers.
 """
 
+import atexit
 import logging
 import os
-import socket
 import threading
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers.models import PlaygroundRun, RunStatus
+from providers.core import leases
+from providers.models import Lease, PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
 
-HOST = socket.gethostname()
-_identity = {}
 _draining = False  # set from a signal handler: a plain flag, no lock
 _lock = threading.Lock()
 _tracked = {}  # run pk -> Relay, the runs this process is relaying
 _finals = []  # (relay, first failure time) whose final write failed: retried by the background loop
-_loop = {"pid": None}
+_process = {"pid": None, "stopped": False}
 FINAL_RETRY_SECONDS = 600
 
 
-def set_identity(master_pid, instance):
-    """Called in each gunicorn worker: its master's pid and that server instance's token (a restarted server
-    in a container often gets the same master pid, never the same token)."""
-    _identity[os.getpid()] = f"{HOST}:{master_pid}:{instance}:{os.getpid()}"
-
-
 def worker_id():
-    """host:master pid:instance:pid of this process (outside gunicorn: the parent's pid and no instance)."""
-    pid = os.getpid()
-    if pid not in _identity:
-        _identity[pid] = f"{HOST}:{os.getppid()}:-:{pid}"
-    return _identity[pid]
+    """The owner a new run names: this process's lease id."""
+    return leases.lease_id()
+
+
+def start_process():
+    """At the server process's start (the WSGI module, gunicorn's post_worker_init; once per process): hold its
+    lease and start the loop that renews it, saves the runs' output and sweeps abandoned runs."""
+    with _lock:
+        if _process["pid"] == os.getpid():
+            return
+        _process.update(pid=os.getpid(), stopped=False)  # threads do not survive a fork
+    try:
+        leases.renew()
+    except DatabaseError:  # a database that is down must not stop the server: the loop renews it later
+        log.warning("could not write this process's lease; will retry", exc_info=True)
+        reset_connection()
+    atexit.register(stop_process)
+    threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
+
+
+def stop_process():
+    """A clean stop: the others need not wait for this process's lease to go stale."""
+    with _lock:
+        if _process["pid"] != os.getpid() or _process["stopped"]:
+            return
+        _process["stopped"] = True
+    try:
+        leases.release()
+    except DatabaseError:
+        log.warning("could not delete this process's lease; it goes stale instead", exc_info=True)
 
 
 def drain():
@@ -70,55 +90,48 @@ def _lost_message():
     )
 
 
-def sweep_worker(pid, master_pid, instance):
-    """A worker of this master exited: the runs it still owned can no longer end by themselves."""
-    owner = f"{HOST}:{master_pid}:{instance}:{pid}"
-    ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker=owner).values_list("pk", flat=True)
-    return interrupt(ids, _lost_message())
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def sweep_previous_instances(master_pid, instance):
-    """At start-up: runs owned on this host by another server instance whose master is gone (its pid is ours
-    now, or no process has it)."""
-    owners = set(
-        PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__startswith=f"{HOST}:")
-        .values_list("worker", flat=True)
-        .distinct()
+def _end_leases(leased):
+    """Interrupt the runs owned by the leases of `leased` (a queryset) and delete those leases."""
+    ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__in=leased.values("pk")).values_list(
+        "pk", flat=True
     )
-    dead = []
-    for owner in owners:
-        try:
-            _host, master, owner_instance, _pid = owner.rsplit(":", 3)
-            master = int(master)
-        except ValueError:
-            continue
-        if owner_instance != instance and (master == master_pid or not _alive(master)):
-            dead.append(owner)
-    ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__in=dead).values_list("pk", flat=True)
-    return interrupt(ids, _lost_message())
+    count = interrupt(ids, _lost_message())
+    leased.delete()
+    return count
 
 
-def sweep_stale(limit=200):
-    """Runs nobody has saved for RUN_STALE_SECONDS (their process died unseen); at most `limit` per pass."""
-    cutoff = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
+def sweep_worker(lease_id):
+    """gunicorn's master: a worker exited (killed, crashed, timed out), so the runs it still owned can no longer
+    end by themselves."""
+    return _end_leases(Lease.objects.filter(pk=lease_id))
+
+
+def sweep_instances(instances):
+    """gunicorn's master at start-up: the processes of the servers of this machine that are gone (see
+    config/gunicorn_hooks.py) cannot renew their leases; their runs end now rather than when those go stale."""
+    return _end_leases(Lease.objects.filter(instance__in=list(instances)))
+
+
+def sweep_abandoned(limit=200):
+    """Runs whose owner's lease is gone or stale, at most `limit` per pass; then the stale leases themselves.
+    A live lease's runs are never touched, whatever host name or pid its process has."""
+    live = Lease.objects.live().values("pk")
     with _lock:
         own = list(_tracked)
-    stale = (
-        PlaygroundRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
+    # Owners written before leases (host:pid, or none) are judged by their heartbeat, as they were then.
+    legacy = Q(worker="") | Q(worker__contains=":")
+    stale = Q(heartbeat_at__lt=timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS))
+    abandoned = (
+        PlaygroundRun.objects.filter(status=RunStatus.RUNNING)
+        .exclude(worker__in=live)
+        .exclude(worker=leases.lease_id())
         .exclude(pk__in=own)
+        .filter(~legacy | stale | Q(heartbeat_at=None))
         .values_list("pk", flat=True)[:limit]
     )
-    return interrupt(list(stale), _lost_message())
+    count = interrupt(list(abandoned), _lost_message())
+    Lease.objects.exclude(pk__in=live).exclude(pk=leases.lease_id()).delete()
+    return count
 
 
 # --- this process's runs ---------------------------------------------------------------------------------
@@ -127,10 +140,6 @@ def sweep_stale(limit=200):
 def track(relay):
     with _lock:
         _tracked[relay.run.pk] = relay
-        first = _loop["pid"] != os.getpid()  # first run of this process (threads do not survive a fork)
-        _loop["pid"] = os.getpid()
-    if first:  # started outside the lock: under gevent a start yields, and the other runs must not wait on it
-        threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
 
 
 def untrack(relay):
@@ -180,8 +189,13 @@ def _retry_finals():
                 _finals.append((relay, since))
         elif relay.write_seen():
             log.error("playground run %s was saved without its figures after repeated failures", relay.run.pk)
-        else:
-            log.error("gave up saving playground run %s; the stale-run sweep will mark it interrupted", relay.run.pk)
+        else:  # this process's live lease keeps the sweeps off its runs: it ends the run itself
+            log.error("gave up saving playground run %s; marking it interrupted", relay.run.pk)
+            try:
+                interrupt([relay.run.pk], _lost_message())
+            except DatabaseError:  # the database refuses this too: the sweeps end it once this lease has ended
+                log.error("could not mark playground run %s interrupted either", relay.run.pk)
+                reset_connection()
 
 
 def reset_connection():
@@ -194,17 +208,26 @@ def reset_connection():
 
 
 def _background():
-    last_sweep = time.monotonic()
+    """Every tick: save the runs' output; every fifth of RUN_STALE_SECONDS renew the lease, every tenth sweep."""
+    stale = settings.RUN_STALE_SECONDS
+    tick = min(settings.RUN_CHECKPOINT_SECONDS, stale / 20)  # fine enough that a sweep is never a tenth late
+    renew_at = sweep_at = time.monotonic()
     while True:
-        time.sleep(settings.RUN_CHECKPOINT_SECONDS)
+        time.sleep(tick)
+        if _process["stopped"]:  # a renewal now would bring back the lease this clean stop deleted
+            return
         try:
             checkpoint()
             _retry_finals()
-            if time.monotonic() - last_sweep > settings.RUN_STALE_SECONDS / 4:
-                last_sweep = time.monotonic()
-                swept = sweep_stale()
+            if time.monotonic() >= renew_at:
+                renew_at = time.monotonic() + stale / 5
+                leases.renew()
+            if time.monotonic() >= sweep_at:
+                sweep_at = time.monotonic() + stale / 10
+                swept = sweep_abandoned()
                 if swept:
                     log.warning("marked %s orphaned playground runs interrupted", swept)
         except Exception:  # the loop must outlive any one failure
             log.exception("run checkpoint loop")
-            reset_connection()
+        finally:
+            reset_connection()  # between ticks the connection goes back (to the pool): requests need it more

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.core import crypto
-from providers.core.secrets import rotate
+from providers.core.secrets import instances_without, rotate
 
 
 class Command(BaseCommand):
@@ -12,10 +12,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size=100, **options):
         try:
-            result = rotate(batch_size=batch_size)
+            primary = crypto.keyring().primary_id
         except crypto.KeyConfigError as exc:
             raise CommandError(str(exc)) from None
-        primary = crypto.keyring().primary_id
+        lacking = instances_without(primary)
+        if lacking:  # values moved to the new key now would fail every call those instances serve
+            where = ", ".join(f"{lease.host} (pid {lease.pid})" for lease in lacking)
+            raise CommandError(
+                f"{len(lacking)} running instance(s) cannot read key {primary}: {where}. Nothing was re-encrypted. "
+                f"Restart each with {primary} first in ENCRYPTION_KEYS (keeping the old keys), check with "
+                "`manage.py instances`, then run this again."
+            )
+        result = rotate(batch_size=batch_size)
         for key_id, count in sorted(result["moved"].items(), key=lambda kv: str(kv[0])):
             self.stdout.write(f"{count} value(s) moved from key {key_id} to key {primary}")
         if result["unreadable"]:
