@@ -130,9 +130,16 @@ class Emulator:
         }
         return f"{self.base}/ep/{name}"
 
-    def add_engine(self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version=""):
-        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai."""
-        self.engine_servers[name] = {"engine": engine, "model_id": model_id, "api_key": api_key, "version": version}
+    def add_engine(self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version="", tools=True):
+        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai.
+        tools=False: started without tool calling (vLLM without --enable-auto-tool-choice, llama.cpp --no-jinja)."""
+        self.engine_servers[name] = {
+            "engine": engine,
+            "model_id": model_id,
+            "api_key": api_key,
+            "version": version,
+            "tools": tools,
+        }
         return f"{self.base}/srv/{name}"
 
     def add_org(self, token, org, no_billing=False):
@@ -898,8 +905,19 @@ class _Handler(BaseHTTPRequestHandler):
         if "max_new_tokens" in body or "inputs" in body or "parameters" in body:
             return self._engine_error(server, 400, "TGI fields sent to an OpenAI-compatible server")
         if path == "/v1/chat/completions":
+            if body.get("tools") and not server.get("tools", True):
+                return self._no_tools(server, body)
             return self._chat(body, sse_space=True, done=True, model_name=model_id)
         return self._completions(body, model_id)
+
+    def _no_tools(self, server, body):
+        """What a server started without tool calling answers (§13.3, §13.5)."""
+        if server["engine"] == "llamacpp":
+            return self._engine_error(server, 500, "tools param requires --jinja flag", "server_error")
+        if body.get("tool_choice") in (None, "auto"):
+            message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            return self._engine_error(server, 400, message)
+        return self._chat(body, sse_space=True, done=True, model_name=server["model_id"])
 
     def _completions(self, body, model_id):
         """OpenAI /v1/completions as vLLM answers it: choices[].text, usage chunk only when asked, [DONE]."""

@@ -313,7 +313,7 @@ def _relay(caller, record, entry, target, route, body, deadline):
             release_connection()
             counts, whole = hf_relay.open_relay(target, route, sent, answer_id, deadline, False)
         except HFError as exc:
-            return _upstream_failure(exc, record)
+            return _relay_failure(exc, sent, record)
         record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
         record.finish(time.perf_counter())
         return RecordedResponse(whole, record)
@@ -330,12 +330,19 @@ def _relay(caller, record, entry, target, route, body, deadline):
         if upstream is not None:
             upstream.close()
         slot.release()
-        return _upstream_failure(exc, record)
+        return _relay_failure(exc, sent, record)
     except BaseException:
         if upstream is not None:
             upstream.close()
         slot.release()
         raise
+
+
+def _relay_failure(exc, sent, record):
+    refused = hf_relay.refused_by_upstream(exc, sent)
+    if refused is None:
+        return _upstream_failure(exc, record)
+    return _bad_request(fmt.BadRequest(refused.message, param=refused.param, code="unsupported_parameter"), record)
 
 
 def _first(upstream):

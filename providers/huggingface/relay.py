@@ -15,7 +15,8 @@ from providers.huggingface.reader import FINISH_GRACE, IDLE, Generation, Reader
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 from providers.huggingface.transport import connection_failure, json_of, redact, too_large
 
-__all__ = ["IDLE", "End", "applies", "open_relay", "request_body"]
+__all__ = ["IDLE", "End", "applies", "open_relay", "refused_by_upstream", "request_body"]
+refused_by_upstream = openai_relay.refused_by_upstream
 
 
 @dataclass

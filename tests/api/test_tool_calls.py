@@ -158,3 +158,16 @@ def test_malformed_tools_are_a_400_naming_the_field(member_key, chat_model, hf, 
     response = post(member_key, {"model": "llama-chat", "messages": ASK, **body})
     assert response.status_code == 400, response.content
     assert response.json()["error"]["param"] == param
+
+
+@pytest.mark.parametrize("engine", ["vllm", "llamacpp"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_started_without_tool_calling_is_a_400_naming_tools(hf, member_key, provider_token, engine, stream):
+    """vLLM answers 400 without --enable-auto-tool-choice, llama.cpp 500 with --no-jinja (§13.3, §13.5): one
+    400 naming tools, which agent clients can act on, not a 502 that SDKs retry."""
+    hf.add_engine(engine, engine, tools=False)
+    create_endpoint_model(hf.base, display_name="server", task=Task.CHAT, path=f"/srv/{engine}")
+    response = post(member_key, {"model": "server", "messages": ASK, "tools": [WEATHER], "stream": stream})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["param"] == "tools" and error["code"] == "unsupported_parameter"

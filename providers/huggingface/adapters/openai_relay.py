@@ -92,6 +92,28 @@ def _call_with_object_arguments(call):
     return {**call, "function": {**function, "arguments": arguments}}
 
 
+# What servers answer when they were started without tool calling or grammars (§13.3, §13.5, §14.7): the text
+# that says so -> the field it is about. Agent clients match none of these; a 400 naming the field they can.
+_CANNOT = (
+    ("requires --enable-auto-tool-choice", "tools"),
+    ("tools param requires --jinja", "tools"),
+    ("unsupported param: tool_choice", "tool_choice"),
+    ("grammar is not supported", None),  # TGI: tools and response_format both go through its grammar
+)
+
+
+def refused_by_upstream(exc, sent):
+    """fields.Refused when an upstream's failure says it cannot do a field of the request, else None."""
+    text = (exc.message or "").lower()
+    for words, param in _CANNOT:
+        if words in text:
+            param = param or ("tools" if sent.get("tools") else "response_format")
+            if param in sent:
+                message = _("The server cannot do %(name)s as it is set up; it answered: %(answer)s")
+                return fields.Refused(param, message % {"name": param, "answer": exc.message[:300]})
+    return None
+
+
 def new_call_id():
     return "call_" + uuid.uuid4().hex[:24]
 
