@@ -117,12 +117,16 @@ def _events(reader, answer, deadline):
             raise too_large() from None
         if payloads:
             last_data = time.monotonic()
-        out = []
+        out, failure = [], None
         for payload in payloads:
             if payload is DONE:
                 complete = True
                 break
-            out.append(answer.event(payload))
+            try:
+                out.append(answer.event(payload))
+            except HFError as exc:
+                failure = exc  # after the events before it, as they came
+                break
         data = b"".join(out)
         size += len(data)
         if size > settings.HF_MAX_ANSWER_BYTES:
@@ -130,6 +134,8 @@ def _events(reader, answer, deadline):
         if data:
             reader.signalled = time.monotonic()
             yield data
+        if failure is not None:
+            raise failure
         if answer.finished and grace_until is None:
             grace_until = time.monotonic() + FINISH_GRACE
         yield from reader.quiet()

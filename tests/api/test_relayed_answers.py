@@ -114,3 +114,21 @@ def test_a_translated_answer_leaves_out_counts_the_upstream_did_not_give(hf, mem
     )
     raw = b"".join(stream.streaming_content)
     assert b'"prompt_tokens": null' not in raw and b'"completion_tokens": null' not in raw
+
+
+def test_events_before_an_error_event_in_the_same_read_still_reach_the_caller(hf, member_key, vllm_chat):
+    chunk = (
+        '{"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+        '"choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":null}]}'
+    )
+    stream = (
+        f"data: {chunk % 'Hel'}\n\ndata: {chunk % 'lo'}\n\n"
+        'data: {"error":{"message":"CUDA out of memory","code":500}}\n\n'
+    )
+    hf.fault(r"/srv/vllm/v1/chat/completions", "status", status=200, body=stream, content_type="text/event-stream")
+    body = {"model": "vllm-chat", "messages": ASK, "stream": True}
+    raw = b"".join(post(member_key, "/v1/chat/completions", body).streaming_content).decode()
+    events = [json.loads(line[6:]) for line in raw.split("\n\n") if line.startswith("data: {")]
+    assert [e["choices"][0]["delta"]["content"] for e in events[:-1]] == ["Hel", "lo"]
+    assert "CUDA out of memory" in events[-1]["error"]["message"]
+    assert raw.endswith("data: [DONE]\n\n")

@@ -171,3 +171,10 @@ def test_a_server_started_without_tool_calling_is_a_400_naming_tools(hf, member_
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["param"] == "tools" and error["code"] == "unsupported_parameter"
+
+
+def test_the_finish_the_console_adds_comes_before_the_usage_chunk(hf, member_key, tgi_chat):
+    body = {"model": "tgi-chat", "messages": ASK, "tools": [WEATHER], "stream": True}
+    chunks = events(post(member_key, {**body, "stream_options": {"include_usage": True}}))
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"]
+    assert chunks[-2]["choices"][0]["finish_reason"] == "tool_calls"

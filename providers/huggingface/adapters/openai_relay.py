@@ -160,6 +160,7 @@ class Answer(Counts):
         self.finished = set()  # choice indexes that had a finish reason
         self.seen = set()
         self.first = None  # the first event: its id, created and model for a finish the console adds
+        self.usage_event = b""
 
     # --- whole answers ---------------------------------------------------------------------------------------
 
@@ -220,6 +221,11 @@ class Answer(Counts):
             self.read_usage(usage)
             if not choices and (usage is None or not self.wants_usage):
                 return b""  # usage the console asked for itself, or a usage chunk of null counts
+            if not choices:
+                # Held for close(): a finish reason the upstream left out goes before it, as OpenAI orders them.
+                event["usage"] = usage
+                self.usage_event = b"data: " + json.dumps(event).encode() + b"\n\n"
+                return b""
             if usage is None and not self.wants_usage:
                 del event["usage"]
             else:
@@ -242,7 +248,7 @@ class Answer(Counts):
         end without one, and the AI SDK refuses such a stream, §13.7)."""
         missing = sorted(self.seen - self.finished) or ([] if self.finished else [0])
         if not missing:
-            return b""
+            return self.usage_event
         first = self.first or {}
         choices = []
         for index in missing:
@@ -258,7 +264,7 @@ class Answer(Counts):
             "model": first.get("model") or "",
             "choices": choices,
         }
-        return b"data: " + json.dumps(event).encode() + b"\n\n"
+        return b"data: " + json.dumps(event).encode() + b"\n\n" + self.usage_event
 
     # --- shared --------------------------------------------------------------------------------------------------
 
