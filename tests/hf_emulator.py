@@ -928,8 +928,11 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
         echo = str(body.get("prompt") or "") if body.get("echo") else ""
 
-        def chunk(text, finish):
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish, "stop_reason": None}
+        choices_n = body.get("n") or 1
+
+        def chunk(text, finish, index=0, pieces_of=()):
+            logprobs = features.completion_logprobs(pieces_of, body)
+            choice = {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish, "stop_reason": None}
             return {
                 "id": "cmpl-1",
                 "object": "text_completion",
@@ -939,12 +942,18 @@ class _Handler(BaseHTTPRequestHandler):
             }
 
         if not body.get("stream"):
-            whole = chunk(echo + "".join(pieces), "length")
+            whole = chunk(echo + "".join(pieces), "length", 0, pieces)
+            whole["choices"] = [{**whole["choices"][0], "index": i} for i in range(choices_n)]
             whole["usage"] = usage
             return self._send(200, whole)
         self._start_stream({})
-        for index, piece in enumerate(pieces, start=1):
-            if not self._stream_step(index, "data: ", chunk(piece, "length" if index == count else None)):
+        steps = [
+            chunk(piece, "length" if position == count else None, i, [piece])
+            for position, piece in enumerate(pieces, start=1)
+            for i in range(choices_n)
+        ]
+        for index, step in enumerate(steps, start=1):
+            if not self._stream_step(index, "data: ", step):
                 return
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event("data: " + json.dumps({**chunk("", None), "choices": [], "usage": usage}))

@@ -145,3 +145,20 @@ def call_deltas(name, arguments, tgi):
             later.update(id="0", type="function", function={"name": None, "arguments": piece})
         deltas.append({"role": "assistant", "tool_calls": [later]})
     return deltas
+
+
+def completion_logprobs(pieces, body):
+    """/v1/completions' older logprobs shape: `logprobs` is how many alternatives per token (0 to 5)."""
+    if body.get("logprobs") is None or body.get("logprobs") is False:
+        return None
+    top = int(body["logprobs"])
+    offsets, at = [], 0
+    for piece in pieces:
+        offsets.append(at)
+        at += len(piece)
+    return {
+        "tokens": list(pieces),
+        "token_logprobs": [-0.5 for _ in pieces],
+        "top_logprobs": [{piece: -0.5} if top else {} for piece in pieces],
+        "text_offset": offsets,
+    }

@@ -80,6 +80,16 @@ def test_completions_on_vllm_carry_echo_logprobs_and_penalties(hf, member_key, m
     assert response.status_code == 200, response.content
     assert sent(hf, "/srv/vllm/v1/completions") == {**body, "model": "Qwen/Qwen2.5-7B-Instruct"}
     assert response.json()["choices"][0]["text"].startswith("Once")
+    assert response.json()["choices"][0]["logprobs"]["token_logprobs"]
+
+
+def test_n_choices_come_back_from_vllm_whole_and_streamed(hf, member_key, models):
+    body = {"model": "vllm-text", "prompt": "Once", "max_tokens": 2, "n": 2}
+    assert [c["index"] for c in post(member_key, "/v1/completions", body).json()["choices"]] == [0, 1]
+    raw = b"".join(post(member_key, "/v1/completions", {**body, "stream": True}).streaming_content).decode()
+    chunks = [json.loads(line[6:]) for line in raw.split("\n\n") if line.startswith("data: {")]
+    finished = {c["choices"][0]["index"] for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]}
+    assert finished == {0, 1}
 
 
 @pytest.mark.parametrize(
