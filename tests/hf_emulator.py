@@ -740,7 +740,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "usage": None,
             }
 
-        if call:
+        if call and old_tgi:
+            deltas = features.old_call_deltas(*call)
+            steps = [event(0, delta, "eos_token" if i == len(deltas) - 1 else None) for i, delta in enumerate(deltas)]
+        elif call:
             steps = [event(0, delta, None) for delta in features.call_deltas(*call, tgi)]
             if not tgi:  # TGI's tool stream ends without a finish reason (§13.2)
                 steps.append(event(0, {}, "tool_calls"))

@@ -147,6 +147,25 @@ def call_deltas(name, arguments, tgi):
     return deltas
 
 
+def old_call_deltas(name, arguments):
+    """TGI < 3.2 (snapshot 2.4.1): one object, not a list, with id "" and name null; `arguments` streams the
+    grammar's raw text, wrapper and `_name` included, up to the end-of-turn token (§13.2)."""
+    raw = json.dumps({"function": {"_name": name, **json.loads(arguments)}}) + "<|eot_id|>"
+    pieces = [raw[i : i + 7] for i in range(0, len(raw), 7)]
+    return [
+        {
+            "role": "assistant",
+            "tool_calls": {
+                "index": 0,
+                "id": "",
+                "type": "function",
+                "function": {"description": None, "name": None, "arguments": piece},
+            },
+        }
+        for piece in pieces
+    ]
+
+
 def completion_logprobs(pieces, body):
     """/v1/completions' older logprobs shape: `logprobs` is how many alternatives per token (0 to 5)."""
     if body.get("logprobs") is None or body.get("logprobs") is False:

@@ -72,7 +72,11 @@ def test_a_tgi_tool_call_comes_back_in_openais_whole_shape(hf, member_key, tgi_c
     assert again["choices"][0]["message"]["tool_calls"][0]["id"] != call["id"]  # TGI numbers each from 0
 
 
-def test_a_tgi_tool_stream_has_openais_deltas_and_ends_with_a_finish_reason(hf, member_key, tgi_chat):
+@pytest.mark.parametrize("old_tgi", [False, True])
+def test_a_tgi_tool_stream_has_openais_deltas_and_ends_with_a_finish_reason(hf, member_key, tgi_chat, old_tgi):
+    """TGI >= 3.2 numbers its call "0" and ends without a finish reason; TGI < 3.2 streams one object with the
+    grammar's raw text (wrapper, _name, end-of-turn token) as arguments."""
+    hf.endpoints["tgi"]["old_tools"] = old_tgi
     body = {"model": "tgi-chat", "messages": ASK, "tools": [WEATHER], "tool_choice": "required", "stream": True}
     chunks = events(post(member_key, body))
     calls = joined_calls(chunks)
@@ -80,7 +84,7 @@ def test_a_tgi_tool_stream_has_openais_deltas_and_ends_with_a_finish_reason(hf, 
     assert calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("call_")
     assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
     later = [d for c in chunks for d in c["choices"][0]["delta"].get("tool_calls") or []][1:]
-    assert later and all(set(d) == {"index", "function"} for d in later)  # no name: null, no repeated id
+    assert all(set(d) == {"index", "function"} for d in later)  # no name: null, no repeated id
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"  # TGI's stream ends with none
     assert all(c["id"] for c in chunks)
 

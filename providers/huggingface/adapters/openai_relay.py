@@ -161,6 +161,8 @@ class Answer(Counts):
         self.seen = set()
         self.first = None  # the first event: its id, created and model for a finish the console adds
         self.usage_event = b""
+        self.raw_call = ""  # TGI < 3.2's call text, held until it is whole
+        self.held = False
 
     # --- whole answers ---------------------------------------------------------------------------------------
 
@@ -232,16 +234,46 @@ class Answer(Counts):
                 event["usage"] = usage
         if self.rewrite:
             self._identity(event, "chat.completion.chunk")
+        shown = self.held = False
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta") if self.chat else None
             _clean_texts(delta if self.chat else None, choice)
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+            if self.rewrite and isinstance(calls, dict):
+                self._hold_old_call(delta)  # TGI < 3.2: the call's raw grammar text, whole only at its end
+                calls = None
+                if not delta.get("content") and not choice.get("finish_reason"):
+                    continue
+            if self.raw_call and choice.get("finish_reason"):
+                calls = delta["tool_calls"] = [self._old_call()]
             if self.rewrite and calls:
                 delta["tool_calls"] = self._calls(choice.get("index", 0), calls, whole=False)
             self._finish(choice, bool(calls))
+            shown = True
+        if self.held and not shown:
+            return b""
         return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+    def _hold_old_call(self, delta):
+        piece = (delta.pop("tool_calls").get("function") or {}).get("arguments")
+        self.raw_call += piece if isinstance(piece, str) else ""
+        self.held = True
+
+    def _old_call(self):
+        """TGI < 3.2's streamed call, `{"function": {"_name": name, ...arguments}}` and an end-of-turn token, as
+        one call delta."""
+        text, self.raw_call = self.raw_call, ""
+        try:
+            wrapped = json.loads(text[: text.rfind("}") + 1])
+        except ValueError:
+            raise HFError("bad_response", _("The server's tool call is not JSON.")) from None
+        function = wrapped.get("function") if isinstance(wrapped, dict) else None
+        if not isinstance(function, dict):
+            raise HFError("bad_response", _("The server's tool call is not JSON."))
+        name = function.pop("_name", "")
+        return {"index": 0, "function": {"name": name if isinstance(name, str) else "", "arguments": function}}
 
     def close(self):
         """The events an upstream left out: a finish reason for each choice that had none (TGI's tool streams
@@ -252,9 +284,10 @@ class Answer(Counts):
         first = self.first or {}
         choices = []
         for index in missing:
+            delta = {"tool_calls": self._calls(index, [self._old_call()], whole=False)} if self.raw_call else {}
             reason = "tool_calls" if any(i == index for i, _c in self.calls) else "stop"
             choice = {"index": index, "finish_reason": reason, "logprobs": None}
-            choice.update({"delta": {}} if self.chat else {"text": ""})
+            choice.update({"delta": delta} if self.chat else {"text": ""})
             choices.append(choice)
             self.finish_reason = self.finish_reason or reason
         event = {
