@@ -207,3 +207,9 @@ def test_the_models_defaults_fill_what_the_caller_did_not_send(hf, member_key, m
     post(member_key, "/v1/chat/completions", {"model": "vllm-chat", "messages": MESSAGES, "max_tokens": 3})
     body = sent(hf, "/srv/vllm/v1/chat/completions")
     assert body["top_k"] == 20 and body["max_tokens"] == 3
+
+
+def test_the_developer_role_reaches_open_models_as_system(hf, member_key, models):
+    messages = [{"role": "developer", "content": "Be brief."}, *MESSAGES]
+    assert post(member_key, "/v1/chat/completions", {"model": "vllm-chat", "messages": messages}).status_code == 200
+    assert sent(hf, "/srv/vllm/v1/chat/completions")["messages"][0] == {"role": "system", "content": "Be brief."}

@@ -31,6 +31,9 @@ def body(adapter, target, route, sent, defaults, names):
         name = names.get(key)
         if name and name not in kept and not (name == "max_tokens" and "max_completion_tokens" in kept):
             kept[name] = value
+    if isinstance(kept.get("messages"), list) and any(_is_developer(m) for m in kept["messages"]):
+        # OpenAI's newer name for the system role, which open models' chat templates do not know.
+        kept["messages"] = [{**m, "role": "system"} if _is_developer(m) else m for m in kept["messages"]]
     if target.engine == engines.LLAMACPP and "repetition_penalty" in kept:
         kept.setdefault("repeat_penalty", kept.pop("repetition_penalty"))
     if route != "chat":
@@ -44,6 +47,10 @@ def body(adapter, target, route, sent, defaults, names):
     if not capabilities.openai_answers and target.endpoint_type == "inference_endpoint":
         _tgi_dialect(kept)
     return kept
+
+
+def _is_developer(message):
+    return isinstance(message, dict) and message.get("role") == "developer"
 
 
 def _tgi_dialect(body):
