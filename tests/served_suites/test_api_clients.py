@@ -381,3 +381,18 @@ def test_openai_refusal_names_the_parameter(served, member):
             model="tgi-chat", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 3}
         )
     assert caught.value.param == "logit_bias" and caught.value.code == "unsupported_parameter"
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_openai_stream_helper_assembles_parsed_output_and_tool_calls(served, member, model):
+    """openai's .stream() helper checks every delta as it joins them; the final completion is parsed."""
+    client = oai(served, member)
+    messages = [{"role": "user", "content": "Weather in Paris"}]
+    with client.chat.completions.stream(model=model, messages=messages, response_format=Weather) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.parsed == Weather(city="Paris", degrees=18)
+    with client.chat.completions.stream(model=model, messages=messages, tools=[WEATHER_TOOL]) as stream:
+        final = stream.get_final_completion()
+    (call,) = final.choices[0].message.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    assert final.choices[0].finish_reason == "tool_calls"
