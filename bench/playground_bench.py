@@ -49,6 +49,9 @@ HFModel.objects.create(display_name="answer", endpoint_type="inference_endpoint"
                        endpoint_url="{answer}")
 HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint", task="text-generation",
                        endpoint_url="{stream}")
+for name, url in (("answer chat", "{answer}"), ("stream chat", "{stream}")):  # an OpenAI-compatible server: relayed
+    HFModel.objects.create(display_name=name, endpoint_type="inference_endpoint", task="chat", endpoint_url=url,
+                           engine="vllm", served_model="bench")
 """
 # The upstream runs in a process of its own so that the bench's client threads and the upstream's streams do
 # not share one interpreter lock. Two emulators: one answers whole after a latency, one streams at a pace.
@@ -375,6 +378,36 @@ class Api(Console):
         }
 
 
+class ApiChat(Api):
+    """/v1/chat/completions relayed to an OpenAI-compatible upstream (a vLLM-like server): the events go on as
+    they came, unparsed."""
+
+    name = "console /v1/ chat relay"
+    token_marker = b'"content"'
+
+    def _body(self, model, tokens, stream):
+        messages = [{"role": "user", "content": "Why is the sky blue"}]
+        return {"model": f"{model}-chat", "messages": messages, "max_tokens": tokens, "stream": stream}
+
+    def answer(self, session):
+        started = time.perf_counter()
+        r = session.post(self.url + "/v1/chat/completions", json=self._body("answer", 8, False), timeout=60)
+        ok = r.status_code == 200 and b'"chat.completion"' in r.content
+        return ok, None, (time.perf_counter() - started) * 1000
+
+    def stream_request(self, session, tokens):
+        return session.post(
+            self.url + "/v1/chat/completions", json=self._body("stream", tokens, True), stream=True, timeout=120
+        )
+
+    def stream_spec(self, tokens):
+        return {
+            "url": self.url + "/v1/chat/completions",
+            "body": {"json": self._body("stream", tokens, True)},
+            "headers": {"Authorization": f"Bearer {self.key}"},
+        }
+
+
 class LiteLLM(Target):
     """LiteLLM's proxy from its own virtualenv, the Hub made unreachable (it fetches config.json from it)."""
 
@@ -435,7 +468,14 @@ class LiteLLM(Target):
         }
 
 
-TARGETS = {"direct": Direct, "floor": Floor, "console": Console, "api": Api, "litellm": LiteLLM}
+TARGETS = {
+    "direct": Direct,
+    "floor": Floor,
+    "console": Console,
+    "api": Api,
+    "api-chat": ApiChat,
+    "litellm": LiteLLM,
+}
 
 
 def median(values):

@@ -16,6 +16,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests import hf_emulator_features as features
+
 WORDS = "The sky is blue because molecules in the air scatter blue light from the sun more than red light".split()
 
 
@@ -117,8 +119,10 @@ class Emulator:
         sse_space=True,
         tgi=True,
         model_id="bigscience/bloom-560m",
+        old_tools=False,
     ):
         self.endpoints[name] = {
+            "old_tools": old_tools,  # TGI < 3.2: tool-call arguments as an object, id the integer 0
             "state": state,
             "token": token,
             "pipeline": pipeline,
@@ -129,12 +133,21 @@ class Emulator:
         return f"{self.base}/ep/{name}"
 
     def add_engine(
-        self, name, engine, model_id="Qwen/Qwen2.5-7B-Instruct", api_key=None, version="", loading=False, n_ctx=None
+        self,
+        name,
+        engine,
+        model_id="Qwen/Qwen2.5-7B-Instruct",
+        api_key=None,
+        version="",
+        loading=False,
+        n_ctx=None,
+        tools=True,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai.
 
         llama.cpp: `n_ctx` is the context it serves (`-c`, in /props; the training context in /v1/models is
         131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
+        tools=False: started without tool calling (vLLM without --enable-auto-tool-choice, llama.cpp --no-jinja).
         """
         self.engine_servers[name] = {
             "engine": engine,
@@ -143,6 +156,7 @@ class Emulator:
             "version": version,
             "loading": loading,
             "n_ctx": n_ctx,
+            "tools": tools,
         }
         return f"{self.base}/srv/{name}"
 
@@ -551,7 +565,14 @@ class _Handler(BaseHTTPRequestHandler):
                 {**(body or {}), "stream": True}, endpoint["sse_space"], endpoint["pipeline"], wrap=False
             )
         if path == "/v1/chat/completions":
-            return self._chat(body, endpoint["sse_space"], done=endpoint["sse_space"], model_name=endpoint["model_id"])
+            return self._chat(
+                body,
+                endpoint["sse_space"],
+                done=endpoint["sse_space"],
+                model_name=endpoint["model_id"],
+                tgi=True,
+                old_tgi=endpoint.get("old_tools", False),
+            )
         return self._send(404, b"", None)
 
     def _validate(self, inputs, params, stream):
@@ -664,7 +685,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._end_stream()
 
-    def _chat(self, body, sse_space, done, model_name):
+    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False):
+        """Chat as the router, vLLM, SGLang and llama.cpp answer it, or (tgi) as TGI's Messages API does, with
+        tools, response_format, logprobs and n as each dialect has them (hf_emulator_features)."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             self._send(
                 422,
@@ -673,17 +696,40 @@ class _Handler(BaseHTTPRequestHandler):
                 "text/plain; charset=utf-8",
             )
             raise _Abort()
+        try:
+            call = features.tool_call(body, tgi)
+            fixed = features.after_tool(body) or features.structured_text(body, tgi)
+        except features.Refusal as refusal:
+            return self._send(refusal.status, refusal.body, refusal.content_type)
         temperature = body.get("temperature")
         count = min(body.get("max_tokens") or 20, 200)
-        pieces = self._tokens(count)
+        pieces = re.findall(r".{1,8}", fixed, re.S) if fixed else self._tokens(count)
+        count = len(pieces)
+        reason = "stop" if fixed else "length"
+        choices_n = 1 if tgi else (body.get("n") or 1)
         error = None
         if temperature is not None and not 0 <= temperature <= 2:
             error = "Input validation error: `temperature` must be between 0 and 2"
         created = int(time.time())
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
         if not body.get("stream"):
             if error:
                 return self._error(422, error, "validation")
+            if call:
+                message = features.whole_call_message(*call, tgi, old_tgi)
+                reason = "stop" if tgi else "tool_calls"
+            else:
+                message = {"role": "assistant", "content": "".join(pieces)}
+            choices = [
+                {
+                    "index": index,
+                    "message": message,
+                    "logprobs": features.logprobs(pieces, body),
+                    "finish_reason": reason,
+                }
+                for index in range(choices_n)
+            ]
             return self._send(
                 200,
                 {
@@ -692,19 +738,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "created": created,
                     "model": model_name,
                     "system_fingerprint": "3.2.1-native",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": "".join(pieces)},
-                            "logprobs": None,
-                            "finish_reason": "length",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": count,
-                        "total_tokens": prompt_tokens + count,
-                    },
+                    "choices": choices,
+                    "usage": usage,
                 },
             )
         prefix_text = "data: " if sse_space else "data:"
@@ -714,25 +749,33 @@ class _Handler(BaseHTTPRequestHandler):
             if done:
                 self._event(prefix_text + "[DONE]")
             return self._end_stream()
-        for index, piece in enumerate(pieces, start=1):
-            last = index == count
-            event = {
+
+        def event(index, delta, finish, logprobs=None):
+            return {
                 "object": "chat.completion.chunk",
                 "id": "",
                 "created": created,
                 "model": model_name,
                 "system_fingerprint": "3.2.1-native",
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"role": "assistant", "content": piece},
-                        "logprobs": None,
-                        "finish_reason": "length" if last else None,
-                    }
-                ],
+                "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
                 "usage": None,
             }
-            if not self._stream_step(index, prefix_text, event):
+
+        if call and old_tgi:
+            deltas = features.old_call_deltas(*call)
+            steps = [event(0, delta, "eos_token" if i == len(deltas) - 1 else None) for i, delta in enumerate(deltas)]
+        elif call:
+            steps = [event(0, delta, None) for delta in features.call_deltas(*call, tgi)]
+            if not tgi:  # TGI's tool stream ends without a finish reason (§13.2)
+                steps.append(event(0, {}, "tool_calls"))
+        else:
+            steps = []
+            for position, piece in enumerate(pieces, start=1):
+                finish = reason if position == count else None
+                logprobs = features.logprobs([piece], body)
+                steps += [event(i, {"role": "assistant", "content": piece}, finish, logprobs) for i in range(choices_n)]
+        for index, step in enumerate(steps, start=1):
+            if not self._stream_step(index, prefix_text, step):
                 return
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event(
@@ -744,11 +787,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "created": created,
                         "model": model_name,
                         "choices": [],
-                        "usage": {
-                            "prompt_tokens": prompt_tokens,
-                            "completion_tokens": count,
-                            "total_tokens": prompt_tokens + count,
-                        },
+                        "usage": usage,
                     }
                 )
             )
@@ -894,8 +933,19 @@ class _Handler(BaseHTTPRequestHandler):
         if "max_new_tokens" in body or "inputs" in body or "parameters" in body:
             return self._engine_error(server, 400, "TGI fields sent to an OpenAI-compatible server")
         if path == "/v1/chat/completions":
+            if body.get("tools") and not server.get("tools", True):
+                return self._no_tools(server, body)
             return self._chat(body, sse_space=True, done=True, model_name=model_id)
         return self._completions(body, model_id)
+
+    def _no_tools(self, server, body):
+        """What a server started without tool calling answers (§13.3, §13.5)."""
+        if server["engine"] == "llamacpp":
+            return self._engine_error(server, 500, "tools param requires --jinja flag", "server_error")
+        if body.get("tool_choice") in (None, "auto"):
+            message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            return self._engine_error(server, 400, message)
+        return self._chat(body, sse_space=True, done=True, model_name=server["model_id"])
 
     def _completions(self, body, model_id):
         """OpenAI /v1/completions as vLLM answers it: choices[].text, usage chunk only when asked, [DONE]."""
@@ -906,8 +956,11 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
         echo = str(body.get("prompt") or "") if body.get("echo") else ""
 
-        def chunk(text, finish):
-            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish, "stop_reason": None}
+        choices_n = body.get("n") or 1
+
+        def chunk(text, finish, index=0, pieces_of=()):
+            logprobs = features.completion_logprobs(pieces_of, body)
+            choice = {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish, "stop_reason": None}
             return {
                 "id": "cmpl-1",
                 "object": "text_completion",
@@ -917,12 +970,18 @@ class _Handler(BaseHTTPRequestHandler):
             }
 
         if not body.get("stream"):
-            whole = chunk(echo + "".join(pieces), "length")
+            whole = chunk(echo + "".join(pieces), "length", 0, pieces)
+            whole["choices"] = [{**whole["choices"][0], "index": i} for i in range(choices_n)]
             whole["usage"] = usage
             return self._send(200, whole)
         self._start_stream({})
-        for index, piece in enumerate(pieces, start=1):
-            if not self._stream_step(index, "data: ", chunk(piece, "length" if index == count else None)):
+        steps = [
+            chunk(piece, "length" if position == count else None, i, [piece])
+            for position, piece in enumerate(pieces, start=1)
+            for i in range(choices_n)
+        ]
+        for index, step in enumerate(steps, start=1):
+            if not self._stream_step(index, "data: ", step):
                 return
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event("data: " + json.dumps({**chunk("", None), "choices": [], "usage": usage}))

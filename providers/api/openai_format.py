@@ -106,10 +106,6 @@ def parameters(body, task, target=None):
     if problems:
         field, message = next(iter(problems.items()))
         raise BadRequest(message, param=_openai_name(field, body))
-    if body.get("n") not in (None, 1):
-        raise BadRequest(_("Only one choice per request is supported (n = 1)."), param="n")
-    if body.get("tools") or body.get("functions"):
-        raise BadRequest(_("Tools and function calling are not supported by this console."), param="tools")
     return cleaned
 
 
@@ -208,9 +204,13 @@ count = numbers.count  # a token count as OpenAI clients expect it: an int >= 0,
 
 
 def usage(prompt_tokens, completion_tokens):
+    """The counts known, each a whole number; a count not known is left out, never null (the AI SDK refuses a
+    null count, hf-protocol.md §18.2). Empty when none is known."""
     prompt_tokens, completion_tokens = count(prompt_tokens), count(completion_tokens)
-    total = prompt_tokens + completion_tokens if prompt_tokens is not None and completion_tokens is not None else None
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": total}
+    counts = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    if prompt_tokens is not None and completion_tokens is not None:
+        counts["total_tokens"] = prompt_tokens + completion_tokens
+    return {k: v for k, v in counts.items() if v is not None}
 
 
 def whole(route, answer_id, model_id, text, reason, tokens):
@@ -226,14 +226,11 @@ def whole(route, answer_id, model_id, text, reason, tokens):
     else:
         choice = {"index": 0, "text": text, "finish_reason": finish_reason(reason), "logprobs": None}
         kind = "text_completion"
-    return {
-        "id": answer_id,
-        "object": kind,
-        "created": created,
-        "model": model_id,
-        "choices": [choice],
-        "usage": usage(*tokens),
-    }
+    answer = {"id": answer_id, "object": kind, "created": created, "model": model_id, "choices": [choice]}
+    counts = usage(*tokens)
+    if counts:
+        answer["usage"] = counts
+    return answer
 
 
 def chunk(route, answer_id, model_id, text=None, reason=None, first=False, include_usage=False, created=None):

@@ -14,12 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import catalog, keys, limits
+from providers.api import catalog, keys, limits, relay
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
 from providers.core import freshness
 from providers.core.db import release_connection
 from providers.huggingface import adapters, transport
+from providers.huggingface import relay as hf_relay
 from providers.huggingface.errors import HFError
 from providers.huggingface.generation import generate
 
@@ -227,15 +228,6 @@ def _generate(request, caller, record, generation, route, entry=None):
                 param="model",
                 code="model_not_chat",
             )
-        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task, entry.target))
-        stream, include_usage = fmt.stream_options(body)
-        if route == "chat":
-            inputs = {"messages": fmt.chat_messages(body)}
-        elif entry.is_chat:  # a chat model on /v1/completions: the prompt is the user's one message
-            inputs = {"messages": [{"role": "user", "content": fmt.completion_prompt(body)}]}
-        else:
-            inputs = {"prompt": fmt.completion_prompt(body)}
-            params.setdefault("return_full_text", False)
     except fmt.BadRequest as exc:
         if route == "tgi" and exc.param in fmt.TGI_NAMES:
             exc.param = fmt.TGI_NAMES[exc.param]  # the name the caller sent in TGI's body, not OpenAI's
@@ -251,6 +243,29 @@ def _generate(request, caller, record, generation, route, entry=None):
         )
     if entry.problem:
         return _upstream_failure(HFError(entry.problem), record)
+    deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
+    try:
+        target = catalog.target(entry, deadline)
+    except HFError as exc:
+        return _upstream_failure(exc, record)
+    if route != "tgi" and hf_relay.applies(target, route):
+        return _relay(caller, record, entry, target, route, body, deadline)
+    try:
+        if route != "tgi":
+            relay.check_translated(body, route, target, chat_prompt=entry.is_chat)
+        params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task, target))
+        stream, include_usage = fmt.stream_options(body)
+        if route == "chat":
+            inputs = {"messages": fmt.chat_messages(body)}
+        elif entry.is_chat:  # a chat model on /v1/completions: the prompt is the user's one message
+            inputs = {"messages": [{"role": "user", "content": fmt.completion_prompt(body)}]}
+        else:
+            inputs = {"prompt": fmt.completion_prompt(body)}
+            params.setdefault("return_full_text", body.get("echo") is True)
+    except fmt.BadRequest as exc:
+        if route == "tgi" and exc.param in fmt.TGI_NAMES:
+            exc.param = fmt.TGI_NAMES[exc.param]
+        return _bad_request(exc, record)
     record.stream = stream
     slot = None
     if stream:
@@ -258,10 +273,8 @@ def _generate(request, caller, record, generation, route, entry=None):
             slot = limits.open_stream(caller)
         except limits.Limited as exc:
             return _limited(exc)
-    deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
     upstream = None
     try:
-        target = catalog.target(entry, deadline)
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
         upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
@@ -285,6 +298,51 @@ def _generate(request, caller, record, generation, route, entry=None):
         if slot is not None:
             slot.release()
         raise
+
+
+def _relay(caller, record, entry, target, route, body, deadline):
+    """A call relayed as sent (api/relay.py): the upstream's answer passed on, whole or event by event."""
+    try:
+        sent, stream, include_usage = relay.prepare(body, route, entry, target)
+    except fmt.BadRequest as exc:
+        return _bad_request(exc, record)
+    record.stream = stream
+    answer_id = fmt.new_id(route)
+    if not stream:
+        try:
+            release_connection()
+            counts, whole = hf_relay.open_relay(target, route, sent, answer_id, deadline, False)
+        except HFError as exc:
+            return _relay_failure(exc, sent, record)
+        record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
+        record.finish(time.perf_counter())
+        return RecordedResponse(whole, record)
+    try:
+        slot = limits.open_stream(caller)
+    except limits.Limited as exc:
+        return _limited(exc)
+    upstream = None
+    try:
+        release_connection()
+        _counts, upstream = hf_relay.open_relay(target, route, sent, answer_id, deadline, include_usage)
+        return EventStreamResponse(relay.Relayed(record, upstream, relay.first_item(upstream)), slot)
+    except HFError as exc:
+        if upstream is not None:
+            upstream.close()
+        slot.release()
+        return _relay_failure(exc, sent, record)
+    except BaseException:
+        if upstream is not None:
+            upstream.close()
+        slot.release()
+        raise
+
+
+def _relay_failure(exc, sent, record):
+    refused = hf_relay.refused_by_upstream(exc, sent)
+    if refused is None:
+        return _upstream_failure(exc, record)
+    return _bad_request(fmt.BadRequest(refused.message, param=refused.param, code="unsupported_parameter"), record)
 
 
 def _first(upstream):
@@ -408,7 +466,7 @@ class Answer:
         if not started and self.route == "chat":
             yield self._sse("", first=True)
         yield self._sse(reason=fmt.finish_reason(self.finish.finish_reason))
-        if self.include_usage:
+        if self.include_usage and fmt.usage(*tokens):  # no usage chunk of unknown counts
             yield fmt.sse(fmt.usage_chunk(self.route, self.id, self.entry.api_id, tokens))
         yield fmt.DONE
 

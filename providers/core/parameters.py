@@ -5,6 +5,8 @@ The model form (defaults), the playground form and the API use these, so an admi
 message the server would give, before any request is sent.
 """
 
+import re
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -28,23 +30,37 @@ LIMITS = {
 MAX_NEW_TOKENS_LIMIT = LIMITS["max_new_tokens"][1]
 
 
+# A stop box holds one sequence per line, so a line break or a tab in a sequence is written as an escape.
+_ESCAPES = {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}
+_ESCAPE = re.compile(r"\\[nt\\]")
+
+
 def stop_lines(text):
-    return [line for line in (text or "").splitlines() if line.strip()]
+    """The sequences of a stop box, byte for byte: a line of spaces is a stop sequence of spaces (a whitespace
+    stop is a real one, `"\\n"` the commonest); empty lines are none."""
+    return [_ESCAPE.sub(lambda m: _ESCAPES[m.group()], line) for line in (text or "").splitlines() if line]
+
+
+def stop_box(sequences):
+    return "\n".join(s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") for s in sequences)
 
 
 class StopSequencesField(forms.CharField):
-    """One stop sequence per line; stored and sent as a list."""
+    """One stop sequence per line (\\n and \\t for a line break and a tab); stored and sent as a list."""
 
     widget = forms.Textarea(attrs={"rows": 2})
 
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)  # leading and trailing spaces are part of a sequence
+
     def prepare_value(self, value):
-        return "\n".join(value) if isinstance(value, list) else value
+        return stop_box(value) if isinstance(value, list) else value
 
     def to_python(self, value):
-        if isinstance(value, list):  # the import hands over the list it read; the form posts text
+        if isinstance(value, list):  # the import and the API hand over lists; the form posts text
             if not all(isinstance(v, str) for v in value):
                 raise forms.ValidationError(_("Each stop sequence must be a text."))
-            return [v for v in value if v.strip()]
+            return [v for v in value if v]
         return stop_lines(super().to_python(value))
 
     def validate(self, value):
@@ -111,7 +127,9 @@ def parameter_fields():
         ),
         "repetition_penalty": _bounded(forms.FloatField, "repetition_penalty", _("Repetition penalty")),
         "stop_sequences": StopSequencesField(
-            label=_("Stop sequences"), required=False, help_text=_("One per line, at most 4.")
+            label=_("Stop sequences"),
+            required=False,
+            help_text=_("One per line, at most 4; spaces are kept. Write \\n for a line break and \\t for a tab."),
         ),
     }
 

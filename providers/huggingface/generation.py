@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from providers.huggingface import engines
 from providers.huggingface.adapters import Finish, adapter_for
+from providers.huggingface.adapters.base import clean_text
 from providers.huggingface.errors import HFError
 from providers.huggingface.reader import FINISH_GRACE, Generation, Reader
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
@@ -216,16 +217,6 @@ def _partial_text(raw):
         except ValueError:
             continue
     return ""
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean_text(text):
-    """Upstream text without lone UTF-16 surrogates (JSON allows "\\ud83d" alone; UTF-8 cannot carry it)."""
-    if text.isascii():  # nearly every token: no surrogate possible, no regex pass
-        return text
-    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 class _Kept:

@@ -17,6 +17,10 @@ class SSEParser:
 
     def feed(self, data):
         """The data strings (or DONE) of the lines completed by `data`; comments and other fields are skipped."""
+        return [d if d is DONE else d.decode("utf-8", errors="replace") for d in self.feed_bytes(data)]
+
+    def feed_bytes(self, data):
+        """As feed(), the data left as bytes: a relay that passes events on as they came need not decode them."""
         buffer = self.buffer + data if self.buffer else data
         if b"\r" in buffer:  # CRLF or CR line ends; most servers send LF only, which needs no rewrite
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -26,8 +30,7 @@ class SSEParser:
             raise LineTooLong()
         out = []
         for raw in lines:
-            if not raw.startswith(b"data:"):
-                continue  # blank separators, comments (":"), keep-alives, event:/id: lines
-            data = raw[5:].decode("utf-8", errors="replace").lstrip(" ")
-            out.append(DONE if data.strip() == "[DONE]" else data)
+            if raw.startswith(b"data:"):  # not blank separators, comments (":"), keep-alives, event:/id: lines
+                data = raw[5:].lstrip(b" ")
+                out.append(DONE if data.strip() == b"[DONE]" else data)
         return out

@@ -20,8 +20,12 @@
     const model = data.models[form.elements.model.value] || {id: "MODEL", chat: true};
     const prompt = (form.elements.prompt && form.elements.prompt.value.trim()) || "Hello!";
     const system = form.elements.system ? form.elements.system.value.trim() : "";
+    // As the console reads the stop box: one sequence per non-empty line, spaces kept, \n \t \\ unescaped.
+    const unescape = function (s) {
+      return s.replace(/\\[nt\\]/g, function (m) { return {"\\n": "\n", "\\t": "\t", "\\\\": "\\"}[m]; });
+    };
     const stop = form.elements.stop_sequences ?
-      form.elements.stop_sequences.value.split("\n").filter(function (s) { return s.trim(); }) : [];
+      form.elements.stop_sequences.value.split("\n").filter(function (s) { return s !== ""; }).map(unescape) : [];
     const params = {max_tokens: number("max_new_tokens"), temperature: number("temperature"), top_p: number("top_p"),
                     seed: number("seed")};
     if (stop.length) params.stop = stop;

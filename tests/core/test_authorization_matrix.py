@@ -176,7 +176,10 @@ def call_api(name, objects, raw_key):
     url = url_for(name, objects, "member")
     client = Client(enforce_csrf_checks=True, **headers)  # no session, no CSRF token: the key is enough
     if ACCESS[name][1] == "POST":
-        body = {**API_BODY, "model": "llama-chat" if name == "api_chat_completions" else "flan"}
+        # Each route's own fields: a field the route does not know is refused by name, not ignored.
+        chat = name == "api_chat_completions"
+        body = {k: v for k, v in API_BODY.items() if k != ("prompt" if chat else "messages")}
+        body["model"] = "llama-chat" if chat else "flan"
         return client.post(url, json.dumps(body), content_type="application/json")
     return client.get(url)
 

@@ -3,9 +3,11 @@
 Two worker processes share one database, so revocation and the limits are checked across processes too.
 """
 
+import json
 import time
 
 import openai
+import pydantic
 import pytest
 import requests
 from huggingface_hub import InferenceClient
@@ -26,6 +28,8 @@ provider.save()
 HFModel.objects.create(display_name="llama chat", endpoint_type="inference_providers", task="chat",
                        repo_id="meta-llama/Llama-3.1-8B-Instruct")
 HFModel.objects.create(display_name="paced", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{base}/ep/tgi")
+HFModel.objects.create(display_name="tgi chat", endpoint_type="inference_endpoint", task="chat",
                        endpoint_url="{base}/ep/tgi")
 """
 
@@ -112,7 +116,7 @@ def test_create_api_key_prints_the_key_last(served):
 
 def test_openai_lists_models(served, member):
     ids = [m.id for m in oai(served, member).models.list()]
-    assert ids == ["llama-chat", "paced"]
+    assert ids == ["llama-chat", "paced", "tgi-chat"]
     assert oai(served, member).models.retrieve("paced").id == "paced"
 
 
@@ -291,3 +295,105 @@ def test_huggingface_hub_text_generation_on_the_model_url(served, member):
     assert len("".join(tokens).split()) == 4
     details = client.text_generation("Once upon", max_new_tokens=3, details=True)
     assert details.details.generated_tokens == 3 and details.details.finish_reason == "length"
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    degrees: int
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_openai_parse_fills_a_pydantic_model(served, member, model):
+    """The router gets OpenAI's json_schema as sent; TGI gets it as {type: json, value: schema} (§14)."""
+    completion = oai(served, member).chat.completions.parse(
+        model=model, messages=[{"role": "user", "content": "Weather in Paris"}], response_format=Weather
+    )
+    assert completion.choices[0].message.parsed == Weather(city="Paris", degrees=18)
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_openai_response_format_json_schema(served, member, model):
+    schema = Weather.model_json_schema()
+    whole = oai(served, member).chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Weather in Paris"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "Weather", "schema": schema}},
+    )
+    assert Weather.model_validate_json(whole.choices[0].message.content).city == "Paris"
+
+
+def _streamed_call(stream):
+    """The tool call an openai client assembles from the deltas, and the last finish reason."""
+    calls, reason = {}, None
+    for chunk in stream:
+        for choice in chunk.choices:
+            reason = choice.finish_reason or reason
+            for delta in choice.delta.tool_calls or []:
+                call = calls.setdefault(delta.index, {"id": None, "name": None, "arguments": ""})
+                call["id"] = call["id"] or delta.id
+                call["name"] = call["name"] or (delta.function.name if delta.function else None)
+                call["arguments"] += (delta.function.arguments or "") if delta.function else ""
+    return calls, reason
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_tools_round_trip(served, member, model, stream):
+    client = oai(served, member)
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    if stream:
+        calls, reason = _streamed_call(
+            client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL], stream=True)
+        )
+        assert list(calls) == [0] and reason == "tool_calls"
+        call_id, name, arguments = calls[0]["id"], calls[0]["name"], calls[0]["arguments"]
+    else:
+        whole = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
+        assert whole.choices[0].finish_reason == "tool_calls"
+        (call,) = whole.choices[0].message.tool_calls
+        call_id, name, arguments = call.id, call.function.name, call.function.arguments
+    assert name == "get_weather" and json.loads(arguments) == {"city": "Paris"} and call_id
+    messages += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "18 degrees"},
+    ]
+    answer = client.chat.completions.create(model=model, messages=messages, tools=[WEATHER_TOOL])
+    assert answer.choices[0].message.content == "The tool said: 18 degrees"
+    assert answer.choices[0].finish_reason == "stop"
+
+
+def test_openai_refusal_names_the_parameter(served, member):
+    with pytest.raises(openai.BadRequestError) as caught:
+        oai(served, member).chat.completions.create(
+            model="tgi-chat", messages=[{"role": "user", "content": "x"}], logit_bias={"1": 3}
+        )
+    assert caught.value.param == "logit_bias" and caught.value.code == "unsupported_parameter"
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_openai_stream_helper_assembles_parsed_output_and_tool_calls(served, member, model):
+    """openai's .stream() helper checks every delta as it joins them; the final completion is parsed."""
+    client = oai(served, member)
+    messages = [{"role": "user", "content": "Weather in Paris"}]
+    with client.chat.completions.stream(model=model, messages=messages, response_format=Weather) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.parsed == Weather(city="Paris", degrees=18)
+    with client.chat.completions.stream(model=model, messages=messages, tools=[WEATHER_TOOL]) as stream:
+        final = stream.get_final_completion()
+    (call,) = final.choices[0].message.tool_calls
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
+    assert final.choices[0].finish_reason == "tool_calls"

@@ -1,6 +1,7 @@
 """What every adapter shares: the answer it reads (Finish), what an upstream can do (Capabilities), the bases of
 an adapter and of its stream state, and the readers of the fields more than one protocol carries."""
 
+import re
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
@@ -62,6 +63,13 @@ class Capabilities:
     embeddings: bool = False
     rerank: bool = False
     parameters: dict = field(default_factory=dict)  # {playground name: Parameter}
+    # The OpenAI request fields (and engine extras) the upstream takes as sent, per route (adapters/fields.py).
+    chat_fields: frozenset = frozenset()
+    completion_fields: frozenset = frozenset()
+    # Its answers are OpenAI's own shapes (vLLM, SGLang, llama.cpp, the router): relayed as they come, only
+    # usage and the end read; TGI's Messages API and hf-inference's chat route need theirs rewritten (§13.7).
+    openai_answers: bool = False
+    label: str = ""  # who cannot do what a refusal names
 
 
 class Adapter:
@@ -142,3 +150,13 @@ def finish_name(reason):
     if not isinstance(reason, str):
         return ""
     return {"eos_token": "stop", "stop_sequence": "stop"}.get(reason, reason or "")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text):
+    """Upstream text without lone UTF-16 surrogates (JSON allows "\\ud83d" alone; UTF-8 cannot carry it)."""
+    if text.isascii():  # nearly every token: no surrogate possible, no regex pass
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)

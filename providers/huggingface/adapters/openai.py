@@ -4,9 +4,10 @@ llama.cpp, any other such server, TGI's Messages API and hf-inference's chat rou
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from providers.huggingface import engines, transport
-from providers.huggingface.adapters import base, hf_inference
+from providers.huggingface.adapters import base, fields, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
     Range,
@@ -55,25 +56,98 @@ DEFAULT_COMPLETION_TOKENS = 256
 
 _ENGINE = {"chat": True, "completion": True, "streaming": True}
 _TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
-CAPABILITIES = {
-    engines.VLLM: base.Capabilities(
-        **_ENGINE, **_TOOLS, logprobs=True, n=True, parameters=base.parameters(PARAMETERS[engines.VLLM])
-    ),
-    engines.SGLANG: base.Capabilities(**_ENGINE, **_TOOLS, parameters=base.parameters(PARAMETERS[engines.SGLANG])),
-    engines.LLAMACPP: base.Capabilities(**_ENGINE, **_TOOLS, parameters=base.parameters(PARAMETERS[engines.LLAMACPP])),
-    # A server not known by name: what every OpenAI-compatible server answers, no more.
-    engines.OPENAI: base.Capabilities(**_ENGINE, parameters=base.parameters(PARAMETERS[engines.OPENAI])),
-}
-TGI_CHAT = base.Capabilities(
-    chat=True, streaming=True, **_TOOLS, logprobs=True, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+_SHARED = fields.PENALTIES | {"logit_bias", "user"}
+_CHAT_MORE = fields.TOOLS | {"response_format", "logprobs", "top_logprobs"}
+# Engine parameters beyond OpenAI's that each server reads (passed as sent; the console's top_k and
+# repetition_penalty among them).
+VLLM_EXTRAS = frozenset(
+    {"top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos", "skip_special_tokens"}
+    | {"spaces_between_special_tokens", "include_stop_str_in_output", "stop_token_ids", "chat_template"}
+    | {"chat_template_kwargs", "add_generation_prompt", "continue_final_message", "documents"}
+    | {"structured_outputs", "length_penalty", "truncate_prompt_tokens", "prompt_logprobs", "bad_words"}
+    | {"allowed_token_ids", "mm_processor_kwargs", "priority", "add_special_tokens", "echo"}
 )
-# Per provider and model (`supports_tools`, `supports_structured_output` in the router's list); only the text,
-# finish_reason and usage are portable across providers (§2).
+SGLANG_EXTRAS = frozenset(
+    {"top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos", "skip_special_tokens", "regex", "ebnf"}
+    | {"stop_token_ids", "no_stop_trim", "chat_template_kwargs", "separate_reasoning", "stream_reasoning"}
+    | {"continue_final_message", "lora_path"}
+)
+LLAMACPP_EXTRAS = frozenset(
+    {"top_k", "min_p", "typical_p", "repeat_penalty", "repeat_last_n", "repetition_penalty", "mirostat"}
+    | {"mirostat_tau", "mirostat_eta", "grammar", "json_schema", "n_probs", "min_keep", "cache_prompt"}
+    | {"samplers", "dynatemp_range", "dynatemp_exponent", "dry_multiplier", "dry_base", "dry_allowed_length"}
+    | {"dry_penalty_last_n", "dry_sequence_breakers", "xtc_probability", "xtc_threshold", "top_n_sigma"}
+    | {"ignore_eos", "chat_template_kwargs", "reasoning_format", "n_keep", "id_slot"}
+)
+
+
+def _engine(engine, chat_more, completion_more, extras=frozenset(), **flags):
+    return base.Capabilities(
+        **_ENGINE,
+        **flags,
+        parameters=base.parameters(PARAMETERS[engine]),
+        chat_fields=fields.BASIC_CHAT | chat_more | extras,
+        completion_fields=fields.BASIC_COMPLETION | completion_more | extras,
+        openai_answers=True,
+        label=engines.LABELS[engine],
+    )
+
+
+CAPABILITIES = {
+    engines.VLLM: _engine(
+        engines.VLLM,
+        _SHARED | _CHAT_MORE | {"n"},
+        _SHARED | {"logprobs", "n"},
+        VLLM_EXTRAS,
+        **_TOOLS,
+        logprobs=True,
+        n=True,
+    ),
+    engines.SGLANG: _engine(
+        engines.SGLANG,
+        _SHARED | _CHAT_MORE | {"n"},
+        _SHARED | {"logprobs", "n", "echo"},
+        SGLANG_EXTRAS,
+        **_TOOLS,
+        logprobs=True,
+        n=True,
+    ),
+    # llama.cpp answers one choice only ("Only one completion choice is allowed").
+    engines.LLAMACPP: _engine(
+        engines.LLAMACPP, _SHARED | _CHAT_MORE, _SHARED | {"logprobs"}, LLAMACPP_EXTRAS, **_TOOLS, logprobs=True
+    ),
+    # A server not known by name: what every OpenAI-compatible server answers, no more.
+    engines.OPENAI: _engine(engines.OPENAI, fields.PENALTIES, fields.PENALTIES),
+}
+# TGI's ChatRequest (§13.2, §14.2): tools and response_format in its own dialect (openai_relay translates), no
+# `n` (the field is there, unused) and no OpenAI logit_bias (TGI's is a list).
+TGI_CHAT = base.Capabilities(
+    chat=True,
+    streaming=True,
+    **_TOOLS,
+    logprobs=True,
+    parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES),
+    chat_fields=fields.BASIC_CHAT | fields.PENALTIES | _CHAT_MORE | {"tool_prompt"},
+    label=engines.LABELS[engines.TGI],
+)
+# Per provider and model (`supports_tools`, `supports_structured_output` in the router's list): forwarded, and
+# a provider that cannot answers its own error. `n` is not portable across providers (§2).
 ROUTER = base.Capabilities(
-    chat=True, streaming=True, **_TOOLS, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+    chat=True,
+    streaming=True,
+    **_TOOLS,
+    logprobs=True,
+    parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES),
+    chat_fields=fields.BASIC_CHAT | _SHARED | _CHAT_MORE,
+    openai_answers=True,
+    label=gettext_lazy("The Inference Providers router"),
 )
 HF_INFERENCE_CHAT = base.Capabilities(
-    chat=True, streaming=True, parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES)
+    chat=True,
+    streaming=True,
+    parameters=base.parameters(CHAT_PARAMETERS, CHAT_RANGES),
+    chat_fields=fields.BASIC_CHAT,
+    label=gettext_lazy("The hf-inference provider"),
 )
 
 

@@ -1,0 +1,111 @@
+"""OpenAI's chat and completions request fields, and what an upstream must be able to do to take each one: every
+field the caller sends is forwarded, translated by the adapter, or refused by name (never dropped unseen). A value
+that changes nothing (`n: 1`, a penalty of 0, `logprobs: false`) passes everywhere; where the upstream does not
+take the field it is left out (hf-protocol.md §12.3, §13, §14)."""
+
+from django.utils.translation import gettext as _
+
+# The fields every OpenAI-compatible upstream takes (the names the console has always relayed).
+BASIC_CHAT = frozenset(
+    {"model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "stream"}
+    | {"stream_options"}
+)
+BASIC_COMPLETION = frozenset(
+    {"model", "prompt", "max_tokens", "temperature", "top_p", "stop", "seed", "stream", "stream_options"}
+)
+TOOLS = frozenset({"tools", "tool_choice", "parallel_tool_calls"})
+PENALTIES = frozenset({"presence_penalty", "frequency_penalty"})
+
+# OpenAI field -> the values that change nothing (None is always one: OpenAI reads null as "not given").
+NEUTRAL = {
+    "n": (1,),
+    "best_of": (1,),
+    "presence_penalty": (0,),
+    "frequency_penalty": (0,),
+    "logit_bias": ({},),
+    "logprobs": (False, 0),
+    "top_logprobs": (0,),
+    "echo": (False,),
+    "suffix": ("",),
+    "response_format": ({"type": "text"},),
+    "tools": ([],),
+    "tool_choice": ("none", "auto"),  # without tools, either asks for nothing
+    "parallel_tool_calls": (True, False),  # a permission, not a demand: one call at most is within it
+    "store": (False,),
+    "metadata": ({},),
+    "service_tier": ("auto", "default"),
+    "modalities": (["text"],),
+    "user": None,  # any value: an identifier for the caller's own records, which changes no output
+    "stream_options": None,  # read by the console; the upstream gets what it needs
+}
+# Fields of OpenAI's own service that no upstream here can carry, with what to use instead.
+OPENAI_ONLY = frozenset(
+    {
+        "audio",
+        "prediction",
+        "web_search_options",
+        "reasoning_effort",
+        "verbosity",
+        "prompt_cache_key",
+        "safety_identifier",
+        "functions",
+        "function_call",
+    }
+)
+
+
+class Refused(Exception):
+    """A request field this upstream cannot carry: the API answers 400 naming it."""
+
+    def __init__(self, param, message):
+        self.param, self.message = param, str(message)
+        super().__init__(self.message)
+
+
+def neutral(name, value):
+    if value is None:
+        return True
+    values = NEUTRAL.get(name, ())
+    if values is None:
+        return True
+    return any(value == v and type(value) is type(v) for v in values)
+
+
+def carried(route, body, accepted, engine_label):
+    """The body's fields this upstream takes, in the caller's order; Refused for the first it cannot.
+
+    `accepted`: the OpenAI fields and engine extras the upstream takes as sent (Capabilities.fields)."""
+    kept = {}
+    for name, value in body.items():
+        if name in accepted:
+            kept[name] = value
+            continue
+        if neutral(name, value):
+            continue
+        raise Refused(name, refusal(name, route, engine_label))
+    return kept
+
+
+def refusal(name, route, engine_label):
+    if name in ("functions", "function_call"):
+        return _("%(name)s is OpenAI's older form of tool calling: send tools and tool_choice instead.") % {
+            "name": name
+        }
+    if name in OPENAI_ONLY:
+        return _("%(name)s is a feature of OpenAI's own service; %(engine)s cannot do it.") % {
+            "name": name,
+            "engine": engine_label,
+        }
+    if name in NEUTRAL or name in TOOLS:
+        return _("%(engine)s cannot do %(name)s with this model; send the request without it.") % {
+            "name": name,
+            "engine": engine_label,
+        }
+    if name.startswith("guided_"):
+        # vLLM removed these in 0.12 and since ignores them without a word (hf-protocol.md §14.3).
+        return _("%(name)s is no longer read by vLLM; use response_format (or structured_outputs).") % {"name": name}
+    return _("Unknown parameter %(name)s for %(route)s on %(engine)s.") % {
+        "name": name,
+        "route": "/v1/chat/completions" if route == "chat" else "/v1/completions",
+        "engine": engine_label,
+    }
