@@ -238,6 +238,9 @@ API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
 # Usable (not revoked, not expired) API keys one person may hold; 0 means no cap.
 API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
 # Where the limit counters live: a local folder every worker process of this machine shares (see README).
+# Bounds of one /v1/embeddings or /v1/rerank call: inputs (documents) per call, characters (or tokens) per input.
+API_EMBED_MAX_INPUTS = env.int("API_EMBED_MAX_INPUTS", default=512)
+API_EMBED_MAX_INPUT_CHARS = env.int("API_EMBED_MAX_INPUT_CHARS", default=32768)
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
