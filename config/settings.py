@@ -242,6 +242,9 @@ API_MAX_STREAMS = env.int("API_MAX_STREAMS", default=8)
 API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
 # Usable (not revoked, not expired) API keys one person may hold; 0 means no cap.
 API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
+# Bounds of one /v1/embeddings or /v1/rerank call: inputs (documents) per call, characters (or tokens) per input.
+API_EMBED_MAX_INPUTS = env.int("API_EMBED_MAX_INPUTS", default=512)
+API_EMBED_MAX_INPUT_CHARS = env.int("API_EMBED_MAX_INPUT_CHARS", default=32768)
 # Where the limit counters live without Redis or PostgreSQL: a local folder this machine's processes share.
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 # A stream's slot in Redis or PostgreSQL is a lease of this many seconds, renewed every third of it while the

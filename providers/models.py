@@ -115,6 +115,12 @@ class Task(models.TextChoices):
     TEXT_GENERATION = "text-generation", "text-generation"
     TEXT2TEXT_GENERATION = "text2text-generation", "text2text-generation"
     CHAT = "chat", _("chat")
+    FEATURE_EXTRACTION = "feature-extraction", _("embeddings (feature-extraction)")
+    TEXT_RANKING = "text-ranking", _("rerank (text-ranking)")
+
+
+# The tasks that compute vectors or scores instead of generating text.
+EMBEDDING_TASKS = {Task.FEATURE_EXTRACTION, Task.TEXT_RANKING}
 
 
 class HFModel(SecretsMixin):
@@ -166,6 +172,10 @@ class HFModel(SecretsMixin):
     @property
     def is_chat(self):
         return self.task == Task.CHAT
+
+    @property
+    def generates(self):
+        return self.task not in EMBEDDING_TASKS
 
     def default_parameters(self):
         params = {name: getattr(self, name) for name in self.PARAMETER_FIELDS}

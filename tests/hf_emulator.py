@@ -7,7 +7,9 @@ SSE with `data:` (TGI 2.x) or `data: ` (TGI 3.x), `[DONE]` only where the real s
 transfer encoding. It can be told to fail in every way the client must diagnose.
 """
 
+import hashlib
 import json
+import math
 import re
 import socket
 import sys
@@ -19,6 +21,35 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests import hf_emulator_features as features
 
 WORDS = "The sky is blue because molecules in the air scatter blue light from the sun more than red light".split()
+
+
+def fake_vector(text, dims=8):
+    """A unit vector that depends only on the text (token ids count as text): equal texts, equal vectors."""
+    digest = hashlib.sha256(json.dumps(text).encode()).digest()
+    values = [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(dims)]
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [round(v / norm, 6) for v in values]
+
+
+def overlap(query, text):
+    """A rerank score: the share of the query's words found in the text."""
+    words = set(query.lower().replace("?", "").split())
+    return round(len(words & set(text.lower().replace(".", "").split())) / (len(words) or 1), 4)
+
+
+def openai_embeddings(body, model_id):
+    inputs = body.get("input")
+    texts = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
+    dims = body.get("dimensions") or 8
+    data = [{"object": "embedding", "index": i, "embedding": fake_vector(t, dims)} for i, t in enumerate(texts)]
+    data.reverse()  # out of order on purpose: the index says which input each vector is for
+    tokens = sum(len(t.split()) if isinstance(t, str) else len(t) for t in texts)
+    return {
+        "object": "list",
+        "data": data,
+        "model": model_id,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def whoami_body(name="alice", role="read", global_perms=None, scoped=None):
@@ -93,6 +124,7 @@ class Emulator:
             self.completed_streams = 0
             self.emit_times = []  # monotonic time each streamed token was written
             self.engine_servers = {}  # name -> dict(engine, model_id, api_key, version): served under /srv/<name>
+            self.embed_batches = []  # the size of each TEI /embed batch received
             self.provider_details = {}  # repo id -> {provider: catalog fields (context_length, pricing, ...)}
             self.control = {}  # (namespace, name) -> Inference Endpoints API record; data plane in self.endpoints
             self.boot_seconds = 0.3  # how long a resumed or woken endpoint stays initializing
@@ -142,12 +174,14 @@ class Emulator:
         loading=False,
         n_ctx=None,
         tools=True,
+        batch=None,
     ):
-        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei or openai.
+        """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
 
         llama.cpp: `n_ctx` is the context it serves (`-c`, in /props; the training context in /v1/models is
         131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
         tools=False: started without tool calling (vLLM without --enable-auto-tool-choice, llama.cpp --no-jinja).
+        batch: TEI's max_client_batch_size.
         """
         self.engine_servers[name] = {
             "engine": engine,
@@ -157,6 +191,7 @@ class Emulator:
             "loading": loading,
             "n_ctx": n_ctx,
             "tools": tools,
+            "batch": batch,
         }
         return f"{self.base}/srv/{name}"
 
@@ -454,6 +489,18 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._gate(model, who):
                 return
             return self._chat(body, sse_space=True, done=True, model_name=name)
+        match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
+        if match:
+            model = self.emu.models.get(match.group(1))
+            if model is None or model.get("inference") != "warm":
+                return self._send(404, "Not Found", "text/plain; charset=utf-8")
+            inputs = (self._json() or {}).get("inputs")
+            texts = [inputs] if isinstance(inputs, str) else inputs
+            if model.get("_backend") == "transformers":  # no pooling: one vector per token (§11.2)
+                return self._send(200, [[fake_vector(w) for w in text.split()] for text in texts])
+            if isinstance(inputs, str):
+                return self._send(200, fake_vector(inputs))  # a pooled model, one text: 1-D
+            return self._send(200, [fake_vector(t) for t in texts])
         match = re.match(r"^/hf-inference/models/(.+?)(/v1/chat/completions)?$", path)
         if not match:
             return self._send(404, "Not Found", "text/plain")
@@ -897,8 +944,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, {"error": "Unauthorized"})
         if method == "GET" and path == "/health":
             return self._send(200, {"status": "ok"} if engine == "llamacpp" else b"", "application/json")
-        if engine == "tei":
+        if engine in ("tei", "tei_rerank"):
             return self._tei(method, server, path)
+        if method == "POST" and path == "/v1/embeddings":  # an OpenAI-compatible server with an embedding model
+            return self._send(200, openai_embeddings(self._json(), model_id))
+        if method == "POST" and path in ("/v1/rerank", "/rerank"):
+            body = self._json()
+            scores = [overlap(body["query"], doc) for doc in body["documents"]]
+            results = [
+                {"index": i, "relevance_score": scores[i]} for i in sorted(range(len(scores)), key=lambda i: -scores[i])
+            ]
+            return self._send(
+                200, {"model": model_id, "usage": {"prompt_tokens": 9, "total_tokens": 9}, "results": results}
+            )
         if method == "GET" and path == "/info":
             return self._send(404, {"detail": "Not Found"})
         if method == "GET" and path == "/v1/models":
@@ -996,22 +1054,39 @@ class _Handler(BaseHTTPRequestHandler):
                     "model_id": server["model_id"],
                     "model_sha": "a5beb1e3",
                     "model_dtype": "float16",
-                    "model_type": {"embedding": {"pooling": "cls"}},
+                    "model_type": (
+                        {"reranker": {"id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}}
+                        if server["engine"] == "tei_rerank"
+                        else {"embedding": {"pooling": "cls"}}
+                    ),
                     "max_concurrent_requests": 512,
                     "max_input_length": 512,
                     "max_batch_tokens": 16384,
-                    "max_client_batch_size": 32,
+                    "max_client_batch_size": server.get("batch") or 32,
                     "auto_truncate": True,
                     "tokenization_workers": 8,
                     "version": server.get("version") or "1.9.3",
                 },
             )
-        if method == "POST" and path in ("/embed", "/"):
-            return self._send(200, [[0.0123, -0.0456, 0.0789]])
-        if method == "POST" and path == "/v1/embeddings":
-            return self._send(
-                200, {"object": "list", "data": [{"object": "embedding", "embedding": [0.1], "index": 0}]}
-            )
+        body = self._json() if method == "POST" else None
+        reranker = server["engine"] == "tei_rerank"
+        if method == "POST" and path in ("/embed", "/") and not reranker:
+            inputs = body.get("inputs") if isinstance(body, dict) else None
+            texts = [inputs] if isinstance(inputs, (str, int)) or (inputs and isinstance(inputs[0], int)) else inputs
+            limit = server.get("batch") or 32
+            if len(texts) > limit:
+                message = f"batch size {len(texts)} > maximum allowed batch size {limit}"
+                return self._send(422, {"error": message, "error_type": "Validation"})
+            self.emu.embed_batches.append(len(texts))
+            return self._send(200, [fake_vector(t, body.get("dimensions") or 8) for t in texts])
+        if method == "POST" and path == "/rerank":
+            if not reranker:
+                return self._send(424, {"error": "model is not a re-ranker model", "error_type": "Backend"})
+            scores = [overlap(body["query"], text) for text in body["texts"]]
+            ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+            return self._send(200, [{"index": i, "score": scores[i]} for i in ranked])
+        if method == "POST" and path == "/v1/embeddings" and not reranker:
+            return self._send(200, openai_embeddings(body, server["model_id"]))
         return self._send(404, b"", None)
 
     # --- router catalog (§7) and Hub search (§8) -----------------------------------------------------------

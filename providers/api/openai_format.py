@@ -319,7 +319,7 @@ def tgi_last(index, text, reason, tokens):
 
 
 def model_object(entry):
-    return {"id": entry.api_id, "object": "model", "created": entry.created, "owned_by": "console"}
+    return {"id": entry.api_id, "object": "model", "created": entry.created, "owned_by": "console", "task": entry.task}
 
 
 # --- errors -----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from providers.huggingface import adapters, transport
 from providers.huggingface import relay as hf_relay
 from providers.huggingface.errors import HFError
 from providers.huggingface.generation import generate
+from providers.models import EMBEDDING_TASKS
 
 
 class RecordedResponse(JsonResponse):
@@ -188,6 +189,10 @@ def model(request, caller, record, generation, model_id):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
+        if (
+            entry.task in EMBEDDING_TASKS
+        ):  # huggingface_hub's feature_extraction or sentence_similarity: never a generation
+            return _bad_request(_not_generative(entry), record)
         return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
     record.finish(time.perf_counter())
@@ -202,6 +207,16 @@ def chat_completions(request, caller, record, generation):
 @api_view("completions", "POST")
 def completions(request, caller, record, generation):
     return _generate(request, caller, record, generation, "completions")
+
+
+def _not_generative(entry):
+    route = "/v1/embeddings" if entry.task == "feature-extraction" else "/v1/rerank"
+    return fmt.BadRequest(
+        _("%(model)s computes embeddings or rerank scores and does not generate text: send its requests to %(route)s.")
+        % {"model": entry.api_id, "route": route},
+        param="model",
+        code="model_not_generative",
+    )
 
 
 def _bad_request(exc, record):
@@ -221,6 +236,8 @@ def _generate(request, caller, record, generation, route, entry=None):
             if entry is None:
                 return _model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
+        if entry.task in EMBEDDING_TASKS:
+            raise _not_generative(entry)
         if route == "chat" and not entry.is_chat:
             raise fmt.BadRequest(
                 _("%(model)s is a text-generation model: send its prompts to /v1/completions.")
@@ -483,7 +500,10 @@ class Answer:
 def not_found(request, rest=""):
     return error(
         404,
-        _("This console serves /v1/models, /v1/models/<id>, /v1/chat/completions and /v1/completions only."),
+        _(
+            "This console serves /v1/models, /v1/models/<id>, /v1/chat/completions, /v1/completions, /v1/embeddings "
+            "and /v1/rerank only."
+        ),
         "invalid_request_error",
         "unknown_route",
         headers={"x-should-retry": "false"},

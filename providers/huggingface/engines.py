@@ -66,7 +66,16 @@ def from_info(info):
     if not isinstance(info, dict):
         return None
     if isinstance(info.get("model_type"), dict):
-        return EngineInfo(TEI, str(info.get("model_id") or ""), str(info.get("version") or ""))
+        # TEI says what its model is (§16.2): an embedding model, a reranker or a classifier; the task follows.
+        kind = next(iter(info["model_type"]), "")
+        task = {"embedding": "feature-extraction", "reranker": "text-ranking"}.get(kind, "text-classification")
+        return EngineInfo(
+            TEI,
+            str(info.get("model_id") or ""),
+            str(info.get("version") or ""),
+            _int(info.get("max_input_length")),
+            task,
+        )
     if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
         info.get("router") == "text-generation-router"
     ):

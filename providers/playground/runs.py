@@ -17,14 +17,16 @@ from providers.core.ndjson import line
 from providers.core.targets import target_for
 from providers.huggingface import adapters, generation, numbers, reader, transport
 from providers.huggingface.errors import HFError, wording
-from providers.models import HFModel, PlaygroundRun, RunStatus
+from providers.models import EMBEDDING_TASKS, HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
 
 log = logging.getLogger(__name__)
 
 
 def visible_models(user):
-    return HFModel.objects.filter(enabled=True)
+    """The models a person can run here: the enabled ones that generate text (embeddings and rerank models are
+    used through /v1/embeddings and /v1/rerank)."""
+    return HFModel.objects.filter(enabled=True).exclude(task__in=EMBEDDING_TASKS)
 
 
 def rate_limited(user):

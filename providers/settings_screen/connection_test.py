@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import adapters, engines, generation, hub, transport
+from providers.huggingface import adapters, embedding, engines, generation, hub, transport
 from providers.huggingface.errors import HFError
-from providers.models import ConnectionTest, EndpointType, Task
+from providers.models import EMBEDDING_TASKS, ConnectionTest, EndpointType, Task
 
 PROBE_PROMPT = "Hello"
 PROBE_TOKENS = 5
@@ -69,6 +69,9 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
             server_info = _check_endpoint(model, target, deadline, steps, save=listener is None)
         else:
             _check_hub(model, target, deadline, steps)
+        if model.task in EMBEDDING_TASKS:
+            sample = _probe_vectors(model, target, deadline, steps)
+            return _result(model, True, started, steps, server_info, sample=sample)
         params = {"max_new_tokens": PROBE_TOKENS}
         steps.begin(_("Tiny generation"))
         if model.task == Task.CHAT:
@@ -138,7 +141,7 @@ def _check_hub(model, target, deadline, steps):
                 context={"first": live[0], "live": ", ".join(live), "suffix": provider},
             )
         return
-    if tag and tag != model.task:
+    if tag and tag != model.task and not (model.task == Task.FEATURE_EXTRACTION and tag in SIMILARITY_TAGS):
         raise HFError(
             "wrong_task",
             _("The Hub lists %(repo)s as %(tag)s, not %(task)s.") % {"repo": repo_id, "tag": tag, "task": model.task},
@@ -168,8 +171,19 @@ def _check_endpoint(model, target, deadline, steps, save=True):
     if found.engine == engines.UNKNOWN:
         steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
         return {"reachable": True, **summary}
-    steps.add(_("Server"), found.engine != engines.TEI, found.describe())
-    adapters.adapter_for(target).check_generates(target)
+    steps.add(_("Server"), found.engine != engines.TEI or model.task in EMBEDDING_TASKS, found.describe())
+    if model.task not in EMBEDDING_TASKS:
+        adapters.adapter_for(target).check_generates(target)
+    elif found.engine == engines.TGI:
+        raise HFError(
+            "wrong_task", _("This endpoint runs TGI: it generates text and computes no embeddings or scores.")
+        )
+    elif found.engine == engines.TEI and found.pipeline_tag != model.task:
+        raise HFError(
+            "wrong_task",
+            _("The endpoint's model is for %(tag)s; the task here is %(task)s.")
+            % {"tag": found.pipeline_tag, "task": model.task},
+        )
     configured = split_provider(model.repo_id)[0]
     if configured and found.served_model and configured.lower() != found.served_model.lower():
         warning = _("The model here is %(configured)s but the server serves %(served)s.") % {
@@ -185,6 +199,27 @@ def _check_endpoint(model, target, deadline, steps, save=True):
             _("The endpoint serves a %(tag)s model; the task here is %(task)s.") % {"tag": tag, "task": target.task},
         )
     return {"reachable": True, **summary}
+
+
+SIMILARITY_TAGS = {"feature-extraction", "sentence-similarity"}  # sentence-transformers models list the latter
+PROBE_DOCUMENTS = ["Deep learning is a kind of machine learning.", "Paris is the capital of France."]
+
+
+def _probe_vectors(model, target, deadline, steps):
+    """One short text embedded, or two documents reranked: the sample the result shows."""
+    if model.task == Task.FEATURE_EXTRACTION:
+        steps.begin(_("Tiny embedding"))
+        found = embedding.embed(target, [PROBE_PROMPT], deadline=deadline)
+        size = len(found.vectors[0])
+        preview = ", ".join(f"{x:.3f}" for x in found.vectors[0][:3])
+        detail = _("%(n)s dimensions: [%(preview)s, …]") % {"n": size, "preview": preview}
+        steps.add(_("Tiny embedding"), True, detail)
+        return detail
+    steps.begin(_("Tiny rerank"))
+    ranking = embedding.rerank(target, "What is deep learning?", PROBE_DOCUMENTS, deadline=deadline)
+    detail = "; ".join(f"{PROBE_DOCUMENTS[i][:20]}… {score:.3f}" for i, score in ranking.results)
+    steps.add(_("Tiny rerank"), True, detail)
+    return detail
 
 
 def _result(model, ok, started, steps, server_info, sample="", server=None, error=None):

@@ -13,8 +13,14 @@ from providers.models import EndpointType, HFModel, Task
 REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 REPO_ID_RE = re.compile(rf"^(?P<ns>{REPO_PART})/(?P<name>{REPO_PART})(?::(?P<suffix>[a-z0-9][a-z0-9-]*))?$")
 TASKS_BY_TYPE = {
-    EndpointType.HOSTED_API: {Task.TEXT_GENERATION, Task.TEXT2TEXT_GENERATION},
-    EndpointType.INFERENCE_ENDPOINT: {Task.TEXT_GENERATION, Task.TEXT2TEXT_GENERATION, Task.CHAT},
+    EndpointType.HOSTED_API: {Task.TEXT_GENERATION, Task.TEXT2TEXT_GENERATION, Task.FEATURE_EXTRACTION},
+    EndpointType.INFERENCE_ENDPOINT: {
+        Task.TEXT_GENERATION,
+        Task.TEXT2TEXT_GENERATION,
+        Task.CHAT,
+        Task.FEATURE_EXTRACTION,
+        Task.TEXT_RANKING,
+    },
     EndpointType.INFERENCE_PROVIDERS: {Task.CHAT},
 }
 TOKEN_RE = re.compile(r"^\S{8,512}$")
@@ -49,6 +55,11 @@ class TokenField(forms.CharField):
 
 
 class ModelConfigForm(forms.ModelForm):
+    @property
+    def tasks_by_type(self):
+        """TASKS_BY_TYPE for the page's script, which hides the tasks an endpoint type does not allow."""
+        return {str(kind): sorted(str(task) for task in tasks) for kind, tasks in TASKS_BY_TYPE.items()}
+
     api_token = TokenField(
         label=_("API token"),
         help_text=_(

@@ -3,11 +3,8 @@
 (function () {
   const form = document.getElementById("model-form");
   if (!form) return;
-  const TASKS = {
-    hosted_api: ["text-generation", "text2text-generation"],
-    inference_endpoint: ["text-generation", "text2text-generation", "chat"],
-    inference_providers: ["chat"],
-  };
+  // The tasks each endpoint type allows, as the server's form checks them (one list, in forms.TASKS_BY_TYPE).
+  const TASKS = JSON.parse(document.getElementById("tasks-by-type").textContent);
 
   function currentType() {
     const checked = form.querySelector("input[name=endpoint_type]:checked");

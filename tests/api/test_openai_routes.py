@@ -222,7 +222,7 @@ def test_upstream_failures_carry_the_category_and_whether_to_retry(
 
 
 def test_unknown_route_and_wrong_method_answer_in_openai_shape(member_key):
-    assert api(member_key).get("/v1/embeddings").json()["error"]["code"] == "unknown_route"
+    assert api(member_key).get("/v1/audio/speech").json()["error"]["code"] == "unknown_route"
     response = api(member_key).get("/v1/chat/completions")
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from providers.api import keys
 from providers.models import PlaygroundRun
-from tests.conftest import create_model
+from tests.conftest import create_endpoint_model, create_model
 
 PUBLIC, SIGNED_IN, MEMBER, ADMIN = "public", "signed_in", "member", "admin"
 API = "api"  # a key in the Authorization header, never a session (see test_api_routes_with_keys)
@@ -61,6 +61,8 @@ ACCESS = {
     "api_model": (API, "GET"),
     "api_chat_completions": (API, "POST"),
     "api_completions": (API, "POST"),
+    "api_embeddings": (API, "POST"),
+    "api_rerank": (API, "POST"),
     "api_not_found": (API, "GET"),
 }
 
@@ -171,6 +173,18 @@ API_NAMES = sorted(name for name, (who, _method) in ACCESS.items() if who == API
 API_BODY = {"model": "flan", "prompt": "x", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
 
 
+VECTOR_BODIES = {
+    "api_embeddings": {"model": "bge", "input": "x"},
+    "api_rerank": {"model": "reranker", "query": "x", "documents": ["a", "b"]},
+}
+
+
+@pytest.fixture
+def vector_models(hf):
+    create_endpoint_model(hf.add_engine("bge", "tei"), "bge", task="feature-extraction", path="")
+    create_endpoint_model(hf.add_engine("reranker", "tei_rerank"), "reranker", task="text-ranking", path="")
+
+
 def call_api(name, objects, raw_key):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if raw_key else {}
     url = url_for(name, objects, "member")
@@ -180,13 +194,14 @@ def call_api(name, objects, raw_key):
         chat = name == "api_chat_completions"
         body = {k: v for k, v in API_BODY.items() if k != ("prompt" if chat else "messages")}
         body["model"] = "llama-chat" if chat else "flan"
+        body = VECTOR_BODIES.get(name, body)
         return client.post(url, json.dumps(body), content_type="application/json")
     return client.get(url)
 
 
 @pytest.mark.parametrize("name", API_NAMES)
 @pytest.mark.parametrize("who", ["member", "admin"])
-def test_api_routes_answer_member_and_admin_keys(hf, objects, chat_model, name, who):
+def test_api_routes_answer_member_and_admin_keys(hf, objects, chat_model, vector_models, name, who):
     response = call_api(name, objects, objects["raw"][who])
     assert response.status_code == 200, (name, response.content)
 

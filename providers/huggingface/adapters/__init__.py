@@ -4,7 +4,7 @@ from providers.huggingface import engines
 from providers.huggingface.adapters import hf_inference, openai, tei, tgi
 from providers.huggingface.adapters.base import Capabilities, Finish
 
-__all__ = ["Capabilities", "Finish", "adapter_for"]
+__all__ = ["Capabilities", "Finish", "adapter_for", "vector_adapter_for"]
 
 
 def adapter_for(target):
@@ -16,3 +16,14 @@ def adapter_for(target):
     if target.endpoint_type == "inference_endpoint":
         return tgi.ADAPTER  # TGI, or a server not identified: TGI's compat route, as before engines were told apart
     return hf_inference.ADAPTER
+
+
+def vector_adapter_for(target):
+    """The adapter that computes embeddings or rerank scores for a target: TEI's routes on a dedicated endpoint
+    (Inference Endpoints run TEI for these tasks; also when the engine was not identified), OpenAI's routes on an
+    OpenAI-compatible server, the task pipelines for the Hosted Inference API."""
+    if target.endpoint_type == "inference_endpoint":
+        return openai.ADAPTER if target.engine in engines.OPENAI_COMPATIBLE else tei.ADAPTER
+    if target.endpoint_type == "hosted_api":
+        return hf_inference.ADAPTER
+    return openai.ADAPTER  # Inference Providers: refused by the adapter (the router serves chat, §16.4)

@@ -1,6 +1,7 @@
 """What every adapter shares: the answer it reads (Finish), what an upstream can do (Capabilities), the bases of
 an adapter and of its stream state, and the readers of the fields more than one protocol carries."""
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -98,6 +99,44 @@ class Adapter:
     def retry_body(self, exc, target, body):
         """The body to send once more after `exc` (an HFError answered before any of the answer), or None."""
         return None
+
+    # Embeddings and rerank (hf-protocol.md §16).
+    def embed_request(self, target, texts, dimensions=None):
+        """(url, body) asking for one vector per text; HFError when this upstream computes none."""
+        raise cannot_compute("embeddings")
+
+    def read_embeddings(self, body):
+        """(vectors in the order of the texts, prompt tokens or None) from an answer."""
+        raise NotImplementedError
+
+    def rerank_request(self, target, query, documents, top_n=None):
+        """(url, body) asking for the documents' relevance to the query; HFError when this upstream cannot."""
+        raise cannot_compute("rerank")
+
+    def read_rerank(self, body):
+        """([(document index, relevance score)] best first, prompt tokens or None) from an answer."""
+        raise NotImplementedError
+
+
+def cannot_compute(what):
+    if what == "embeddings":
+        return HFError("wrong_task", _("This server does not compute embeddings with the protocol configured here."))
+    return HFError("wrong_task", _("This server does not rerank documents with the protocol configured here."))
+
+
+def vectors(values):
+    """`values` as a list of vectors (lists of finite numbers), or HFError("bad_response")."""
+    checked = []
+    for value in values if isinstance(values, list) else [None]:
+        ok = (
+            isinstance(value, list)
+            and value
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+        )
+        if not ok:
+            raise HFError("bad_response", _("The embeddings answer is not one vector of numbers per input."))
+        checked.append([float(x) for x in value])
+    return checked
 
 
 class StreamState:

@@ -255,5 +255,34 @@ class Adapter(base.Adapter):
     def stream_state(self, target):
         return ChoiceStream(target)
 
+    # §16.1, §16.5, §16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
+    # such server); /v1/rerank in the Jina/Cohere shape (vLLM, llama.cpp --reranking).
+    def embed_request(self, target, texts, dimensions=None):
+        if target.endpoint_type != "inference_endpoint":
+            raise base.cannot_compute("embeddings")
+        body = {"model": target.served_model or target.repo_id or "default", "input": texts, "encoding_format": "float"}
+        if dimensions:
+            body["dimensions"] = dimensions
+        return target.endpoint_url.rstrip("/") + "/v1/embeddings", body
+
+    def read_embeddings(self, body):
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or not all(isinstance(d, dict) and isinstance(d.get("index"), int) for d in data):
+            raise HFError("bad_response", _("The embeddings answer has no data list."))
+        ordered = sorted(data, key=lambda d: d["index"])
+        return base.vectors([d.get("embedding") for d in ordered]), count(usage_of(body).get("prompt_tokens"))
+
+    def rerank_request(self, target, query, documents, top_n=None):
+        if target.endpoint_type != "inference_endpoint":
+            raise base.cannot_compute("rerank")
+        body = {"model": target.served_model or target.repo_id or "default", "query": query, "documents": documents}
+        return target.endpoint_url.rstrip("/") + "/v1/rerank", body
+
+    def read_rerank(self, body):
+        from providers.huggingface.adapters.tei import ranked  # the same reading, another score name
+
+        results = body.get("results") if isinstance(body, dict) else None
+        return ranked(results, "relevance_score"), count(usage_of(body).get("prompt_tokens"))
+
 
 ADAPTER = Adapter()

@@ -1,0 +1,78 @@
+"""Embeddings and rerank scores, from request to answer: bounded inputs, batches split to the upstream's own limit
+and joined back in order, the adapter for the target's protocol speaking its dialect (hf-protocol.md §10.6, §11,
+§16)."""
+
+import re
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from providers.huggingface.adapters import vector_adapter_for
+from providers.huggingface.errors import HFError
+from providers.huggingface.transport import Deadline, call, json_of
+
+# TEI over its max_client_batch_size (§10.6): 422 "batch size 64 > maximum allowed batch size 32".
+_BATCH_LIMIT = re.compile(r"batch size \d+ > maximum allowed batch size (\d+)")
+
+
+@dataclass
+class Vectors:
+    vectors: list
+    prompt_tokens: int | None = None  # as the server reported it (summed over batches), None when any did not
+    batches: int = 1
+    server: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ranking:
+    results: list  # [(document index, relevance score)], best first
+    prompt_tokens: int | None = None
+
+
+def _post(target, url, body, deadline):
+    response = call("POST", url, target.kind, target.token, body, target.headers(), deadline)
+    return json_of(response)
+
+
+def embed(target, texts, dimensions=None, deadline=None):
+    """One vector per text, in the texts' order. Raises HFError."""
+    deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+    adapter = vector_adapter_for(target)
+    batch = len(texts) or 1
+    while True:
+        try:
+            return _embed_in_batches(adapter, target, texts, dimensions, deadline, batch)
+        except HFError as exc:
+            limit = _BATCH_LIMIT.search(exc.message or "") if exc.category == "input_rejected" else None
+            if limit is None or int(limit.group(1)) >= batch or int(limit.group(1)) < 1:
+                raise
+            batch = int(limit.group(1))  # the upstream said its own limit: split to it and ask again
+
+
+def _embed_in_batches(adapter, target, texts, dimensions, deadline, size):
+    vectors, tokens, batches = [], 0, 0
+    for start in range(0, len(texts), size):
+        part = texts[start : start + size]
+        url, body = adapter.embed_request(target, part, dimensions)
+        found, counted = adapter.read_embeddings(_post(target, url, body, deadline))
+        if len(found) != len(part):
+            raise HFError(
+                "bad_response",
+                _("The server answered %(got)s vectors for %(sent)s texts.") % {"got": len(found), "sent": len(part)},
+            )
+        vectors += found
+        tokens = tokens + counted if tokens is not None and counted is not None else None
+        batches += 1
+    return Vectors(vectors, tokens, batches)
+
+
+def rerank(target, query, documents, deadline=None):
+    """[(index, score)] of every document, best first. Raises HFError."""
+    deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+    adapter = vector_adapter_for(target)
+    url, body = adapter.rerank_request(target, query, documents)
+    results, tokens = adapter.read_rerank(_post(target, url, body, deadline))
+    if sorted(index for index, _score in results) != list(range(len(documents))):
+        raise HFError("bad_response", _("The rerank answer does not score each document once."))
+    return Ranking(results, tokens)
