@@ -3,29 +3,9 @@
 import json
 
 import pytest
-from django.test import Client
 
-from providers.api import keys
+from tests.api.calls import api, post
 from tests.conftest import create_endpoint_model
-
-
-def api(key=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return Client(raise_request_exception=False, **headers)
-
-
-def post(c, path, body):
-    return c.post(path, body if isinstance(body, (str, bytes)) else json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
-
-
-@pytest.fixture
-def text_model(hf, provider_token):
-    return create_endpoint_model(hf.base, display_name="paced")
 
 
 def sent_to(hf, suffix):

@@ -1,27 +1,10 @@
 """The /v1/ model catalog: built without asking an upstream, engines found by the calls, problems kept per model."""
 
-import json
 import time
 
-import pytest
-from django.test import Client
-
-from providers.api import catalog, keys
+from providers.api import catalog
+from tests.api.calls import api, post
 from tests.conftest import create_endpoint_model
-
-
-def api(key=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return Client(raise_request_exception=False, **headers)
-
-
-def post(c, path, body):
-    return c.post(path, body if isinstance(body, (str, bytes)) else json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 def sent_to(hf, suffix):

@@ -6,16 +6,10 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import resolve
 
-from providers.api import keys
 from providers.api.middleware import _EXACT
 from providers.models import APICall
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 def test_the_exact_routes_are_the_ones_the_urlconf_resolves():

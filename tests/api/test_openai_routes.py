@@ -32,11 +32,6 @@ def sse_events(response):
 
 
 @pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
-
-
-@pytest.fixture
 def text_model(hf, provider_token):
     return create_endpoint_model(hf.base, display_name="My TGI")
 

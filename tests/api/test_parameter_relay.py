@@ -6,7 +6,6 @@ import json
 import pytest
 from django.test import Client
 
-from providers.api import keys
 from providers.models import Task
 from tests.conftest import create_endpoint_model, create_model
 
@@ -20,11 +19,6 @@ def post(key, path, body):
 
 def sent(hf, path_end):
     return json.loads([r for r in hf.requests if r["path"].endswith(path_end)][-1]["body"])
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 @pytest.fixture

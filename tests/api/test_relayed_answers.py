@@ -7,7 +7,6 @@ import json
 import pytest
 from django.test import Client
 
-from providers.api import keys
 from providers.models import APICall, Task
 from tests.conftest import create_endpoint_model
 
@@ -17,11 +16,6 @@ ASK = [{"role": "user", "content": "hi"}]
 def post(key, path, body):
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client.post(path, json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 @pytest.fixture

@@ -1,20 +1,8 @@
 """/v1/ limits hold per key and per person, a stream's slot is always released, limit files are never links."""
 
-import json
-
-from django.test import Client
-
 from providers.api import catalog, keys
 from providers.core import quota_stores, quotas
-
-
-def api(key=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return Client(raise_request_exception=False, **headers)
-
-
-def post(c, path, body):
-    return c.post(path, body if isinstance(body, (str, bytes)) else json.dumps(body), content_type="application/json")
+from tests.api.calls import api, post
 
 
 def chat_body(**extra):

@@ -6,7 +6,6 @@ import json
 import pytest
 from django.test import Client
 
-from providers.api import keys
 from providers.models import Task
 from tests.conftest import create_endpoint_model
 
@@ -27,11 +26,6 @@ def post(key, body):
 
 def last_sent(hf):
     return json.loads([r for r in hf.requests if r["path"].endswith("/chat/completions")][-1]["body"])
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 @pytest.fixture

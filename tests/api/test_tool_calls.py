@@ -6,7 +6,6 @@ import json
 import pytest
 from django.test import Client
 
-from providers.api import keys
 from providers.models import Task
 from tests.conftest import create_endpoint_model
 
@@ -43,11 +42,6 @@ def joined_calls(chunks):
                 call["name"] = call["name"] or (delta.get("function") or {}).get("name")
                 call["arguments"] += (delta.get("function") or {}).get("arguments") or ""
     return calls
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
 
 
 @pytest.fixture

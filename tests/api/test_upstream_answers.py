@@ -1,32 +1,11 @@
 """What /v1/ answers when an upstream answers oddly: loading times, usage counts, event shapes, surrogates, echoes."""
 
-import json
-
 import pytest
-from django.test import Client
 
 from providers.api import keys
 from providers.huggingface import transport
+from tests.api.calls import api, post
 from tests.conftest import TOKEN, create_endpoint_model
-
-
-def api(key=None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
-    return Client(raise_request_exception=False, **headers)
-
-
-def post(c, path, body):
-    return c.post(path, body if isinstance(body, (str, bytes)) else json.dumps(body), content_type="application/json")
-
-
-@pytest.fixture
-def member_key(member_user):
-    return keys.create(member_user, "script")[1]
-
-
-@pytest.fixture
-def text_model(hf, provider_token):
-    return create_endpoint_model(hf.base, display_name="paced")
 
 
 @pytest.mark.parametrize(
