@@ -92,6 +92,26 @@ def _texts(value):
     return value
 
 
+def _positive(body, name):
+    """The body's `name`, a positive whole number, or None when absent."""
+    value = body.get(name)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise fmt.BadRequest(
+            _("%(name)s is a positive whole number.") % {"name": name}, param=name, code="invalid_value"
+        )
+    return value
+
+
+def _ask(record, entry, ask):
+    """(what `ask(target, deadline)` answers, None), or (None, the failure's answer): the target's engine is learnt
+    first when it is not stored yet, as for generations."""
+    try:
+        deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
+        return ask(catalog.target(entry, deadline), deadline), None
+    except HFError as exc:
+        return None, _upstream_failure(exc, record)
+
+
 def _encoded(vector, encoding):
     if encoding == "base64":  # little-endian float32, as OpenAI sends and openai-python decodes (§16.1)
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
@@ -116,13 +136,7 @@ def embeddings(request, caller, record, generation):
             raise fmt.BadRequest(
                 _("encoding_format is float or base64."), param="encoding_format", code="invalid_encoding_format"
             )
-        dimensions = body.get("dimensions")
-        if dimensions is not None and (
-            not isinstance(dimensions, int) or isinstance(dimensions, bool) or dimensions < 1
-        ):
-            raise fmt.BadRequest(
-                _("dimensions is a positive whole number."), param="dimensions", code="invalid_dimensions"
-            )
+        dimensions = _positive(body, "dimensions")
         if dimensions and entry.target.endpoint_type == "hosted_api":
             raise fmt.BadRequest(
                 _("This model's server cannot shorten its vectors (dimensions)."),
@@ -137,11 +151,9 @@ def embeddings(request, caller, record, generation):
         return _bad_request(exc, record)
     except HFError as exc:
         return _upstream_failure(exc, record)
-    try:
-        deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
-        found = embedding.embed(catalog.target(entry, deadline), texts, dimensions, deadline)
-    except HFError as exc:
-        return _upstream_failure(exc, record)
+    found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, dimensions, deadline))
+    if failure is not None:
+        return failure
     if dimensions and any(len(v) != dimensions for v in found.vectors):
         return _upstream_failure(
             HFError("bad_response", _("The server did not shorten its vectors to %(n)s.") % {"n": dimensions}), record
@@ -188,9 +200,7 @@ def rerank(request, caller, record, generation):
         if not isinstance(query, str) or not query.strip() or len(query) > settings.API_EMBED_MAX_INPUT_CHARS:
             raise fmt.BadRequest(_("query must be a non-empty text."), param="query", code="invalid_query")
         texts = _documents(body.get("documents"))
-        top_n = body.get("top_n")
-        if top_n is not None and (not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1):
-            raise fmt.BadRequest(_("top_n is a positive whole number."), param="top_n", code="invalid_top_n")
+        top_n = _positive(body, "top_n")
         with_documents = body.get("return_documents", False)
         if not isinstance(with_documents, bool):
             raise fmt.BadRequest(_("return_documents is true or false."), param="return_documents")
@@ -198,11 +208,9 @@ def rerank(request, caller, record, generation):
         return _bad_request(exc, record)
     except HFError as exc:
         return _upstream_failure(exc, record)
-    try:
-        deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
-        ranking = embedding.rerank(catalog.target(entry, deadline), query, texts, deadline)
-    except HFError as exc:
-        return _upstream_failure(exc, record)
+    ranking, failure = _ask(record, entry, lambda target, deadline: embedding.rerank(target, query, texts, deadline))
+    if failure is not None:
+        return failure
     record.prompt_tokens = ranking.prompt_tokens
     record.finish(time.perf_counter())
     results = [
