@@ -265,6 +265,9 @@ class PlaygroundRun(models.Model):
     # While running: the server process relaying it (host:master pid:pid) and when that process last saved it.
     worker = models.CharField(max_length=100, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The browser went away before it had taken the whole of what the upstream sent: the status says what
+    # happened upstream (a complete answer stays "ok", its whole text kept), this says what the person saw.
+    browser_stopped_reading = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -64,6 +64,7 @@ RESULT_FIELDS = [
     "finish_reason",
     "error_category",
     "error_message",
+    "browser_stopped_reading",
 ]
 SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final write
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
@@ -224,11 +225,29 @@ class Relay:
             if held is not None:
                 yield held
         except GeneratorExit:
-            self._complete(RunStatus.STOPPED)
+            self._browser_left()
             raise
         finally:
             if self.generator is not None:
                 self.generator.close()
+
+    def _browser_left(self):
+        """The browser went away (or stopped reading until its connection broke) before the last line. What the
+        upstream had already sent is read without waiting: a complete answer keeps its run "ok" with the whole
+        text, and the run notes that the browser did not take it all."""
+        if self.completed:
+            return
+        self.run.browser_stopped_reading = True
+        received = getattr(self.generator, "received", None)
+        if received is not None and self.error is None:
+            for item in received():
+                if isinstance(item, adapters.Finish):
+                    self.finish = item
+                    self._complete(RunStatus.OK)
+                    return
+                if isinstance(item, str):
+                    self.parts.append(item)
+        self._complete(RunStatus.STOPPED)
 
     def __iter__(self):
         """The lines for a streamed answer; the run is written after the last one has been handed over."""
@@ -416,6 +435,7 @@ def run_as_dict(run):
         "parameters": run.parameters,
         "output": run.output,
         "status": run.status,
+        "browser_stopped_reading": run.browser_stopped_reading,
         "error_category": run.error_category,
         "error_message": run.error_message,
         "error_title": title,
