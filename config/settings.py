@@ -113,12 +113,26 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_POOL = env.bool("DATABASE_POOL", default=_gevent) and not _sqlite
 if DATABASE_POOL:
+    from psycopg_pool import ConnectionPool
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both at once
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # A request that cannot get a connection this soon answers 503 (the database is down, or every
+        # connection is busy) instead of holding its caller; runs in flight retry their writes on their own.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+        # A connection broken by a restarted server is replaced when handed out, not used for a 500.
+        "check": ConnectionPool.check_connection,
+        # Background reconnection backs off exponentially (to minutes) while the database is down; giving it
+        # up after a second lets the next request try again at once, so service resumes with the database.
+        "reconnect_timeout": 1.0,
     }
+if not _sqlite:
+    # A database host that does not answer at all (not even a refusal) fails a connection within this bound.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    )
 if _sqlite:
     # Django's backend with a per-process pool of idle connections (providers/sqlite3/base.py).
     DATABASES["default"]["ENGINE"] = "providers.sqlite3"

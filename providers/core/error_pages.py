@@ -13,6 +13,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from providers.core import db
+
 
 def wants_json(request):
     accept = request.headers.get("Accept", "")
@@ -81,4 +83,7 @@ def server_error(request):
     if isinstance(exc, OperationalError) and "locked" in str(exc).lower():
         message = _("The console is busy saving other changes. Try again in a few seconds.")
         return _page(request, 503, "busy", message, headers={"Retry-After": "5"})
+    if db.unreachable(exc):
+        message = _("The console cannot reach its database right now. Try again in a few seconds.")
+        return _page(request, 503, "database_unavailable", message, headers={"Retry-After": "2"})
     return _page(request, 500, "server_error")

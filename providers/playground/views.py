@@ -157,7 +157,7 @@ def run(request):
             raise  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
         log.exception("could not create a playground run")
         message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
-        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503)
+        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503, headers={"Retry-After": "2"})
     if relay.answered:
         response = AnswerResponse(relay)
     else:
