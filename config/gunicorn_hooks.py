@@ -52,9 +52,11 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
+    from providers.core import shutdown
     from providers.playground import lifecycle as run_lifecycle
 
     run_lifecycle.set_identity(worker.ppid, INSTANCE)
+    shutdown.set_grace(worker.cfg.graceful_timeout)  # the command line's value, if it overrides the config's
 
     previous = signal.getsignal(signal.SIGTERM)
 

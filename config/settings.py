@@ -98,6 +98,8 @@ if WEB_WORKER_CLASS not in ("gevent", "gthread"):
 WEB_WORKER_CONNECTIONS = env.int("WEB_WORKER_CONNECTIONS", default=1000)
 WEB_THREADS = env.int("WEB_THREADS", default=48)
 WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=300)
+# Seconds a stopping server waits for open requests; API streams still open near its end close with an error event.
+WEB_GRACEFUL_TIMEOUT = env.int("WEB_GRACEFUL_TIMEOUT", default=30)
 WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
 
 # Database connections. A playground stream gives its connection back before it waits on the upstream, so

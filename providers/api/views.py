@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from providers.api import catalog, keys, limits
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
-from providers.core import freshness
+from providers.core import freshness, shutdown
 from providers.core.db import release_connection
 from providers.huggingface import adapters, transport
 from providers.huggingface.errors import HFError
@@ -370,6 +370,11 @@ class Answer:
         item, started = self.first, False
         try:
             while True:
+                if shutdown.streams_must_end():
+                    raise HFError(
+                        "run_interrupted",
+                        _("The console is restarting, so this stream was ended. Send the request again."),
+                    )
                 if isinstance(item, adapters.Finish):
                     self._take(item)
                     break

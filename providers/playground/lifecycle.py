@@ -16,13 +16,13 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from providers.core import shutdown
 from providers.models import PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
 
 HOST = socket.gethostname()
 _identity = {}
-_draining = False  # set from a signal handler: a plain flag, no lock
 _lock = threading.Lock()
 _tracked = {}  # run pk -> Relay, the runs this process is relaying
 _finals = []  # (relay, first failure time) whose final write failed: retried by the background loop
@@ -45,13 +45,13 @@ def worker_id():
 
 
 def drain():
-    """This process is shutting down gracefully: every relay ends its run at its next wake-up (within a second)."""
-    global _draining
-    _draining = True
+    """This process is shutting down gracefully: every relay ends its run at its next wake-up (within a second);
+    the API's streams go on while the graceful timeout allows (core.shutdown)."""
+    shutdown.begin()
 
 
 def draining():
-    return _draining
+    return shutdown.draining()
 
 
 def interrupt(ids, message):
