@@ -1,4 +1,5 @@
-"""Gunicorn hooks that keep playground runs truthful across worker crashes and restarts (threads or gevent).
+"""Gunicorn hooks that keep playground runs and API calls truthful across worker crashes and restarts (threads or
+gevent).
 
 The master marks the runs of a worker that exited (killed, crashed, timed out) and, at start-up, those of a
 previous server instance as interrupted, keeping their last checkpoint; a worker told to stop gracefully ends
@@ -31,11 +32,15 @@ def _in_master(sweep, *args):
         import django
 
         django.setup(set_prefix=False)
+        from providers.api import accounting
         from providers.playground import lifecycle as run_lifecycle
 
         count = getattr(run_lifecycle, sweep)(*args)
         if count:
             log.warning("marked %s playground runs interrupted (%s)", count, sweep)
+        count = getattr(accounting, sweep)(*args)
+        if count:
+            log.warning("marked %s API calls interrupted (%s)", count, sweep)
         code = 0
     except Exception:  # a database that is down must not stop the server; the stale-run sweep catches up
         log.exception("could not mark orphaned playground runs (%s)", sweep)

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from providers.core import crypto
@@ -323,9 +324,17 @@ class APICall(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # While the call is still in flight (written early by its process's checkpoint loop): the process serving
+    # it and when that process last saw it, so that another process can end it once its own is gone.
+    worker = models.CharField(max_length=100, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # only the few calls in flight: the sweeps find them without reading the whole history
+            models.Index(fields=["worker", "heartbeat_at"], name="apicall_in_flight", condition=~Q(worker="")),
+        ]
 
     def __str__(self):
         return f"{self.route} {self.status}"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import catalog, keys, limits
+from providers.api import accounting, catalog, keys, limits
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
 from providers.core import freshness, shutdown
@@ -260,6 +260,7 @@ def _generate(request, caller, record, generation, route, entry=None):
             return _limited(exc)
     deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
     upstream = None
+    accounting.track(record)  # from here a crash leaves the call to be swept, not lost
     try:
         target = catalog.target(entry, deadline)
         release_connection()  # a thousand open streams hold no database connection while they wait
@@ -322,6 +323,7 @@ class Answer:
             if not self.parts and self.record.ttft_ms is None:
                 self.record.ttft_ms = round((time.perf_counter() - self.record.started) * 1000, 1)
             self.parts.append(item)
+            self.record.sent += 1
         elif isinstance(item, adapters.Finish):
             self.finish = item
 

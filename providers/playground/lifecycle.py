@@ -6,7 +6,6 @@ Nothing here imports the HTTP client: gunicorn's master imports this module befo
 
 import logging
 import os
-import socket
 import threading
 import time
 from datetime import timedelta
@@ -16,13 +15,12 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers.core import shutdown
+from providers.core import process, shutdown
 from providers.models import PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
 
-HOST = socket.gethostname()
-_identity = {}
+HOST = process.HOST
 _lock = threading.Lock()
 _tracked = {}  # run pk -> Relay, the runs this process is relaying
 _finals = []  # (relay, first failure time) whose final write failed: retried by the background loop
@@ -30,18 +28,8 @@ _loop = {"pid": None}
 FINAL_RETRY_SECONDS = 600
 
 
-def set_identity(master_pid, instance):
-    """Called in each gunicorn worker: its master's pid and that server instance's token (a restarted server
-    in a container often gets the same master pid, never the same token)."""
-    _identity[os.getpid()] = f"{HOST}:{master_pid}:{instance}:{os.getpid()}"
-
-
-def worker_id():
-    """host:master pid:instance:pid of this process (outside gunicorn: the parent's pid and no instance)."""
-    pid = os.getpid()
-    if pid not in _identity:
-        _identity[pid] = f"{HOST}:{os.getppid()}:-:{pid}"
-    return _identity[pid]
+set_identity = process.set_identity
+worker_id = process.worker_id
 
 
 def drain():
@@ -72,38 +60,20 @@ def _lost_message():
 
 def sweep_worker(pid, master_pid, instance):
     """A worker of this master exited: the runs it still owned can no longer end by themselves."""
-    owner = f"{HOST}:{master_pid}:{instance}:{pid}"
+    owner = process.owner(pid, master_pid, instance)
     ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker=owner).values_list("pk", flat=True)
     return interrupt(ids, _lost_message())
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep_previous_instances(master_pid, instance):
     """At start-up: runs owned on this host by another server instance whose master is gone (its pid is ours
     now, or no process has it)."""
     owners = set(
-        PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__startswith=f"{HOST}:")
+        PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__startswith=f"{process.HOST}:")
         .values_list("worker", flat=True)
         .distinct()
     )
-    dead = []
-    for owner in owners:
-        try:
-            _host, master, owner_instance, _pid = owner.rsplit(":", 3)
-            master = int(master)
-        except ValueError:
-            continue
-        if owner_instance != instance and (master == master_pid or not _alive(master)):
-            dead.append(owner)
+    dead = process.previous_instances(owners, master_pid, instance)
     ids = PlaygroundRun.objects.filter(status=RunStatus.RUNNING, worker__in=dead).values_list("pk", flat=True)
     return interrupt(ids, _lost_message())
 
