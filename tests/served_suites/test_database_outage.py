@@ -14,6 +14,7 @@ from providers.core import roles
 from providers.models import HFModel, ProviderSettings
 from django.contrib.auth.models import User
 roles.set_role(User.objects.create_user("mia", "mia@example.com", "{password}"), roles.MEMBER)
+roles.set_role(User.objects.create_user("ada", "ada@example.com", "{password}"), roles.ADMIN)
 provider = ProviderSettings.load()
 provider.set_secret("api_token", "{token}")
 provider.save()
@@ -28,7 +29,7 @@ print(keys.create(User.objects.get(username="mia"), "outage")[1])
 BOUND = 2.0  # seconds
 
 
-def _routes(console, session, key):
+def _routes(console, session, admin, key):
     """Each route a person or a script uses: (name, a function making the request)."""
     api = {"Authorization": f"Bearer {key}"}
     chat = {"model": "llama chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
@@ -38,6 +39,11 @@ def _routes(console, session, key):
             console.url + "/playground/run/",
             data={"model": 1, "prompt": "hi", "max_new_tokens": "5"},
             headers={"Accept": "application/x-ndjson"},
+            timeout=30,
+        ),
+        "test connection": lambda: admin.post(
+            console.url + "/settings/providers/huggingface/models/1/test/",
+            headers={"Accept": "application/json"},
             timeout=30,
         ),
         "models": lambda: requests.get(console.url + "/v1/models", headers=api, timeout=30),
@@ -66,7 +72,7 @@ def test_every_route_answers_503_quickly_while_postgresql_is_down_and_serves_soo
         console = Console(emulator, tmp_path, SETUP, env=env, token=TOKEN).start()
         key = console.manage("shell", "-c", NEW_KEY).split()[-1]
         session = login_session(console.url, "mia")
-        routes = _routes(console, session, key)
+        routes = _routes(console, session, login_session(console.url, "ada"), key)
         assert {name: request().status_code for name, request in routes.items()} == dict.fromkeys(routes, 200)
 
         postgres.stop()
