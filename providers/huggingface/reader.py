@@ -34,7 +34,8 @@ class Reader:
         # a consumer held up by its own reader (a browser that stopped reading) stops this one, and the upstream.
         self.queue = queue.Queue()
         self.held = 0  # bytes of data in the queue
-        self.room = threading.Event()  # set when the consumer took data
+        self.room = threading.Event()  # set when the consumer took data while the reader waited for room
+        self.waiting = False
         self.lock = threading.Lock()
         self.early = None  # an item taken from the queue that came after the caller's time was up
         self.deadline = deadline
@@ -89,6 +90,7 @@ class Reader:
                     self.queue.put((*item, time.monotonic()))
                     return
                 self.room.clear()
+                self.waiting = True
             self.room.wait(IDLE_SECONDS)
 
     def _received(self, timeout=None):
@@ -103,7 +105,9 @@ class Reader:
         if item[0] == "data":
             with self.lock:
                 self.held -= len(item[1])
-            self.room.set()
+                waiting, self.waiting = self.waiting, False
+            if waiting:  # only then: a stream's every token would otherwise pay for a wake-up nobody waits for
+                self.room.set()
         return item
 
     def take(self, deadline, until=None):
