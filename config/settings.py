@@ -263,6 +263,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "providers.core.middleware.RequestIdLogFilter"},
         "forbidden_one_line": {"()": "providers.core.logging_filters.ForbiddenOneLine"},
+        "unreachable_database_one_line": {"()": "providers.core.logging_filters.UnreachableDatabaseOneLine"},
     },
     "formatters": {
         "readable": {
@@ -274,7 +275,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "readable",
-            "filters": ["request_id", "forbidden_one_line"],
+            "filters": ["request_id", "forbidden_one_line", "unreachable_database_one_line"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

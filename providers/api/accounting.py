@@ -77,7 +77,7 @@ class CallRecord:
             "heartbeat_at": None,
         }
 
-    def write_final(self):
+    def write_final(self, retry=False):
         try:
             with self.lock, transaction.atomic():
                 if self.pk is None:
@@ -87,7 +87,8 @@ class CallRecord:
             keys.touch(self.caller.key_id)
             return True
         except Exception:  # the answer is already out; a failed record must not turn it into an error
-            log.warning("could not record an API call; will retry", exc_info=True)
+            # One traceback per call, not one per retry: an outage would bury the log under them.
+            log.log(logging.DEBUG if retry else logging.WARNING, "could not record an API call", exc_info=True)
             _reset_connection()
             return False
 
@@ -225,7 +226,7 @@ def _retry_pending():
     with _lock:
         pending, _pending[:] = list(_pending), []
     for record, since in pending:
-        if record.write_final():
+        if record.write_final(retry=True):
             log.info("API call recorded after an earlier failure")
         elif time.monotonic() - since < FINAL_RETRY_SECONDS:
             with _lock:
