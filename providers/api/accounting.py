@@ -213,10 +213,15 @@ def checkpoint():
                 else:
                     _update(record.pk, values)
     except DatabaseError:
-        log.warning("could not save %s API calls in flight; will retry", len(held), exc_info=True)
+        # Once per outage with its traceback; every checkpoint would otherwise log one while the database is down.
+        level = logging.DEBUG if _loop.get("failing") else logging.WARNING
+        log.log(level, "could not save %s API calls in flight; will retry", len(held), exc_info=True)
+        _loop["failing"] = True
         for record in inserted:  # rolled back with the batch
             record.pk = None
         _reset_connection()
+    else:
+        _loop["failing"] = False
     finally:
         for record in held:
             record.lock.release()
