@@ -3,7 +3,7 @@ line in the log with the reason, not a traceback that would bury everything else
 
 import logging
 
-from django.db import OperationalError
+from django.db import DatabaseError, OperationalError, ProgrammingError
 
 
 def _record_of_a_503(exc):
@@ -13,7 +13,7 @@ def _record_of_a_503(exc):
     record.status_code = 503
     try:
         raise exc
-    except OperationalError as raised:
+    except DatabaseError as raised:
         record.exc_info = (type(raised), raised, raised.__traceback__)
     return record
 
@@ -27,7 +27,7 @@ def test_a_503_for_an_unreachable_database_is_one_log_line_with_the_reason():
 
 
 def test_other_failures_keep_their_traceback():
-    record = _record_of_a_503(OperationalError("no such table: providers_hfmodel"))
+    record = _record_of_a_503(ProgrammingError('relation "providers_hfmodel" does not exist'))
     filters = logging.getLogger("django").handlers[0].filters
     assert all(f.filter(record) for f in filters)
     assert record.exc_info is not None
