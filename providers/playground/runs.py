@@ -235,9 +235,9 @@ class Relay:
         """The browser went away (or stopped reading until its connection broke) before the last line. What the
         upstream had already sent is read without waiting: a complete answer keeps its run "ok" with the whole
         text, and the run notes that the browser did not take it all."""
-        if self.completed:
-            return
         self.run.browser_stopped_reading = True
+        if self.completed:  # its last lines were not taken
+            return
         received = getattr(self.generator, "received", None)
         if received is not None and self.error is None:
             for item in received():
