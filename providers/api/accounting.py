@@ -52,7 +52,7 @@ class CallRecord:
         if self.saved or self.caller is None:
             return
         self.saved = True
-        _untrack(self)
+        untrack(self)
         if not self.write_final():
             with _lock:
                 _pending.append((self, time.monotonic()))
@@ -174,7 +174,7 @@ def track(record):
     _ensure_loop()
 
 
-def _untrack(record):
+def untrack(record):
     with _lock:
         _flying.pop(id(record), None)
 

@@ -280,7 +280,8 @@ def _generate(request, caller, record, generation, route, entry=None):
         return _upstream_failure(exc, record)
     except BaseException:
         # Anything else (a defect, a gone client, a worker shutting down): the slot is a held flock, kept until
-        # the process ends unless released here.
+        # the process ends unless released here; the record is no longer in flight either.
+        accounting.untrack(record)
         if upstream is not None:
             upstream.close()
         if slot is not None:
