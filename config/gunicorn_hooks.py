@@ -1,4 +1,5 @@
-"""Gunicorn hooks that keep playground runs truthful across worker crashes and restarts (threads or gevent).
+"""Gunicorn hooks that keep playground runs and API calls truthful across worker crashes and restarts (threads or
+gevent).
 
 Each worker holds a lease from its start (providers/core/leases.py), with an id its master makes before the fork:
 the master marks the runs of a worker that exited (killed, crashed, timed out) as interrupted, keeping their last
@@ -39,8 +40,13 @@ def _in_master(sweep, *args):
         import django
 
         django.setup(set_prefix=False)
+        from providers.api import accounting
         from providers.playground import lifecycle as run_lifecycle
 
+        # API calls first: they are found by their process's lease, which the runs' sweep then deletes.
+        count = getattr(accounting, sweep)(*args)
+        if count:
+            log.warning("marked %s API calls interrupted (%s)", count, sweep)
         count = getattr(run_lifecycle, sweep)(*args)
         if count:
             log.warning("marked %s playground runs interrupted (%s)", count, sweep)
@@ -111,9 +117,11 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
+    from providers.core import shutdown
     from providers.playground import lifecycle as run_lifecycle
 
     run_lifecycle.start_process()  # already started when the WSGI module was loaded; a server of another module
+    shutdown.set_grace(worker.cfg.graceful_timeout)  # the command line's value, if it overrides the config's
 
     previous = signal.getsignal(signal.SIGTERM)
 

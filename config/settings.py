@@ -99,6 +99,8 @@ if WEB_WORKER_CLASS not in ("gevent", "gthread"):
 WEB_WORKER_CONNECTIONS = env.int("WEB_WORKER_CONNECTIONS", default=1000)
 WEB_THREADS = env.int("WEB_THREADS", default=48)
 WEB_TIMEOUT = env.int("WEB_TIMEOUT", default=300)
+# Seconds a stopping server waits for open requests; API streams still open near its end close with an error event.
+WEB_GRACEFUL_TIMEOUT = env.int("WEB_GRACEFUL_TIMEOUT", default=30)
 WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=False)
 
 # Database connections. A playground stream gives its connection back before it waits on the upstream, so
@@ -114,12 +116,26 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_POOL = env.bool("DATABASE_POOL", default=_gevent) and not _sqlite
 if DATABASE_POOL:
+    from psycopg_pool import ConnectionPool
+
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django refuses both at once
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DATABASE_POOL_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # A request that cannot get a connection this soon answers 503 (the database is down, or every
+        # connection is busy) instead of holding its caller; runs in flight retry their writes on their own.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+        # A connection broken by a restarted server is replaced when handed out, not used for a 500.
+        "check": ConnectionPool.check_connection,
+        # Background reconnection backs off exponentially (to minutes) while the database is down; giving it
+        # up after a second lets the next request try again at once, so service resumes with the database.
+        "reconnect_timeout": 1.0,
     }
+if not _sqlite:
+    # A database host that does not answer at all (not even a refusal) fails a connection within this bound.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    )
 if _sqlite:
     # Django's backend with a per-process pool of idle connections (providers/sqlite3/base.py).
     DATABASES["default"]["ENGINE"] = "providers.sqlite3"
@@ -260,6 +276,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "providers.core.middleware.RequestIdLogFilter"},
         "forbidden_one_line": {"()": "providers.core.logging_filters.ForbiddenOneLine"},
+        "unreachable_database_one_line": {"()": "providers.core.logging_filters.UnreachableDatabaseOneLine"},
     },
     "formatters": {
         "readable": {
@@ -271,7 +288,7 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "readable",
-            "filters": ["request_id", "forbidden_one_line"],
+            "filters": ["request_id", "forbidden_one_line", "unreachable_database_one_line"],
         }
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import ExpressionWrapper
+from django.db.models import ExpressionWrapper, Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
@@ -285,6 +285,9 @@ class PlaygroundRun(models.Model):
     # While running: the lease id of the server process relaying it (see Lease) and when that process last saved it.
     worker = models.CharField(max_length=100, blank=True, default="")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The browser went away before it had taken the whole of what the upstream sent: the status says what
+    # happened upstream (a complete answer stays "ok", its whole text kept), this says what the person saw.
+    browser_stopped_reading = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -371,9 +374,17 @@ class APICall(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # While the call is still in flight (written early by its process's checkpoint loop): the process serving
+    # it and when that process last saw it, so that another process can end it once its own is gone.
+    worker = models.CharField(max_length=100, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # only the few calls in flight: the sweeps find them without reading the whole history
+            models.Index(fields=["worker", "heartbeat_at"], name="apicall_in_flight", condition=~Q(worker="")),
+        ]
 
     def __str__(self):
         return f"{self.route} {self.status}"

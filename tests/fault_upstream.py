@@ -240,6 +240,14 @@ class _Behaviour:
         self.event(self.token_event(8192, last=True, text=text))
         self.end()
 
+    def mode_long(self):
+        """A complete answer of 250 tokens of 1 KiB (about 300 KB of events) as fast as the client reads."""
+        self.head()
+        text = "words " * 170
+        for index in range(1, 251):
+            self.event(self.token_event(index, last=index == 250, text=text))
+        self.end()
+
     def mode_big_json(self):
         """A whole JSON answer of 8 MiB, sent at once."""
         body = json.dumps([{"generated_text": "blah " * (8 << 18)}]).encode()

@@ -337,6 +337,7 @@ UPSTREAM_STATUS = {
     "dns_failure": (502, "upstream_error", True),
     "upstream_error": (502, "upstream_error", True),
     "input_rejected": (400, "invalid_request_error", False),
+    "run_interrupted": (503, "service_unavailable", True),  # the console restarting: the same call will work
 }
 CONFIGURATION_PROBLEM = (502, "upstream_configuration_error", False)
 

@@ -8,6 +8,7 @@ import time
 from django.utils.translation import gettext as _
 
 from providers.api import openai_format as fmt
+from providers.core import shutdown
 from providers.huggingface import adapters, relay
 from providers.huggingface.adapters import fields
 from providers.huggingface.errors import HFError
@@ -165,9 +166,15 @@ class Relayed:
         record, item = self.record, self.first
         try:
             while not isinstance(item, relay.End):
+                if shutdown.streams_must_end():  # a graceful stop nearly out of time: say so, and record the call
+                    raise HFError(
+                        "run_interrupted",
+                        _("The console is restarting, so this stream was ended. Send the request again."),
+                    )
                 if isinstance(item, bytes):
                     if record.ttft_ms is None:
                         record.ttft_ms = round((time.perf_counter() - record.started) * 1000, 1)
+                    record.sent += 1  # what a crash's sweep keeps of the call (events, as the playground counts)
                     yield item
                 else:
                     yield fmt.HEARTBEAT

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import catalog, keys, limits, relay
+from providers.api import accounting, catalog, keys, limits, relay
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
-from providers.core import freshness
+from providers.core import freshness, shutdown
 from providers.core.db import release_connection
 from providers.huggingface import adapters, transport
 from providers.huggingface import relay as hf_relay
@@ -291,6 +291,7 @@ def _generate(request, caller, record, generation, route, entry=None):
         except limits.Limited as exc:
             return _limited(exc)
     upstream = None
+    accounting.track(record)  # from here a crash leaves the call to be swept, not lost
     try:
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
@@ -310,6 +311,7 @@ def _generate(request, caller, record, generation, route, entry=None):
     except BaseException:
         # Anything else (a defect, a gone client, a worker shutting down): the slot stays held (a file's lock until
         # the process ends, a lease while the process renews it) unless released here.
+        accounting.untrack(record)  # no longer in flight either
         if upstream is not None:
             upstream.close()
         if slot is not None:
@@ -326,11 +328,15 @@ def _relay(caller, record, entry, target, route, body, deadline):
     record.stream = stream
     answer_id = fmt.new_id(route)
     if not stream:
+        accounting.track(record)  # from here a crash leaves the call to be swept, not lost
         try:
             release_connection()
             counts, whole = hf_relay.open_relay(target, route, sent, answer_id, deadline, False)
         except HFError as exc:
             return _relay_failure(exc, sent, record)
+        except BaseException:
+            accounting.untrack(record)
+            raise
         record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
         record.finish(time.perf_counter())
         return RecordedResponse(whole, record)
@@ -339,6 +345,7 @@ def _relay(caller, record, entry, target, route, body, deadline):
     except limits.Limited as exc:
         return _limited(exc)
     upstream = None
+    accounting.track(record)
     try:
         release_connection()
         _counts, upstream = hf_relay.open_relay(target, route, sent, answer_id, deadline, include_usage)
@@ -352,6 +359,7 @@ def _relay(caller, record, entry, target, route, body, deadline):
         if upstream is not None:
             upstream.close()
         slot.release()
+        accounting.untrack(record)
         raise
 
 
@@ -404,6 +412,7 @@ class Answer:
             if not self.parts and self.record.ttft_ms is None:
                 self.record.ttft_ms = round((time.perf_counter() - self.record.started) * 1000, 1)
             self.parts.append(item)
+            self.record.sent += 1
         elif isinstance(item, adapters.Finish):
             self.finish = item
 
@@ -452,6 +461,11 @@ class Answer:
         item, started = self.first, False
         try:
             while True:
+                if shutdown.streams_must_end():
+                    raise HFError(
+                        "run_interrupted",
+                        _("The console is restarting, so this stream was ended. Send the request again."),
+                    )
                 if isinstance(item, adapters.Finish):
                     self._take(item)
                     break

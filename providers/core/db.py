@@ -7,7 +7,7 @@ the query compiler each time, which was ~6% of the console's CPU under a thousan
 the signals of the models written this way (save() would send them).
 """
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 _SQL = {}
 
@@ -20,6 +20,19 @@ def release_connection():
     """
     if not connection.in_atomic_block:
         connection.close()
+
+
+def unreachable(exc):
+    """Whether `exc` says the database cannot be reached (down, restarting, no connection to be had in time), as
+    opposed to a fault of the request: PostgreSQL's connection failures and the pool's timeout, a closed
+    connection, or an SQLite file that cannot be opened."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if connection.vendor == "postgresql":
+        return True  # psycopg's OperationalError: the connection (or the server behind it) failed
+    return "unable to open database" in str(exc).lower()
 
 
 def _statement(kind, model, names):

@@ -13,7 +13,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from providers.core import quotas, unwritable
+from providers.core import db, quotas, unwritable
 
 
 def wants_json(request):
@@ -93,4 +93,7 @@ def server_error(request):
     if isinstance(exc, quotas.Unavailable):
         message = _("The console cannot reach the store that counts its limits. Try again in a few seconds.")
         return _page(request, 503, "limits_unavailable", message, headers={"Retry-After": "5"})
+    if db.unreachable(exc):
+        message = _("The console cannot reach its database right now. Try again in a few seconds.")
+        return _page(request, 503, "database_unavailable", message, headers={"Retry-After": "2"})
     return _page(request, 500, "server_error")

@@ -299,8 +299,6 @@ def _read_stream(reader, adapter, target, server, deadline):
             events = parser.feed(value)
         except LineTooLong:
             raise too_large() from None
-        if events:
-            last_data = time.monotonic()
         texts, failure = [], None
         try:
             for text in _texts(events, state, kept):
@@ -319,4 +317,6 @@ def _read_stream(reader, adapter, target, server, deadline):
         if state.finished and grace_until is None:
             grace_until = time.monotonic() + FINISH_GRACE
         yield from reader.quiet()
+        if events:  # counted from here: the time the caller took with what came (a stalled browser) is not silence
+            last_data = time.monotonic()
     yield Finish("".join(kept.parts), state.finish_reason, state.tokens, server, state.prompt_tokens)

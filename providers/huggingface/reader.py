@@ -18,6 +18,7 @@ class _Idle:
 IDLE = _Idle()  # yielded by generate() while the upstream is silent, at least once a second
 IDLE_SECONDS = 1.0
 FINISH_GRACE = 3.0  # after a chat finish_reason, how long to wait for the usage chunk and [DONE]
+HELD_BYTES = 262144  # received bytes that may wait for a consumer fallen behind, per answer
 
 
 class Reader:
@@ -29,12 +30,20 @@ class Reader:
     """
 
     def __init__(self, open_response, deadline):
-        self.queue = queue.Queue(maxsize=16)  # at most 16 reads of 16 KiB wait for the consumer
+        # What waits for the consumer is bounded in bytes (a chunked answer's reads can be one small event each):
+        # a consumer held up by its own reader (a browser that stopped reading) stops this one, and the upstream.
+        self.queue = queue.Queue()
+        self.held = 0  # bytes of data in the queue
+        self.room = threading.Event()  # set when the consumer took data while the reader waited for room
+        self.waiting = False
+        self.lock = threading.Lock()
+        self.early = None  # an item taken from the queue that came after the caller's time was up
         self.deadline = deadline
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
         self.backlog = False  # the stream's reader holds more parsed events of the last read
+        self.draining = False  # take() only what was already received (see Generation.received)
         self.sock = None
         self.conn = None  # urllib3's connection the answer came on, while the answer holds it
         self.response = None
@@ -70,39 +79,74 @@ class Reader:
                 self.response.close()
 
     def _put(self, item):
+        size = len(item[1]) if item[0] == "data" else 0
         while not self.stopped.is_set():
             if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
                 self.stopped.set()
                 return
-            try:
-                self.queue.put(item, timeout=IDLE_SECONDS)
-                return
-            except queue.Full:
-                continue
+            with self.lock:
+                if not self.held or self.held + size <= HELD_BYTES:
+                    self.held += size
+                    self.queue.put((*item, time.monotonic()))
+                    return
+                self.room.clear()
+                self.waiting = True
+            self.room.wait(IDLE_SECONDS)
+
+    def _received(self, timeout=None):
+        """The next (kind, value, arrival time) received, or None; waits up to `timeout` seconds if given."""
+        if self.early is not None:
+            item, self.early = self.early, None
+            return item
+        try:
+            item = self.queue.get_nowait() if timeout is None else self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item[0] == "data":
+            with self.lock:
+                self.held -= len(item[1])
+                waiting, self.waiting = self.waiting, False
+            if waiting:  # only then: a stream's every token would otherwise pay for a wake-up nobody waits for
+                self.room.set()
+        return item
 
     def take(self, deadline, until=None):
         """The next (kind, value); yields IDLE through each second of silence. ("grace", None) once `until`
-        (a monotonic time) has passed; HFError("timeout") once the deadline has."""
+        (a monotonic time) has passed; HFError("timeout") once the deadline has.
+
+        An item is judged by when it arrived, not by when the consumer got to it: a consumer held up by its own
+        reader (a browser that stopped reading) must not turn an answer that came in time into a timeout.
+        Draining, nothing is waited for: IDLE as soon as nothing more was received."""
+        end = deadline.started + deadline.seconds
         while True:
-            if until is not None and time.monotonic() >= until:
-                return "grace", None
-            left = deadline.left()
-            if left <= 0:
-                raise timeout_error(deadline)
-            try:  # what is already there, without arming a timer (under load the reader is usually ahead)
-                return self.queue.get_nowait()
-            except queue.Empty:
-                pass
-            wait = min(IDLE_SECONDS, left, until - time.monotonic() if until is not None else IDLE_SECONDS)
-            try:
-                return self.queue.get(timeout=max(wait, 0.001))
-            except queue.Empty:
-                self.signalled = time.monotonic()
+            item = self._received()  # without arming a timer (under load the reader is usually ahead)
+            if item is None and self.draining:
                 yield IDLE
+                continue
+            if item is None:
+                left = deadline.left()
+                now = time.monotonic()
+                if until is not None and now >= until:
+                    return "grace", None
+                if left <= 0:
+                    raise timeout_error(deadline)
+                wait = min(IDLE_SECONDS, left, until - now if until is not None else IDLE_SECONDS)
+                item = self._received(max(wait, 0.001))
+                if item is None:
+                    self.signalled = time.monotonic()
+                    yield IDLE
+                    continue
+            kind, value, arrived = item
+            if (until is not None and arrived >= until) or arrived > end:
+                self.early = item  # for the next take, if there is one
+                if until is not None and arrived >= until:
+                    return "grace", None
+                raise timeout_error(deadline)
+            return kind, value
 
     def quiet(self):
         """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""
-        if time.monotonic() - self.signalled >= IDLE_SECONDS:
+        if not self.draining and time.monotonic() - self.signalled >= IDLE_SECONDS:
             self.signalled = time.monotonic()
             yield IDLE
 
@@ -156,6 +200,19 @@ class Generation:
             yield line
         if waiting:
             yield b"".join(waiting)
+
+    def received(self):
+        """The items left in what was already received, without waiting for more (the reader is stopped): the
+        caller's own reader went away, and this says whether the upstream's answer had come complete."""
+        self.reader.stopped.set()
+        self.reader.draining = True
+        try:
+            for item in self.items:
+                if item is IDLE:
+                    return
+                yield item
+        except HFError:
+            return
 
     def close(self):
         try:

@@ -18,12 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers.core import leases
+from providers.core import leases, shutdown
 from providers.models import Lease, PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
 
-_draining = False  # set from a signal handler: a plain flag, no lock
 _lock = threading.Lock()
 _tracked = {}  # run pk -> Relay, the runs this process is relaying
 _finals = []  # (relay, first failure time) whose final write failed: retried by the background loop
@@ -65,13 +64,13 @@ def stop_process():
 
 
 def drain():
-    """This process is shutting down gracefully: every relay ends its run at its next wake-up (within a second)."""
-    global _draining
-    _draining = True
+    """This process is shutting down gracefully: every relay ends its run at its next wake-up (within a second);
+    the API's streams go on while the graceful timeout allows (core.shutdown)."""
+    shutdown.begin()
 
 
 def draining():
-    return _draining
+    return shutdown.draining()
 
 
 def interrupt(ids, message):

@@ -69,6 +69,7 @@ RESULT_FIELDS = [
     "error_category",
     "error_message",
     "error_detail",
+    "browser_stopped_reading",
 ]
 # What the person saw, written alone when the whole result cannot be (a figure the database refuses, or the
 # background retries given up): the run then says how it ended and keeps its text, without its figures.
@@ -234,11 +235,29 @@ class Relay:
             if held is not None:
                 yield held
         except GeneratorExit:
-            self._complete(RunStatus.STOPPED)
+            self._browser_left()
             raise
         finally:
             if self.generator is not None:
                 self.generator.close()
+
+    def _browser_left(self):
+        """The browser went away (or stopped reading until its connection broke) before the last line. What the
+        upstream had already sent is read without waiting: a complete answer keeps its run "ok" with the whole
+        text, and the run notes that the browser did not take it all."""
+        self.run.browser_stopped_reading = True
+        if self.completed:  # its last lines were not taken
+            return
+        received = getattr(self.generator, "received", None)
+        if received is not None and self.error is None:
+            for item in received():
+                if isinstance(item, adapters.Finish):
+                    self.finish = item
+                    self._complete(RunStatus.OK)
+                    return
+                if isinstance(item, str):
+                    self.parts.append(item)
+        self._complete(RunStatus.STOPPED)
 
     def __iter__(self):
         """The lines for a streamed answer; the run is written after the last one has been handed over."""
@@ -469,6 +488,7 @@ def run_as_dict(run, detail=False):
         "parameters": run.parameters,
         "output": run.output,
         "status": run.status,
+        "browser_stopped_reading": run.browser_stopped_reading,
         "error_category": run.error_category,
         "error_message": (run.error_detail or run.error_message) if detail else run.error_message,
         "error_title": title,

@@ -1,6 +1,7 @@
 """The playground: run a prompt or a conversation on a configured model, history, compare."""
 
 import logging
+import socket
 import time
 import uuid
 from urllib.parse import urlencode
@@ -116,6 +117,21 @@ class AnswerResponse(HttpResponse):
             super().close()
 
 
+# What the kernel may hold for a browser that stopped reading. Left to itself it grows a stream's send buffer
+# to 4 MB, so a stalled browser kept the whole answer queued and a few hundred of them pressed on every socket
+# of the machine (upstreams and the database included); past this the relay waits, and its upstream with it.
+STREAM_SEND_BUFFER = 65536
+
+
+def _bound_send_buffer(request):
+    sock = request.META.get("gunicorn.socket")  # the browser's socket under gunicorn; absent in tests' clients
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SEND_BUFFER)
+        except OSError:
+            pass  # a socket already closed: the stream's first write says so
+
+
 @member_view
 @require_POST
 def run(request):
@@ -153,10 +169,11 @@ def run(request):
             raise  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
         log.exception("could not create a playground run")
         message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
-        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503)
+        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503, headers={"Retry-After": "2"})
     if relay.answered:
         response = AnswerResponse(relay)
     else:
+        _bound_send_buffer(request)
         response = StreamingHttpResponse(relay, content_type="application/x-ndjson")
     # Everything but the wait for the upstream's first event, from the request's arrival to here.
     overhead = (time.perf_counter() - started) * 1000 - relay.upstream_ms
