@@ -86,7 +86,7 @@ def _relayed(reader, answer, deadline):
             yield from _events(reader, answer, deadline)
         except HFError as exc:
             message = redact(exc.message, response)  # an error event's text is the upstream's too
-            raise HFError(exc.category, message, exc.http_status) from None
+            raise HFError(exc.category, message, exc.http_status, upstream=exc.upstream) from None
         yield End(answer.finish_reason, answer.prompt_tokens, answer.completion_tokens)
     finally:
         reader.stop()
