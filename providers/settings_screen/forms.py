@@ -63,8 +63,8 @@ class ModelConfigForm(forms.ModelForm):
     api_token = TokenField(
         label=_("API token"),
         help_text=_(
-            "Optional: leave it empty to use the provider token. Stored encrypted and never shown again; "
-            "only its last four characters are."
+            "Optional: left empty, the model uses the provider token where that may go (Hugging Face's own hosts, "
+            "or a URL allowed below). Stored encrypted and never shown again; only its last four characters are."
         ),
     )
     endpoint_url = forms.URLField(
