@@ -13,7 +13,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from providers.api import keys
-from providers.core import leases
+from providers.core import db, leases
 from providers.models import APICall, Lease
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class CallRecord:
         except Exception:  # the answer is already out; a failed record must not turn it into an error
             # One traceback per call, not one per retry: an outage would bury the log under them.
             log.log(logging.DEBUG if retry else logging.WARNING, "could not record an API call", exc_info=True)
-            _reset_connection()
+            db.reset_connection()
             return False
 
 
@@ -127,7 +127,7 @@ def _insert(values):
     The new row's primary key."""
     values = _adapted(values)
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:  # as save() does
-        cursor.execute(_sql("insert"), [values[name] for name in _COLUMNS])
+        cursor.execute(db.statement("insert", APICall, _COLUMNS), [values[name] for name in _COLUMNS])
         if connection.features.can_return_columns_from_insert:
             return cursor.fetchone()[0]
         return connection.ops.last_insert_id(cursor, APICall._meta.db_table, APICall._meta.pk.column)
@@ -136,26 +136,7 @@ def _insert(values):
 def _update(pk, values):
     values = _adapted(values)
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(_sql("update"), [*(values[name] for name in _COLUMNS), pk])
-
-
-_SQL = {}
-
-
-def _sql(kind):
-    key = (kind, connection.vendor)
-    if key not in _SQL:
-        quote = connection.ops.quote_name
-        columns = [quote(APICall._meta.get_field(n.removesuffix("_id")).column) for n in _COLUMNS]
-        table, pk = quote(APICall._meta.db_table), quote(APICall._meta.pk.column)
-        if kind == "insert":
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-            if connection.features.can_return_columns_from_insert:
-                sql += f" RETURNING {pk}"
-        else:
-            sql = f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} WHERE {pk} = %s"
-        _SQL[key] = sql
-    return _SQL[key]
+        cursor.execute(db.statement("update", APICall, _COLUMNS), [*(values[name] for name in _COLUMNS), pk])
 
 
 # --- calls in flight in this process, and the sweeps ----------------------------------------------------------
@@ -219,7 +200,7 @@ def checkpoint():
         _loop["failing"] = True
         for record in inserted:  # rolled back with the batch
             record.pk = None
-        _reset_connection()
+        db.reset_connection()
     else:
         _loop["failing"] = False
     finally:
@@ -277,15 +258,6 @@ def sweep_abandoned():
     )
 
 
-def _reset_connection():
-    """A failed write may leave the connection broken (a restarted PostgreSQL): the next query opens a new one."""
-    if not connection.in_atomic_block:
-        try:
-            connection.close()
-        except DatabaseError:
-            pass
-
-
 def _background():
     last_sweep = time.monotonic()
     while True:
@@ -299,7 +271,7 @@ def _background():
                     log.warning("marked orphaned API calls interrupted")
         except Exception:  # the loop must outlive any one failure
             log.exception("API call checkpoint loop")
-            _reset_connection()
+            db.reset_connection()
 
 
 def _summary(calls, group):

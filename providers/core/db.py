@@ -7,7 +7,7 @@ the query compiler each time, which was ~6% of the console's CPU under a thousan
 the signals of the models written this way (save() would send them).
 """
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 _SQL = {}
 
@@ -35,7 +35,18 @@ def unreachable(exc):
     return "unable to open database" in str(exc).lower()
 
 
-def _statement(kind, model, names):
+def reset_connection():
+    """A failed write may leave the connection broken (a restarted PostgreSQL): the next query opens a new one."""
+    if not connection.in_atomic_block:
+        try:
+            connection.close()
+        except DatabaseError:
+            pass
+
+
+def statement(kind, model, names):
+    """The INSERT (returning the new primary key where the backend can) or UPDATE by primary key of the columns
+    `names` of `model`, built once per backend."""
     key = (kind, model, names, connection.vendor)
     if key not in _SQL:
         meta, quote = model._meta, connection.ops.quote_name
@@ -56,7 +67,7 @@ def insert(obj):
     meta = type(obj)._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    sql = _statement("insert", type(obj), tuple(f.attname for f in fields))
+    sql = statement("insert", type(obj), tuple(f.attname for f in fields))
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(sql, values)
         if connection.features.can_return_columns_from_insert:
@@ -73,5 +84,5 @@ def update(obj, names):
     fields = [meta.get_field(name) for name in names]
     values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(_statement("update", type(obj), tuple(names)), [*values, obj.pk])
+        cursor.execute(statement("update", type(obj), tuple(names)), [*values, obj.pk])
         return cursor.rowcount

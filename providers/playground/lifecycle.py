@@ -13,12 +13,12 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from providers.core import leases, shutdown
+from providers.core import db, leases, shutdown
 from providers.models import Lease, PlaygroundRun, RunStatus
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def start_process():
         leases.renew()
     except DatabaseError:  # a database that is down must not stop the server: the loop renews it later
         log.warning("could not write this process's lease; will retry", exc_info=True)
-        reset_connection()
+        db.reset_connection()
     atexit.register(stop_process)
     threading.Thread(target=_background, name="run-checkpoints", daemon=True).start()
 
@@ -171,7 +171,7 @@ def checkpoint():
             )
     except DatabaseError:
         log.warning("could not save the output of %s runs in flight; will retry", len(relays), exc_info=True)
-        reset_connection()
+        db.reset_connection()
         return
     for relay, count, _text in changed:
         relay.checkpointed = count
@@ -194,16 +194,7 @@ def _retry_finals():
                 interrupt([relay.run.pk], _lost_message())
             except DatabaseError:  # the database refuses this too: the sweeps end it once this lease has ended
                 log.error("could not mark playground run %s interrupted either", relay.run.pk)
-                reset_connection()
-
-
-def reset_connection():
-    """A failed write may leave the connection broken (a restarted PostgreSQL): the next query opens a new one."""
-    if not connection.in_atomic_block:
-        try:
-            connection.close()
-        except DatabaseError:
-            pass
+                db.reset_connection()
 
 
 def _background():
@@ -229,4 +220,4 @@ def _background():
         except Exception:  # the loop must outlive any one failure
             log.exception("run checkpoint loop")
         finally:
-            reset_connection()  # between ticks the connection goes back (to the pool): requests need it more
+            db.reset_connection()  # between ticks the connection goes back (to the pool): requests need it more

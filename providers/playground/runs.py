@@ -373,7 +373,7 @@ class Relay:
             self.write_failures += 1
             # One traceback per run: a write retried for minutes must not flood the log with the same one.
             log.warning("could not save playground run %s", self.run.pk, exc_info=self.write_failures == 1)
-            run_lifecycle.reset_connection()
+            db.reset_connection()
             return False
 
     def write_seen(self):
