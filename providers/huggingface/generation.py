@@ -280,17 +280,9 @@ def _read_stream(reader, adapter, target, server, deadline):
     grace_until = None
     last_data = time.monotonic()
     while not state.complete:
-        # Keep-alive comments are not data: HF_READ_TIMEOUT bounds the wait between two events.
-        silent_until = last_data + settings.HF_READ_TIMEOUT
-        kind, value = yield from reader.take(deadline, until=min(silent_until, grace_until or silent_until))
+        kind, value = yield from reader.take_event(deadline, last_data, grace_until)
         if state.finished and kind in ("grace", "end", "error"):
             break  # a finish_reason came and then the stream ended (old TGI sends no [DONE]) or went quiet
-        if kind == "grace":
-            raise HFError(
-                "timeout",
-                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
-                % {"seconds": round(settings.HF_READ_TIMEOUT)},
-            )
         if kind == "error":
             raise kept.cut(value)
         if kind == "end":

@@ -6,6 +6,9 @@ import socket
 import threading
 import time
 
+from django.conf import settings
+from django.utils.translation import gettext as _
+
 from providers.huggingface.errors import HFError
 from providers.huggingface.transport import READ_SIZE, connection_failure, socket_of, timeout_error, watch
 
@@ -143,6 +146,20 @@ class Reader:
                     return "grace", None
                 raise timeout_error(deadline)
             return kind, value
+
+    def take_event(self, deadline, last_data, grace_until=None):
+        """The next item of a stream: as take(), with the wait between two events bounded by HF_READ_TIMEOUT after
+        `last_data` (keep-alive comments are not data). ("grace", None) once `grace_until` passed (a finish reason
+        came and the stream may still send its usage and end); HFError("timeout") for the silence otherwise."""
+        silent_until = last_data + settings.HF_READ_TIMEOUT
+        kind, value = yield from self.take(deadline, until=min(silent_until, grace_until or silent_until))
+        if kind == "grace" and grace_until is None:
+            raise HFError(
+                "timeout",
+                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
+                % {"seconds": round(settings.HF_READ_TIMEOUT)},
+            )
+        return kind, value
 
     def quiet(self):
         """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""

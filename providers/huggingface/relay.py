@@ -97,16 +97,9 @@ def _events(reader, answer, deadline):
     size, complete, grace_until = 0, False, None
     last_data = time.monotonic()
     while not complete:
-        silent_until = last_data + settings.HF_READ_TIMEOUT
-        kind, value = yield from reader.take(deadline, until=min(silent_until, grace_until or silent_until))
+        kind, value = yield from reader.take_event(deadline, last_data, grace_until)
         if answer.finished and kind in ("grace", "end", "error"):
             break  # a finish reason came, then the stream ended without [DONE] or went quiet
-        if kind == "grace":
-            raise HFError(
-                "timeout",
-                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
-                % {"seconds": round(settings.HF_READ_TIMEOUT)},
-            )
         if kind == "error":
             raise value if value.category != "connection_lost" else _cut(size)
         if kind == "end":
