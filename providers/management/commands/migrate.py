@@ -36,6 +36,8 @@ def migration_lock(alias):
 
 
 class Command(migrate.Command):
-    def handle(self, *args, **options):
-        with migration_lock(options["database"]):
-            return super().handle(*args, **options)
+    def execute(self, *args, **options):
+        # Around the system checks too: they open the database (SQLite switches it to WAL then, which fails
+        # at once while another process holds the file) and may read tables a running migration is creating.
+        with migration_lock(options.get("database") or "default"):
+            return super().execute(*args, **options)
