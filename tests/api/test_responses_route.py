@@ -1,0 +1,210 @@
+"""POST /v1/responses over chat completions: the request said in chat terms to the upstream, the answer and the
+stream's events in the Responses API's shapes, and what needs a stored response refused by name."""
+
+import json
+
+import pytest
+
+from providers.models import APICall, Task
+from tests.api.calls import api, post
+from tests.conftest import create_endpoint_model
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "strict": True,
+}
+
+
+@pytest.fixture
+def tgi_chat(hf, provider_token):
+    return create_endpoint_model(hf.base, display_name="tgi chat", task=Task.CHAT)
+
+
+def respond(key, body):
+    return post(api(key), "/v1/responses", body)
+
+
+def sent(hf):
+    return json.loads([r for r in hf.requests if r["path"].endswith("/chat/completions")][-1]["body"])
+
+
+def stream_events(response):
+    assert response["Content-Type"] == "text/event-stream"
+    raw = b"".join(response.streaming_content).decode()
+    events = []
+    for block in raw.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":"))
+        if lines:
+            event = json.loads(lines["data"])
+            assert lines["event"] == event["type"]
+            events.append(event)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    return events
+
+
+def test_text_comes_back_as_a_message_with_usage(hf, member_key, chat_model):
+    response = respond(member_key, {"model": "llama-chat", "input": "Say three words", "max_output_tokens": 3})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["object"] == "response" and body["id"].startswith("resp_") and body["model"] == "llama-chat"
+    (item,) = body["output"]
+    assert item["type"] == "message" and item["role"] == "assistant"
+    assert item["content"][0]["type"] == "output_text" and len(item["content"][0]["text"].split()) == 3
+    assert body["status"] == "incomplete" and body["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert body["usage"]["output_tokens"] == 3 and body["usage"]["total_tokens"] == 3 + body["usage"]["input_tokens"]
+    assert sent(hf)["messages"] == [{"role": "user", "content": "Say three words"}]
+    assert sent(hf)["max_tokens"] == 3
+    call = APICall.objects.get()
+    assert call.route == "responses" and call.completion_tokens == 3
+
+
+def test_items_become_chat_messages_with_the_instructions_first(hf, member_key, chat_model):
+    items = [
+        {"role": "user", "content": [{"type": "input_text", "text": "Weather in Paris?"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "18 degrees"},
+    ]
+    body = {"model": "llama-chat", "instructions": "Be brief.", "input": items, "tools": [WEATHER]}
+    response = respond(member_key, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["output"][0]["content"][0]["text"] == "The tool said: 18 degrees"
+    assert response.json()["status"] == "completed"
+    upstream = sent(hf)
+    assert upstream["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "18 degrees"},
+    ]
+    function = {k: v for k, v in WEATHER.items() if k != "type"}
+    assert upstream["tools"] == [{"type": "function", "function": function}]
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_a_tool_call_comes_back_as_a_function_call_item(hf, member_key, chat_model, tgi_chat, model):
+    response = respond(member_key, {"model": model, "input": "Weather in Paris?", "tools": [WEATHER]})
+    assert response.status_code == 200, response.content
+    (item,) = response.json()["output"]
+    assert item["type"] == "function_call" and item["name"] == "get_weather" and item["status"] == "completed"
+    assert json.loads(item["arguments"]) == {"city": "Paris"} and item["call_id"] and item["id"].startswith("fc_")
+    assert response.json()["status"] == "completed"
+
+
+def test_named_tool_choice_and_json_schema_are_said_in_chat_terms(hf, member_key, chat_model):
+    choice = {
+        "model": "llama-chat",
+        "input": "x",
+        "tools": [WEATHER],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+    }
+    assert respond(member_key, choice).status_code == 200
+    assert sent(hf)["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    text = {"format": {"type": "json_schema", "name": "Weather", "schema": schema, "strict": True}}
+    response = respond(member_key, {"model": "llama-chat", "input": "Weather in Paris", "text": text})
+    assert json.loads(response.json()["output"][0]["content"][0]["text"]) == {"city": "Paris"}
+    assert sent(hf)["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "Weather", "schema": schema, "strict": True},
+    }
+    assert response.json()["text"] == text
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_a_streamed_text_answer_has_the_events_in_order(hf, member_key, chat_model, tgi_chat, model):
+    response = respond(member_key, {"model": model, "input": "Say four words", "max_output_tokens": 4, "stream": True})
+    assert response.status_code == 200
+    events = stream_events(response)
+    kinds = [e["type"] for e in events]
+    assert kinds[:5] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.incomplete",
+    ]
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert len(text.split()) == 4 and events[-4]["text"] == text
+    final = events[-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == text and final["status"] == "incomplete"
+    assert final["usage"]["output_tokens"] == 4
+    assert APICall.objects.get().route == "responses"
+
+
+@pytest.mark.parametrize("model", ["llama-chat", "tgi-chat"])
+def test_a_streamed_tool_call_has_its_argument_events(hf, member_key, chat_model, tgi_chat, model):
+    body = {"model": model, "input": "Weather in Paris?", "tools": [WEATHER], "stream": True}
+    events = stream_events(respond(member_key, body))
+    kinds = [e["type"] for e in events]
+    assert kinds[2] == "response.output_item.added" and events[2]["item"]["type"] == "function_call"
+    assert kinds[-3:] == ["response.function_call_arguments.done", "response.output_item.done", "response.completed"]
+    pieces = "".join(e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta")
+    assert json.loads(pieces) == {"city": "Paris"} and events[-3]["arguments"] == pieces
+    (item,) = events[-1]["response"]["output"]
+    assert item["name"] == "get_weather" and item["arguments"] == pieces and item["call_id"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("previous_response_id", "resp_1"),
+        ("store", True),
+        ("background", True),
+        ("include", ["reasoning.encrypted_content"]),
+        ("reasoning", {"effort": "low"}),
+        ("conversation", "conv_1"),
+        ("service_tier", "flex"),
+    ],
+)
+def test_what_needs_a_stored_response_or_openais_service_is_refused_by_name(hf, member_key, chat_model, field, value):
+    response = respond(member_key, {"model": "llama-chat", "input": "x", field: value})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == field
+    assert response.json()["error"]["code"] == "unsupported_parameter"
+    assert not [r for r in hf.requests if r["path"].endswith("/chat/completions")]
+
+
+def test_a_hosted_tool_is_refused_by_its_type(hf, member_key, chat_model):
+    response = respond(member_key, {"model": "llama-chat", "input": "x", "tools": [{"type": "web_search"}]})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "tools"
+    assert "web_search" in response.json()["error"]["message"]
+
+
+def test_what_changes_nothing_passes(hf, member_key, chat_model):
+    body = {
+        "model": "llama-chat",
+        "input": "x",
+        "store": False,
+        "include": [],
+        "metadata": {"k": "v"},
+        "truncation": "disabled",
+    }
+    response = respond(member_key, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["metadata"] == {"k": "v"} and response.json()["store"] is False
+
+
+def test_a_chat_refusal_names_the_responses_field(hf, member_key, chat_model):
+    response = respond(member_key, {"model": "llama-chat", "input": "x", "max_output_tokens": -1})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "max_output_tokens"
+    missing = respond(member_key, {"model": "nope", "input": "x"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
