@@ -139,18 +139,22 @@ def _messages(instructions, given):
                 last.setdefault("tool_calls", []).append(call)  # the text and the calls of one turn, one message
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "reasoning":
+            continue  # an earlier turn's thinking: chat has no place for it (open models' templates drop it too)
         elif kind == "function_call_output" and isinstance(item.get("call_id"), str):
             content = _content(item.get("output"), "tool")
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": content})
         elif kind in ("message", "function_call", "function_call_output"):
             message = _("An input item of type %(type)s is missing a field or has one of the wrong type.")
             raise BadRequest(message % {"type": kind}, param="input")
+        elif not isinstance(kind, str):
+            raise BadRequest(_("Each input item must be an object with a type or a role."), param="input")
         else:
             message = _(
-                "This console takes input items of type message, function_call and function_call_output only, "
-                "not %(type)s."
+                "This console takes input items of type message, function_call, function_call_output and "
+                "reasoning only, not %(type)s."
             )
-            raise BadRequest(message % {"type": kind if isinstance(kind, str) else "?"}, param="input")
+            raise BadRequest(message % {"type": kind}, param="input")
     return messages
 
 
@@ -277,8 +281,28 @@ def message_item(item_id, parts, status="completed"):
     return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": parts}
 
 
+# A chat answer's kinds of text -> (output item type, content part type, the part's field, the events' prefix).
+KINDS = {
+    "text": ("message", "output_text", "text", "response.output_text"),
+    "refusal": ("message", "refusal", "refusal", "response.refusal"),
+    "reasoning": ("reasoning", "reasoning_text", "text", "response.reasoning_text"),
+}
+
+
+def part(kind, value):
+    _item, part_type, field, _events = KINDS[kind]
+    extra = {"annotations": [], "logprobs": []} if kind == "text" else {}
+    return {"type": part_type, field: value, **extra}
+
+
 def text_part(text):
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    return part("text", text)
+
+
+def item_of(kind, item_id, parts, status="completed"):
+    if KINDS[kind][0] == "reasoning":
+        return {"type": "reasoning", "id": item_id, "summary": [], "content": parts, "status": status}
+    return message_item(item_id, parts, status)
 
 
 def call_item(item_id, call_id, name, arguments, status="completed"):
@@ -292,16 +316,23 @@ def call_item(item_id, call_id, name, arguments, status="completed"):
     }
 
 
+def reasoning_of(message):
+    """A reasoning model's thinking, as vLLM, SGLang and llama.cpp send it beside the answer (§10.3)."""
+    for name in ("reasoning_content", "reasoning"):
+        if isinstance(message.get(name), str) and message[name]:
+            return message[name]
+    return None
+
+
 def from_completion(completion, shape):
     """The Response object of a whole chat completion."""
     choice = (completion.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     output = []
-    parts = []
-    if isinstance(message.get("content"), str) and message["content"]:
-        parts.append(text_part(message["content"]))
-    if isinstance(message.get("refusal"), str) and message["refusal"]:
-        parts.append({"type": "refusal", "refusal": message["refusal"]})
+    if reasoning_of(message):
+        output.append(item_of("reasoning", new_id("rs"), [part("reasoning", reasoning_of(message))]))
+    texts = (("text", message.get("content")), ("refusal", message.get("refusal")))
+    parts = [part(kind, value) for kind, value in texts if isinstance(value, str) and value]
     if parts:
         output.append(message_item(new_id("msg"), parts))
     for call in message.get("tool_calls") or []:
@@ -315,13 +346,14 @@ def from_completion(completion, shape):
 
 class Events:
     """The Responses stream's events from a chat stream's bytes: items opened as their first delta comes and
-    closed at the end, `sequence_number` counted, keep-alive comments passed on (hf-protocol.md §17.1)."""
+    closed when another kind begins or at the end, `sequence_number` counted, keep-alive comments passed on
+    (hf-protocol.md §17.1)."""
 
     def __init__(self, shape, max_line):
         self.shape, self.parser = shape, SSEParser(max_line)
         self.sequence = 0
         self.output = []  # the items, finished ones and the ones still open, in output order
-        self.text = None  # (output index, item id, text so far) of the open message
+        self.open = None  # [kind, output index, item id, text so far] of the open text, refusal or reasoning
         self.calls = {}  # the chat call's index -> output index of its function_call item
         self.finish = None
         self.usage = None
@@ -364,32 +396,40 @@ class Events:
             self.usage = usage_of(chunk["usage"])
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str) and delta["content"]:
-                yield from self._text(delta["content"])
+            for kind, piece in (
+                ("reasoning", reasoning_of(delta)),
+                ("refusal", delta.get("refusal")),
+                ("text", delta.get("content")),
+            ):
+                if isinstance(piece, str) and piece:
+                    yield from self._piece(kind, piece)
             for call in delta.get("tool_calls") or []:
                 yield from self._call(call)
             self.finish = choice.get("finish_reason") or self.finish
 
-    def _text(self, piece):
-        if self.text is None:
-            index, item_id = len(self.output), new_id("msg")
-            self.output.append(message_item(item_id, [], "in_progress"))
-            self.text = [index, item_id, ""]
+    def _piece(self, kind, piece):
+        if self.open is not None and self.open[0] != kind:
+            yield from self._close_open()
+        if self.open is None:
+            index, item_id = len(self.output), new_id("rs" if kind == "reasoning" else "msg")
+            self.output.append(item_of(kind, item_id, [], "in_progress"))
+            self.open = [kind, index, item_id, ""]
             yield self.event("response.output_item.added", output_index=index, item=self.output[index])
             yield self.event(
-                "response.content_part.added", item_id=item_id, output_index=index, content_index=0, part=text_part("")
+                "response.content_part.added", item_id=item_id, output_index=index, content_index=0, part=part(kind, "")
             )
-        index, item_id, _text = self.text
-        self.text[2] += piece
+        _kind, index, item_id, _text = self.open
+        self.open[3] += piece
+        extra = {"logprobs": []} if kind == "text" else {}
         yield self.event(
-            "response.output_text.delta", item_id=item_id, output_index=index, content_index=0, delta=piece, logprobs=[]
+            KINDS[kind][3] + ".delta", item_id=item_id, output_index=index, content_index=0, delta=piece, **extra
         )
 
     def _call(self, call):
         function = call.get("function") or {}
         position = call.get("index", 0)
         if position not in self.calls:
-            yield from self._close_text()
+            yield from self._close_open()
             index = len(self.output)
             self.calls[position] = index
             item = call_item(
@@ -407,19 +447,20 @@ class Events:
                 "response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=piece
             )
 
-    def _close_text(self):
-        if self.text is None:
+    def _close_open(self):
+        if self.open is None:
             return
-        index, item_id, text = self.text
-        self.text = None
+        kind, index, item_id, text = self.open
+        self.open = None
         common = {"item_id": item_id, "output_index": index, "content_index": 0}
-        yield self.event("response.output_text.done", text=text, logprobs=[], **common)
-        yield self.event("response.content_part.done", part=text_part(text), **common)
-        self.output[index] = message_item(item_id, [text_part(text)])
+        extra = {"logprobs": []} if kind == "text" else {}
+        yield self.event(KINDS[kind][3] + ".done", **{KINDS[kind][2]: text}, **extra, **common)
+        yield self.event("response.content_part.done", part=part(kind, text), **common)
+        self.output[index] = item_of(kind, item_id, [part(kind, text)])
         yield self.event("response.output_item.done", output_index=index, item=self.output[index])
 
     def _close_items(self):
-        yield from self._close_text()
+        yield from self._close_open()
         for index in sorted(self.calls.values()):
             item = self.output[index]
             item["status"] = "completed"

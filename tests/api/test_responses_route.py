@@ -208,3 +208,62 @@ def test_a_chat_refusal_names_the_responses_field(hf, member_key, chat_model):
     assert response.status_code == 400 and response.json()["error"]["param"] == "max_output_tokens"
     missing = respond(member_key, {"model": "nope", "input": "x"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+
+
+def test_an_error_mid_stream_ends_it_with_response_failed(hf, member_key, chat_model):
+    hf.fault("/v1/chat/completions", "stream_error", after=2)
+    response = respond(member_key, {"model": "llama-chat", "input": "x", "max_output_tokens": 6, "stream": True})
+    events = stream_events(response)
+    deltas = [e for e in events if e["type"] == "response.output_text.delta"]
+    assert len(deltas) == 2
+    assert events[-1]["type"] == "response.failed"
+    failed = events[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "upstream_error"
+    assert "CUDA out of memory" not in failed["error"]["message"]  # a member's key: the category's words
+    assert failed["output"][0]["content"][0]["text"] == "".join(d["delta"] for d in deltas)
+    assert events[-2]["type"] == "response.output_item.done"
+    call = APICall.objects.get()
+    assert call.route == "responses" and call.category == "upstream_error"
+
+
+@pytest.fixture
+def thinker(hf, provider_token):
+    """A reasoning model on vLLM: its thinking comes as reasoning_content beside the answer."""
+    hf.add_engine("thinker", "vllm", reasoning="Paris is in France.")
+    return create_endpoint_model(hf.base, display_name="thinker", task=Task.CHAT, path="/srv/thinker")
+
+
+def test_a_reasoning_models_thinking_comes_back_as_a_reasoning_item(hf, member_key, thinker):
+    response = respond(member_key, {"model": "thinker", "input": "Weather in Paris?", "tools": [WEATHER]})
+    assert response.status_code == 200, response.content
+    reasoning, call = response.json()["output"]
+    assert reasoning["type"] == "reasoning" and reasoning["id"].startswith("rs_")
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "Paris is in France."}]
+    assert call["type"] == "function_call"
+    # Sent back with the tool's result (as the Agents SDK does), the reasoning item is left out of the chat call.
+    result = {"type": "function_call_output", "call_id": call["call_id"], "output": "18 degrees"}
+    again = respond(member_key, {"model": "thinker", "input": ["Weather in Paris?", reasoning, call, result]})
+    assert again.status_code == 400  # a bare string is not an item
+    asked = {"role": "user", "content": "Weather in Paris?"}
+    again = respond(member_key, {"model": "thinker", "input": [asked, reasoning, call, result]})
+    assert again.status_code == 200, again.content
+    assert [m["role"] for m in sent(hf)["messages"]] == ["user", "assistant", "tool"]
+
+
+def test_a_streamed_reasoning_item_comes_before_the_answer(hf, member_key, thinker):
+    events = stream_events(
+        respond(member_key, {"model": "thinker", "input": "x", "max_output_tokens": 3, "stream": True})
+    )
+    kinds = [e["type"] for e in events]
+    assert kinds[2:8] == [
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.reasoning_text.delta",
+        "response.reasoning_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ]
+    assert events[5]["text"] == "Paris is in France." and events[7]["item"]["type"] == "reasoning"
+    reasoning, message = events[-1]["response"]["output"]
+    assert reasoning["content"][0]["text"] == "Paris is in France." and message["type"] == "message"
+    assert [e["output_index"] for e in events if e["type"] == "response.output_text.delta"] == [1, 1, 1]

@@ -18,6 +18,10 @@ from tests.served import Console
 from tests.served_suites.test_api_clients import SETUP
 
 MODELS = ["llama-chat", "tgi-chat"]  # the router (OpenAI's shapes) and TGI's Messages API (its own dialect)
+THINKER = """
+HFModel.objects.create(display_name="thinker", endpoint_type="inference_endpoint", task="chat",
+                       endpoint_url="{base}/srv/thinker")
+"""
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -41,7 +45,7 @@ def served(emulator, tmp_path_factory):
         "WEB_WORKERS": "2",
         "WEB_THREADS": "4",
     }
-    console = Console(emulator, tmp, SETUP, env, token=TOKEN).start()
+    console = Console(emulator, tmp, SETUP + THINKER, env, token=TOKEN).start()
     key = console.manage("create_api_key", "mia", "agents").strip().splitlines()[-1]
     try:
         yield {"url": console.url + "/v1", "key": key}
@@ -95,9 +99,11 @@ def test_openai_responses_function_tool_round_trip(served, hf, model, stream):
     assert done.output_text == "The tool said: 18 degrees" and done.status == "completed"
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", [*MODELS, "thinker"])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_agents_sdk_runs_a_function_tool_through_the_console(served, hf, model, streamed):
+    """thinker: a reasoning model on vLLM, whose reasoning item the SDK sends back with the tool's result."""
+    hf.add_engine("thinker", "vllm", reasoning="Paris is in France.")
     set_tracing_disabled(True)
     asked = []
 
