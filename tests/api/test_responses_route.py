@@ -4,7 +4,11 @@ stream's events in the Responses API's shapes, and what needs a stored response 
 import json
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
+from django.test import RequestFactory
 
+from providers.api import keys, responses
 from providers.models import APICall, Task
 from tests.api.calls import api, post
 from tests.conftest import create_endpoint_model
@@ -267,3 +271,27 @@ def test_a_streamed_reasoning_item_comes_before_the_answer(hf, member_key, think
     reasoning, message = events[-1]["response"]["output"]
     assert reasoning["content"][0]["text"] == "Paris is in France." and message["type"] == "message"
     assert [e["output_index"] for e in events if e["type"] == "response.output_text.delta"] == [1, 1, 1]
+
+
+def test_a_stream_left_early_frees_its_slot_and_is_recorded(hf, member_user, chat_model):
+    key, raw = keys.create(member_user, "k")
+    key.max_streams = 1
+    key.save()
+    body = {"model": "llama-chat", "input": "x", "max_output_tokens": 8, "stream": True}
+    request = RequestFactory().post(
+        "/v1/responses", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    first = responses.responses(request)  # the view as the server calls it, which closes the answer itself
+    assert respond(raw, body).json()["error"]["code"] == "too_many_streams"
+    events = iter(first.streaming_content)
+    next(events), next(events), next(events)  # created, in progress, the first item
+    request_finished.disconnect(close_old_connections)  # as Django's test client does around close()
+    try:
+        first.close()  # the caller went away
+    finally:
+        request_finished.connect(close_old_connections)
+    call = APICall.objects.get(status=200)
+    assert call.route == "responses" and call.category == "client_closed" and call.stream
+    again = respond(raw, body)
+    assert again.status_code == 200
+    b"".join(again.streaming_content)
