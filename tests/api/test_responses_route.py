@@ -11,7 +11,7 @@ from django.test import RequestFactory
 from providers.api import keys, responses
 from providers.models import APICall, Task
 from tests.api.calls import api, post
-from tests.conftest import create_endpoint_model
+from tests.conftest import create_endpoint_model, create_model
 
 WEATHER = {
     "type": "function",
@@ -295,3 +295,18 @@ def test_a_stream_left_early_frees_its_slot_and_is_recorded(hf, member_user, cha
     again = respond(raw, body)
     assert again.status_code == 200
     b"".join(again.streaming_content)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_translated_chat_model_answers_and_names_what_it_cannot_carry(hf, member_key, provider_token, stream):
+    """The hosted pipeline's chat goes through the console's own generation, not the relay."""
+    create_model(
+        display_name="hosted chat", endpoint_type="hosted_api", task=Task.CHAT, repo_id="openai-community/gpt2"
+    )
+    body = {"model": "hosted-chat", "input": "Say two words", "max_output_tokens": 2, "stream": stream}
+    response = respond(member_key, body)
+    assert response.status_code == 200, response.content
+    final = stream_events(response)[-1]["response"] if stream else response.json()
+    assert len(final["output"][0]["content"][0]["text"].split()) == 2
+    refused = respond(member_key, {**body, "text": {"format": {"type": "json_object"}}})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "text.format"
