@@ -331,16 +331,16 @@ def from_completion(completion, shape):
     output = []
     if reasoning_of(message):
         output.append(item_of("reasoning", new_id("rs"), [part("reasoning", reasoning_of(message))]))
+    reason = choice.get("finish_reason")
     texts = (("text", message.get("content")), ("refusal", message.get("refusal")))
     parts = [part(kind, value) for kind, value in texts if isinstance(value, str) and value]
     if parts:
-        output.append(message_item(new_id("msg"), parts))
+        output.append(message_item(new_id("msg"), parts, status_of(reason)))
     for call in message.get("tool_calls") or []:
         function = call.get("function") or {}
         arguments = function.get("arguments")
         arguments = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
         output.append(call_item(new_id("fc"), call.get("id") or new_id("call"), function.get("name"), arguments))
-    reason = choice.get("finish_reason")
     return shape.response(status_of(reason), output, usage_of(completion.get("usage")), reason)
 
 
@@ -382,12 +382,12 @@ class Events:
                 if not isinstance(chunk, dict):
                     continue
                 if isinstance(chunk.get("error"), dict):
-                    yield from self._close_items()
+                    yield from self._close_items("incomplete")
                     yield self._failed(chunk["error"])
                     return
                 yield from self._chunk(chunk)
-        yield from self._close_items()
         status = status_of(self.finish)
+        yield from self._close_items(status)
         done = self.shape.response(status, self.output, self.usage, self.finish)
         yield self.event("response.completed" if status == "completed" else "response.incomplete", response=done)
 
@@ -447,7 +447,7 @@ class Events:
                 "response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=piece
             )
 
-    def _close_open(self):
+    def _close_open(self, status="completed"):
         if self.open is None:
             return
         kind, index, item_id, text = self.open
@@ -456,14 +456,15 @@ class Events:
         extra = {"logprobs": []} if kind == "text" else {}
         yield self.event(KINDS[kind][3] + ".done", **{KINDS[kind][2]: text}, **extra, **common)
         yield self.event("response.content_part.done", part=part(kind, text), **common)
-        self.output[index] = item_of(kind, item_id, [part(kind, text)])
+        self.output[index] = item_of(kind, item_id, [part(kind, text)], status)
         yield self.event("response.output_item.done", output_index=index, item=self.output[index])
 
-    def _close_items(self):
-        yield from self._close_open()
+    def _close_items(self, status):
+        """Every item still open, done: `completed`, or `incomplete` when the answer was cut short."""
+        yield from self._close_open(status)
         for index in sorted(self.calls.values()):
             item = self.output[index]
-            item["status"] = "completed"
+            item["status"] = status
             yield self.event(
                 "response.function_call_arguments.done",
                 item_id=item["id"],

@@ -55,7 +55,7 @@ def test_text_comes_back_as_a_message_with_usage(hf, member_key, chat_model):
     body = response.json()
     assert body["object"] == "response" and body["id"].startswith("resp_") and body["model"] == "llama-chat"
     (item,) = body["output"]
-    assert item["type"] == "message" and item["role"] == "assistant"
+    assert item["type"] == "message" and item["role"] == "assistant" and item["status"] == "incomplete"
     assert item["content"][0]["type"] == "output_text" and len(item["content"][0]["text"].split()) == 3
     assert body["status"] == "incomplete" and body["incomplete_details"] == {"reason": "max_output_tokens"}
     assert body["usage"]["output_tokens"] == 3 and body["usage"]["total_tokens"] == 3 + body["usage"]["input_tokens"]
@@ -150,6 +150,7 @@ def test_a_streamed_text_answer_has_the_events_in_order(hf, member_key, chat_mod
     assert len(text.split()) == 4 and events[-4]["text"] == text
     final = events[-1]["response"]
     assert final["output"][0]["content"][0]["text"] == text and final["status"] == "incomplete"
+    assert final["output"][0]["status"] == "incomplete"  # cut at max_output_tokens
     assert final["usage"]["output_tokens"] == 4
     assert APICall.objects.get().route == "responses"
 
