@@ -6,6 +6,7 @@ import json
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 
 from providers.api import openai_format as fmt
 from providers.api import responses_format as rfmt
@@ -34,6 +35,15 @@ def responses(request, caller, record, generation):
         if name.lower() not in ("content-type", "content-length"):
             whole[name] = value
     return whole
+
+
+@api_view("responses", "GET", "POST", "DELETE")
+def stored(request, caller, record, generation, rest):
+    """/v1/responses/{id}[/cancel|/input_items]: the routes of a stored response, which this console never keeps."""
+    message = _("This console keeps no responses, so none can be read back, cancelled or deleted.")
+    return error(
+        404, message, "invalid_request_error", "response_not_found", record, headers={"x-should-retry": "false"}
+    )
 
 
 def _renamed(answer):

@@ -311,3 +311,10 @@ def test_a_translated_chat_model_answers_and_names_what_it_cannot_carry(hf, memb
     assert len(final["output"][0]["content"][0]["text"].split()) == 2
     refused = respond(member_key, {**body, "text": {"format": {"type": "json_object"}}})
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "text.format"
+
+
+def test_a_stored_response_cannot_be_read_back(hf, member_key, chat_model):
+    for method in ("get", "delete"):
+        answer = getattr(api(member_key), method)("/v1/responses/resp_123")
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "response_not_found"
+    assert api().get("/v1/responses/resp_123").status_code == 401
