@@ -12,17 +12,24 @@ allows nothing but the object); tools with Functionary v3.2's template, whose fo
 Qwen2.5's, llama.cpp lets free text come before a "required" call, and noise never reaches one); embeddings.
 """
 
+import asyncio
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Literal
 
 import openai
 import pydantic
 import pytest
+from agents import Agent, ModelSettings, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 from tests.llama.server import LlamaServer, template, tiny_model
 from tests.served import Console
+from tests.served_suites.test_ai_sdk_client import node_modules
 
 SETUP = """
 from providers.core import roles
@@ -85,6 +92,8 @@ def llama(emulator, tmp_path_factory):
             "tools": openai.OpenAI(base_url=tools.url + "/v1", api_key="none", max_retries=0, timeout=60),
             "vectors": openai.OpenAI(base_url=vectors.url + "/v1", api_key="none", max_retries=0, timeout=60),
             "url": console.url,
+            "chat_url": chat.url,
+            "tools_url": tools.url,
             "key": key,
         }
     finally:
@@ -240,3 +249,66 @@ def test_langchain_embeddings_find_the_same_nearest_text_as_the_server(llama):
     direct = [d.embedding for d in llama["vectors"].embeddings.create(model="tiny", input=documents).data]
     for got, want in zip(vectors, direct, strict=True):
         assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_the_agents_sdk_runs_a_forced_tool_then_ends(llama):
+    """The Agents SDK over /v1/responses: the first turn must call the tool (tool_choice required), the SDK then sets
+    it back to auto and the tiny model ends its answer at once."""
+    set_tracing_disabled(True)
+    called = []
+
+    @function_tool
+    def get_weather(city: Literal["Paris", "Tokyo", "Lima"]) -> str:
+        """The weather in a city."""
+        called.append(city)
+        return f"18 degrees in {city}"
+
+    client = openai.AsyncOpenAI(base_url=llama["url"] + "/v1", api_key=llama["key"], max_retries=0, timeout=60)
+    agent = Agent(
+        name="weather",
+        instructions="Answer with the weather.",
+        tools=[get_weather],
+        model=OpenAIResponsesModel(model="tiny-tools", openai_client=client),
+        model_settings=ModelSettings(tool_choice="required", temperature=0, max_tokens=200),
+    )
+    result = asyncio.run(Runner.run(agent, "Weather in Paris?"))
+    assert len(called) == 1 and called[0] in {"Paris", "Tokyo", "Lima"}
+    assert result.final_output == ""
+
+
+def test_the_vercel_ai_sdk_gets_what_llama_server_gives_it_directly(llama, tmp_path):
+    app = tmp_path / "app"  # the script beside a node_modules of its own, as in an app, resolving to the cache
+    app.mkdir()
+    (app / "node_modules").symlink_to(node_modules())
+    shutil.copy(Path(__file__).with_name("ai_sdk_llama.mjs"), app / "script.mjs")
+
+    def run(**env):
+        done = subprocess.run(
+            [shutil.which("node"), str(app / "script.mjs")],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    base = llama["url"] + "/v1"
+    through = run(CHAT_BASE=base, TOOLS_BASE=base, KEY=llama["key"], CHAT_MODEL="tiny-chat", TOOLS_MODEL="tiny-tools")
+    direct = run(
+        CHAT_BASE=llama["chat_url"] + "/v1",
+        TOOLS_BASE=llama["tools_url"] + "/v1",
+        KEY="none",
+        CHAT_MODEL="tiny",
+        TOOLS_MODEL="tiny",
+    )
+    assert through["generateText"]["text"] and through["generateText"]["finishReason"] == "length"
+    assert through["generateObject"]["city"] in {"Paris", "Tokyo", "Lima"}
+    assert len(through["tools"]["calls"]) == 1 and through["tools"]["steps"] == ["tool-calls", "stop"]
+    for run in (through, direct):  # how much of the prompt llama-server had cached differs from run to run
+        usage = run["generateText"].pop("usage")
+        run["generateText"]["tokens"] = usage["inputTokens"], usage["outputTokens"]
+    assert through["generateText"]["tokens"][1] == 6
+    for part in ("generateText", "streamText", "generateObject", "tools", "streamedTools"):
+        assert through[part] == direct[part], part
