@@ -113,8 +113,8 @@
     const legend = el("p", "heat-legend help");
     const bar = el("span", "heat-scale");
     bar.setAttribute("aria-hidden", "true");
-    legend.append(el("span", null, "−1"), bar, el("span", null, "1"), el("span", null, " " + strings.similarityHelp));
-    return [wrap, legend];
+    legend.append(el("span", null, "−1"), bar, el("span", null, "1"));
+    return [wrap, legend, el("p", "help heat-help", strings.similarityHelp)];
   }
 
   function ranking(vectors) {
