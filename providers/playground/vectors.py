@@ -129,6 +129,11 @@ class Final:
 
 
 def _save(final):
-    if not final.write_final():
-        log.error("playground run %s could not be saved; retrying in the background", final.run.pk)
-        lifecycle.retry_final(final)
+    """The whole result, else how the run ended (so it never stays running), else the background's retries."""
+    if final.write_final():
+        return
+    if final.write_seen():
+        log.error("playground run %s was saved without its results, which could not be written", final.run.pk)
+        return
+    log.error("playground run %s could not be saved; retrying in the background", final.run.pk)
+    lifecycle.retry_final(final)

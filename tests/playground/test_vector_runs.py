@@ -15,6 +15,7 @@ from providers.huggingface.errors import wording
 from providers.models import PlaygroundRun, RunStatus
 from tests.conftest import create_endpoint_model, create_model
 from tests.hf_emulator import fake_vector, overlap
+from tests.playground.test_run_final_write import refuse_updates
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +170,10 @@ def test_the_playground_offers_vector_models_and_compare_does_not(member_client,
     assert models == {"bge": "feature-extraction", "reranker": "text-ranking", "flan": "text2text-generation"}
     compared = [m["name"] for m in member_client.get(reverse("compare")).context["models_json"]]
     assert compared == ["flan"]
+
+
+def test_a_result_the_database_refuses_still_ends_the_run(member_client, tei):
+    refuse_updates("NEW.latency_ms IS NOT NULL")  # the results cannot be written; how the run ended can
+    assert events(post(member_client, tei, texts="a\nb"))[-1]["type"] == "done"
+    run = PlaygroundRun.objects.get()
+    assert run.status == RunStatus.OK and run.latency_ms is None
