@@ -78,10 +78,13 @@ def _rerank(target, inputs, deadline):
 def perform(run, model, started, detail=False):
     """Ask the upstream for the saved `run`, write its final state and return its events: start, then done or
     error. `detail`: the person may read the upstream's own words (an admin)."""
-    db.release_connection()  # the upstream's wait must not hold a database connection others need
+    # Learning the engine and the upstream's wait yield to the process's other requests (gevent): none of them may
+    # wait for this request's database connection meanwhile (a bounded PostgreSQL pool), as in Relay.start.
+    db.release_connection()
     error = None
     try:
         target = target_for(model)
+        db.release_connection()
         deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
         ask = _embed if run.mode == EMBEDDINGS else _rerank
         run.vectors = {**run.vectors, **ask(target, run.vectors, deadline)}

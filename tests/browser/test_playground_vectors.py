@@ -4,6 +4,7 @@ they were, in English and in Chinese; the heat map scrolls in its own box on a p
 for both run as written against this console."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from providers.api import keys
-from tests.conftest import create_endpoint_model, create_model, login, make_user
+from providers.models import PlaygroundRun, RunStatus
+from tests.conftest import create_endpoint_model, create_model, login, make_user, wait_for
 from tests.hf_emulator import overlap
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -114,6 +116,27 @@ def test_a_failed_run_says_what_happened_and_history_keeps_it_failed(page, hf, m
     expect(page.locator("#vectors-error .fix")).to_be_visible()
     assert page.locator("#vectors-error").inner_text() == shown
     expect(page.locator("#heatmap")).to_have_count(0)
+
+
+def test_a_slow_answer_says_what_it_waits_for_and_stop_ends_the_wait(page, hf, models):
+    tei, _ranker = models
+    make_user("mia", "Member")
+    hf.fault(r"/srv/bge/embed", "slow", seconds=4)
+    login(page, "mia")
+    page.goto("/playground/")
+    page.select_option("#id_model", str(tei.pk))
+    page.fill("#id_texts", "one\ntwo")
+    page.click("#run-vectors")
+    expect(page.locator("#vectors-waiting")).to_have_text(re.compile(r"^Waiting for bge to answer… \d s$"))
+    page.click("#stop-vectors")
+    expect(page.locator("#vectors-waiting")).to_be_hidden()
+    expect(page.locator("#vectors-error")).to_contain_text("Stopped.")
+    expect(page.locator("#run-vectors")).to_be_enabled()
+    # The server still ends the run: history shows it once it is saved, with its result.
+    assert wait_for(lambda: PlaygroundRun.objects.filter(status=RunStatus.OK).exists(), 20)
+    page.reload()
+    page.locator("#history .open-vector-run").click()
+    expect_heat_map(page, 2)
 
 
 def test_the_heat_map_scrolls_in_its_own_box_on_a_phone(browser, live_server, models):
