@@ -1,4 +1,5 @@
-"""The playground: run a prompt or a conversation on a configured model, history, compare."""
+"""The playground: run a prompt or a conversation on a configured model, embed texts or rerank documents, history,
+compare."""
 
 import logging
 import socket
