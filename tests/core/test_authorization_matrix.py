@@ -49,6 +49,7 @@ ACCESS = {
     "playground": (MEMBER, "GET"),
     "compare": (MEMBER, "GET"),
     "playground_run": (MEMBER, "POST"),
+    "playground_vectors": (MEMBER, "POST"),
     "run_detail": (MEMBER, "GET"),
     "run_delete": (MEMBER, "POST"),
     "run_stop": (MEMBER, "POST"),
