@@ -295,3 +295,13 @@ def wait_for(predicate, seconds):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def run_coroutine(coroutine):
+    """asyncio.run() in a thread of its own: Playwright's sync API, used by the browser tests of the same session,
+    leaves an event loop running in the main thread, where asyncio.run() refuses to start another."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
