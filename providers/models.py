@@ -136,6 +136,9 @@ class HFModel(SecretsMixin):
     enabled = models.BooleanField(default=True)
     # The provider token goes only to Hugging Face's own hosts; to any other URL only when an admin allows it here.
     send_provider_token = models.BooleanField(default=False)
+    # An endpoint's server takes images in chat (a vision model): set by an admin, since no engine says so for
+    # sure. Inference Providers models are read from the router's catalog instead.
+    accepts_images = models.BooleanField(default=False)
     # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
     engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
     served_model = models.CharField(max_length=300, blank=True, default="")

@@ -1010,11 +1010,18 @@ class _Handler(BaseHTTPRequestHandler):
         count = min(body.get("max_tokens") or 16, 200)
         pieces = self._tokens(count)
         created = int(time.time())
-        prompt_tokens = len(str(body.get("prompt") or "").split())
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
-        echo = str(body.get("prompt") or "") if body.get("echo") else ""
+        prompts = body.get("prompt") if isinstance(body.get("prompt"), list) else [body.get("prompt")]
+        prompt_tokens = sum(len(str(p or "").split()) for p in prompts)
+        echo = str(prompts[0] or "") if body.get("echo") else ""
 
-        choices_n = body.get("n") or 1
+        # vLLM answers a choice per prompt and per n, numbered prompt by prompt
+        choices_n = (body.get("n") or 1) * len(prompts)
+        completion_tokens = count * choices_n
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
 
         def chunk(text, finish, index=0, pieces_of=()):
             logprobs = features.completion_logprobs(pieces_of, body)

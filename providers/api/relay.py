@@ -35,7 +35,7 @@ def prepare(body, route, entry, target):
         _check_messages(body.get("messages"))
         _check_tools(body)
     else:
-        _check_prompt(body.get("prompt"))
+        _check_prompt(body.get("prompt"), adapters.adapter_for(target).capabilities(target))
     fmt.parameters(body, entry.task, target)  # the console's and the upstream's rules on the values it knows
     stream, include_usage = fmt.stream_options(body)
     try:
@@ -139,18 +139,32 @@ def _is_tool(tool):
     )
 
 
-def _check_prompt(prompt):
+def _check_prompt(prompt, capabilities):
     if isinstance(prompt, str) and prompt:
         return
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str) and prompt[0]:
-        return
-    raise fmt.BadRequest(_("prompt must be one non-empty string."), param="prompt")
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) and p for p in prompt):
+        if len(prompt) == 1 or capabilities.n:  # vLLM and SGLang answer a choice per prompt (and per n)
+            return
+        raise fmt.BadRequest(several_prompts(capabilities.label), param="prompt", code="unsupported_parameter")
+    raise fmt.BadRequest(_("prompt must be a non-empty string or a list of them."), param="prompt")
 
 
-def first_item(upstream):
-    """The first SSE bytes or End of a relayed stream, past the idle markers; HFError before any of it."""
+def several_prompts(label):
+    return _("%(engine)s takes one prompt per call; send a call for each prompt.") % {"engine": label}
+
+
+# How long a stream's answer waits for the upstream's first event before its headers go out with a keep-alive
+# comment: a failure within it still gets its own status (a 4xx, a 503 to retry); a slow first token no longer
+# holds back every byte (openai-python's read timeout counts the wait for the headers too).
+HOLD_SECONDS = 1.0
+
+
+def first_item(upstream, kinds=(bytes, relay.End)):
+    """The first item of a stream of `kinds` (its SSE bytes or End), or an idle marker once HOLD_SECONDS passed
+    without one; HFError before any of it."""
+    until = time.monotonic() + HOLD_SECONDS
     for item in upstream:
-        if isinstance(item, (bytes, relay.End)):
+        if isinstance(item, kinds) or time.monotonic() >= until:
             return item
     raise HFError("connection_lost")
 

@@ -138,14 +138,24 @@ def api_view(route, *methods):
                     headers={"Allow": allowed},
                 )
             try:
-                limits.take_request(caller)
+                counted = limits.take_request(caller)
             except limits.Limited as exc:
-                return _limited(exc)
-            return view(request, caller, record, generation, *args, **kwargs)
+                response = _limited(exc)
+                if exc.code != "too_many_streams":
+                    _set_headers(response, limits.refused_headers(caller, exc.retry_after))
+                return response
+            response = view(request, caller, record, generation, *args, **kwargs)
+            _set_headers(response, counted)
+            return response
 
         return wrapper
 
     return decorate
+
+
+def _set_headers(response, headers):
+    for name, value in headers.items():
+        response[name] = value
 
 
 def _limited(exc):
@@ -162,7 +172,9 @@ def _limited(exc):
 
 @api_view("models", "GET")
 def models(request, caller, record, generation):
-    data = [fmt.model_object(entry) for entry in catalog.entries(generation)]
+    listed = catalog.entries(generation)
+    items = catalog.router_items(listed, cached_only=False)
+    data = [fmt.model_object(entry, catalog.features(entry, items)) for entry in listed]
     record.finish(time.perf_counter())
     return RecordedResponse({"object": "list", "data": data}, record)
 
@@ -183,9 +195,13 @@ def _model_not_found(name, record):
 def model(request, caller, record, generation, model_id):
     """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
     text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
-    entry = catalog.find(model_id, generation)
-    # Its API id or display name, as the other routes accept; not the placeholders that stand for the only model.
-    if entry is None or model_id not in (entry.api_id, entry.display_name):
+    try:
+        entry = catalog.find(model_id, generation)
+    except catalog.Ambiguous as exc:
+        return _ambiguous(model_id, exc, record)
+    # Its API id, display name or repo id, as the other routes accept; not the placeholders that stand for the
+    # only model.
+    if entry is None or (model_id in catalog.PLACEHOLDER_NAMES and model_id not in (entry.api_id, entry.display_name)):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
@@ -195,8 +211,22 @@ def model(request, caller, record, generation, model_id):
             return _bad_request(_not_generative(entry), record)
         return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
+    features = catalog.features(entry, catalog.router_items([entry], cached_only=False))
     record.finish(time.perf_counter())
-    return RecordedResponse(fmt.model_object(entry), record)
+    return RecordedResponse(fmt.model_object(entry, features), record)
+
+
+def _ambiguous(name, exc, record):
+    return error(
+        400,
+        _("%(model)s names more than one model here; send one of their ids: %(ids)s.")
+        % {"model": name, "ids": ", ".join(exc.ids)},
+        "invalid_request_error",
+        "model_ambiguous",
+        record,
+        param="model",
+        headers={"x-should-retry": "false"},
+    )
 
 
 @api_view("chat", "POST")
@@ -232,7 +262,10 @@ def _generate(request, caller, record, generation, route, entry=None):
             body["prompt"] = prompt
         else:
             name = body.get("model")
-            entry = catalog.find(name, generation)
+            try:
+                entry = catalog.find(name, generation)
+            except catalog.Ambiguous as exc:
+                return _ambiguous(name, exc, record)
             if entry is None:
                 return _model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
@@ -296,7 +329,7 @@ def _generate(request, caller, record, generation, route, entry=None):
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
         upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
-        first = _first(upstream)
+        first = relay.first_item(upstream, (str, adapters.Finish)) if stream else _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)
         answer.details = details
         if not stream:
