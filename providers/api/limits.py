@@ -38,6 +38,11 @@ def refused_headers(caller, retry_after):
     return headers(min(limits), 0, retry_after) if limits else {}
 
 
+def set_headers(response, headers):
+    for name, value in headers.items():
+        response[name] = value
+
+
 def headers(limit, left, reset):
     return {
         "x-ratelimit-limit-requests": str(limit),

@@ -40,6 +40,15 @@ class BadRequest(Exception):
         super().__init__(self.message)
 
 
+def ambiguous(name, ids):
+    return BadRequest(
+        _("%(model)s names more than one model here; send one of their ids: %(ids)s.")
+        % {"model": name, "ids": ", ".join(ids)},
+        param="model",
+        code="model_ambiguous",
+    )
+
+
 def parse_body(raw):
     if len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # Django refuses first; kept for a body read otherwise
         raise BadRequest(_("The request body is too large."))

@@ -37,10 +37,7 @@ def _entry_for(body, task, generation, record):
     try:
         entry = catalog.find(name, generation) if isinstance(name, str) else None
     except catalog.Ambiguous as exc:
-        message = _("%(model)s names more than one model here; send one of their ids: %(ids)s.")
-        raise fmt.BadRequest(
-            message % {"model": name, "ids": ", ".join(exc.ids)}, param="model", code="model_ambiguous"
-        ) from None
+        raise fmt.ambiguous(name, exc.ids) from None
     if entry is None:
         return None, _model_not_found(name if isinstance(name, str) else "", record)
     record.entry = entry

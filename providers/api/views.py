@@ -142,20 +142,15 @@ def api_view(route, *methods):
             except limits.Limited as exc:
                 response = _limited(exc)
                 if exc.code != "too_many_streams":
-                    _set_headers(response, limits.refused_headers(caller, exc.retry_after))
+                    limits.set_headers(response, limits.refused_headers(caller, exc.retry_after))
                 return response
             response = view(request, caller, record, generation, *args, **kwargs)
-            _set_headers(response, counted)
+            limits.set_headers(response, counted)
             return response
 
         return wrapper
 
     return decorate
-
-
-def _set_headers(response, headers):
-    for name, value in headers.items():
-        response[name] = value
 
 
 def _limited(exc):
@@ -198,7 +193,7 @@ def model(request, caller, record, generation, model_id):
     try:
         entry = catalog.find(model_id, generation)
     except catalog.Ambiguous as exc:
-        return _ambiguous(model_id, exc, record)
+        return _bad_request(fmt.ambiguous(model_id, exc.ids), record)
     # Its API id, display name or repo id, as the other routes accept; not the placeholders that stand for the
     # only model.
     if entry is None or (model_id in catalog.PLACEHOLDER_NAMES and model_id not in (entry.api_id, entry.display_name)):
@@ -214,19 +209,6 @@ def model(request, caller, record, generation, model_id):
     features = catalog.features(entry, catalog.router_items([entry], cached_only=False))
     record.finish(time.perf_counter())
     return RecordedResponse(fmt.model_object(entry, features), record)
-
-
-def _ambiguous(name, exc, record):
-    return error(
-        400,
-        _("%(model)s names more than one model here; send one of their ids: %(ids)s.")
-        % {"model": name, "ids": ", ".join(exc.ids)},
-        "invalid_request_error",
-        "model_ambiguous",
-        record,
-        param="model",
-        headers={"x-should-retry": "false"},
-    )
 
 
 @api_view("chat", "POST")
@@ -265,7 +247,7 @@ def _generate(request, caller, record, generation, route, entry=None):
             try:
                 entry = catalog.find(name, generation)
             except catalog.Ambiguous as exc:
-                return _ambiguous(name, exc, record)
+                raise fmt.ambiguous(name, exc.ids) from None
             if entry is None:
                 return _model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
