@@ -152,8 +152,10 @@ class Emulator:
         tgi=True,
         model_id="bigscience/bloom-560m",
         old_tools=False,
+        vision=False,
     ):
         self.endpoints[name] = {
+            "vision": vision,  # a VLM: image_url parts are read
             "old_tools": old_tools,  # TGI < 3.2: tool-call arguments as an object, id the integer 0
             "state": state,
             "token": token,
@@ -175,6 +177,7 @@ class Emulator:
         n_ctx=None,
         tools=True,
         batch=None,
+        vision=False,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
 
@@ -192,6 +195,7 @@ class Emulator:
             "n_ctx": n_ctx,
             "tools": tools,
             "batch": batch,
+            "vision": vision,  # a multimodal model: image_url parts are read, else refused as vLLM refuses them
         }
         return f"{self.base}/srv/{name}"
 
@@ -488,7 +492,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if not self._gate(model, who):
                 return
-            return self._chat(body, sse_space=True, done=True, model_name=name)
+            vision = "image" in model.get("_modalities", ())
+            return self._chat(body, sse_space=True, done=True, model_name=name, vision=vision)
         match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
         if match:
             model = self.emu.models.get(match.group(1))
@@ -619,6 +624,7 @@ class _Handler(BaseHTTPRequestHandler):
                 model_name=endpoint["model_id"],
                 tgi=True,
                 old_tgi=endpoint.get("old_tools", False),
+                vision=endpoint.get("vision", False),
             )
         return self._send(404, b"", None)
 
@@ -732,7 +738,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._end_stream()
 
-    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False):
+    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, vision=False):
         """Chat as the router, vLLM, SGLang and llama.cpp answer it, or (tgi) as TGI's Messages API does, with
         tools, response_format, logprobs and n as each dialect has them (hf_emulator_features)."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -745,7 +751,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort()
         try:
             call = features.tool_call(body, tgi)
-            fixed = features.after_tool(body) or features.structured_text(body, tgi)
+            fixed = (
+                features.after_tool(body)
+                or features.structured_text(body, tgi)
+                or features.seen_images(body, vision, tgi)
+            )
         except features.Refusal as refusal:
             return self._send(refusal.status, refusal.body, refusal.content_type)
         temperature = body.get("temperature")
@@ -993,7 +1003,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions":
             if body.get("tools") and not server.get("tools", True):
                 return self._no_tools(server, body)
-            return self._chat(body, sse_space=True, done=True, model_name=model_id)
+            return self._chat(body, sse_space=True, done=True, model_name=model_id, vision=server.get("vision", False))
         return self._completions(body, model_id)
 
     def _no_tools(self, server, body):

@@ -151,6 +151,12 @@ def _text(content):
     if isinstance(content, list):  # content parts: only text is understood
         texts = []
         for part in content:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                raise BadRequest(
+                    _("This model's server takes text only on this route; image_url parts cannot be carried."),
+                    param="messages",
+                    code="image_input_unsupported",
+                )
             if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 return None
             texts.append(part["text"])
