@@ -279,6 +279,7 @@ class PlaygroundRun(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     generated_tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokens_counted = models.BooleanField(default=False)  # the server reported none: the console counted them
     tokens_per_second = models.FloatField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True, default="")
     compare_group = models.UUIDField(null=True, blank=True, db_index=True)

@@ -128,6 +128,7 @@ class Emulator:
             self.provider_details = {}  # repo id -> {provider: catalog fields (context_length, pricing, ...)}
             self.control = {}  # (namespace, name) -> Inference Endpoints API record; data plane in self.endpoints
             self.boot_seconds = 0.3  # how long a resumed or woken endpoint stays initializing
+            self.no_tokenizer = set()  # repo ids whose tokenizer.json is missing (404 EntryNotFound)
 
     def add_token(self, token, **kwargs):
         self.tokens[token] = whoami_body(**kwargs)
@@ -408,6 +409,12 @@ class _Handler(BaseHTTPRequestHandler):
         token = self._token()
         if self._hub_extra(method, path, token):
             return
+        match = re.match(r"^/(.+?/.+?)/resolve/[^/]+/tokenizer\.json$", path)
+        if match and method == "GET":
+            if match.group(1) in self.emu.no_tokenizer:
+                message = "Entry not found"
+                return self._error(404, message, headers={"X-Error-Code": "EntryNotFound", "X-Error-Message": message})
+            return self._send(200, features.tokenizer_json(WORDS + ["Once", "Hello", "there"]))
         if path == "/api/whoami-v2":
             body = self.emu.tokens.get(token)
             if body is None:

@@ -203,3 +203,23 @@ def seen_images(body, vision, tgi):
         raise Refusal(400, {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}})
     kinds = sorted({"data" if url.startswith("data:") else "url" for url in urls})
     return f"I see {len(urls)} image(s) ({', '.join(kinds)})."
+
+
+_TOKENIZER = []
+
+
+def tokenizer_json(words):
+    """A small real tokenizer.json (the `tokenizers` format): one token per word of the emulator's vocabulary, an
+    unknown token for any other word, and a <s> the model's template puts before a prompt (hf-protocol.md §18.3)."""
+    if not _TOKENIZER:
+        from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+        vocab = {"[UNK]": 0, "<s>": 1}
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+        tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tokenizer.add_special_tokens(["<s>"])
+        tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+        _TOKENIZER.append(tokenizer.to_str().encode())
+    return _TOKENIZER[0]

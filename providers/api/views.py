@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import accounting, catalog, keys, limits, relay
+from providers.api import accounting, catalog, keys, limits, relay, usage
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
 from providers.core import freshness, shutdown
@@ -313,7 +313,7 @@ def _generate(request, caller, record, generation, route, entry=None):
         upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
         first = relay.first_item(upstream, (str, adapters.Finish)) if stream else _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)
-        answer.details = details
+        answer.details, answer.target, answer.prompt_text = details, target, inputs.get("prompt")
         if not stream:
             return answer.whole()
         return EventStreamResponse(answer, slot)  # from here on its close() releases the slot
@@ -352,6 +352,7 @@ def _relay(caller, record, entry, target, route, body, deadline):
         except BaseException:
             accounting.untrack(record)
             raise
+        usage.fill_relayed(target, route, sent, whole, counts)
         record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
         record.finish(time.perf_counter())
         return RecordedResponse(whole, record)
@@ -418,6 +419,7 @@ class Answer:
         self.upstream, self.first, self.include_usage = upstream, first, include_usage
         self.id = fmt.new_id(route)
         self.details = False  # TGI form only: whether the caller asked for the details object
+        self.target = self.prompt_text = None  # for the counts the upstream did not report
         self.parts = []
         self.finish = None
         self.token_chunk = fmt.TokenChunks(route, self.id, entry.api_id, include_usage)
@@ -436,6 +438,8 @@ class Answer:
         # The upstream's counts, kept only when they are counts (a string or an object would break the sums).
         completion = fmt.count(finish.generated_tokens) if finish else None
         prompt = fmt.count(getattr(finish, "prompt_tokens", None)) if finish else None
+        if (prompt is None or completion is None) and self.target is not None:
+            prompt, completion, _counted = usage.fill(self.target, self.prompt_text, [self._text()], prompt, completion)
         self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
         return prompt, completion
 

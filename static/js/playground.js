@@ -56,6 +56,7 @@
       const div = el("div");
       const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
+      if (f[0] === "tokens" && figures.tokens_counted && !missing) dd.append(el("small", "counted", " · " + strings.counted));
       div.append(el("dt", null, strings[f[0]]), dd);
       dl.appendChild(div);
     });

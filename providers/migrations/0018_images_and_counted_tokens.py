@@ -1,4 +1,5 @@
-"""An endpoint model may be marked as taking images in chat (image_url content parts)."""
+"""An endpoint model may be marked as taking images in chat (image_url content parts); a playground run notes
+that its token count is the console's own (the server reported none)."""
 
 from django.db import migrations, models
 
@@ -13,6 +14,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='hfmodel',
             name='accepts_images',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='playgroundrun',
+            name='tokens_counted',
             field=models.BooleanField(default=False),
         ),
     ]
