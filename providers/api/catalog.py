@@ -135,9 +135,10 @@ def features(entry, router_items=None):
     facts = None
     if target.endpoint_type == EndpointType.INFERENCE_PROVIDERS and router_items is not None:
         facts = hf_catalog.served_facts(entry.repo_id, router_items.get(entry.repo_id.partition(":")[0]))
+    said = [p["tools"] for p in facts["providers"] if p["tools"] is not None] if facts else []
     found = {
         "streaming": capabilities.streaming,
-        "tools": capabilities.tools and (facts["tools"] if facts else True),
+        "tools": capabilities.tools and (any(said) if said else True),  # what the live providers say, if any
         "structured_output": capabilities.structured_output,
         "images": accepts_images(entry, router_items),
     }
