@@ -11,21 +11,22 @@ def fill(target, prompt_text, answer_texts, prompt_tokens, completion_tokens):
     """(prompt tokens, completion tokens, whether the console counted any of them). `prompt_text`: the prompt
     as the server tokenizes it (a text prompt), or None when the console cannot know it (a chat template)."""
     counted = False
-    if completion_tokens is None and answer_texts is not None:
-        found = [tokens.count(target, text, wait=WAIT_SECONDS) for text in answer_texts]
-        if found and None not in found:
-            completion_tokens, counted = sum(found), True
+    wanted = (completion_tokens is None and answer_texts) or (prompt_tokens is None and prompt_text is not None)
+    tokenizer = tokens.tokenizer(target, WAIT_SECONDS) if wanted else None
+    if tokenizer is None:
+        return prompt_tokens, completion_tokens, counted
+    if completion_tokens is None and answer_texts:
+        completion_tokens = sum(len(tokenizer.encode(text, add_special_tokens=False).ids) for text in answer_texts)
+        counted = True
     if prompt_tokens is None and prompt_text is not None:
-        found = tokens.count(target, prompt_text, prompt=True, wait=WAIT_SECONDS)
-        if found is not None:
-            prompt_tokens, counted = found, True
+        prompt_tokens, counted = len(tokenizer.encode(prompt_text).ids), True
     return prompt_tokens, completion_tokens, counted
 
 
 def fill_relayed(target, route, sent, whole, counts):
     """A relayed whole answer without usage (hf-inference's chat route, some providers) gets the console's
     counts: the answer's texts, and the prompt when it is text (/v1/completions). `counts`: what it read."""
-    if counts.prompt_tokens is not None and counts.completion_tokens is not None:
+    if (counts.prompt_tokens is not None and counts.completion_tokens is not None) or not tokens.repo_of(target):
         return
     choices = whole.get("choices") or []
     texts = [
