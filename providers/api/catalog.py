@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers.core import freshness
+from providers.core import freshness, served_facts
 from providers.core.targets import target_for
 from providers.huggingface import adapters, engines, transport
 from providers.huggingface import catalog as hf_catalog
@@ -148,15 +148,8 @@ def features(entry, router_items=None):
 
 
 def accepts_images(entry, router_items):
-    """Whether image_url parts may go to this model: the router's catalog says for Inference Providers (None: not
-    read, so not known), an admin's mark for an endpoint; the hosted pipelines take none."""
-    target = entry.target
-    if target is None or not adapters.adapter_for(target).capabilities(target).image_input:
-        return False
-    if target.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
-        item = (router_items or {}).get(entry.repo_id.partition(":")[0])
-        return bool(item and item.get("vision"))
-    return entry.accepts_images
+    """Whether image_url parts may go to this model (served_facts.takes_images)."""
+    return served_facts.takes_images(entry.target, entry.repo_id, entry.accepts_images, router_items)
 
 
 def router_items(entry_list, cached_only=True):

@@ -483,6 +483,8 @@ def run_title(run):
     if run.prompt and run.mode != "chat":
         return run.prompt
     first = next((m["content"] for m in run.messages if m.get("role") == "user"), "")
+    if isinstance(first, list):  # a message with an image: its text
+        first = " ".join(p.get("text", "") for p in first if isinstance(p, dict) and p.get("type") == "text").strip()
     return first or run.prompt
 
 
