@@ -594,7 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "model_id": endpoint["model_id"],
                     "model_sha": "e985a63c",
-                    "model_pipeline_tag": endpoint["pipeline"],
+                    "model_pipeline_tag": "image-text-to-text" if endpoint.get("vision") else endpoint["pipeline"],
                     "max_concurrent_requests": 128,
                     "max_best_of": 2,
                     "max_stop_sequences": 4,
@@ -994,6 +994,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/props" and engine == "llamacpp":
             settings = {"n_ctx": server.get("n_ctx") or 4096, "params": {"temperature": 0.8, "top_p": 0.95}}
             body = {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id}
+            body["modalities"] = {"vision": bool(server.get("vision")), "audio": False}  # vision: --mmproj
             return self._send(200, {**body, "default_generation_settings": settings, "total_slots": 1})
         if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
             return self._send(404, {"detail": "Not Found"})

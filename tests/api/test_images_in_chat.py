@@ -120,3 +120,32 @@ def test_models_say_which_take_images(hf, member_key, models):
     listed = Client(HTTP_AUTHORIZATION=f"Bearer {member_key}").get("/v1/models").json()["data"]
     images = {m["id"]: m["capabilities"]["images"] for m in listed}
     assert images == {"vision": True, "text-only": False, "tgi-vlm": True, "tgi-text-chat": False, "vllm-vlm": True}
+
+
+@pytest.mark.parametrize("kind", ["llamacpp", "tgi"])
+def test_a_server_that_says_it_reads_images_marks_its_model(hf, admin_client, provider_token, kind):
+    from django.urls import reverse
+
+    from providers.models import HFModel
+
+    if kind == "llamacpp":
+        hf.add_engine("lcpp", "llamacpp", vision=True)  # llama-server --mmproj: /props modalities.vision
+        model = create_endpoint_model(hf.base, display_name="lcpp", task=Task.CHAT, path="/srv/lcpp")
+    else:
+        hf.add_endpoint("vlm", vision=True)  # TGI /info: model_pipeline_tag image-text-to-text
+        model = create_endpoint_model(hf.base, display_name="tgi vlm", task=Task.CHAT, path="/ep/vlm")
+    assert not model.accepts_images
+    result = admin_client.post(reverse("model_test", args=[model.pk])).json()
+    assert result["ok"] is True, result
+    assert HFModel.objects.get(pk=model.pk).accepts_images is True
+
+
+def test_a_text_only_llamacpp_server_leaves_the_mark_off(hf, admin_client, provider_token):
+    from django.urls import reverse
+
+    from providers.models import HFModel
+
+    hf.add_engine("lcpp", "llamacpp")
+    model = create_endpoint_model(hf.base, display_name="lcpp", task=Task.CHAT, path="/srv/lcpp")
+    assert admin_client.post(reverse("model_test", args=[model.pk])).json()["ok"] is True
+    assert HFModel.objects.get(pk=model.pk).accepts_images is False
