@@ -140,7 +140,7 @@ def features(entry, router_items=None):
         "streaming": capabilities.streaming,
         "tools": capabilities.tools and (any(said) if said else True),  # what the live providers say, if any
         "structured_output": capabilities.structured_output,
-        "images": accepts_images(entry, router_items),
+        "images": bool(accepts_images(entry, router_items)),
     }
     if facts and facts["min_context"]:
         found["context_length"] = facts["min_context"]  # the least a call may land on, whichever provider serves it
@@ -148,7 +148,7 @@ def features(entry, router_items=None):
 
 
 def accepts_images(entry, router_items):
-    """Whether image_url parts may go to this model (served_facts.takes_images)."""
+    """Whether image_url parts may go to this model (served_facts.takes_images: None when not known)."""
     return served_facts.takes_images(entry.target, entry.repo_id, entry.accepts_images, router_items)
 
 

@@ -71,8 +71,8 @@ def _bad(message, param="messages"):
 
 def images_checked(images, entry):
     """Refuse images for a model that takes none, naming the first image_url part (the router's catalog is read
-    only when a call carries an image)."""
-    if not catalog.accepts_images(entry, catalog.router_items([entry], cached_only=False)):
+    only when a call carries an image; when it cannot be read, the provider answers for itself)."""
+    if catalog.accepts_images(entry, catalog.router_items([entry], cached_only=False)) is False:
         raise fmt.BadRequest(
             _("%(model)s does not take images (image_url parts); send text only, or call a vision model.")
             % {"model": entry.api_id},

@@ -26,12 +26,15 @@ def facts_for(model, cached_only=False):
 
 def takes_images(target, repo_id, marked, router_items):
     """Whether image_url parts may go to a model: its upstream must carry them, and the router's catalog says so
-    for Inference Providers (`router_items`: the catalog as read, None or {} when not), an admin's mark
-    (`marked`) for an endpoint; the hosted pipelines take none."""
+    for Inference Providers (`router_items`: the catalog as read; None when it could not be read, so not known:
+    the provider then answers for itself), an admin's mark (`marked`) for an endpoint; the hosted pipelines take
+    none."""
     if target is None or not adapter_for(target).capabilities(target).image_input:
         return False
     if target.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
-        item = (router_items or {}).get(repo_id.partition(":")[0])
+        if not router_items:
+            return None
+        item = router_items.get(repo_id.partition(":")[0])
         return bool(item and item.get("vision"))
     return marked
 
@@ -40,7 +43,7 @@ def images_for(models):
     """{model pk: whether it takes images} from the router's catalog as cached (a page never waits for it)."""
     providers = any(m.endpoint_type == EndpointType.INFERENCE_PROVIDERS for m in models)
     items = catalog.router_items(None, None, cached_only=True) if providers else {}
-    return {m.pk: takes_images(bare_target(m), m.repo_id, m.accepts_images, items) for m in models}
+    return {m.pk: bool(takes_images(bare_target(m), m.repo_id, m.accepts_images, items)) for m in models}
 
 
 def summaries(models):

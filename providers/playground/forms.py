@@ -74,8 +74,9 @@ class PlaygroundForm(forms.Form):
         image = data.get("image")
         if image and not model.is_chat:
             self.add_error("image", _("Images go with chat models only."))
-        elif (image or any(not isinstance(m["content"], str) for m in data.get("messages") or [])) and not (
+        elif (image or any(not isinstance(m["content"], str) for m in data.get("messages") or [])) and (
             served_facts.takes_images(bare_target(model), model.repo_id, model.accepts_images, _router_items(model))
+            is False
         ):
             self.add_error(
                 "image", _("This model does not read images. Remove the image, or pick a model marked “images”.")

@@ -149,3 +149,11 @@ def test_a_text_only_llamacpp_server_leaves_the_mark_off(hf, admin_client, provi
     model = create_endpoint_model(hf.base, display_name="lcpp", task=Task.CHAT, path="/srv/lcpp")
     assert admin_client.post(reverse("model_test", args=[model.pk])).json()["ok"] is True
     assert HFModel.objects.get(pk=model.pk).accepts_images is False
+
+
+def test_when_the_routers_catalog_cannot_be_read_the_provider_answers_for_itself(hf, member_key, models):
+    hf.fault(r"^/router/v1/models$", "status", times=5, status=500, body={"error": "down"})
+    response = post(member_key, {"model": "vision", "messages": ask("https://example.com/cat.png")})
+    assert response.status_code == 200, response.content  # not refused as "takes no images": not known
+    refused = post(member_key, {"model": "text-only", "messages": ask("https://example.com/cat.png")})
+    assert refused.status_code == 400  # the provider's own refusal, relayed
