@@ -3,6 +3,7 @@ repo id, images to a vision model, the console's own token counts, capabilities 
 x-ratelimit-* headers, CORS, and a slow first token that no longer trips a short read timeout."""
 
 import base64
+import json
 
 import openai
 import pytest
@@ -26,6 +27,10 @@ HFModel.objects.create(display_name="vision", endpoint_type="inference_providers
                        repo_id="Qwen/Qwen2.5-VL-7B-Instruct")
 HFModel.objects.create(display_name="pipe", endpoint_type="hosted_api", task="text-generation",
                        repo_id="acme/pipe-gpt")
+HFModel.objects.create(display_name="vllm", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{base}/srv/vllm")
+HFModel.objects.create(display_name="tgi", endpoint_type="inference_endpoint", task="text-generation",
+                       endpoint_url="{base}/ep/tgi")
 """
 
 
@@ -64,6 +69,7 @@ def upstream(served, hf):
         modalities=["text", "image"],
     )
     hf.add_model("acme/pipe-gpt", pipeline_tag="text-generation", backend="transformers")
+    hf.add_engine("vllm", "vllm")
     # The router's catalog, as the console reads (and caches) it for /v1/models and images
     hf.provider_details["Qwen/Qwen2.5-VL-7B-Instruct"] = {"together": {"supports_tools": False}}
     return hf
@@ -148,3 +154,22 @@ def test_a_slow_first_token_does_not_trip_a_short_read_timeout(served, upstream)
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert len(text.split()) == 3
+
+
+def test_openai_sends_several_prompts_and_n_where_the_server_batches_them(served, upstream):
+    answer = client(served).completions.create(model="vllm", prompt=["Once", "Twice"], n=2, max_tokens=2)
+    assert sorted(c.index for c in answer.choices) == [0, 1, 2, 3]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(served).completions.create(model="tgi", prompt=["Once", "Twice"], max_tokens=2)
+    assert refused.value.body["param"] == "prompt"
+    with pytest.raises(openai.BadRequestError) as refused:
+        client(served).completions.create(model="tgi", prompt="Once", n=2, max_tokens=2)
+    assert refused.value.body["param"] == "n"
+
+
+def test_openai_top_p_zero_is_greedy_decoding(served, upstream):
+    answer = client(served).completions.create(model="tgi", prompt="Once", top_p=0, max_tokens=2)
+    assert answer.choices[0].text
+    sent = [r for r in upstream.requests if r["path"] == "/ep/tgi"][-1]
+    parameters = json.loads(sent["body"])["parameters"]
+    assert "top_p" not in parameters and parameters["do_sample"] is False
