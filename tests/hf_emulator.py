@@ -128,6 +128,7 @@ class Emulator:
             self.provider_details = {}  # repo id -> {provider: catalog fields (context_length, pricing, ...)}
             self.control = {}  # (namespace, name) -> Inference Endpoints API record; data plane in self.endpoints
             self.boot_seconds = 0.3  # how long a resumed or woken endpoint stays initializing
+            self.no_tokenizer = set()  # repo ids whose tokenizer.json is missing (404 EntryNotFound)
 
     def add_token(self, token, **kwargs):
         self.tokens[token] = whoami_body(**kwargs)
@@ -152,8 +153,10 @@ class Emulator:
         tgi=True,
         model_id="bigscience/bloom-560m",
         old_tools=False,
+        vision=False,
     ):
         self.endpoints[name] = {
+            "vision": vision,  # a VLM: image_url parts are read
             "old_tools": old_tools,  # TGI < 3.2: tool-call arguments as an object, id the integer 0
             "state": state,
             "token": token,
@@ -176,6 +179,7 @@ class Emulator:
         tools=True,
         batch=None,
         reasoning=None,
+        vision=False,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
 
@@ -196,6 +200,7 @@ class Emulator:
             "tools": tools,
             "batch": batch,
             "reasoning": reasoning,
+            "vision": vision,  # a multimodal model: image_url parts are read, else refused as vLLM refuses them
         }
         return f"{self.base}/srv/{name}"
 
@@ -408,6 +413,12 @@ class _Handler(BaseHTTPRequestHandler):
         token = self._token()
         if self._hub_extra(method, path, token):
             return
+        match = re.match(r"^/(.+?/.+?)/resolve/[^/]+/tokenizer\.json$", path)
+        if match and method == "GET":
+            if match.group(1) in self.emu.no_tokenizer:
+                message = "Entry not found"
+                return self._error(404, message, headers={"X-Error-Code": "EntryNotFound", "X-Error-Message": message})
+            return self._send(200, features.tokenizer_json(WORDS + ["Once", "Hello", "there"]))
         if path == "/api/whoami-v2":
             body = self.emu.tokens.get(token)
             if body is None:
@@ -492,7 +503,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if not self._gate(model, who):
                 return
-            return self._chat(body, sse_space=True, done=True, model_name=name)
+            vision = "image" in model.get("_modalities", ())
+            return self._chat(body, sse_space=True, done=True, model_name=name, vision=vision)
         match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
         if match:
             model = self.emu.models.get(match.group(1))
@@ -586,7 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "model_id": endpoint["model_id"],
                     "model_sha": "e985a63c",
-                    "model_pipeline_tag": endpoint["pipeline"],
+                    "model_pipeline_tag": "image-text-to-text" if endpoint.get("vision") else endpoint["pipeline"],
                     "max_concurrent_requests": 128,
                     "max_best_of": 2,
                     "max_stop_sequences": 4,
@@ -623,6 +635,7 @@ class _Handler(BaseHTTPRequestHandler):
                 model_name=endpoint["model_id"],
                 tgi=True,
                 old_tgi=endpoint.get("old_tools", False),
+                vision=endpoint.get("vision", False),
             )
         return self._send(404, b"", None)
 
@@ -736,7 +749,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._end_stream()
 
-    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, reasoning=None):
+    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, reasoning=None, vision=False):
         """Chat as the router, vLLM, SGLang and llama.cpp answer it, or (tgi) as TGI's Messages API does, with
         tools, response_format, logprobs and n as each dialect has them (hf_emulator_features)."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -749,7 +762,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort()
         try:
             call = features.tool_call(body, tgi)
-            fixed = features.after_tool(body) or features.structured_text(body, tgi)
+            fixed = (
+                features.after_tool(body)
+                or features.structured_text(body, tgi)
+                or features.seen_images(body, vision, tgi)
+            )
         except features.Refusal as refusal:
             return self._send(refusal.status, refusal.body, refusal.content_type)
         temperature = body.get("temperature")
@@ -986,6 +1003,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/props" and engine == "llamacpp":
             settings = {"n_ctx": server.get("n_ctx") or 4096, "params": {"temperature": 0.8, "top_p": 0.95}}
             body = {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id}
+            body["modalities"] = {"vision": bool(server.get("vision")), "audio": False}  # vision: --mmproj
             return self._send(200, {**body, "default_generation_settings": settings, "total_slots": 1})
         if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
             return self._send(404, {"detail": "Not Found"})
@@ -1002,7 +1020,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions":
             if body.get("tools") and not server.get("tools", True):
                 return self._no_tools(server, body)
-            return self._chat(body, sse_space=True, done=True, model_name=model_id, reasoning=server.get("reasoning"))
+            return self._chat(
+                body,
+                sse_space=True,
+                done=True,
+                model_name=model_id,
+                reasoning=server.get("reasoning"),
+                vision=server.get("vision", False),
+            )
         return self._completions(body, model_id)
 
     def _no_tools(self, server, body):
@@ -1019,11 +1044,18 @@ class _Handler(BaseHTTPRequestHandler):
         count = min(body.get("max_tokens") or 16, 200)
         pieces = self._tokens(count)
         created = int(time.time())
-        prompt_tokens = len(str(body.get("prompt") or "").split())
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
-        echo = str(body.get("prompt") or "") if body.get("echo") else ""
+        prompts = body.get("prompt") if isinstance(body.get("prompt"), list) else [body.get("prompt")]
+        prompt_tokens = sum(len(str(p or "").split()) for p in prompts)
+        echo = str(prompts[0] or "") if body.get("echo") else ""
 
-        choices_n = body.get("n") or 1
+        # vLLM answers a choice per prompt and per n, numbered prompt by prompt
+        choices_n = (body.get("n") or 1) * len(prompts)
+        completion_tokens = count * choices_n
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
 
         def chunk(text, finish, index=0, pieces_of=()):
             logprobs = features.completion_logprobs(pieces_of, body)

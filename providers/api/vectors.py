@@ -34,7 +34,10 @@ def _refuse_unknown(body, known):
 def _entry_for(body, task, generation, record):
     """The model's entry when it is configured for `task`; else (None, the refusal)."""
     name = body.get("model")
-    entry = catalog.find(name, generation) if isinstance(name, str) else None
+    try:
+        entry = catalog.find(name, generation) if isinstance(name, str) else None
+    except catalog.Ambiguous as exc:
+        raise fmt.ambiguous(name, exc.ids) from None
     if entry is None:
         return None, _model_not_found(name if isinstance(name, str) else "", record)
     record.entry = entry

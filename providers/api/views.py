@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import accounting, catalog, keys, limits, relay
+from providers.api import accounting, catalog, keys, limits, relay, usage
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
 from providers.core import freshness, shutdown
@@ -138,10 +138,15 @@ def api_view(route, *methods):
                     headers={"Allow": allowed},
                 )
             try:
-                limits.take_request(caller)
+                counted = limits.take_request(caller)
             except limits.Limited as exc:
-                return _limited(exc)
-            return view(request, caller, record, generation, *args, **kwargs)
+                response = _limited(exc)
+                if exc.code != "too_many_streams":
+                    limits.set_headers(response, limits.refused_headers(caller, exc.retry_after))
+                return response
+            response = view(request, caller, record, generation, *args, **kwargs)
+            limits.set_headers(response, counted)
+            return response
 
         return wrapper
 
@@ -162,7 +167,9 @@ def _limited(exc):
 
 @api_view("models", "GET")
 def models(request, caller, record, generation):
-    data = [fmt.model_object(entry) for entry in catalog.entries(generation)]
+    listed = catalog.entries(generation)
+    items = catalog.router_items(listed, cached_only=False)
+    data = [fmt.model_object(entry, catalog.features(entry, items)) for entry in listed]
     record.finish(time.perf_counter())
     return RecordedResponse({"object": "list", "data": data}, record)
 
@@ -183,9 +190,13 @@ def _model_not_found(name, record):
 def model(request, caller, record, generation, model_id):
     """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
     text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
-    entry = catalog.find(model_id, generation)
-    # Its API id or display name, as the other routes accept; not the placeholders that stand for the only model.
-    if entry is None or model_id not in (entry.api_id, entry.display_name):
+    try:
+        entry = catalog.find(model_id, generation)
+    except catalog.Ambiguous as exc:
+        return _bad_request(fmt.ambiguous(model_id, exc.ids), record)
+    # Its API id, display name or repo id, as the other routes accept; not the placeholders that stand for the
+    # only model.
+    if entry is None or (model_id in catalog.PLACEHOLDER_NAMES and model_id not in (entry.api_id, entry.display_name)):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
@@ -195,8 +206,9 @@ def model(request, caller, record, generation, model_id):
             return _bad_request(_not_generative(entry), record)
         return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
+    features = catalog.features(entry, catalog.router_items([entry], cached_only=False))
     record.finish(time.perf_counter())
-    return RecordedResponse(fmt.model_object(entry), record)
+    return RecordedResponse(fmt.model_object(entry, features), record)
 
 
 @api_view("chat", "POST")
@@ -238,7 +250,10 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
             body["prompt"] = prompt
         else:
             name = body.get("model")
-            entry = catalog.find(name, generation)
+            try:
+                entry = catalog.find(name, generation)
+            except catalog.Ambiguous as exc:
+                raise fmt.ambiguous(name, exc.ids) from None
             if entry is None:
                 return _model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
@@ -302,9 +317,9 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
         upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
-        first = _first(upstream)
+        first = relay.first_item(upstream, (str, adapters.Finish)) if stream else _first(upstream)
         answer = Answer(route, entry, record, upstream, first, include_usage)
-        answer.details = details
+        answer.details, answer.target, answer.prompt_text = details, target, inputs.get("prompt")
         if not stream:
             return answer.whole()
         return EventStreamResponse(answer, slot)  # from here on its close() releases the slot
@@ -343,6 +358,7 @@ def _relay(caller, record, entry, target, route, body, deadline):
         except BaseException:
             accounting.untrack(record)
             raise
+        usage.fill_relayed(target, route, sent, whole, counts)
         record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
         record.finish(time.perf_counter())
         return RecordedResponse(whole, record)
@@ -409,6 +425,7 @@ class Answer:
         self.upstream, self.first, self.include_usage = upstream, first, include_usage
         self.id = fmt.new_id(route)
         self.details = False  # TGI form only: whether the caller asked for the details object
+        self.target = self.prompt_text = None  # for the counts the upstream did not report
         self.parts = []
         self.finish = None
         self.token_chunk = fmt.TokenChunks(route, self.id, entry.api_id, include_usage)
@@ -427,6 +444,8 @@ class Answer:
         # The upstream's counts, kept only when they are counts (a string or an object would break the sums).
         completion = fmt.count(finish.generated_tokens) if finish else None
         prompt = fmt.count(getattr(finish, "prompt_tokens", None)) if finish else None
+        if (prompt is None or completion is None) and self.target is not None:
+            prompt, completion, _counted = usage.fill(self.target, self.prompt_text, [self._text()], prompt, completion)
         self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
         return prompt, completion
 

@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "endpoint_url": gettext_lazy("Endpoint URL"),
     "enabled": gettext_lazy("Enabled"),
     "send_provider_token": gettext_lazy("Send the provider token to this URL"),
+    "accepts_images": gettext_lazy("The model takes images in chat"),
     "api_token": gettext_lazy("API token"),
     "max_new_tokens": gettext_lazy("Max new tokens"),
     "temperature": gettext_lazy("Temperature"),

@@ -4,8 +4,9 @@ tools, vision, description), for the pages that show a model: its page, the mode
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers.core.targets import resolve_token
+from providers.core.targets import bare_target, resolve_token
 from providers.huggingface import catalog, transport
+from providers.huggingface.adapters import adapter_for
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType
 
@@ -21,6 +22,28 @@ def facts_for(model, cached_only=False):
         token = None  # the catalog is public; the token only counts against the account's rate limit
     items = catalog.router_items(token, transport.Deadline(settings.HF_PICKER_TIMEOUT), cached_only=cached_only)
     return catalog.served_facts(model.repo_id, items.get(model.repo_id.partition(":")[0]))
+
+
+def takes_images(target, repo_id, marked, router_items):
+    """Whether image_url parts may go to a model: its upstream must carry them, and the router's catalog says so
+    for Inference Providers (`router_items`: the catalog as read; None when it could not be read, so not known:
+    the provider then answers for itself), an admin's mark (`marked`) for an endpoint; the hosted pipelines take
+    none."""
+    if target is None or not adapter_for(target).capabilities(target).image_input:
+        return False
+    if target.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
+        if not router_items:
+            return None
+        item = router_items.get(repo_id.partition(":")[0])
+        return bool(item and item.get("vision"))
+    return marked
+
+
+def images_for(models):
+    """{model pk: whether it takes images} from the router's catalog as cached (a page never waits for it)."""
+    providers = any(m.endpoint_type == EndpointType.INFERENCE_PROVIDERS for m in models)
+    items = catalog.router_items(None, None, cached_only=True) if providers else {}
+    return {m.pk: bool(takes_images(bare_target(m), m.repo_id, m.accepts_images, items)) for m in models}
 
 
 def summaries(models):

@@ -83,6 +83,8 @@ def remember_engine(model, found, save=True):
     request's thread, which saves it with `save_engine`).
     """
     model.engine, model.served_model = found.engine, found.served_model[:300]
+    if getattr(found, "vision", False):
+        model.accepts_images = True  # the server said so; an admin's mark is never taken away here
     if model.pk and save:
         save_engine(model)
 
@@ -94,7 +96,7 @@ def save_engine(model):
                 changed = (
                     type(model)
                     .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
-                    .update(engine=model.engine, served_model=model.served_model)
+                    .update(engine=model.engine, served_model=model.served_model, accepts_images=model.accepts_images)
                 )
                 if changed:
                     freshness.bump()  # processes holding the model learn the engine too, instead of asking again

@@ -58,11 +58,6 @@ def _item(item):
     }
 
 
-def router_catalog(token, deadline):
-    """{repo id: [provider entries]} from the router, cached; {} when the router cannot be read."""
-    return {repo: item["providers"] for repo, item in router_items(token, deadline).items()}
-
-
 # The router's routing policies (hf-protocol.md §2): a model id without a suffix is routed as :fastest.
 POLICY_WORDS = {
     "fastest": gettext_lazy("the live provider with the highest throughput"),
@@ -131,8 +126,14 @@ def search(query, task, token="", cursor=""):
             raise
         token = ""  # the search is public: a refused token only loses the access checks
         items, following = hub.search_models(params, None, deadline)
-    catalog = router_catalog(token or None, deadline)
-    results = [describe(item, catalog.get(item["id"], []), task) for item in items]
+    catalog = router_items(token or None, deadline)
+    results = []
+    for item in items:
+        known = catalog.get(item.get("id"), {})
+        result = describe(item, known.get("providers", []), task)
+        # The router's catalog says which models read images; the Hub's task says so for the rest.
+        result["vision"] = bool(known.get("vision")) or item.get("pipeline_tag") == "image-text-to-text"
+        results.append(result)
     checks = 0
     for result in results:
         # Access is a detail: asked only while half the time budget is left, so a slow Hub costs one wait less.

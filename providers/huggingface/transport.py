@@ -276,8 +276,9 @@ def connection_failure(exc):
     return HFError("connection_lost")
 
 
-def send(method, url, token=None, json_body=None, headers=None, deadline=None, stream=False):
-    """One request, following redirects only within the configured origin. Returns an open response."""
+def send(method, url, token=None, json_body=None, headers=None, deadline=None, stream=False, cdn=False):
+    """One request, following redirects only within the configured origin (`cdn`: also to Hugging Face's file
+    hosts over https, which get no token: the Hub's redirect is a signed URL). Returns an open response."""
     deadline = deadline or Deadline(settings.HF_READ_TIMEOUT + settings.HF_CONNECT_TIMEOUT)
     request_headers = {"Accept": "application/json, text/event-stream"}
     if token:
@@ -306,6 +307,10 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
             return response
         location = urljoin(url, response.headers.get("Location", ""))
         response.close()
+        scheme, host, _port = origin_of(location)
+        if cdn and scheme == "https" and host.endswith((".hf.co", ".huggingface.co")):
+            origin = origin_of(location)  # a file's bytes from a signed URL: no token goes there
+            request_headers.pop("Authorization", None)
         if response.status_code in (301, 302, 303):
             method, json_body = "GET", None
         url = location
@@ -313,6 +318,15 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
 
 
 MAX_API_BODY = 32 << 20  # Hub and catalog answers are a few hundred KB; memory stays bounded all the same
+
+
+def download(url, token, deadline, limit):
+    """A Hub file's bytes (resolve/…), at most `limit`; HFError (model_not_found for a missing file) else."""
+    response = send("GET", url, token, deadline=deadline, stream=True, cdn=True)
+    if not response.ok:
+        read_body(response, deadline)
+        raise failure_for(response, "model_info")
+    return read_body(response, deadline, limit).content
 
 
 def read_body(response, deadline, limit=MAX_API_BODY):

@@ -16,6 +16,7 @@ from providers.core import db, quotas
 from providers.core.ndjson import line
 from providers.core.targets import target_for
 from providers.huggingface import adapters, generation, numbers, reader, transport
+from providers.huggingface import tokens as hf_tokens
 from providers.huggingface.errors import HFError, wording
 from providers.models import EMBEDDING_TASKS, HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
@@ -65,6 +66,7 @@ RESULT_FIELDS = [
     "latency_ms",
     "ttft_ms",
     "generated_tokens",
+    "tokens_counted",
     "tokens_per_second",
     "finish_reason",
     "error_category",
@@ -79,6 +81,7 @@ SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final wr
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
 
+COUNT_WAIT = 1.0  # seconds a run's end waits for its model's tokenizer the first time (no longer: nobody is told)
 MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
 
 
@@ -109,6 +112,7 @@ class Relay:
         self.parts = []
         self.checkpointed = 0  # how many parts the last checkpoint saved
         self.generator = None
+        self.target = None  # for the tokens the server did not count
         self.iterator = None
         self.pending = None
         self.finish = None
@@ -126,7 +130,7 @@ class Relay:
         # pool), so it goes back first, and again after learning the engine, which may have saved it.
         db.release_connection()
         try:
-            target = target_for(self.model)
+            target = self.target = target_for(self.model)
             db.release_connection()
             run = self.run
             deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
@@ -298,6 +302,13 @@ class Relay:
         total = (now - self.started) * 1000
         streamed = self.stream and self.first_at is not None
         tokens = numbers.count(self.finish.generated_tokens) if self.finish else None  # as reported, or None
+        counted = False
+        if tokens is None and self.finish is not None and self.target is not None:
+            # The server said nothing: the model's own tokenizer counts the answer (a second at most, the first
+            # time, while it is fetched; then it is kept).
+            text = self.finish.text if not self.parts else "".join(self.parts)
+            tokens = hf_tokens.count(self.target, text, wait=COUNT_WAIT) if text else None
+            counted = tokens is not None
         ttft = (self.first_at - self.started) * 1000 if streamed else None
         span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
@@ -309,6 +320,7 @@ class Relay:
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,
             "generated_tokens": tokens,
+            "tokens_counted": counted,
             "tokens_per_second": round(rate, 1) if rate else None,
             "finish_reason": self.finish.finish_reason if self.finish else "",
         }
@@ -332,6 +344,7 @@ class Relay:
         run.latency_ms = figures["latency_ms"]
         run.ttft_ms = figures["ttft_ms"]
         run.generated_tokens = figures["generated_tokens"]
+        run.tokens_counted = figures["tokens_counted"]
         run.tokens_per_second = figures["tokens_per_second"]
         run.finish_reason = figures["finish_reason"]
         if self.error:
@@ -471,6 +484,8 @@ def run_title(run):
     if run.prompt and run.mode != "chat":
         return run.prompt
     first = next((m["content"] for m in run.messages if m.get("role") == "user"), "")
+    if isinstance(first, list):  # a message with an image: its text
+        first = " ".join(p.get("text", "") for p in first if isinstance(p, dict) and p.get("type") == "text").strip()
     return first or run.prompt
 
 
@@ -500,6 +515,7 @@ def run_as_dict(run, detail=False):
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,
             "generated_tokens": run.generated_tokens,
+            "tokens_counted": run.tokens_counted,
             "tokens_per_second": run.tokens_per_second,
             "finish_reason": run.finish_reason,
         },

@@ -83,7 +83,16 @@ class ModelConfigForm(forms.ModelForm):
 
     class Meta:
         model = HFModel
-        fields = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "send_provider_token", "enabled"]
+        fields = [
+            "display_name",
+            "endpoint_type",
+            "task",
+            "repo_id",
+            "endpoint_url",
+            "send_provider_token",
+            "accepts_images",
+            "enabled",
+        ]
         labels = {
             "display_name": _("Display name"),
             "endpoint_type": _("Endpoint type"),
@@ -91,8 +100,13 @@ class ModelConfigForm(forms.ModelForm):
             "repo_id": _("Model (Hub repo id)"),
             "enabled": _("Enabled"),
             "send_provider_token": _("Send the provider token to this URL"),
+            "accepts_images": _("The model takes images in chat"),
         }
         help_texts = {
+            "accepts_images": _(
+                "Tick this for a vision model (one that reads images) on a server that takes them, so chats may "
+                "attach images. Leave it off for a text-only model: images are then refused with a clear message."
+            ),
             "send_provider_token": _(
                 "The provider token goes only to Hugging Face's own hosts. Tick this for a server elsewhere that "
                 "should get it too (a proxy in front of Hugging Face); a server with a key of its own gets that "

@@ -49,6 +49,7 @@ AUDITED_FIELDS = [
     "repo_id",
     "endpoint_url",
     "send_provider_token",
+    "accepts_images",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
     "api_token",

@@ -56,6 +56,11 @@
       const access = result.access === true ? s.accessYes : (result.access === false ? s.accessNo : "");
       li.appendChild(el("span", "badge " + (result.access === false ? "fail" : "wait"), s.gated + (access ? ": " + access : "")));
     }
+    if (result.vision) {
+      const mark = el("span", "badge ok picker-vision", s.images);
+      mark.title = s.imagesTitle;
+      li.appendChild(mark);
+    }
     if (result.providers.length) {
       const ul = el("ul", "picker-providers");
       result.providers.forEach(function (p) { ul.appendChild(el("li", null, providerLine(p))); });

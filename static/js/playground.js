@@ -56,6 +56,7 @@
       const div = el("div");
       const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
+      if (f[0] === "tokens" && figures.tokens_counted && !missing) dd.append(el("small", "counted", " · " + strings.counted));
       div.append(el("dt", null, strings[f[0]]), dd);
       dl.appendChild(div);
     });
@@ -210,7 +211,8 @@
     function bubble(role, content) {
       const node = el("div", "bubble " + role);
       node.appendChild(el("span", "who", role === "user" ? strings.you : strings.assistant));
-      node.appendChild(el("span", "text", content));
+      node.appendChild(el("span", "text", typeof content === "string" ? content : window.ChatImages.text(content)));
+      if (typeof content !== "string") window.ChatImages.attach(node, content);
       box.appendChild(node);
       return node;
     }
@@ -261,6 +263,7 @@
       Console.showErrors(form, {});
       const prompt = form.elements.prompt.value;
       const chat = isChat();
+      const sent = chat && window.ChatImages ? window.ChatImages.userContent(prompt) : prompt;  // with its image
       if (chat && !conversationId.value) conversationId.value = newId();
       const body = new FormData(form);
       if (chat) body.set("messages", JSON.stringify(conversation));
@@ -276,7 +279,7 @@
       view.name = byId[select.value] ? byId[select.value].name : "";
       if (chat) {
         form.elements.prompt.value = "";  // the message moves into the conversation at once
-        if (prompt.trim()) bubble("user", prompt);
+        if (prompt.trim() || sent !== prompt) bubble("user", sent);
         answer = bubble("assistant", "");
         answer.hidden = true;
         view.write = function (text) {
@@ -295,7 +298,8 @@
       runInto(form, body, view, controller, function (text) {
         if (chat) {
           if (text !== null) {
-            if (prompt.trim()) conversation.push({role: "user", content: prompt});
+            if (prompt.trim() || sent !== prompt) conversation.push({role: "user", content: sent});
+            if (sent !== prompt) window.ChatImages.clear();
             conversation.push({role: "assistant", content: text});
           } else if (!form.elements.prompt.value) {
             form.elements.prompt.value = prompt;  // not sent: give the message back

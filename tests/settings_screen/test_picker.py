@@ -196,3 +196,16 @@ def test_picker_model_parameter_of_unicode_digits_is_not_a_500(hf, admin_client,
     admin_client.raise_request_exception = False
     response = getattr(admin_client, method)(url, {"namespace": "alice", "name": "tgi", "model": "\u00b2"})
     assert response.status_code < 500, response.content[:200]
+
+
+def test_a_model_that_reads_images_is_marked(admin_client, provider_token, hf):
+    hf.add_model(
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        warm=False,
+        providers={"together": "live"},
+        tags=["conversational"],
+        modalities=["text", "image"],
+    )
+    found = {r["id"]: r for r in search(admin_client, "qwen")["results"] + search(admin_client, "llama")["results"]}
+    assert found["Qwen/Qwen2.5-VL-7B-Instruct"]["vision"] is True
+    assert found["meta-llama/Llama-3.1-8B-Instruct"]["vision"] is False

@@ -96,6 +96,13 @@ def refusal(name, route, engine_label):
             "name": name,
             "engine": engine_label,
         }
+    if name in ("n", "best_of"):
+        # Not fanned out into several upstream calls: that would multiply the upstream's cost behind one request
+        # of the key's budget; the caller can send the calls itself, in parallel.
+        return _("%(engine)s makes one answer per request; send %(name)s calls of one answer each instead.") % {
+            "name": name,
+            "engine": engine_label,
+        }
     if name in NEUTRAL or name in TOOLS:
         return _("%(engine)s cannot do %(name)s with this model; send the request without it.") % {
             "name": name,

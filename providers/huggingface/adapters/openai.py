@@ -204,6 +204,9 @@ class Adapter(base.Adapter):
         if target.openai_style:
             return self._engine_body(target, params, prompt, messages, stream)
         mapped = {CHAT_PARAMETERS[k]: v for k, v in params.items() if k in CHAT_PARAMETERS and v not in (None, "", [])}
+        if params.get("do_sample") is False:
+            mapped["temperature"] = 0  # greedy: TGI's Messages API and the router read temperature 0 so
+            mapped.pop("top_p", None)
         body = {"model": target.repo_id or "tgi", "messages": messages or [], **mapped, "stream": stream}
         if stream:
             body["stream_options"] = {"include_usage": True}

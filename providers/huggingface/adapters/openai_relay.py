@@ -34,6 +34,11 @@ def body(adapter, target, route, sent, defaults, names):
     if isinstance(kept.get("messages"), list) and any(_is_developer(m) for m in kept["messages"]):
         # OpenAI's newer name for the system role, which open models' chat templates do not know.
         kept["messages"] = [{**m, "role": "system"} if _is_developer(m) else m for m in kept["messages"]]
+    if kept.get("top_p") == 0 and not isinstance(kept["top_p"], bool):
+        # OpenAI's top_p 0 is greedy decoding; TGI (0 < top_p < 1) and vLLM (0 < top_p <= 1) refuse the value,
+        # and every server here reads temperature 0 as greedy.
+        del kept["top_p"]
+        kept["temperature"] = 0
     if target.engine == engines.LLAMACPP:
         _llamacpp_dialect(kept)
     if route != "chat":
