@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext_lazy
 
 from providers.huggingface import hub, transport
-from providers.huggingface.errors import HFError
+from providers.huggingface.errors import PROVIDERS, SWITCHABLE, HFError
 
 PAGE_SIZE = 20
 MAX_ACCESS_CHECKS = 5  # gated models per page whose access is asked for (each one is a Hub request)
@@ -105,6 +105,28 @@ def served_facts(repo_id, item):
         "description": item["description"],
         "priced": any(p["price_in"] is not None for p in live),
     }
+
+
+SWITCH_WAIT_SECONDS = 2.0  # a failed run waits at most this long more for the catalog, when it is not cached
+
+
+def suggest_switch(error, endpoint_type, repo_id):
+    """Give a provider's failure (a hang, an error, an odd answer) advice that names the live providers the
+    router's catalog lists for the model, but the one the repo id forces. Leaves `error` as it is otherwise."""
+    if endpoint_type != PROVIDERS or error.category not in SWITCHABLE or error.variant:
+        return error
+    name, _sep, suffix = repo_id.partition(":")
+    deadline = transport.Deadline(min(settings.HF_PICKER_TIMEOUT, SWITCH_WAIT_SECONDS))
+    item = router_items(None, deadline).get(name) or {}
+    live = sorted(
+        p["provider"]
+        for p in item.get("providers", [])
+        if p.get("status") == "live" and isinstance(p.get("provider"), str) and p["provider"] != suffix
+    )
+    if live:
+        error.variant = "switch"
+        error.context = {**error.context, "live": ", ".join(live), "first": live[0]}
+    return error
 
 
 def search(query, task, token="", cursor=""):
