@@ -153,7 +153,9 @@ WORDING = {
         "message": _("The answer was not in the expected format."),
         "*": _("Check that the URL points at a text-generation server and that the task matches the model."),
         PROVIDERS: _("Try again, or choose another provider with a “:provider” suffix."),
-        PROVIDERS + "+switch": _("This provider answered in an unexpected way. Switch to one of these providers: %(live)s."),
+        PROVIDERS + "+switch": _(
+            "This provider answered in an unexpected way. Switch to one of these providers: %(live)s."
+        ),
     },
     "timeout": {
         "title": _("Timed out"),

@@ -12,7 +12,9 @@ LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
 
 def test_a_passing_test_marks_every_step_passed_when_the_hubs_mapping_lags_the_router(hf, provider_token):
     # The Hub's model card still lists the provider as staging; the router's catalog (which routes) has it live.
-    hf.models[LLAMA]["_hub_mapping"] = {"together": {"status": "staging", "providerId": LLAMA, "task": "conversational"}}
+    hf.models[LLAMA]["_hub_mapping"] = {
+        "together": {"status": "staging", "providerId": LLAMA, "task": "conversational"}
+    }
     model = create_model(endpoint_type="inference_providers", task="chat", repo_id=LLAMA)
     result = run_test(model)
     assert result["ok"], result
