@@ -22,7 +22,7 @@ TASK_FILTERS = {
     "text-generation": {"pipeline_tag": "text-generation"},
     "text2text-generation": {"pipeline_tag": "text2text-generation"},
 }
-POLICIES = ("fastest", "cheapest")
+POLICIES = ("fastest", "cheapest", "preferred")
 
 
 def _key(*parts):
@@ -71,6 +71,22 @@ POLICY_WORDS = {
 }
 
 
+def _priced(p):
+    return p["price_in"] is not None and p["price_out"] is not None
+
+
+def policy_pick(policy, live):
+    """The provider a routing policy takes among `live` (provider entries), when the console can tell: "" for
+    :preferred (the account's order is not visible), or when no provider reports the figure the policy uses."""
+    if policy == "fastest":
+        pick = max((p for p in live if p["throughput"] is not None), key=lambda p: p["throughput"], default=None)
+    elif policy == "cheapest":
+        pick = min(filter(_priced, live), key=lambda p: p["price_in"] + p["price_out"], default=None)
+    else:
+        pick = None
+    return pick["provider"] if pick else ""
+
+
 def served_facts(repo_id, item):
     """What the router says of a model configured as `repo_id` (with its `:provider` or policy suffix): its live
     providers (cheapest first), the one the suffix picks when the console can tell, the context range it may land
@@ -82,16 +98,7 @@ def served_facts(repo_id, item):
     live = [p for p in live if p["provider"]]
     live.sort(key=lambda p: (p["price_in"] is None, (p["price_in"] or 0) + (p["price_out"] or 0), p["provider"]))
     policy = suffix if suffix in POLICY_WORDS else ("" if suffix else "fastest")
-    pick = None
-    if not policy:
-        pick = suffix
-    elif policy == "fastest":
-        pick = max((p for p in live if p["throughput"] is not None), key=lambda p: p["throughput"], default=None)
-    elif policy == "cheapest":
-        priced = [p for p in live if p["price_in"] is not None and p["price_out"] is not None]
-        pick = min(priced, key=lambda p: p["price_in"] + p["price_out"], default=None)
-    if isinstance(pick, dict):
-        pick = pick["provider"]
+    pick = policy_pick(policy, live) if policy else suffix
     contexts = [p["context_length"] for p in live if p["context_length"]]
     return {
         "providers": live,
@@ -232,7 +239,9 @@ def describe(item, catalog_providers, task):
         "providers": live,
         "served": served,
         "fill": {"endpoint_type": endpoint_type, "task": fill_task, "repo_id": item.get("id", "")},
-        "policies": list(POLICIES) if len(live) > 1 else [],
+        # "cheapest" only where a price tells the providers apart; the picks are what the console can tell now
+        "policies": [p for p in POLICIES if p != "cheapest" or any(map(_priced, live))] if len(live) > 1 else [],
+        "picks": {policy: policy_pick(policy, live) for policy in POLICIES} if len(live) > 1 else {},
     }
 
 
