@@ -14,7 +14,9 @@ BIG = "meta-llama/Llama-3.3-70B-Instruct"
 
 @pytest.fixture
 def two_providers(hf):
-    hf.add_model(BIG, warm=False, providers={"together": "live", "groq": "live"}, tags=["transformers", "conversational"])
+    hf.add_model(
+        BIG, warm=False, providers={"together": "live", "groq": "live"}, tags=["transformers", "conversational"]
+    )
     return hf
 
 
