@@ -75,7 +75,6 @@
     fact(strings.http, result.http_status);
     fact(strings.retryAfter, result.retry_after);
     fact(strings.estimated, result.estimated_time);
-    if (result.category) fact(strings.code, result.category);
     details.appendChild(facts);
     box.appendChild(details);
   }
