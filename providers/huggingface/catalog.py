@@ -111,6 +111,8 @@ def served_facts(repo_id, item):
         "vision": item["vision"],
         "description": item["description"],
         "priced": any(p["price_in"] is not None for p in live),
+        # which provider each policy takes now, for the other routings the model could use
+        "picks": {p: policy_pick(p, live) for p in POLICIES if p != "preferred"} if len(live) > 1 else {},
     }
 
 
