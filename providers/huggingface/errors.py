@@ -319,6 +319,13 @@ class HFError(Exception):
             return self.message, ""
         return str(self.explanation), upstream_words(self.category, self.message, detail)
 
+    def for_admin(self):
+        """One sentence for an admin's screen: the console's words, then the upstream's own, said to be its."""
+        message, upstream = self.page_words()
+        if not upstream:
+            return message
+        return _("%(words)s The server’s own words: “%(upstream)s”") % {"words": message, "upstream": upstream}
+
     def as_dict(self, endpoint_type="", detail=True):
         title, advice = self.wording(endpoint_type)
         message, upstream = self.page_words(detail)
