@@ -143,6 +143,7 @@
     }
     list.hidden = true;
     more.hidden = true;
+    sortBox.hidden = true;
     input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
     status.textContent = s.filled + " " + result.id;
@@ -160,7 +161,8 @@
     } else {
       const rule = value || "fastest";
       words = value ? s["words" + rule.charAt(0).toUpperCase() + rule.slice(1)] : s.wordsAutomatic;
-      if (rule !== "preferred") words += " " + (picks[rule] ? s.wordsNow.replace("{p}", picks[rule]) : s.wordsUnknown);
+      const gap = /[。！？]$/.test(words) ? "" : " ";  // Chinese sentences follow each other without a space
+      if (rule !== "preferred") words += gap + (picks[rule] ? s.wordsNow.replace("{p}", picks[rule]) : s.wordsUnknown);
     }
     policyWords.textContent = words;
   }
@@ -221,6 +223,7 @@
       else { clearTimeout(timer); search(""); }
     } else if (event.key === "Escape") {
       list.hidden = true;
+      sortBox.hidden = true;
       input.setAttribute("aria-expanded", "false");
     }
   });

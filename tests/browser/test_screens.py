@@ -331,6 +331,11 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         page.check("input[name=endpoint_type][value=inference_providers]")
                         page.locator("#picker-q").type("llam", delay=30)
                         expect(page.locator("#picker-results [role=option]").first).to_be_visible()
+                        page.select_option("#picker-sort", "price")
+                        llama = page.locator('#picker-results [data-repo="meta-llama/Llama-3.1-8B-Instruct"]')
+                        page.screenshot(path=str(folder / f"picker-{language}-{width_name}.png"), full_page=True)
+                        llama.dispatch_event("mousedown")  # chosen: the routing choices and their words
+                        expect(page.locator("#picker-policy-words")).not_to_be_empty()
                     if name == "model-add-endpoint":  # the list of the account's endpoints
                         page.check("input[name=endpoint_type][value=inference_endpoint]")
                         page.click("#endpoint-picker .endpoint-load")
