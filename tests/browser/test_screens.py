@@ -253,14 +253,15 @@ def chat_and_wait(page, hf, model, waiting_shot):
     return problems
 
 
-def run_into_an_error(page, hf, shot):
+def run_into_an_error(page, hf, shot=None):
     """A run the provider fails (503 "Service Unavailable"): its words on the page, and the screenshot."""
     hf.fault("/v1/chat/completions", "status", times=10, status=503, body="Service Unavailable")
     page.fill("#id_prompt", "Why is the sky blue?")
     page.click("#run")
     expect(page.locator("#error")).to_be_visible(timeout=10000)
     expect(page.locator("#run")).to_be_enabled()
-    page.screenshot(path=str(shot), full_page=True)
+    if shot:
+        page.screenshot(path=str(shot), full_page=True)
     hf.faults.clear()
     return [] if answer_in_view(page, page.locator("#error")) else ["the error is off screen after the run"]
 
@@ -283,6 +284,7 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
         "model-endpoint": f"/settings/providers/huggingface/models/{models['tgi'].pk}/",
         "model-add-endpoint": "/settings/providers/huggingface/models/new/",
         "api-keys-all": "/settings/api-keys/",
+        "playground-admin": "/playground/",
         "import": "/settings/providers/huggingface/import/",
         "audit": "/settings/audit/",
         "people": "/people/",
@@ -341,6 +343,10 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         page.click("#endpoint-picker .endpoint-load")
                         expect(page.locator('tr[data-endpoint="alice/sleepy"]')).to_be_visible()
                     where = f"{name} ({language}, {width_name})"
+                    if name == "playground-admin":  # an admin reads the upstream's words too, said to be its
+                        page.select_option("#id_model", str(models["llama"].pk))
+                        problems += [f"{where}: {p}" for p in run_into_an_error(page, hf)]
+                        expect(page.locator("#error .upstream-text")).to_have_text("Service Unavailable")
                     if name == "playground":
                         waiting = folder / f"playground-waiting-{language}-{width_name}.png"
                         problems += [f"{where}: {p}" for p in chat_and_wait(page, hf, models["llama"], waiting)]
