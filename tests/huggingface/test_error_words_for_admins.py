@@ -31,3 +31,14 @@ def test_a_missing_repository_is_said_in_the_page_language_in_test_connection(hf
         "Repository not found" not in result["message"] and "Repository not found" not in result["steps"][-1]["detail"]
     )
     assert result["upstream"] == "Repository not found"
+
+
+def test_a_control_plane_failure_in_the_endpoint_list_is_in_words_then_its_own(hf, admin_client, provider_token):
+    hf.add_control_endpoint("alice", "chat-llama", state="running")
+    hf.fault("/endpoints-api/endpoint/alice", "status", times=10, status=503, body="Service Unavailable")
+    answer = admin_client.get(reverse("endpoint_list")).json()
+    problem = answer["problems"][0]
+    assert problem["category"] == "upstream_error"
+    assert problem["message"] == (
+        "The Hugging Face service failed to answer the request. The server’s own words: “Service Unavailable”"
+    )
