@@ -316,6 +316,7 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         continue
                     page.goto(url)
                     page.wait_for_load_state("networkidle")
+                    where = f"{name} ({language}, {width_name})"
                     if name == "huggingface":
                         hf.response_delay = 0.8
                         page.click(f"#model-{models['flan'].pk} button[data-test-url]")
@@ -323,6 +324,9 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         expect(running.locator(".steps li")).to_have_count(1)
                         page.screenshot(path=str(folder / f"test-running-{language}-{width_name}.png"), full_page=True)
                         expect(running).to_have_class(re.compile(r"\bok\b"), timeout=10000)
+                        marks = running.locator(".steps .step-mark").all_text_contents()
+                        if not marks or set(marks) != {"✓"}:
+                            problems.append(f"{where}: a passing test's steps are marked {marks}")
                         hf.response_delay = 0
                         page.click(f"#model-{models['gpt2'].pk} button[data-test-url]")
                         expect(page.locator(f"#test-{models['gpt2'].pk} .test-result")).to_have_class(
@@ -342,7 +346,6 @@ def test_every_page_in_both_languages_at_desktop_and_phone_width(
                         page.check("input[name=endpoint_type][value=inference_endpoint]")
                         page.click("#endpoint-picker .endpoint-load")
                         expect(page.locator('tr[data-endpoint="alice/sleepy"]')).to_be_visible()
-                    where = f"{name} ({language}, {width_name})"
                     if name == "playground-admin":  # an admin reads the upstream's words too, said to be its
                         page.select_option("#id_model", str(models["llama"].pk))
                         problems += [f"{where}: {p}" for p in run_into_an_error(page, hf)]
