@@ -119,22 +119,29 @@ def served_facts(repo_id, item):
 SWITCH_WAIT_SECONDS = 2.0  # a failed run waits at most this long more for the catalog, when it is not cached
 
 
-def suggest_switch(error, endpoint_type, repo_id):
-    """Give a provider's failure (a hang, an error, an odd answer) advice that names the live providers the
-    router's catalog lists for the model, but the one the repo id forces. Leaves `error` as it is otherwise."""
-    if endpoint_type != PROVIDERS or error.category not in SWITCHABLE or error.variant:
-        return error
+def switch_words(category, endpoint_type, repo_id, cached_only=False):
+    """(variant, context) for a provider's failure (a hang, an error, an odd answer) whose advice may name the live
+    providers the router's catalog lists for the model, but the one the repo id forces; ("", {}) otherwise.
+    `cached_only` never asks the router (a reopened run shows what the last read of the catalog said)."""
+    if endpoint_type != PROVIDERS or category not in SWITCHABLE:
+        return "", {}
     name, _sep, suffix = repo_id.partition(":")
-    deadline = transport.Deadline(min(settings.HF_PICKER_TIMEOUT, SWITCH_WAIT_SECONDS))
-    item = router_items(None, deadline).get(name) or {}
+    deadline = None if cached_only else transport.Deadline(min(settings.HF_PICKER_TIMEOUT, SWITCH_WAIT_SECONDS))
+    item = router_items(None, deadline, cached_only=cached_only).get(name) or {}
     live = sorted(
         p["provider"]
         for p in item.get("providers", [])
         if p.get("status") == "live" and isinstance(p.get("provider"), str) and p["provider"] != suffix
     )
-    if live:
-        error.variant = "switch"
-        error.context = {**error.context, "live": ", ".join(live), "first": live[0]}
+    return ("switch", {"live": ", ".join(live), "first": live[0]}) if live else ("", {})
+
+
+def suggest_switch(error, endpoint_type, repo_id):
+    """`error` with advice naming the live alternatives when it is a provider's failure (see switch_words)."""
+    if not error.variant:
+        variant, context = switch_words(error.category, endpoint_type, repo_id)
+        if variant:
+            error.variant, error.context = variant, {**error.context, **context}
     return error
 
 

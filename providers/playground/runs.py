@@ -476,9 +476,12 @@ def run_title(run):
 
 def run_as_dict(run, detail=False):
     """The run as its page reads it; `detail`: the reader may see the upstream's own words (an admin)."""
-    title, advice = (
-        wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
-    )
+    title, advice = "", ""
+    if run.error_category:
+        kind = run.model.endpoint_type if run.model else ""
+        repo_id = run.model.repo_id if run.model else ""
+        variant, context = catalog.switch_words(run.error_category, kind, repo_id, cached_only=True)
+        title, advice = wording(run.error_category, kind, variant, **context)
     return {
         "id": run.pk,
         "model_id": run.model_id,

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from providers.models import PlaygroundRun
 from tests.conftest import create_model
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +64,13 @@ def test_test_connection_of_a_failing_provider_names_the_alternatives(hf, pinned
     assert result["upstream"] == "Service Unavailable" and result["steps"][-1]["detail"] == result["message"]
     page = admin_client.get(reverse("model_detail", args=[pinned.pk])).content.decode()
     assert "Switch to one of these providers: groq." in page and "Service Unavailable" in page
+
+
+def test_a_reopened_run_names_the_alternatives_too(hf, pinned, member_client):
+    hf.fault("/v1/chat/completions", "status", times=10, status=503, body="Service Unavailable")
+    run_error(member_client, pinned)
+    run = PlaygroundRun.objects.get()
+    detail = member_client.get(reverse("run_detail", args=[run.pk])).json()
+    assert detail["error_advice"] == "This provider is failing. Switch to one of these providers: groq."
+    assert detail["error_message"] == "The Hugging Face service failed to answer the request."
+    assert not detail["error_upstream"] and not detail["error_admin_hint"]
