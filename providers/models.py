@@ -221,6 +221,13 @@ class ConnectionTest(models.Model):
     def advice(self):
         return "" if self.ok else self.wording()[1]
 
+    @property
+    def admin_hint(self):
+        """The console setting an admin may change for this failure (the pages that show it are admins')."""
+        from providers.huggingface.errors import ADMIN_HINTS
+
+        return "" if self.ok else str(ADMIN_HINTS.get(self.category, ""))
+
     def wording(self):
         from providers.huggingface.errors import wording
 

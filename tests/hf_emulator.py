@@ -447,6 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
                     status, message, headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": message}
                 )
             public = {k: v for k, v in model.items() if not k.startswith("_")}
+            if "_hub_mapping" in model:  # the Hub's mapping lagging the router's own (which routes)
+                public["inferenceProviderMapping"] = model["_hub_mapping"]
             expand = self.query.get("expand[]", []) + self.query.get("expand", [])
             if expand:
                 public = {k: v for k, v in public.items() if k in ("_id", "id") or k in expand}

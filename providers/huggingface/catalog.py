@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext_lazy
 
 from providers.huggingface import hub, transport
-from providers.huggingface.errors import HFError
+from providers.huggingface.errors import PROVIDERS, SWITCHABLE, HFError
 
 PAGE_SIZE = 20
 MAX_ACCESS_CHECKS = 5  # gated models per page whose access is asked for (each one is a Hub request)
@@ -22,7 +22,7 @@ TASK_FILTERS = {
     "text-generation": {"pipeline_tag": "text-generation"},
     "text2text-generation": {"pipeline_tag": "text2text-generation"},
 }
-POLICIES = ("fastest", "cheapest")
+POLICIES = ("fastest", "cheapest", "preferred")
 
 
 def _key(*parts):
@@ -66,6 +66,22 @@ POLICY_WORDS = {
 }
 
 
+def _priced(p):
+    return p["price_in"] is not None and p["price_out"] is not None
+
+
+def policy_pick(policy, live):
+    """The provider a routing policy takes among `live` (provider entries), when the console can tell: "" for
+    :preferred (the account's order is not visible), or when no provider reports the figure the policy uses."""
+    if policy == "fastest":
+        pick = max((p for p in live if p["throughput"] is not None), key=lambda p: p["throughput"], default=None)
+    elif policy == "cheapest":
+        pick = min(filter(_priced, live), key=lambda p: p["price_in"] + p["price_out"], default=None)
+    else:
+        pick = None
+    return pick["provider"] if pick else ""
+
+
 def served_facts(repo_id, item):
     """What the router says of a model configured as `repo_id` (with its `:provider` or policy suffix): its live
     providers (cheapest first), the one the suffix picks when the console can tell, the context range it may land
@@ -77,16 +93,7 @@ def served_facts(repo_id, item):
     live = [p for p in live if p["provider"]]
     live.sort(key=lambda p: (p["price_in"] is None, (p["price_in"] or 0) + (p["price_out"] or 0), p["provider"]))
     policy = suffix if suffix in POLICY_WORDS else ("" if suffix else "fastest")
-    pick = None
-    if not policy:
-        pick = suffix
-    elif policy == "fastest":
-        pick = max((p for p in live if p["throughput"] is not None), key=lambda p: p["throughput"], default=None)
-    elif policy == "cheapest":
-        priced = [p for p in live if p["price_in"] is not None and p["price_out"] is not None]
-        pick = min(priced, key=lambda p: p["price_in"] + p["price_out"], default=None)
-    if isinstance(pick, dict):
-        pick = pick["provider"]
+    pick = policy_pick(policy, live) if policy else suffix
     contexts = [p["context_length"] for p in live if p["context_length"]]
     return {
         "providers": live,
@@ -99,7 +106,38 @@ def served_facts(repo_id, item):
         "vision": item["vision"],
         "description": item["description"],
         "priced": any(p["price_in"] is not None for p in live),
+        # which provider each policy takes now, for the other routings the model could use
+        "picks": {p: policy_pick(p, live) for p in POLICIES if p != "preferred"} if len(live) > 1 else {},
     }
+
+
+SWITCH_WAIT_SECONDS = 2.0  # a failed run waits at most this long more for the catalog, when it is not cached
+
+
+def switch_words(category, endpoint_type, repo_id, cached_only=False):
+    """(variant, context) for a provider's failure (a hang, an error, an odd answer) whose advice may name the live
+    providers the router's catalog lists for the model, but the one the repo id forces; ("", {}) otherwise.
+    `cached_only` never asks the router (a reopened run shows what the last read of the catalog said)."""
+    if endpoint_type != PROVIDERS or category not in SWITCHABLE:
+        return "", {}
+    name, _sep, suffix = repo_id.partition(":")
+    deadline = None if cached_only else transport.Deadline(min(settings.HF_PICKER_TIMEOUT, SWITCH_WAIT_SECONDS))
+    item = router_items(None, deadline, cached_only=cached_only).get(name) or {}
+    live = sorted(
+        p["provider"]
+        for p in item.get("providers", [])
+        if p.get("status") == "live" and isinstance(p.get("provider"), str) and p["provider"] != suffix
+    )
+    return ("switch", {"live": ", ".join(live), "first": live[0]}) if live else ("", {})
+
+
+def suggest_switch(error, endpoint_type, repo_id):
+    """`error` with advice naming the live alternatives when it is a provider's failure (see switch_words)."""
+    if not error.variant:
+        variant, context = switch_words(error.category, endpoint_type, repo_id)
+        if variant:
+            error.variant, error.context = variant, {**error.context, **context}
+    return error
 
 
 def search(query, task, token="", cursor=""):
@@ -211,7 +249,9 @@ def describe(item, catalog_providers, task):
         "providers": live,
         "served": served,
         "fill": {"endpoint_type": endpoint_type, "task": fill_task, "repo_id": item.get("id", "")},
-        "policies": list(POLICIES) if len(live) > 1 else [],
+        # "cheapest" only where a price tells the providers apart; the picks are what the console can tell now
+        "policies": [p for p in POLICIES if p != "cheapest" or any(map(_priced, live))] if len(live) > 1 else [],
+        "picks": {policy: policy_pick(policy, live) for policy in POLICIES} if len(live) > 1 else {},
     }
 
 

@@ -156,8 +156,7 @@ class Reader:
         if kind == "grace" and grace_until is None:
             raise HFError(
                 "timeout",
-                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
-                % {"seconds": round(settings.HF_READ_TIMEOUT)},
+                _("The server sent no data for %(seconds)s seconds.") % {"seconds": round(settings.HF_READ_TIMEOUT)},
             )
         return kind, value
 

@@ -536,6 +536,6 @@ def too_large(limit=None):
         return HFError("bad_response", _("The answer is larger than %(size)s bytes.") % {"size": limit})
     return HFError(
         "answer_too_large",
-        _("The answer grew beyond %(size)s bytes (HF_MAX_ANSWER_BYTES); it was cut off there.")
+        _("The answer grew beyond %(size)s bytes, the console's limit; it was cut off there.")
         % {"size": settings.HF_MAX_ANSWER_BYTES},
     )

@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from providers.core import db, quotas
 from providers.core.ndjson import line
 from providers.core.targets import target_for
-from providers.huggingface import adapters, generation, numbers, reader, transport
+from providers.huggingface import adapters, catalog, generation, numbers, reader, transport
 from providers.huggingface import tokens as hf_tokens
-from providers.huggingface.errors import HFError, wording
+from providers.huggingface.errors import ADMIN_HINTS, HFError, upstream_words, wording
 from providers.models import EMBEDDING_TASKS, HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
 
@@ -287,7 +287,7 @@ class Relay:
             self.save()
 
     def _fail(self, exc, status=RunStatus.FAILED):
-        self.error = exc
+        self.error = catalog.suggest_switch(exc, self.model.endpoint_type, self.model.repo_id)
         figures = self._complete(status)
         return {"type": "error", "error": exc.as_dict(self.model.endpoint_type, self.detail), "figures": figures}
 
@@ -349,7 +349,7 @@ class Relay:
         run.finish_reason = figures["finish_reason"]
         if self.error:
             run.error_category = self.error.category
-            run.error_message = self.error.shown_message(detail=False)
+            run.error_message = self.error.page_words(detail=False)[0]
             run.error_detail = self.error.message if self.error.upstream else ""
         figures["run_id"] = run.pk
         return figures
@@ -491,9 +491,12 @@ def run_title(run):
 
 def run_as_dict(run, detail=False):
     """The run as its page reads it; `detail`: the reader may see the upstream's own words (an admin)."""
-    title, advice = (
-        wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
-    )
+    title, advice = "", ""
+    if run.error_category:
+        kind = run.model.endpoint_type if run.model else ""
+        repo_id = run.model.repo_id if run.model else ""
+        variant, context = catalog.switch_words(run.error_category, kind, repo_id, cached_only=True)
+        title, advice = wording(run.error_category, kind, variant, **context)
     return {
         "id": run.pk,
         "model_id": run.model_id,
@@ -506,7 +509,9 @@ def run_as_dict(run, detail=False):
         "status": run.status,
         "browser_stopped_reading": run.browser_stopped_reading,
         "error_category": run.error_category,
-        "error_message": (run.error_detail or run.error_message) if detail else run.error_message,
+        "error_message": run.error_message,
+        "error_upstream": upstream_words(run.error_category, run.error_detail, detail),
+        "error_admin_hint": str(ADMIN_HINTS.get(run.error_category, "")) if detail else "",
         "error_title": title,
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",

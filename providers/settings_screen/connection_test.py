@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import adapters, embedding, engines, generation, hub, transport
-from providers.huggingface.errors import HFError
+from providers.huggingface import adapters, catalog, embedding, engines, generation, hub, transport
+from providers.huggingface.errors import ADMIN_HINTS, HFError
 from providers.models import EMBEDDING_TASKS, ConnectionTest, EndpointType, Task
 
 PROBE_PROMPT = "Hello"
@@ -88,7 +88,8 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     except HFError as exc:
         if exc.category == "bad_response" and server_info.get("reachable"):
             exc = HFError("not_text_generation_server", exc.message, http_status=exc.http_status)
-        steps.add(_("Failed"), False, exc.message)
+        catalog.suggest_switch(exc, model.endpoint_type, model.repo_id)
+        steps.add(_("Failed"), False, exc.page_words()[0])
         return _result(model, False, started, steps, server_info, error=exc)
 
 
@@ -119,6 +120,9 @@ def _check_hub(model, target, deadline, steps):
     steps.add(_("Model on the Hub"), True, detail)
     live = sorted(p for p, status in mapping.items() if status == "live")
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
+        if not live:  # the Hub's mapping may lag the router's own catalog, which is what routes the call
+            item = catalog.router_items(target.token, deadline).get(repo_id) or {}
+            live = sorted({p.get("provider") for p in item.get("providers", []) if p.get("status") == "live"} - {None})
         steps.add(
             _("Providers"), bool(live), _("live: %(names)s") % {"names": ", ".join(live)} if live else _("none live")
         )
@@ -227,11 +231,18 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
     if server:
         info["headers"] = server
     title, advice = error.wording(model.endpoint_type) if error else (_("Connection works"), "")
+    # Test connection is for admins: the upstream's own words come along, apart from the console's.
+    message, upstream = error.page_words() if error else (_("The model answered."), "")
+    diagnosis = {"variant": error.variant, "context": error.context} if error and error.variant else {}
+    if upstream:
+        diagnosis["upstream"] = upstream
     result = {
         "ok": ok,
         "category": error.category if error else "",
         "title": title,
-        "message": error.message if error else _("The model answered."),
+        "message": message,
+        "upstream": upstream,
+        "admin_hint": str(ADMIN_HINTS.get(error.category, "")) if error else "",
         "advice": advice,
         "fix": advice,
         "http_status": error.http_status if error else 200,
@@ -241,7 +252,7 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
         "sample_output": sample[:1000],
         "server_info": info,
         "steps": list(steps),
-        "diagnosis": {"variant": error.variant, "context": error.context} if error and error.variant else {},
+        "diagnosis": diagnosis,
     }
     return result
 
@@ -290,7 +301,7 @@ def stream_test(model, typed_token="", scale_up=False):
 
 def _failed_before_start(model, started, error):
     steps = _Steps()
-    steps.add(_("Failed"), False, error.message)
+    steps.add(_("Failed"), False, error.page_words()[0])
     return _result(model, False, started, steps, {}, error=error)
 
 

@@ -68,12 +68,18 @@
     box.replaceChildren();
     box.appendChild(el("strong", null, error.title || error.message));
     if (error.title && error.message && error.message !== error.title) box.appendChild(el("span", null, " " + error.message));
+    if (error.upstream) {  // the server's own text, untranslated: said to be the server's
+      const own = el("p", "upstream muted", strings.upstream + ": ");
+      own.appendChild(el("q", "upstream-text", error.upstream));
+      box.appendChild(own);
+    }
     if (error.advice) {
       const fix = el("p", "fix");
       fix.appendChild(el("strong", null, strings.fix + ": "));
       fix.appendChild(document.createTextNode(error.advice));
       box.appendChild(fix);
     }
+    if (error.admin_hint) box.appendChild(el("p", "admin-hint muted", error.admin_hint));
   }
 
   // "Waiting for <model> to answer… 4 s", from the moment the request leaves until the first token.
@@ -363,7 +369,7 @@
           view.error.hidden = !run.error_message;
           if (run.error_message) {
             showError(view.error, {category: run.error_category, title: run.error_title, message: run.error_message,
-              advice: run.error_advice});
+              advice: run.error_advice, upstream: run.error_upstream, admin_hint: run.error_admin_hint});
           }
           renderFigures(view.figures, run.figures, run.figures && run.figures.ttft_ms !== null);
         });

@@ -20,6 +20,14 @@
     return li;
   }
 
+  // The server's own text, apart from the console's words and said to be the server's (it is not translated).
+  function upstreamLine(text) {
+    const line = el("p", "upstream muted");
+    line.appendChild(el("span", null, strings.upstream + ": "));
+    line.appendChild(el("q", "upstream-text", text));
+    return line;
+  }
+
   function render(box, result, retry) {
     box.replaceChildren();
     box.hidden = false;
@@ -32,12 +40,14 @@
     head.appendChild(el("span", "muted", result.latency_ms + " ms"));
     box.appendChild(head);
     if (result.message && result.message !== result.title) box.appendChild(el("p", "result-message", result.message));
+    if (result.upstream) box.appendChild(upstreamLine(result.upstream));
     if (!result.ok && result.advice) {
       const fix = el("p", "fix");
       fix.appendChild(el("strong", null, strings.fix + ": "));
       fix.appendChild(document.createTextNode(result.advice));
       box.appendChild(fix);
     }
+    if (!result.ok && result.admin_hint) box.appendChild(el("p", "admin-hint muted", result.admin_hint));
     if (result.ok && result.sample_output) {
       const sample = el("p", "sample");
       sample.appendChild(el("span", "muted", strings.sample + ": "));
@@ -65,7 +75,6 @@
     fact(strings.http, result.http_status);
     fact(strings.retryAfter, result.retry_after);
     fact(strings.estimated, result.estimated_time);
-    if (result.category) fact(strings.code, result.category);
     details.appendChild(facts);
     box.appendChild(details);
   }

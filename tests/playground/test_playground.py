@@ -158,7 +158,7 @@ def test_in_stream_validation_error(hf, member_client, endpoint_model, settings)
         },
     )
     evts = events(run(member_client, endpoint_model))
-    assert evts[-1]["error"]["category"] == "input_rejected" and "1024 tokens" in evts[-1]["error"]["message"]
+    assert evts[-1]["error"]["category"] == "input_rejected" and "1024 tokens" in evts[-1]["error"]["upstream"]
 
 
 def test_members_cannot_use_disabled_models(hf, member_client, hosted_model):

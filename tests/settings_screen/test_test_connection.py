@@ -217,7 +217,7 @@ def test_input_rejected_and_tls(hf, admin_client, endpoint_model):
         body={"error": "Input validation error: `inputs` cannot be empty", "error_type": "validation"},
     )
     result = run_saved(admin_client, endpoint_model)
-    assert result["category"] == "input_rejected" and "`inputs` cannot be empty" in result["message"]
+    assert result["category"] == "input_rejected" and "`inputs` cannot be empty" in result["upstream"]
     endpoint_model.endpoint_url = f"https://127.0.0.1:{hf.port}/ep/tgi"
     endpoint_model.save()
     assert run_saved(admin_client, endpoint_model)["category"] == "tls_error"
