@@ -94,9 +94,12 @@ def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, 
     }
     if warm:
         body["inference"] = "warm"
+    # {provider: status}, or {provider: {"status", "providerId", "task"}} for another id or task (embeddings).
     body["inferenceProviderMapping"] = {
-        provider: {"status": status, "providerId": repo_id, "task": "conversational"}
-        for provider, status in (providers or {}).items()
+        provider: {"status": entry, "providerId": repo_id, "task": "conversational"}
+        if isinstance(entry, str)
+        else {"providerId": repo_id, "task": "conversational", **entry}
+        for provider, entry in (providers or {}).items()
     }
     return body
 
@@ -489,6 +492,9 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._gate(model, who):
                 return
             return self._chat(body, sse_space=True, done=True, model_name=name)
+        match = re.match(r"^/(together|scaleway|deepinfra)(/v1/embeddings|/v1/openai/embeddings)$", path)
+        if match:
+            return self._provider_embeddings(match.group(1), match.group(2))
         match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
         if match:
             model = self.emu.models.get(match.group(1))
@@ -518,6 +524,24 @@ class _Handler(BaseHTTPRequestHandler):
         if model.get("_backend") == "transformers":
             return self._pipeline(body, model)
         return self._compat(body, sse_space=False, pipeline=model["pipeline_tag"], wrap=True)
+
+    def _provider_embeddings(self, provider, route):
+        """An Inference Provider's OpenAI-shaped embeddings through the router (§16.4): the body names the
+        provider's id of the model, which must map to a model it serves live for feature-extraction."""
+        body = self._json() or {}
+        if route != {"deepinfra": "/v1/openai/embeddings"}.get(provider, "/v1/embeddings"):
+            return self._send(404, "Not Found", "text/plain")
+        for model in self.emu.models.values():
+            entry = (model.get("inferenceProviderMapping") or {}).get(provider)
+            if (
+                entry
+                and entry["status"] == "live"
+                and entry["task"] == "feature-extraction"
+                and entry["providerId"] == body.get("model")
+            ):
+                return self._send(200, openai_embeddings(body, entry["providerId"]))
+        message = f"Model {body.get('model')} does not exist"
+        return self._send(404, {"error": {"message": message, "type": "invalid_request_error"}})
 
     def _gate(self, model, who):
         if model.get("gated") and who["name"] not in model["_granted"]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from providers.huggingface import provider_routes
 from providers.huggingface.adapters import vector_adapter_for
 from providers.huggingface.errors import HFError
 from providers.huggingface.transport import Deadline, call, json_of
@@ -38,6 +39,8 @@ def _post(target, url, body, deadline):
 def embed(target, texts, dimensions=None, deadline=None):
     """One vector per text, in the texts' order. Raises HFError."""
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+    if target.endpoint_type == "inference_providers" and not target.provider:
+        target = provider_routes.resolve(target, deadline)
     adapter = vector_adapter_for(target)
     batch = len(texts) or 1
     while True:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import adapters, embedding, engines, generation, hub, transport
+from providers.huggingface import adapters, embedding, engines, generation, hub, provider_routes, transport
 from providers.huggingface.errors import HFError
 from providers.models import EMBEDDING_TASKS, ConnectionTest, EndpointType, Task
 
@@ -118,6 +118,18 @@ def _check_hub(model, target, deadline, steps):
         detail += _("; gated: access must be granted")
     steps.add(_("Model on the Hub"), True, detail)
     live = sorted(p for p, status in mapping.items() if status == "live")
+    if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS and model.task == Task.FEATURE_EXTRACTION:
+        serving = provider_routes.serving(card)
+        steps.add(
+            _("Providers"),
+            bool(serving),
+            _("computing its embeddings live: %(names)s") % {"names": ", ".join(serving)}
+            if serving
+            else _("none live"),
+        )
+        target.provider, target.served_model = provider_routes.choose(model.repo_id, card)
+        steps.add(_("Provider chosen"), True, target.provider)
+        return
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
         steps.add(
             _("Providers"), bool(live), _("live: %(names)s") % {"names": ", ".join(live)} if live else _("none live")

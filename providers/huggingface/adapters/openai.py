@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import engines, transport
+from providers.huggingface import engines, provider_routes, transport
 from providers.huggingface.adapters import base, fields, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
@@ -255,15 +255,21 @@ class Adapter(base.Adapter):
     def stream_state(self, target):
         return ChoiceStream(target)
 
-    # §16.1, §16.5, §16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
-    # such server); /v1/rerank in the Jina/Cohere shape (vLLM, llama.cpp --reranking).
+    # §16.1, §16.4-§16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
+    # such server, an Inference Provider's route through the router); /v1/rerank in the Jina/Cohere shape (vLLM,
+    # llama.cpp --reranking).
     def embed_request(self, target, texts, dimensions=None):
-        if target.endpoint_type != "inference_endpoint":
+        route = provider_routes.OPENAI_ROUTES.get(target.provider)
+        if target.endpoint_type == "inference_providers" and route:
+            url = transport.join(settings.HF_ROUTER_URL, route)  # the provider's id of the model goes in the body
+        elif target.endpoint_type == "inference_endpoint":
+            url = target.endpoint_url.rstrip("/") + "/v1/embeddings"
+        else:
             raise base.cannot_compute("embeddings")
         body = {"model": target.served_model or target.repo_id or "default", "input": texts, "encoding_format": "float"}
         if dimensions:
             body["dimensions"] = dimensions
-        return target.endpoint_url.rstrip("/") + "/v1/embeddings", body
+        return url, body
 
     def read_embeddings(self, body):
         data = body.get("data") if isinstance(body, dict) else None
