@@ -44,6 +44,7 @@ class EngineInfo:
     version: str = ""
     context_length: int | None = None
     pipeline_tag: str = ""
+    pooling: str = ""  # TEI's embedding model: cls, mean, splade or last_token
 
     @property
     def label(self):
@@ -69,12 +70,15 @@ def from_info(info):
         # TEI says what its model is (§16.2): an embedding model, a reranker or a classifier; the task follows.
         kind = next(iter(info["model_type"]), "")
         task = {"embedding": "feature-extraction", "reranker": "text-ranking"}.get(kind, "text-classification")
+        pooling = info["model_type"].get("embedding")
+        pooling = pooling.get("pooling") if isinstance(pooling, dict) else ""
         return EngineInfo(
             TEI,
             str(info.get("model_id") or ""),
             str(info.get("version") or ""),
             _int(info.get("max_input_length")),
             task,
+            str(pooling)[:20] if isinstance(pooling, str) else "",
         )
     if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
         info.get("router") == "text-generation-router"

@@ -271,6 +271,7 @@ def model_detail(request, pk):
             "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
             "facts": served_facts.facts_for(model),
+            "vectors": served_facts.vector_facts(model),
             "parameters": [
                 f"{display.label(k)}: {display.value_text(v)}" for k, v in model.default_parameters().items()
             ],
