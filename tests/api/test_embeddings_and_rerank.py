@@ -119,7 +119,7 @@ def test_what_cannot_be_carried_is_refused_by_name(key, tei, body, param):
 def test_generation_routes_refuse_a_vector_model_and_vector_routes_a_generation_model(key, tei, reranker, hf):
     chat = post(key, "/v1/chat/completions", {"model": tei.api_id, "messages": [{"role": "user", "content": "hi"}]})
     assert chat.status_code == 400 and "/v1/embeddings" in chat.json()["error"]["message"]
-    hub_style = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi"})  # huggingface_hub's feature_extraction
+    hub_style = post(key, f"/v1/models/{reranker.api_id}", {"inputs": "hi"})  # huggingface_hub's feature_extraction
     assert hub_style.status_code == 400 and hub_style.json()["error"]["code"] == "model_not_generative"
     wrong = post(key, "/v1/embeddings", {"model": reranker.api_id, "input": "x"})
     assert wrong.status_code == 400 and "/v1/rerank" in wrong.json()["error"]["message"]
@@ -129,3 +129,20 @@ def test_generation_routes_refuse_a_vector_model_and_vector_routes_a_generation_
 def test_models_say_their_task(key, tei, reranker):
     tasks = {m["id"]: m["task"] for m in api(key).get("/v1/models").json()["data"]}
     assert tasks == {tei.api_id: "feature-extraction", reranker.api_id: "text-ranking"}
+
+
+def test_huggingface_hub_feature_extraction_and_sentence_similarity_at_the_model_url(key, tei, hf):
+    vectors = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi"})
+    assert vectors.status_code == 200 and vectors.json() == [pytest.approx(fake_vector("hi"))]
+    texts = ["a", "b"]
+    assert post(key, f"/v1/models/{tei.api_id}", {"inputs": texts}).json() == [
+        pytest.approx(fake_vector(t)) for t in texts
+    ]
+    pair = {"inputs": {"source_sentence": "a", "sentences": ["a", "b"]}, "parameters": {}}
+    scores = post(key, f"/v1/models/{tei.api_id}", pair).json()
+    same = sum(x * y for x, y in zip(fake_vector("a"), fake_vector("b"), strict=True))
+    assert scores == [pytest.approx(1.0, abs=1e-5), pytest.approx(same, abs=1e-5)]
+    refused = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi", "truncate": True})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "truncate"
+    assert APICall.objects.filter(route="embeddings").count() == 4
+    assert not [r for r in hf.requests if r["path"].endswith("/generate") or r["path"].endswith("/completions")]
