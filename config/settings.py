@@ -261,6 +261,9 @@ API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
 # Bounds of one /v1/embeddings or /v1/rerank call: inputs (documents) per call, characters (or tokens) per input.
 API_EMBED_MAX_INPUTS = env.int("API_EMBED_MAX_INPUTS", default=512)
 API_EMBED_MAX_INPUT_CHARS = env.int("API_EMBED_MAX_INPUT_CHARS", default=32768)
+# ...and bytes of text in one call, all inputs (or the query and documents) together, as UTF-8; token ids count
+# 4 bytes each. The default is TEI's own payload limit, so a call the console passes is not refused upstream.
+API_EMBED_MAX_TOTAL_BYTES = env.int("API_EMBED_MAX_TOTAL_BYTES", default=2_000_000)
 # Where the limit counters live without Redis or PostgreSQL: a local folder this machine's processes share.
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 # A stream's slot in Redis or PostgreSQL is a lease of this many seconds, renewed every third of it while the

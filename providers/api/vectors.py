@@ -98,7 +98,22 @@ def _texts(value):
         "\x00" in x for x in value if isinstance(x, str)
     ):
         raise fmt.BadRequest(_("An input is empty or holds a NUL character."), param="input", code="invalid_input")
+    _check_total(value, "input")
     return value
+
+
+def _check_total(texts, param):
+    """At most API_EMBED_MAX_TOTAL_BYTES of UTF-8 text (a token id counts 4) in one call."""
+    limit = settings.API_EMBED_MAX_TOTAL_BYTES
+    if sum(len(x) for x in texts) * 4 <= limit:  # no text is longer than 4 bytes a character: nothing to encode
+        return
+    if sum(len(x.encode()) if isinstance(x, str) else 4 * len(x) for x in texts) > limit:
+        raise fmt.BadRequest(
+            _("At most %(n)s bytes of text per call, all inputs together; send the rest in another call.")
+            % {"n": f"{limit:,}"},
+            param=param,
+            code="input_too_large",
+        )
 
 
 def _positive(body, name):
@@ -209,6 +224,7 @@ def rerank(request, caller, record, generation):
         if not isinstance(query, str) or not query.strip() or len(query) > settings.API_EMBED_MAX_INPUT_CHARS:
             raise fmt.BadRequest(_("query must be a non-empty text."), param="query", code="invalid_query")
         texts = _documents(body.get("documents"))
+        _check_total([query, *texts], "documents")
         top_n = _positive(body, "top_n")
         with_documents = body.get("return_documents", False)
         if not isinstance(with_documents, bool):

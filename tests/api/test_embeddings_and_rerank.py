@@ -146,3 +146,19 @@ def test_huggingface_hub_feature_extraction_and_sentence_similarity_at_the_model
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "truncate"
     assert APICall.objects.filter(route="embeddings").count() == 4
     assert not [r for r in hf.requests if r["path"].endswith("/generate") or r["path"].endswith("/completions")]
+
+
+def test_the_total_bytes_of_one_call_are_bounded_with_a_400_naming_the_field(key, tei, reranker, settings, hf):
+    settings.API_EMBED_MAX_TOTAL_BYTES = 1000
+    fits = post(key, "/v1/embeddings", {"model": tei.api_id, "input": ["é" * 100] * 5})  # 1,000 bytes
+    assert fits.status_code == 200
+    over = post(key, "/v1/embeddings", {"model": tei.api_id, "input": ["é" * 100] * 5 + ["x"]})
+    assert over.status_code == 400 and over.json()["error"]["param"] == "input"
+    assert "1,000 bytes" in over.json()["error"]["message"]
+    ids = post(key, "/v1/embeddings", {"model": tei.api_id, "input": [[1] * 251]})  # 4 bytes an id
+    assert ids.status_code == 400 and ids.json()["error"]["code"] == "input_too_large"
+    documents = ["d" * 400, "e" * 400]
+    rerank = post(key, "/v1/rerank", {"model": reranker.api_id, "query": "q" * 201, "documents": documents})
+    assert rerank.status_code == 400 and rerank.json()["error"]["param"] == "documents"
+    assert hf.embed_batches == [3, 2]  # only the call that fits reached the server (split to its limit of 3)
+    assert not [r for r in hf.requests if r["path"].endswith("/rerank")]
