@@ -32,3 +32,29 @@ def test_whole_numbers_are_read_as_floats_and_floats_as_they_came():
     floats = [0.25, -0.5]
     read = vectors([[1, 2], floats])
     assert read == [[1.0, 2.0], floats] and all(type(x) is float for x in read[0])
+
+
+def _raw(adapter, content):
+    import json
+
+    return adapter.raw_vectors(json.loads(content), content)
+
+
+def test_the_vectors_as_the_server_wrote_them_come_in_the_texts_order():
+    from providers.huggingface.adapters import openai, tei
+
+    content = (
+        b'{"object":"list","model":"m \\"embedding\\": [9]","data":[\n'
+        b'{"index":1,"object":"embedding","embedding": [0.5, -1e-05]},\n'
+        b'{"object":"embedding","embedding":[0.25,\n 0.125],"index":0}]}'
+    )
+    assert _raw(openai.ADAPTER, content) == [b"[0.25,\n 0.125]", b"[0.5, -1e-05]"]
+    assert _raw(tei.ADAPTER, b"[[0.1, 0.2],\n[0.3,0.4]]") == [b"[0.1, 0.2]", b"[0.3,0.4]"]
+
+
+def test_vectors_that_cannot_be_told_apart_for_sure_are_printed_again():
+    from providers.huggingface.adapters import openai
+
+    extra = b'{"data":[{"index":0,"embedding":[0.1]}],"embedding":[0.2]}'  # one more array than items
+    base64 = b'{"data":[{"index":0,"embedding":"AAAA"}]}'
+    assert _raw(openai.ADAPTER, extra) is None and _raw(openai.ADAPTER, base64) is None

@@ -109,6 +109,12 @@ class Adapter:
         """(vectors in the order of the texts, prompt tokens or None) from an answer."""
         raise NotImplementedError
 
+    def raw_vectors(self, body, content):
+        """The JSON text (bytes) of each vector in the answer `content` (parsed as `body`), in the texts' order,
+        so that float vectors go on as the server wrote them instead of being printed again; None when they
+        cannot be told apart for sure (the caller then prints the parsed numbers)."""
+        return None
+
     def rerank_request(self, target, query, documents, top_n=None):
         """(url, body) asking for the documents' relevance to the query; HFError when this upstream cannot."""
         raise cannot_compute("rerank")

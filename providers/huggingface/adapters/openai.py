@@ -2,6 +2,8 @@
 server accepts, and `choices`, deltas, `usage` and `[DONE]` in its answers. Spoken by the router, vLLM, SGLang,
 llama.cpp, any other such server, TGI's Messages API and hf-inference's chat route (hf-protocol.md §2, §3.5, §10)."""
 
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -53,6 +55,7 @@ PARAMETERS = {
     engines.OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
 }
 DEFAULT_COMPLETION_TOKENS = 256
+_RAW_EMBEDDING = re.compile(rb'"embedding"\s*:\s*(\[[^\]]*\])')
 
 _ENGINE = {"chat": True, "completion": True, "streaming": True}
 _TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
@@ -277,6 +280,16 @@ class Adapter(base.Adapter):
             raise HFError("bad_response", _("The embeddings answer has no data list."))
         ordered = sorted(data, key=lambda d: d["index"])
         return base.vectors([d.get("embedding") for d in ordered]), count(usage_of(body).get("prompt_tokens"))
+
+    def raw_vectors(self, body, content):
+        # Each data item's "embedding" array, in the answer's order: an array of numbers holds no "]", and a
+        # '"embedding"' inside a JSON string would have its quotes escaped. Any doubt (a count that differs from
+        # the parsed items): None.
+        found = _RAW_EMBEDDING.findall(content)
+        data = body["data"]
+        if len(found) != len(data):
+            return None
+        return [raw for _index, raw in sorted(zip((d["index"] for d in data), found, strict=True))]
 
     def rerank_request(self, target, query, documents, top_n=None):
         if target.endpoint_type != "inference_endpoint":
