@@ -71,6 +71,7 @@ def test_the_model_page_shows_what_the_server_said_of_its_vectors(hf, admin_clie
     assert "512 tokens" in page
     assert "the first (CLS) token&#x27;s vector" in page
     assert "unit length (normalised)" in page
+    assert "Default parameters" not in page  # generation parameters mean nothing to an embedding model
 
 
 def test_a_hosted_model_page_shows_dimensions_but_no_length_it_was_not_told(hf, admin_client, provider_token):
