@@ -27,9 +27,10 @@ setup: $(BIN)/activate
 run: setup
 	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi
 
+# The real llama.cpp server the tests run is built once into a cache outside the clone (.ci/llama-server).
 test: $(VENV)/.dev
 	$(BIN)/python manage.py compile_translations --verbosity 0
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	llama=$$(bash .ci/llama-server) && LLAMA_SERVER=$$llama $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

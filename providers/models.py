@@ -288,6 +288,9 @@ class PlaygroundRun(models.Model):
     # The browser went away before it had taken the whole of what the upstream sent: the status says what
     # happened upstream (a complete answer stays "ok", its whole text kept), this says what the person saw.
     browser_stopped_reading = models.BooleanField(default=False)
+    # An embeddings or rerank run (mode "embeddings" or "rerank"): what was sent and what came back, as
+    # playground/vectors.py writes it. None for a generation.
+    vectors = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

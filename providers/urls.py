@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from providers.accounts import views as account_views
 from providers.api import key_views
+from providers.api import responses as api_responses
 from providers.api import vectors as api_vectors
 from providers.api import views as api_views
 from providers.playground import views as playground_views
@@ -40,6 +41,7 @@ urlpatterns = [
     path("playground/", playground_views.playground, name="playground"),
     path("playground/compare/", playground_views.compare, name="compare"),
     path("playground/run/", playground_views.run, name="playground_run"),
+    path("playground/vectors/", playground_views.vector_run, name="playground_vectors"),
     path("playground/runs/<int:pk>/", playground_views.run_detail, name="run_detail"),
     path("playground/runs/<int:pk>/stop/", playground_views.run_stop, name="run_stop"),
     path("playground/runs/<int:pk>/delete/", playground_views.run_delete, name="run_delete"),
@@ -52,6 +54,8 @@ urlpatterns = [
     path("v1/models/<str:model_id>", api_views.model, name="api_model"),
     path("v1/chat/completions", api_views.chat_completions, name="api_chat_completions"),
     path("v1/completions", api_views.completions, name="api_completions"),
+    path("v1/responses", api_responses.responses, name="api_responses"),
+    re_path(r"^v1/responses/(?P<rest>.+)$", api_responses.stored, name="api_stored_response"),
     path("v1/embeddings", api_vectors.embeddings, name="api_embeddings"),
     path("v1/rerank", api_vectors.rerank, name="api_rerank"),
     re_path(r"^v1(?:/(?P<rest>.*))?$", api_views.not_found, name="api_not_found"),

@@ -194,6 +194,7 @@ class Emulator:
         tools=True,
         batch=None,
         words=False,
+        reasoning=None,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
 
@@ -204,6 +205,8 @@ class Emulator:
         131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
         tools=False: started without tool calling (vLLM without --enable-auto-tool-choice, llama.cpp --no-jinja).
         batch: TEI's max_client_batch_size.
+        reasoning: the thinking a reasoning model (vLLM's or llama.cpp's reasoning parser) sends as
+        `reasoning_content` before its answer, whole and streamed (§10.3).
         """
         self.engine_servers[name] = {
             "engine": engine,
@@ -215,6 +218,7 @@ class Emulator:
             "tools": tools,
             "batch": batch,
             "words": words,
+            "reasoning": reasoning,
         }
         return f"{self.base}/srv/{name}"
 
@@ -776,7 +780,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._end_stream()
 
-    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False):
+    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, reasoning=None):
         """Chat as the router, vLLM, SGLang and llama.cpp answer it, or (tgi) as TGI's Messages API does, with
         tools, response_format, logprobs and n as each dialect has them (hf_emulator_features)."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -812,6 +816,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reason = "stop" if tgi else "tool_calls"
             else:
                 message = {"role": "assistant", "content": "".join(pieces)}
+            if reasoning:
+                message["reasoning_content"] = reasoning
             choices = [
                 {
                     "index": index,
@@ -861,6 +867,9 @@ class _Handler(BaseHTTPRequestHandler):
                 steps.append(event(0, {}, "tool_calls"))
         else:
             steps = []
+        if reasoning:
+            steps.insert(0, event(0, {"role": "assistant", "content": None, "reasoning_content": reasoning}, None))
+        if not call:
             for position, piece in enumerate(pieces, start=1):
                 finish = reason if position == count else None
                 logprobs = features.logprobs([piece], body)
@@ -1037,7 +1046,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions":
             if body.get("tools") and not server.get("tools", True):
                 return self._no_tools(server, body)
-            return self._chat(body, sse_space=True, done=True, model_name=model_id)
+            return self._chat(body, sse_space=True, done=True, model_name=model_id, reasoning=server.get("reasoning"))
         return self._completions(body, model_id)
 
     def _no_tools(self, server, body):

@@ -223,10 +223,16 @@ def _bad_request(exc, record):
     return error(400, exc.message, "invalid_request_error", exc.code or "invalid_request", record, param=exc.param)
 
 
-def _generate(request, caller, record, generation, route, entry=None):
+def chat_answer(request, caller, record, generation, body):
+    """A chat completions call made of `body` (the Responses API's translation): the same checks, limits, upstream
+    path and accounting as a call to /v1/chat/completions."""
+    return _generate(request, caller, record, generation, "chat", body=body)
+
+
+def _generate(request, caller, record, generation, route, entry=None, body=None):
     details = False
     try:
-        body = fmt.parse_body(request.body)
+        body = fmt.parse_body(request.body) if body is None else body
         if route == "tgi":
             prompt, body, details = fmt.tgi_request(body)
             body["prompt"] = prompt
@@ -515,8 +521,8 @@ def not_found(request, rest=""):
     return error(
         404,
         _(
-            "This console serves /v1/models, /v1/models/<id>, /v1/chat/completions, /v1/completions, /v1/embeddings "
-            "and /v1/rerank only."
+            "This console serves /v1/models, /v1/models/<id>, /v1/chat/completions, /v1/completions, /v1/responses, "
+            "/v1/embeddings and /v1/rerank only."
         ),
         "invalid_request_error",
         "unknown_route",

@@ -3,11 +3,12 @@
 import copy
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from providers.core.parameters import LIMITS, check_parameters, parameter_fields, text_error
 from providers.core.targets import bare_target
-from providers.models import HFModel
+from providers.models import HFModel, Task
 
 
 class BoundedJSONField(forms.JSONField):
@@ -58,6 +59,9 @@ class PlaygroundForm(forms.Form):
         data = super().clean()
         model = data.get("model")
         if model is None:
+            return data
+        if not model.generates:  # kept off the generation path: its own form posts to the vectors route
+            self.add_error("model", _("This model computes embeddings or rerank scores, not text."))
             return data
         if model.is_chat:
             messages = data.get("messages") or []
@@ -134,3 +138,73 @@ class PostedRunForm(PlaygroundForm):
 
 
 PostedRunForm.base_fields = {}
+
+
+# More texts than this make a heat map no one can read on a screen (the API takes up to API_EMBED_MAX_INPUTS).
+MAX_TEXTS = 32
+MAX_DOCUMENTS = 64
+
+
+def _lines(value):
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+class VectorRunForm(forms.Form):
+    """An embeddings run (texts, one per line) or a rerank run (a query and documents, one per line), as the
+    chosen model's task asks. The page renders its text fields; the model is the page's model picker."""
+
+    model = _ModelId(label=_("Model"))
+    texts = forms.CharField(
+        label=_("Texts"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("One text per line. Each is embedded, and every pair is compared."),
+    )
+    query = forms.CharField(label=_("Query"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    documents = forms.CharField(
+        label=_("Documents"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("One document per line. Each is scored against the query, best first."),
+    )
+
+    def __init__(self, data=None, lookup=None):
+        super().__init__(data)
+        self.lookup = lookup or {}
+
+    def clean_model(self):
+        model = self.lookup.get(self.cleaned_data["model"])
+        if model is None:
+            raise forms.ValidationError(_INVALID_CHOICE, code="invalid_choice")
+        if model.generates:
+            raise forms.ValidationError(_("This model generates text: write a prompt for it instead."))
+        return model
+
+    def _texts_of(self, name, most, too_many):
+        """The field's lines, each a text to send, within the console's bounds."""
+        lines = _lines(self.cleaned_data.get(name, ""))
+        longest = settings.API_EMBED_MAX_INPUT_CHARS
+        if not lines:
+            self.add_error(name, _("Write at least one line."))
+        elif len(lines) > min(most, settings.API_EMBED_MAX_INPUTS):
+            self.add_error(name, too_many % {"n": min(most, settings.API_EMBED_MAX_INPUTS)})
+        elif any(len(line) > longest for line in lines):
+            self.add_error(name, _("A line may have at most %(n)s characters.") % {"n": longest})
+        return lines
+
+    def clean(self):
+        data = super().clean()
+        model = data.get("model")
+        if model is None:
+            return data
+        longest = settings.API_EMBED_MAX_INPUT_CHARS
+        if model.task == Task.FEATURE_EXTRACTION:
+            data["texts"] = self._texts_of("texts", MAX_TEXTS, _("At most %(n)s texts at a time."))
+        else:
+            query = data.get("query", "")
+            if not query:
+                self.add_error("query", _("Write a query."))
+            elif len(query) > longest:
+                self.add_error("query", _("The query may have at most %(n)s characters.") % {"n": longest})
+            data["documents"] = self._texts_of("documents", MAX_DOCUMENTS, _("At most %(n)s documents at a time."))
+        return data

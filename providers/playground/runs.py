@@ -23,10 +23,11 @@ from providers.playground import lifecycle as run_lifecycle
 log = logging.getLogger(__name__)
 
 
-def visible_models(user):
-    """The models a person can run here: the enabled ones that generate text (embeddings and rerank models are
-    used through /v1/embeddings and /v1/rerank)."""
-    return HFModel.objects.filter(enabled=True).exclude(task__in=EMBEDDING_TASKS)
+def visible_models(user, vectors=False):
+    """The models a person can run here: the enabled ones; with `vectors`, the embeddings and rerank models too
+    (the playground has their modes; compare sets generations side by side)."""
+    models = HFModel.objects.filter(enabled=True)
+    return models if vectors else models.exclude(task__in=EMBEDDING_TASKS)
 
 
 def rate_limited(user):
@@ -494,6 +495,7 @@ def run_as_dict(run, detail=False):
         "error_title": title,
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",
+        "vectors": run.vectors,  # an embeddings or rerank run's inputs and results (playground/vectors.py)
         "figures": {
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,

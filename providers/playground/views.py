@@ -1,4 +1,5 @@
-"""The playground: run a prompt or a conversation on a configured model, history, compare."""
+"""The playground: run a prompt or a conversation on a configured model, embed texts or rerank documents, history,
+compare."""
 
 import logging
 import socket
@@ -15,11 +16,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from providers.core import cached, roles, served_facts
+from providers.core import cached, db, roles, served_facts
+from providers.core.ndjson import line
 from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
-from providers.playground.forms import PlaygroundForm, PostedRunForm
+from providers.playground import vectors
+from providers.playground.forms import PlaygroundForm, PostedRunForm, VectorRunForm
 from providers.playground.runs import (
     Relay,
     history,
@@ -45,6 +48,7 @@ def _models_payload(models):
             "id": m.pk,
             "name": m.display_name,
             "chat": m.is_chat,
+            "task": m.task,
             "defaults": m.default_parameters(),
             "failing": bool(m.last_test and not m.last_test.ok),
             "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
@@ -59,10 +63,10 @@ HISTORY_PAGE = 20
 
 @member_view
 def playground(request):
-    models = list(visible_models(request.user).select_related("last_test", "last_test__model"))
+    models = list(visible_models(request.user, vectors=True).select_related("last_test", "last_test__model"))
     query = request.GET.get("q", "").strip()
     page = Paginator(history(request.user, query), HISTORY_PAGE).get_page(request.GET.get("page"))
-    form = PlaygroundForm(models=visible_models(request.user))
+    form = PlaygroundForm(models=visible_models(request.user, vectors=True))
     failing = {m.pk for m in models if m.last_test and not m.last_test.ok}
     form.fields["model"].label_from_instance = lambda m: f"{m.display_name} ⚠" if m.pk in failing else m.display_name
     return render(
@@ -70,6 +74,7 @@ def playground(request):
         "playground/playground.html",
         {
             "form": form,
+            "vector_form": VectorRunForm(),
             "models_json": _models_payload(models),
             "runs": [
                 {
@@ -140,16 +145,7 @@ def run(request):
     if not form.is_valid():
         return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     if rate_limited(request.user):
-        return JsonResponse(
-            {
-                "errors": {
-                    "__all__": [
-                        {"message": _("You have reached the limit of runs per minute. Wait a moment and try again.")}
-                    ]
-                }
-            },
-            status=429,
-        )
+        return _too_many_runs()
     group = request.POST.get("compare_group", "")
     try:
         group = uuid.UUID(group) if group else None
@@ -165,11 +161,7 @@ def run(request):
     try:
         relay.start()
     except DatabaseError as exc:
-        if "locked" in str(exc).lower():
-            raise  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
-        log.exception("could not create a playground run")
-        message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
-        return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503, headers={"Retry-After": "2"})
+        return _unrecorded(exc)
     if relay.answered:
         response = AnswerResponse(relay)
     else:
@@ -180,6 +172,43 @@ def run(request):
     response["X-Console-Overhead-Ms"] = f"{max(overhead, 0):.2f}"
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # tell a reverse proxy not to hold the stream back
+    return response
+
+
+def _too_many_runs():
+    message = _("You have reached the limit of runs per minute. Wait a moment and try again.")
+    return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=429)
+
+
+def _unrecorded(exc):
+    """The answer when a new run's row cannot be written."""
+    if "locked" in str(exc).lower():
+        raise exc  # another writer holds SQLite past its busy timeout: the error view answers "busy", Retry-After
+    log.exception("could not create a playground run")
+    message = _("The console could not record this run (its database is unavailable or full). Try again soon.")
+    return JsonResponse({"errors": {"__all__": [{"message": message}]}}, status=503, headers={"Retry-After": "2"})
+
+
+@member_view
+@require_POST
+def vector_run(request):
+    """An embeddings or rerank run: one whole answer in NDJSON lines, as a generation's (start, then done or
+    error), recorded in history with its inputs and results."""
+    started = getattr(request, "received_at", None) or time.perf_counter()
+    form = VectorRunForm(request.POST, cached.enabled_models())
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+    if rate_limited(request.user):
+        return _too_many_runs()
+    model = form.cleaned_data["model"]
+    run = vectors.new_run(request.user, model, form)
+    try:
+        db.insert(run)
+    except DatabaseError as exc:
+        return _unrecorded(exc)
+    events = vectors.perform(run, model, started, detail=request.user.has_perm(roles.MANAGE_PROVIDERS))
+    response = HttpResponse(b"".join(line(event) for event in events), content_type="application/x-ndjson")
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -14,6 +14,6 @@ def api_snippet_data(context):
     models = HFModel.objects.filter(enabled=True).values_list("pk", "api_id", "task")
     return {
         "base": request.build_absolute_uri("/v1"),
-        "models": {str(pk): {"id": api_id, "chat": task == "chat"} for pk, api_id, task in models},
+        "models": {str(pk): {"id": api_id, "chat": task == "chat", "task": task} for pk, api_id, task in models},
         "account": reverse("account"),
     }

@@ -1,4 +1,5 @@
-// Playground: ready-to-run code (curl, Python openai, Python huggingface_hub) for the current model and parameters.
+// Playground: ready-to-run code (curl, Python openai, Python huggingface_hub) for the current model and parameters;
+// for an embeddings model curl and openai's embeddings.create, for a reranker curl and Python requests.
 "use strict";
 (function () {
   const box = document.getElementById("api-code");
@@ -7,6 +8,7 @@
   if (!box || !form || !dataNode) return;
   const data = JSON.parse(dataNode.textContent);
   const out = document.getElementById("api-code-snippet");
+  const vectorsForm = document.getElementById("vectors-form");
   let kind = "curl";
 
   function number(name) {
@@ -16,8 +18,26 @@
     return Number.isFinite(value) ? value : undefined;
   }
 
+  function lines(name, fallback) {  // as the console reads the field: one text per non-empty line, trimmed
+    const input = vectorsForm && vectorsForm.elements[name];
+    const found = input ? input.value.split("\n").map(function (s) { return s.trim(); }).filter(Boolean) : [];
+    return found.length ? found : fallback;
+  }
+
+  function text(name, fallback) {
+    const input = vectorsForm && vectorsForm.elements[name];
+    return (input && input.value.trim()) || fallback;
+  }
+
   function current() {
     const model = data.models[form.elements.model.value] || {id: "MODEL", chat: true};
+    if (model.task === "feature-extraction") {
+      return {model: model, vectors: "embeddings", texts: lines("texts", ["The sky is blue.", "The sea is blue."])};
+    }
+    if (model.task === "text-ranking") {
+      return {model: model, vectors: "rerank", query: text("query", "What is deep learning?"),
+              documents: lines("documents", ["Deep learning is a kind of machine learning.", "Paris is in France."])};
+    }
     const prompt = (form.elements.prompt && form.elements.prompt.value.trim()) || "Hello!";
     const system = form.elements.system ? form.elements.system.value.trim() : "";
     // As the console reads the stop box: one sequence per non-empty line, spaces kept, \n \t \\ unescaped.
@@ -45,10 +65,16 @@
     return Object.keys(obj).map(function (k) { return "    " + k + "=" + py(obj[k]) + ",\n"; }).join("");
   }
 
+  function vectorBody(c) {
+    return c.vectors === "embeddings" ? {model: c.model.id, input: c.texts} :
+      {model: c.model.id, query: c.query, documents: c.documents, return_documents: true};
+  }
+
   function curl(c) {
-    const route = c.model.chat ? "/chat/completions" : "/completions";
-    const body = Object.assign({model: c.model.id}, c.model.chat ? {messages: c.messages} : {prompt: c.prompt},
-                               c.params, c.extra, c.stream ? {stream: true} : {});
+    const route = c.vectors ? "/" + c.vectors : (c.model.chat ? "/chat/completions" : "/completions");
+    const body = c.vectors ? vectorBody(c) :
+      Object.assign({model: c.model.id}, c.model.chat ? {messages: c.messages} : {prompt: c.prompt},
+                    c.params, c.extra, c.stream ? {stream: true} : {});
     return "curl " + data.base + route + (c.stream ? " -N" : "") + " \\\n" +
       "  -H \"Authorization: Bearer $CONSOLE_API_KEY\" \\\n" +
       "  -H \"Content-Type: application/json\" \\\n" +
@@ -58,6 +84,10 @@
   function openai(c) {
     const head = "import os\n\nfrom openai import OpenAI\n\n" +
       "client = OpenAI(base_url=\"" + data.base + "\", api_key=os.environ[\"CONSOLE_API_KEY\"])\n";
+    if (c.vectors) {
+      return head + "response = client.embeddings.create(\n    model=" + py(c.model.id) + ",\n    input=" + py(c.texts) +
+        ",\n)\nfor item in response.data:\n    print(item.index, len(item.embedding), item.embedding[:4])\n";
+    }
     const args = "    model=" + py(c.model.id) + ",\n" +
       (c.model.chat ? "    messages=" + py(c.messages) + ",\n" : "    prompt=" + py(c.prompt) + ",\n") +
       kwargs(c.params) + (Object.keys(c.extra).length ? "    extra_body=" + py(c.extra) + ",\n" : "") +
@@ -95,10 +125,28 @@
     return head + client + "response = client.chat_completion(\n" + args + ")\nprint(response.choices[0].message.content)\n";
   }
 
-  const writers = {curl: curl, openai: openai, hf: hf};
+  // Rerank has no route in the openai package: plain HTTP, as rerank clients send it.
+  function requests(c) {
+    return "import os\n\nimport requests\n\nresponse = requests.post(\n    " + py(data.base + "/rerank") + ",\n" +
+      "    headers={\"Authorization\": \"Bearer \" + os.environ[\"CONSOLE_API_KEY\"]},\n" +
+      "    json=" + py(vectorBody(c)) + ",\n    timeout=60,\n)\nresponse.raise_for_status()\n" +
+      "for result in response.json()[\"results\"]:\n" +
+      "    print(round(result[\"relevance_score\"], 4), result[\"document\"][\"text\"])\n";
+  }
+
+  const writers = {curl: curl, openai: openai, hf: hf, requests: requests};
+  // The clients each kind of model has: huggingface_hub only generates here, openai has no rerank.
+  const offered = {generation: ["curl", "openai", "hf"], embeddings: ["curl", "openai"], rerank: ["curl", "requests"]};
 
   function render() {
-    out.textContent = writers[kind](current());
+    const c = current();
+    const kinds = offered[c.vectors || "generation"];
+    box.querySelectorAll("[data-snippet]").forEach(function (b) { b.hidden = kinds.indexOf(b.dataset.snippet) < 0; });
+    if (kinds.indexOf(kind) < 0) {
+      kind = "curl";
+      box.querySelectorAll("[data-snippet]").forEach(function (b) { b.setAttribute("aria-pressed", String(b.dataset.snippet === kind)); });
+    }
+    out.textContent = writers[kind](c);
   }
 
   box.querySelectorAll("[data-snippet]").forEach(function (button) {
@@ -109,6 +157,7 @@
     });
   });
   form.addEventListener("input", render);
+  if (vectorsForm) vectorsForm.addEventListener("input", render);
   form.addEventListener("change", function () { setTimeout(render, 0); });  // after the model's defaults are filled in
   render();
 })();

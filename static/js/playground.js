@@ -332,6 +332,9 @@
       });
     }
 
+    // For the embeddings and rerank modes (playground_vectors.js): one way to show errors, waits and history.
+    window.Playground = {showError: showError, waiter: waiter, refreshHistory: refreshHistory};
+
     document.addEventListener("click", function (event) {
       const open = event.target.closest(".open-run");
       const del = event.target.closest(".delete-run");

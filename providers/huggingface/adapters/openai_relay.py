@@ -34,8 +34,8 @@ def body(adapter, target, route, sent, defaults, names):
     if isinstance(kept.get("messages"), list) and any(_is_developer(m) for m in kept["messages"]):
         # OpenAI's newer name for the system role, which open models' chat templates do not know.
         kept["messages"] = [{**m, "role": "system"} if _is_developer(m) else m for m in kept["messages"]]
-    if target.engine == engines.LLAMACPP and "repetition_penalty" in kept:
-        kept.setdefault("repeat_penalty", kept.pop("repetition_penalty"))
+    if target.engine == engines.LLAMACPP:
+        _llamacpp_dialect(kept)
     if route != "chat":
         # vLLM's /v1/completions stops at 16 tokens when max_tokens is absent; TGI would go on much further.
         kept.setdefault("max_tokens", DEFAULT_COMPLETION_TOKENS)
@@ -47,6 +47,19 @@ def body(adapter, target, route, sent, defaults, names):
     if not capabilities.openai_answers and target.endpoint_type == "inference_endpoint":
         _tgi_dialect(kept)
     return kept
+
+
+def _llamacpp_dialect(body):
+    """What llama-server reads under other names. Its `tool_choice` is a string only: an object naming a function is
+    taken as "auto" with a warning in its log (json_value() in tools/server/server-common.h), so the call would not
+    be forced. "required" with that function the only tool is the same request in words it reads."""
+    if "repetition_penalty" in body:
+        body.setdefault("repeat_penalty", body.pop("repetition_penalty"))
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(body.get("tools"), list):
+        name = (choice.get("function") or {}).get("name")
+        body["tools"] = [t for t in body["tools"] if (t.get("function") or {}).get("name") == name]
+        body["tool_choice"] = "required"
 
 
 def _is_developer(message):
