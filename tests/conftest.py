@@ -25,6 +25,7 @@ def _fresh_cache():
     from providers.api import catalog, keys
     from providers.core import cached
     from providers.huggingface import tokens
+    from providers.huggingface import provider_routes
 
     # Process caches keyed on the freshness number, which rolls back with each test's database, so a number
     # may come round again.
@@ -32,6 +33,7 @@ def _fresh_cache():
         c.clear()
     keys._last_used_written.clear()
     tokens.forget()  # a tokenizer a test's emulator served is not another test's
+    provider_routes.forget()
     # The file store's limit counters outlive the database's rollback (a user id comes round again with the
     # counters of an earlier test's user); the database's own roll back with it.
     from django.conf import settings

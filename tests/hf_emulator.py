@@ -31,17 +31,27 @@ def fake_vector(text, dims=8):
     return [round(v / norm, 6) for v in values]
 
 
+def word_vector(text, dims=64):
+    """A unit bag-of-words vector: texts sharing words point the same way, so a retrieval finds the document with
+    the query's words (an embedding server's behaviour, cheaply)."""
+    values = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", str(text).lower()):
+        values[hashlib.sha256(word.encode()).digest()[0] % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [round(v / norm, 6) for v in values]
+
+
 def overlap(query, text):
     """A rerank score: the share of the query's words found in the text."""
     words = set(query.lower().replace("?", "").split())
     return round(len(words & set(text.lower().replace(".", "").split())) / (len(words) or 1), 4)
 
 
-def openai_embeddings(body, model_id):
+def openai_embeddings(body, model_id, vectorize=fake_vector, dims=8):
     inputs = body.get("input")
     texts = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
-    dims = body.get("dimensions") or 8
-    data = [{"object": "embedding", "index": i, "embedding": fake_vector(t, dims)} for i, t in enumerate(texts)]
+    dims = body.get("dimensions") or dims
+    data = [{"object": "embedding", "index": i, "embedding": vectorize(t, dims)} for i, t in enumerate(texts)]
     data.reverse()  # out of order on purpose: the index says which input each vector is for
     tokens = sum(len(t.split()) if isinstance(t, str) else len(t) for t in texts)
     return {
@@ -50,6 +60,11 @@ def openai_embeddings(body, model_id):
         "model": model_id,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+
+
+def _vectorizer(server):
+    """(how an engine server computes a vector, its dimensions)."""
+    return (word_vector, 64) if server.get("words") else (fake_vector, 8)
 
 
 def whoami_body(name="alice", role="read", global_perms=None, scoped=None):
@@ -94,9 +109,12 @@ def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, 
     }
     if warm:
         body["inference"] = "warm"
+    # {provider: status}, or {provider: {"status", "providerId", "task"}} for another id or task (embeddings).
     body["inferenceProviderMapping"] = {
-        provider: {"status": status, "providerId": repo_id, "task": "conversational"}
-        for provider, status in (providers or {}).items()
+        provider: {"status": entry, "providerId": repo_id, "task": "conversational"}
+        if isinstance(entry, str)
+        else {"providerId": repo_id, "task": "conversational", **entry}
+        for provider, entry in (providers or {}).items()
     }
     return body
 
@@ -178,10 +196,14 @@ class Emulator:
         n_ctx=None,
         tools=True,
         batch=None,
+        words=False,
         reasoning=None,
         vision=False,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
+
+        words: its embeddings are word_vector()s of 64 dimensions (a retrieval finds the document with the query's
+        words), not fake_vector()s.
 
         llama.cpp: `n_ctx` is the context it serves (`-c`, in /props; the training context in /v1/models is
         131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
@@ -199,6 +221,7 @@ class Emulator:
             "n_ctx": n_ctx,
             "tools": tools,
             "batch": batch,
+            "words": words,
             "reasoning": reasoning,
             "vision": vision,  # a multimodal model: image_url parts are read, else refused as vLLM refuses them
         }
@@ -507,6 +530,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             vision = "image" in model.get("_modalities", ())
             return self._chat(body, sse_space=True, done=True, model_name=name, vision=vision)
+        match = re.match(r"^/(together|scaleway|deepinfra)(/v1/embeddings|/v1/openai/embeddings)$", path)
+        if match:
+            return self._provider_embeddings(match.group(1), match.group(2))
         match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
         if match:
             model = self.emu.models.get(match.group(1))
@@ -536,6 +562,24 @@ class _Handler(BaseHTTPRequestHandler):
         if model.get("_backend") == "transformers":
             return self._pipeline(body, model)
         return self._compat(body, sse_space=False, pipeline=model["pipeline_tag"], wrap=True)
+
+    def _provider_embeddings(self, provider, route):
+        """An Inference Provider's OpenAI-shaped embeddings through the router (§16.4): the body names the
+        provider's id of the model, which must map to a model it serves live for feature-extraction."""
+        body = self._json() or {}
+        if route != {"deepinfra": "/v1/openai/embeddings"}.get(provider, "/v1/embeddings"):
+            return self._send(404, "Not Found", "text/plain")
+        for model in self.emu.models.values():
+            entry = (model.get("inferenceProviderMapping") or {}).get(provider)
+            if (
+                entry
+                and entry["status"] == "live"
+                and entry["task"] == "feature-extraction"
+                and entry["providerId"] == body.get("model")
+            ):
+                return self._send(200, openai_embeddings(body, entry["providerId"]))
+        message = f"Model {body.get('model')} does not exist"
+        return self._send(404, {"error": {"message": message, "type": "invalid_request_error"}})
 
     def _gate(self, model, who):
         if model.get("gated") and who["name"] not in model["_granted"]:
@@ -975,7 +1019,7 @@ class _Handler(BaseHTTPRequestHandler):
         if engine in ("tei", "tei_rerank"):
             return self._tei(method, server, path)
         if method == "POST" and path == "/v1/embeddings":  # an OpenAI-compatible server with an embedding model
-            return self._send(200, openai_embeddings(self._json(), model_id))
+            return self._send(200, openai_embeddings(self._json(), model_id, *_vectorizer(server)))
         if method == "POST" and path in ("/v1/rerank", "/rerank"):
             body = self._json()
             scores = [overlap(body["query"], doc) for doc in body["documents"]]
@@ -1121,7 +1165,8 @@ class _Handler(BaseHTTPRequestHandler):
                 message = f"batch size {len(texts)} > maximum allowed batch size {limit}"
                 return self._send(422, {"error": message, "error_type": "Validation"})
             self.emu.embed_batches.append(len(texts))
-            return self._send(200, [fake_vector(t, body.get("dimensions") or 8) for t in texts])
+            vectorize, dims = _vectorizer(server)
+            return self._send(200, [vectorize(t, body.get("dimensions") or dims) for t in texts])
         if method == "POST" and path == "/rerank":
             if not reranker:
                 return self._send(424, {"error": "model is not a re-ranker model", "error_type": "Backend"})
@@ -1129,7 +1174,7 @@ class _Handler(BaseHTTPRequestHandler):
             ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
             return self._send(200, [{"index": i, "score": scores[i]} for i in ranked])
         if method == "POST" and path == "/v1/embeddings" and not reranker:
-            return self._send(200, openai_embeddings(body, server["model_id"]))
+            return self._send(200, openai_embeddings(body, server["model_id"], *_vectorizer(server)))
         return self._send(404, b"", None)
 
     # --- router catalog (§7) and Hub search (§8) -----------------------------------------------------------

@@ -200,10 +200,10 @@ def model(request, caller, record, generation, model_id):
         return _model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
-        if (
-            entry.task in EMBEDDING_TASKS
-        ):  # huggingface_hub's feature_extraction or sentence_similarity: never a generation
-            return _bad_request(_not_generative(entry), record)
+        if entry.task in EMBEDDING_TASKS:  # huggingface_hub's feature_extraction or sentence_similarity
+            from providers.api import vectors  # imports this module: asked for here, once the two are loaded
+
+            return vectors.hub_task(entry, request, record)
         return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
     features = catalog.features(entry, catalog.router_items([entry], cached_only=False))

@@ -5,13 +5,14 @@ seconds at most; the typed repo id is always accepted without the picker.
 """
 
 import hashlib
+import json
 import re
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import hub, transport
+from providers.huggingface import hub, provider_routes, transport
 from providers.huggingface.errors import PROVIDERS, SWITCHABLE, HFError
 
 PAGE_SIZE = 20
@@ -21,7 +22,12 @@ TASK_FILTERS = {
     "chat": {"filter": "conversational"},
     "text-generation": {"pipeline_tag": "text-generation"},
     "text2text-generation": {"pipeline_tag": "text2text-generation"},
+    "text-ranking": {"pipeline_tag": "text-ranking"},
 }
+# Embedding models are listed under either tag (sentence-transformers repos under sentence-similarity, §11.1): one
+# search per tag, joined by downloads; the cursor of the next page holds one cursor per tag.
+VECTOR_TAGS = ("feature-extraction", "sentence-similarity")
+VECTOR_TASKS = ("feature-extraction", "text-ranking")
 POLICIES = ("fastest", "cheapest", "preferred")
 
 
@@ -148,23 +154,16 @@ def search(query, task, token="", cursor=""):
     if cached is not None:
         return cached
     deadline = transport.Deadline(settings.HF_PICKER_TIMEOUT)
-    params = {
-        "search": query,
-        "limit": PAGE_SIZE,
-        "sort": "downloads",
-        "expand[]": list(SEARCH_FIELDS),
-        **TASK_FILTERS.get(task, {}),
-    }
-    if cursor:
-        params["cursor"] = cursor
-    try:
-        items, following = hub.search_models(params, token or None, deadline)
-    except HFError as exc:
-        if exc.category != "invalid_token" or not token:
-            raise
-        token = ""  # the search is public: a refused token only loses the access checks
-        items, following = hub.search_models(params, None, deadline)
-    catalog = router_items(token or None, deadline)
+    params = {"search": query, "limit": PAGE_SIZE, "sort": "downloads", "expand[]": list(SEARCH_FIELDS)}
+    if task == "feature-extraction":
+        items, following, token = _search_tags(params, cursor, token, deadline)
+    else:
+        params.update(TASK_FILTERS.get(task, {}))
+        if cursor:
+            params["cursor"] = cursor
+        items, following, token = _search_page(params, token, deadline)
+    # The router's catalog lists chat models only (§7.1): not read for embeddings or rerank.
+    catalog = router_items(token or None, deadline) if task not in VECTOR_TASKS else {}
     results = []
     for item in items:
         known = catalog.get(item.get("id"), {})
@@ -184,6 +183,41 @@ def search(query, task, token="", cursor=""):
     answer = {"results": results, "next": following}
     cache.set(key, answer, settings.HF_PICKER_CACHE_SECONDS)
     return answer
+
+
+def _search_page(params, token, deadline):
+    """(items, next cursor, the token still usable): a refused token searches again without it."""
+    try:
+        items, following = hub.search_models(params, token or None, deadline)
+    except HFError as exc:
+        if exc.category != "invalid_token" or not token:
+            raise
+        token = ""  # the search is public: a refused token only loses the access checks
+        items, following = hub.search_models(params, None, deadline)
+    return items, following, token
+
+
+def _search_tags(params, cursor, token, deadline):
+    """One page per embedding tag, joined by downloads (each model once); the next cursor is one per tag, null
+    for a tag whose pages are done."""
+    try:
+        cursors = json.loads(cursor) if cursor else [""] * len(VECTOR_TAGS)
+    except ValueError:
+        cursors = None
+    if not isinstance(cursors, list) or len(cursors) != len(VECTOR_TAGS):
+        cursors = [""] * len(VECTOR_TAGS)  # not a cursor this search gave: start again
+    found, following = {}, []
+    for tag, tag_cursor in zip(VECTOR_TAGS, cursors, strict=True):
+        if tag_cursor is None or not isinstance(tag_cursor, str):
+            following.append(None)
+            continue
+        page = {**params, "pipeline_tag": tag, **({"cursor": tag_cursor} if tag_cursor else {})}
+        items, next_cursor, token = _search_page(page, token, deadline)
+        for item in items:
+            found.setdefault(item["id"], item)
+        following.append(next_cursor or None)
+    items = sorted(found.values(), key=lambda item: -(_number(item.get("downloads")) or 0))
+    return items, json.dumps(following) if any(following) else "", token
 
 
 def _mapping(item):
@@ -230,6 +264,8 @@ def describe(item, catalog_providers, task):
     mapping = {m["provider"]: m.get("status") for m in _mapping(item)}
     warm = item.get("inference") == "warm" or mapping.get("hf-inference") == "live"
     tag = item.get("pipeline_tag") or ""
+    if task in VECTOR_TASKS:
+        return _describe_vectors(item, task, warm, tag)
     chat_capable = "conversational" in (item.get("tags") or []) or bool(live)
     if live and (task == "chat" or chat_capable):
         endpoint_type, served, fill_task = "inference_providers", "providers", "chat"
@@ -252,6 +288,36 @@ def describe(item, catalog_providers, task):
         # "cheapest" only where a price tells the providers apart; the picks are what the console can tell now
         "policies": [p for p in POLICIES if p != "cheapest" or any(map(_priced, live))] if len(live) > 1 else [],
         "picks": {policy: policy_pick(policy, live) for policy in POLICIES} if len(live) > 1 else {},
+    }
+
+
+def _describe_vectors(item, task, warm, tag):
+    """describe() for an embedding or rerank model: the Hosted Inference API's pipeline when hf-inference serves
+    it, else the providers that compute its embeddings through the router (§16.4), else an Inference Endpoint
+    (TEI); rerankers always an endpoint (the hosted rerank route is unconfirmed, §16.3)."""
+    providers = [
+        _provider_entry(name, {})
+        for name in provider_routes.serving({"inferenceProviderMapping": _mapping(item)})
+        if name != provider_routes.HF_INFERENCE and name in provider_routes.KNOWN
+    ]
+    if task == "feature-extraction" and warm and tag in VECTOR_TAGS:
+        endpoint_type, served = "hosted_api", "hosted"
+    elif task == "feature-extraction" and providers:
+        endpoint_type, served = "inference_providers", "providers"
+    else:
+        endpoint_type, served = "inference_endpoint", "none"
+    return {
+        "id": item.get("id", ""),
+        "pipeline_tag": tag,
+        "downloads": _number(item.get("downloads")),
+        "likes": _number(item.get("likes")),
+        "gated": bool(item.get("gated")),
+        "access": None,
+        "warm": warm,
+        "providers": providers if served == "providers" else [],
+        "served": served,
+        "fill": {"endpoint_type": endpoint_type, "task": task, "repo_id": item.get("id", "")},
+        "policies": [],  # the router's policies choose among chat providers only
     }
 
 

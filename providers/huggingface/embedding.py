@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from providers.huggingface import provider_routes
 from providers.huggingface.adapters import vector_adapter_for
 from providers.huggingface.errors import HFError
 from providers.huggingface.transport import Deadline, call, json_of
@@ -22,6 +23,7 @@ class Vectors:
     prompt_tokens: int | None = None  # as the server reported it (summed over batches), None when any did not
     batches: int = 1
     server: dict = field(default_factory=dict)
+    raw: list | None = None  # each vector's JSON text as the server wrote it (adapter.raw_vectors), or None
 
 
 @dataclass
@@ -31,13 +33,16 @@ class Ranking:
 
 
 def _post(target, url, body, deadline):
+    """(the parsed answer, its bytes)."""
     response = call("POST", url, target.kind, target.token, body, target.headers(), deadline)
-    return json_of(response)
+    return json_of(response), response.content
 
 
 def embed(target, texts, dimensions=None, deadline=None):
     """One vector per text, in the texts' order. Raises HFError."""
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
+    if target.endpoint_type == "inference_providers" and not target.provider:
+        target = provider_routes.resolve(target, deadline)
     adapter = vector_adapter_for(target)
     batch = len(texts) or 1
     while True:
@@ -51,11 +56,12 @@ def embed(target, texts, dimensions=None, deadline=None):
 
 
 def _embed_in_batches(adapter, target, texts, dimensions, deadline, size):
-    vectors, tokens, batches = [], 0, 0
+    vectors, tokens, batches, raw = [], 0, 0, []
     for start in range(0, len(texts), size):
         part = texts[start : start + size]
         url, body = adapter.embed_request(target, part, dimensions)
-        found, counted = adapter.read_embeddings(_post(target, url, body, deadline))
+        answer, content = _post(target, url, body, deadline)
+        found, counted = adapter.read_embeddings(answer)
         if len(found) != len(part):
             raise HFError(
                 "bad_response",
@@ -64,7 +70,9 @@ def _embed_in_batches(adapter, target, texts, dimensions, deadline, size):
         vectors += found
         tokens = tokens + counted if tokens is not None and counted is not None else None
         batches += 1
-    return Vectors(vectors, tokens, batches)
+        written = adapter.raw_vectors(answer, content) if raw is not None else None
+        raw = raw + written if written is not None else None
+    return Vectors(vectors, tokens, batches, raw=raw)
 
 
 def rerank(target, query, documents, deadline=None):
@@ -72,7 +80,7 @@ def rerank(target, query, documents, deadline=None):
     deadline = deadline or Deadline(settings.HF_GENERATION_TIMEOUT)
     adapter = vector_adapter_for(target)
     url, body = adapter.rerank_request(target, query, documents)
-    results, tokens = adapter.read_rerank(_post(target, url, body, deadline))
+    results, tokens = adapter.read_rerank(_post(target, url, body, deadline)[0])
     if sorted(index for index, _score in results) != list(range(len(documents))):
         raise HFError("bad_response", _("The rerank answer does not score each document once."))
     return Ranking(results, tokens)

@@ -45,6 +45,7 @@ class EngineInfo:
     context_length: int | None = None
     pipeline_tag: str = ""
     vision: bool = False  # the server says its model reads images (TGI's pipeline tag, llama.cpp's /props)
+    pooling: str = ""  # TEI's embedding model: cls, mean, splade or last_token
 
     @property
     def label(self):
@@ -72,12 +73,15 @@ def from_info(info):
         # TEI says what its model is (§16.2): an embedding model, a reranker or a classifier; the task follows.
         kind = next(iter(info["model_type"]), "")
         task = {"embedding": "feature-extraction", "reranker": "text-ranking"}.get(kind, "text-classification")
+        pooling = info["model_type"].get("embedding")
+        pooling = pooling.get("pooling") if isinstance(pooling, dict) else ""
         return EngineInfo(
             TEI,
             str(info.get("model_id") or ""),
             str(info.get("version") or ""),
             _int(info.get("max_input_length")),
             task,
+            str(pooling)[:20] if isinstance(pooling, str) else "",
         )
     if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
         info.get("router") == "text-generation-router"

@@ -87,6 +87,14 @@ WORDING = {
         PROVIDERS + "+suffix": _(
             "Use “:%(first)s”, or drop the suffix to let the router choose. Live providers: %(live)s."
         ),
+        PROVIDERS + "+vectors": _(
+            "Use “:%(first)s”, or drop the suffix to take the first provider the console can reach. Providers "
+            "computing its embeddings that the console can reach: %(live)s."
+        ),
+        PROVIDERS + "+no_vectors": _(
+            "Choose the endpoint type Hosted Inference API if hf-inference serves the model, or deploy it as an "
+            "Inference Endpoint running text-embeddings-inference."
+        ),
     },
     "wrong_task": {
         "title": _("Wrong task"),

@@ -41,6 +41,7 @@ class Target:
     scale_up_timeout: int = 0
     engine: str = ""  # engines.* once detected; "" speaks TGI, as before engines were told apart
     served_model: str = ""  # the model id the server announced (OpenAI-compatible servers need it)
+    provider: str = ""  # Inference Providers' embeddings: the provider chosen (provider_routes.py)
 
     @property
     def openai_style(self):

@@ -1,5 +1,6 @@
 """ "Test connection": check token, model and endpoint step by step, then run one tiny generation."""
 
+import math
 import queue
 import threading
 import time
@@ -10,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import adapters, catalog, embedding, engines, generation, hub, transport
+from providers.huggingface import adapters, catalog, embedding, engines, generation, hub, provider_routes, transport
 from providers.huggingface.errors import ADMIN_HINTS, HFError
 from providers.models import EMBEDDING_TASKS, ConnectionTest, EndpointType, Task
 
@@ -70,7 +71,7 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
         else:
             _check_hub(model, target, deadline, steps)
         if model.task in EMBEDDING_TASKS:
-            sample = _probe_vectors(model, target, deadline, steps)
+            sample = _probe_vectors(model, target, deadline, steps, server_info)
             return _result(model, True, started, steps, server_info, sample=sample)
         params = {"max_new_tokens": PROBE_TOKENS}
         steps.begin(_("Tiny generation"))
@@ -119,6 +120,18 @@ def _check_hub(model, target, deadline, steps):
         detail += _("; gated: access must be granted")
     steps.add(_("Model on the Hub"), True, detail)
     live = sorted(p for p, status in mapping.items() if status == "live")
+    if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS and model.task == Task.FEATURE_EXTRACTION:
+        serving = provider_routes.serving(card)
+        steps.add(
+            _("Providers"),
+            bool(serving),
+            _("computing its embeddings live: %(names)s") % {"names": ", ".join(serving)}
+            if serving
+            else _("none live"),
+        )
+        target.provider, target.served_model = provider_routes.choose(model.repo_id, card)
+        steps.add(_("Provider chosen"), True, target.provider)
+        return
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
         if not live:  # the Hub's mapping may lag the router's own catalog, which is what routes the call
             item = catalog.router_items(target.token, deadline).get(repo_id) or {}
@@ -172,6 +185,8 @@ def _check_endpoint(model, target, deadline, steps, save=True):
     summary.update({k: v for k, v in (("version", found.version), ("served_model", found.served_model)) if v})
     if found.context_length:
         summary["context_length"] = found.context_length
+    if found.pooling:
+        summary["pooling"] = found.pooling
     if found.engine == engines.UNKNOWN:
         steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
         return {"reachable": True, **summary}
@@ -209,12 +224,15 @@ SIMILARITY_TAGS = {"feature-extraction", "sentence-similarity"}  # sentence-tran
 PROBE_DOCUMENTS = ["Deep learning is a kind of machine learning.", "Paris is the capital of France."]
 
 
-def _probe_vectors(model, target, deadline, steps):
-    """One short text embedded, or two documents reranked: the sample the result shows."""
+def _probe_vectors(model, target, deadline, steps, server_info):
+    """One short text embedded, or two documents reranked: the sample the result shows. What the vector says of
+    the model (its dimensions, whether it has unit length) joins `server_info`, for the model's page."""
     if model.task == Task.FEATURE_EXTRACTION:
         steps.begin(_("Tiny embedding"))
         found = embedding.embed(target, [PROBE_PROMPT], deadline=deadline)
         size = len(found.vectors[0])
+        server_info["dimensions"] = size
+        server_info["normalized"] = abs(math.sqrt(sum(x * x for x in found.vectors[0])) - 1) < 1e-3
         preview = ", ".join(f"{x:.3f}" for x in found.vectors[0][:3])
         detail = _("%(n)s dimensions: [%(preview)s, …]") % {"n": size, "preview": preview}
         steps.add(_("Tiny embedding"), True, detail)

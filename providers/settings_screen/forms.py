@@ -21,7 +21,7 @@ TASKS_BY_TYPE = {
         Task.FEATURE_EXTRACTION,
         Task.TEXT_RANKING,
     },
-    EndpointType.INFERENCE_PROVIDERS: {Task.CHAT},
+    EndpointType.INFERENCE_PROVIDERS: {Task.CHAT, Task.FEATURE_EXTRACTION},  # embeddings: §16.4
 }
 TOKEN_RE = re.compile(r"^\S{8,512}$")
 

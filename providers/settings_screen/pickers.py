@@ -16,7 +16,7 @@ from providers.huggingface.errors import HFError
 from providers.models import EndpointType, HFModel
 from providers.settings_screen.views import admin_view, is_id
 
-TASKS = ("chat", "text-generation", "text2text-generation")
+TASKS = ("chat", "text-generation", "text2text-generation", "feature-extraction", "text-ranking")
 UNREACHABLE = ("timeout", "connection_refused", "connection_lost", "dns_failure", "tls_error", "blocked_by_url_policy")
 
 

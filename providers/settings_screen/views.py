@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from providers.core import audit, display, error_pages, roles, served_facts, unwritable
 from providers.core.ndjson import line
 from providers.huggingface.errors import HFError
-from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
+from providers.models import EMBEDDING_TASKS, AuditEntry, ConnectionTest, HFModel, ProviderSettings
 from providers.playground.runs import usage_by_model
 from providers.settings_screen import token_check, transfer
 from providers.settings_screen.connection_test import record_test, run_test, stream_test, tested_config
@@ -272,6 +272,8 @@ def model_detail(request, pk):
             "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
             "facts": served_facts.facts_for(model),
+            "vectors": served_facts.vector_facts(model),
+            "computes_vectors": model.task in EMBEDDING_TASKS,  # generation parameters mean nothing to it
             "parameters": [
                 f"{display.label(k)}: {display.value_text(v)}" for k, v in model.default_parameters().items()
             ],

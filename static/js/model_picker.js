@@ -233,6 +233,9 @@
     }
   });
   more.addEventListener("click", function () { search(next); });
+  // The task decides what is searched (chat models, embedding models, rerankers): a new task, a new search.
+  const taskField = form.querySelector("[name=task]");
+  if (taskField) taskField.addEventListener("change", function () { if (input.value.trim().length >= 2) search(""); });
   policy.addEventListener("change", function () {
     if (chosen) setRepo(chosen.fill.repo_id + (policy.value ? ":" + policy.value : ""));
     explainPolicy();

@@ -123,3 +123,31 @@ def test_picker_pages_with_more_results_and_closes_with_escape(page, account, ad
     expect(page.locator("#picker-results")).to_be_hidden()
     page.locator("#picker-q").fill("zzzz-nothing")
     expect(page.locator("#model-picker .picker-status")).to_have_text("No model on the Hub matches.")
+
+
+def test_pick_an_embedding_model_served_by_a_provider_save_and_test_it(page, hf, admin_user, provider_token):
+    hf.add_model(
+        "BAAI/bge-large-en-v1.5",
+        pipeline_tag="feature-extraction",
+        warm=False,
+        providers={"together": {"status": "live", "task": "feature-extraction", "providerId": "bge-large"}},
+    )
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/models/new/")
+    page.check("input[name=endpoint_type][value=inference_providers]")
+    page.locator("#picker-q").type("bge", delay=30)
+    page.select_option("#id_task", "feature-extraction")  # a new task searches again, for embedding models
+    option = page.locator("#picker-results [role=option]").first
+    expect(option).to_contain_text("BAAI/bge-large-en-v1.5")
+    expect(option).to_contain_text("together")
+    option.dispatch_event("mousedown")
+    expect(page.locator("#id_repo_id")).to_have_value("BAAI/bge-large-en-v1.5")
+    expect(page.locator("#id_task")).to_have_value("feature-extraction")
+    page.fill("#id_display_name", "bge picked")
+    page.click("button[type=submit]:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("bge picked")
+    page.click("button:has-text('Test connection')")
+    expect(page.locator("#test-result")).to_contain_text("Connection works")
+    expect(page.locator("#test-result")).to_contain_text("8 dimensions")
+    page.reload()
+    expect(page.locator("#vector-dimensions")).to_have_text("8")

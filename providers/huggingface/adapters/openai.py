@@ -2,11 +2,13 @@
 server accepts, and `choices`, deltas, `usage` and `[DONE]` in its answers. Spoken by the router, vLLM, SGLang,
 llama.cpp, any other such server, TGI's Messages API and hf-inference's chat route (hf-protocol.md §2, §3.5, §10)."""
 
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import engines, transport
+from providers.huggingface import engines, provider_routes, transport
 from providers.huggingface.adapters import base, fields, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
@@ -53,6 +55,7 @@ PARAMETERS = {
     engines.OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
 }
 DEFAULT_COMPLETION_TOKENS = 256
+_RAW_EMBEDDING = re.compile(rb'"embedding"\s*:\s*(\[[^\]]*\])')
 
 _ENGINE = {"chat": True, "completion": True, "streaming": True}
 _TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
@@ -258,15 +261,21 @@ class Adapter(base.Adapter):
     def stream_state(self, target):
         return ChoiceStream(target)
 
-    # §16.1, §16.5, §16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
-    # such server); /v1/rerank in the Jina/Cohere shape (vLLM, llama.cpp --reranking).
+    # §16.1, §16.4-§16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
+    # such server, an Inference Provider's route through the router); /v1/rerank in the Jina/Cohere shape (vLLM,
+    # llama.cpp --reranking).
     def embed_request(self, target, texts, dimensions=None):
-        if target.endpoint_type != "inference_endpoint":
+        route = provider_routes.OPENAI_ROUTES.get(target.provider)
+        if target.endpoint_type == "inference_providers" and route:
+            url = transport.join(settings.HF_ROUTER_URL, route)  # the provider's id of the model goes in the body
+        elif target.endpoint_type == "inference_endpoint":
+            url = target.endpoint_url.rstrip("/") + "/v1/embeddings"
+        else:
             raise base.cannot_compute("embeddings")
         body = {"model": target.served_model or target.repo_id or "default", "input": texts, "encoding_format": "float"}
         if dimensions:
             body["dimensions"] = dimensions
-        return target.endpoint_url.rstrip("/") + "/v1/embeddings", body
+        return url, body
 
     def read_embeddings(self, body):
         data = body.get("data") if isinstance(body, dict) else None
@@ -274,6 +283,16 @@ class Adapter(base.Adapter):
             raise HFError("bad_response", _("The embeddings answer has no data list."))
         ordered = sorted(data, key=lambda d: d["index"])
         return base.vectors([d.get("embedding") for d in ordered]), count(usage_of(body).get("prompt_tokens"))
+
+    def raw_vectors(self, body, content):
+        # Each data item's "embedding" array, in the answer's order: an array of numbers holds no "]", and a
+        # '"embedding"' inside a JSON string would have its quotes escaped. Any doubt (a count that differs from
+        # the parsed items): None.
+        found = _RAW_EMBEDDING.findall(content)
+        data = body["data"]
+        if len(found) != len(data):
+            return None
+        return [raw for _index, raw in sorted(zip((d["index"] for d in data), found, strict=True))]
 
     def rerank_request(self, target, query, documents, top_n=None):
         if target.endpoint_type != "inference_endpoint":
