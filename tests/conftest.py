@@ -24,8 +24,7 @@ def _fresh_cache():
 
     from providers.api import catalog, keys
     from providers.core import cached
-    from providers.huggingface import tokens
-    from providers.huggingface import provider_routes
+    from providers.huggingface import provider_routes, tokens
 
     # Process caches keyed on the freshness number, which rolls back with each test's database, so a number
     # may come round again.

@@ -81,7 +81,7 @@ def from_info(info):
             str(info.get("version") or ""),
             _int(info.get("max_input_length")),
             task,
-            str(pooling)[:20] if isinstance(pooling, str) else "",
+            pooling=str(pooling)[:20] if isinstance(pooling, str) else "",
         )
     if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
         info.get("router") == "text-generation-router"
