@@ -139,6 +139,9 @@ class HFModel(SecretsMixin):
     # An endpoint's server takes images in chat (a vision model): set by an admin, since no engine says so for
     # sure. Inference Providers models are read from the router's catalog instead.
     accepts_images = models.BooleanField(default=False)
+    # /v1/ leaves out the request fields this model's upstream cannot carry instead of refusing the call (as
+    # LiteLLM's drop_params does); the answer names them in X-Dropped-Params, so nothing goes unseen.
+    drop_unsupported = models.BooleanField(default=False)
     # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
     engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
     served_model = models.CharField(max_length=300, blank=True, default="")

@@ -41,6 +41,7 @@ class Entry:
     problem: str  # an error category when no target can be built (no token, undecryptable token, a defect)
     repo_id: str = ""  # the Hub repo id (with its :provider or policy suffix on Inference Providers), "" for none
     accepts_images: bool = False  # an endpoint marked by an admin as taking images
+    drop_unsupported: bool = False  # fields the upstream cannot carry are left out (and named), not refused
 
     @property
     def is_chat(self):
@@ -68,6 +69,7 @@ def _entry(model):
         problem=problem,
         repo_id=model.repo_id,
         accepts_images=model.accepts_images,
+        drop_unsupported=model.drop_unsupported,
     )
 
 

@@ -16,7 +16,7 @@ _ALLOWED_HEADER = re.compile(
 ALLOW_HEADERS = "authorization, content-type, openai-beta, openai-organization, openai-project, x-stainless-*"
 EXPOSE_HEADERS = (
     "x-request-id, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
-    "retry-after, retry-after-ms, x-should-retry"
+    "retry-after, retry-after-ms, x-should-retry, x-dropped-params"
 )
 MAX_AGE = "600"
 

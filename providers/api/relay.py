@@ -31,8 +31,9 @@ CONSOLE_NAMES = {
 }
 
 
-def prepare(body, route, entry, target):
-    """(the upstream's body, stream, include_usage) for a relayed call; fmt.BadRequest naming what is wrong."""
+def prepare(body, route, entry, target, record=None):
+    """(the upstream's body, stream, include_usage) for a relayed call; fmt.BadRequest naming what is wrong. A model
+    set to leave out what its upstream cannot carry puts the names it left out in `record.dropped`."""
     if route == "chat":
         images = []
         _check_messages(body.get("messages"), images)
@@ -43,15 +44,20 @@ def prepare(body, route, entry, target):
         _check_prompt(body.get("prompt"), adapters.adapter_for(target).capabilities(target))
     fmt.parameters(body, entry.task, target)  # the console's and the upstream's rules on the values it knows
     stream, include_usage = fmt.stream_options(body)
+    dropped = [] if entry.drop_unsupported else None
     try:
-        upstream = relay.request_body(target, route, body, entry.defaults)
+        upstream = relay.request_body(target, route, body, entry.defaults, dropped)
     except fields.Refused as exc:
         raise fmt.BadRequest(exc.message, param=exc.param, code="unsupported_parameter") from None
+    if dropped and record is not None:
+        record.dropped = dropped
     return upstream, stream, include_usage
 
 
-def check_translated(body, route, target, chat_prompt):
-    """Refuse what a translated call cannot carry: the fields its adapter has no parameter for."""
+def check_translated(body, route, entry, target, record=None):
+    """The body a translated call carries: Refused (as a 400) for a field its adapter has no parameter for, or,
+    for a model set to leave such fields out, the body without them (their names in `record.dropped`)."""
+    chat_prompt = entry.is_chat
     capabilities = adapters.adapter_for(target).capabilities(target)
     accepted = set(fields.BASIC_COMPLETION if route != "chat" else fields.BASIC_CHAT)
     accepted -= {"max_tokens", "temperature", "top_p", "stop", "seed"}
@@ -59,10 +65,16 @@ def check_translated(body, route, target, chat_prompt):
         accepted.update(CONSOLE_NAMES.get(console_name, ()))
     if chat_prompt:
         accepted.discard("echo")  # the prompt becomes a chat message: there is no prompt to echo
+    dropped = [] if entry.drop_unsupported else None
     try:
-        fields.carried(route, body, accepted, str(capabilities.label or target.kind))
+        fields.carried(route, body, accepted, str(capabilities.label or target.kind), dropped)
     except fields.Refused as exc:
         raise fmt.BadRequest(exc.message, param=exc.param, code="unsupported_parameter") from None
+    if not dropped:
+        return body
+    if record is not None:
+        record.dropped = dropped
+    return {name: value for name, value in body.items() if name not in dropped}
 
 
 def _bad(message, param="messages"):

@@ -146,6 +146,9 @@ def api_view(route, *methods):
                 return response
             response = view(request, caller, record, generation, *args, **kwargs)
             limits.set_headers(response, counted)
+            dropped = getattr(record, "dropped", None)
+            if dropped:  # the model is set to leave out what its upstream cannot carry: say what was
+                response["X-Dropped-Params"] = ", ".join(dropped)
             return response
 
         return wrapper
@@ -290,7 +293,7 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
         return _relay(caller, record, entry, target, route, body, deadline)
     try:
         if route != "tgi":
-            relay.check_translated(body, route, target, chat_prompt=entry.is_chat)
+            body = relay.check_translated(body, route, entry, target, record)
         params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task, target))
         stream, include_usage = fmt.stream_options(body)
         if route == "chat":
@@ -343,7 +346,7 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
 def _relay(caller, record, entry, target, route, body, deadline):
     """A call relayed as sent (api/relay.py): the upstream's answer passed on, whole or event by event."""
     try:
-        sent, stream, include_usage = relay.prepare(body, route, entry, target)
+        sent, stream, include_usage = relay.prepare(body, route, entry, target, record)
     except fmt.BadRequest as exc:
         return _bad_request(exc, record)
     record.stream = stream

@@ -43,6 +43,7 @@ FIELD_LABELS = {
     "enabled": gettext_lazy("Enabled"),
     "send_provider_token": gettext_lazy("Send the provider token to this URL"),
     "accepts_images": gettext_lazy("The model takes images in chat"),
+    "drop_unsupported": gettext_lazy("Leave out what this model cannot do"),
     "api_token": gettext_lazy("API token"),
     "max_new_tokens": gettext_lazy("Max new tokens"),
     "temperature": gettext_lazy("Temperature"),

@@ -91,6 +91,7 @@ class ModelConfigForm(forms.ModelForm):
             "endpoint_url",
             "send_provider_token",
             "accepts_images",
+            "drop_unsupported",
             "enabled",
         ]
         labels = {
@@ -101,8 +102,14 @@ class ModelConfigForm(forms.ModelForm):
             "enabled": _("Enabled"),
             "send_provider_token": _("Send the provider token to this URL"),
             "accepts_images": _("The model takes images in chat"),
+            "drop_unsupported": _("Leave out what this model cannot do"),
         }
         help_texts = {
+            "drop_unsupported": _(
+                "API calls that send a setting this model's server cannot carry (logprobs, tools, n…) are "
+                "normally refused with an error naming it. Tick this to send them without it instead; each answer "
+                "then lists what was left out in its X-Dropped-Params header."
+            ),
             "accepts_images": _(
                 "Tick this for a vision model (one that reads images) on a server that takes them, so chats may "
                 "attach images. Leave it off for a text-only model: images are then refused with a clear message."

@@ -26,6 +26,7 @@ FIELDS = [
     "endpoint_url",
     "send_provider_token",
     "accepts_images",
+    "drop_unsupported",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
 ]
@@ -44,6 +45,7 @@ FIELD_TYPES = {
     "endpoint_url": (_TEXT, True),
     "send_provider_token": (_BOOL, True),
     "accepts_images": (_BOOL, True),
+    "drop_unsupported": (_BOOL, True),
     "enabled": (_BOOL, True),
     "max_new_tokens": (_WHOLE, True),
     "temperature": (_NUMBER, True),

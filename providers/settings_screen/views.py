@@ -50,6 +50,7 @@ AUDITED_FIELDS = [
     "endpoint_url",
     "send_provider_token",
     "accepts_images",
+    "drop_unsupported",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
     "api_token",

@@ -17,12 +17,12 @@ DEFAULT_COMPLETION_TOKENS = 256
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-def body(adapter, target, route, sent, defaults, names):
+def body(adapter, target, route, sent, defaults, names, dropped=None):
     """The upstream's body: the fields it takes as sent (Refused for one it cannot), the model's defaults under
     them, `model` the upstream's own id, and usage asked for on streams (the console counts every call)."""
     capabilities = adapter.capabilities(target)
     accepted = capabilities.chat_fields if route == "chat" else capabilities.completion_fields
-    kept = fields.carried(route, sent, accepted, str(capabilities.label))
+    kept = fields.carried(route, sent, accepted, str(capabilities.label), dropped)
     if kept.get("max_completion_tokens") is not None and target.engine != engines.VLLM:
         # The newer name; the other servers read max_tokens (TGI ignores a field it does not know).
         kept.setdefault("max_tokens", kept["max_completion_tokens"])
