@@ -14,14 +14,8 @@ from django.utils.translation import gettext as _
 
 from providers.api import catalog
 from providers.api import openai_format as fmt
-from providers.api.views import (
-    RecordedResponse,
-    _bad_request,
-    _model_not_found,
-    _not_generative,
-    _upstream_failure,
-    api_view,
-)
+from providers.api.replies import RecordedResponse, bad_request, model_not_found, not_generative, upstream_failure
+from providers.api.views import api_view
 from providers.huggingface import embedding, transport
 from providers.huggingface.errors import HFError
 from providers.models import Task
@@ -49,7 +43,7 @@ def _entry_for(body, task, generation, record):
     except catalog.Ambiguous as exc:
         raise fmt.ambiguous(name, exc.ids) from None
     if entry is None:
-        return None, _model_not_found(name if isinstance(name, str) else "", record)
+        return None, model_not_found(name if isinstance(name, str) else "", record)
     record.entry = entry
     if entry.task != task:
         route = (
@@ -137,7 +131,7 @@ def _ask(record, entry, ask):
         deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
         return ask(catalog.target(entry, deadline), deadline), None
     except HFError as exc:
-        return None, _upstream_failure(exc, record)
+        return None, upstream_failure(exc, record)
 
 
 def _encoded(vector, encoding):
@@ -176,14 +170,14 @@ def embeddings(request, caller, record, generation):
                 _("This model's server takes texts, not token ids."), param="input", code="unsupported_parameter"
             )
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return bad_request(exc, record)
     except HFError as exc:
-        return _upstream_failure(exc, record)
+        return upstream_failure(exc, record)
     found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, dimensions, deadline))
     if failure is not None:
         return failure
     if dimensions and any(len(v) != dimensions for v in found.vectors):
-        return _upstream_failure(
+        return upstream_failure(
             HFError("bad_response", _("The server did not shorten its vectors to %(n)s.") % {"n": dimensions}), record
         )
     record.prompt_tokens = found.prompt_tokens
@@ -255,9 +249,9 @@ def rerank(request, caller, record, generation):
         if not isinstance(with_documents, bool):
             raise fmt.BadRequest(_("return_documents is true or false."), param="return_documents")
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return bad_request(exc, record)
     except HFError as exc:
-        return _upstream_failure(exc, record)
+        return upstream_failure(exc, record)
     ranking, failure = _ask(record, entry, lambda target, deadline: embedding.rerank(target, query, texts, deadline))
     if failure is not None:
         return failure
@@ -286,7 +280,7 @@ def hub_task(entry, request, record):
     record.route, record.entry = "embeddings", entry
     try:
         if entry.task != Task.FEATURE_EXTRACTION:
-            raise _not_generative(entry)  # a reranker: huggingface_hub has no call for it here (§16.3)
+            raise not_generative(entry)  # a reranker: huggingface_hub has no call for it here (§16.3)
         body = fmt.parse_body(request.body)
         _refuse_unknown(body, HUB_FIELDS)
         if body.get("normalize") is False or body.get("parameters"):
@@ -317,9 +311,9 @@ def hub_task(entry, request, record):
         if entry.problem:
             raise HFError(entry.problem)
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return bad_request(exc, record)
     except HFError as exc:
-        return _upstream_failure(exc, record)
+        return upstream_failure(exc, record)
     found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, None, deadline))
     if failure is not None:
         return failure
