@@ -12,9 +12,11 @@ import json
 import math
 import re
 import socket
+import struct
 import sys
 import threading
 import time
+from base64 import b64encode
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -199,6 +201,9 @@ class Emulator:
         words=False,
         reasoning=None,
         vision=False,
+        vectors_in_order=False,
+        base64=True,
+        vector_text=None,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
 
@@ -211,6 +216,9 @@ class Emulator:
         batch: TEI's max_client_batch_size.
         reasoning: the thinking a reasoning model (vLLM's or llama.cpp's reasoning parser) sends as
         `reasoning_content` before its answer, whole and streamed (§10.3).
+        /v1/embeddings: `vectors_in_order` answers its vectors in the inputs' order, as vLLM and TEI do (by default
+        they come reversed, the index saying which is which); `base64` True answers the base64 encoding when asked,
+        "ignored" answers floats anyway, "refused" a 400 (§16.1); `vector_text` replaces each vector's JSON text.
         """
         self.engine_servers[name] = {
             "engine": engine,
@@ -224,6 +232,9 @@ class Emulator:
             "words": words,
             "reasoning": reasoning,
             "vision": vision,  # a multimodal model: image_url parts are read, else refused as vLLM refuses them
+            "vectors_in_order": vectors_in_order,
+            "base64": base64,
+            "vector_text": vector_text,
         }
         return f"{self.base}/srv/{name}"
 
@@ -1019,7 +1030,20 @@ class _Handler(BaseHTTPRequestHandler):
         if engine in ("tei", "tei_rerank"):
             return self._tei(method, server, path)
         if method == "POST" and path == "/v1/embeddings":  # an OpenAI-compatible server with an embedding model
-            return self._send(200, openai_embeddings(self._json(), model_id, *_vectorizer(server)))
+            body = self._json()
+            if body.get("encoding_format") == "base64" and server.get("base64") == "refused":
+                return self._send(400, {"error": {"message": "encoding_format base64 is not supported", "code": 400}})
+            answer = openai_embeddings(body, model_id, *_vectorizer(server))
+            if server.get("vectors_in_order"):
+                answer["data"].reverse()
+            if body.get("encoding_format") == "base64" and server.get("base64") is True:
+                for item in answer["data"]:
+                    vector = item["embedding"]
+                    item["embedding"] = b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            written = json.dumps(answer).encode()
+            if server.get("vector_text"):
+                written = re.sub(rb'"embedding": \[[^\]]*\]', b'"embedding": ' + server["vector_text"], written)
+            return self._send(200, written, "application/json")
         if method == "POST" and path in ("/v1/rerank", "/rerank"):
             body = self._json()
             scores = [overlap(body["query"], doc) for doc in body["documents"]]

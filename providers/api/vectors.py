@@ -173,15 +173,23 @@ def embeddings(request, caller, record, generation):
         return bad_request(exc, record)
     except HFError as exc:
         return upstream_failure(exc, record)
-    found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, dimensions, deadline))
+    found, failure = _ask(
+        record,
+        entry,
+        lambda target, deadline: embedding.embed(target, texts, dimensions, deadline, encoding, entry.api_id),
+    )
     if failure is not None:
         return failure
-    if dimensions and any(len(v) != dimensions for v in found.vectors):
+    if dimensions and any(n != dimensions for n in found.lengths or map(len, found.vectors)):
         return upstream_failure(
             HFError("bad_response", _("The server did not shorten its vectors to %(n)s.") % {"n": dimensions}), record
         )
     record.prompt_tokens = found.prompt_tokens
     record.finish(time.perf_counter())
+    if found.passed is not None:
+        response = RecordedResponse({}, record)
+        response.content = found.passed
+        return response
     if encoding == "float" and found.raw is not None:
         return _written_as_sent(found, entry, record)
     data = [
