@@ -121,6 +121,13 @@ def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, 
     return body
 
 
+def numbers_or_zero(value):
+    try:
+        return max(0.0, float(value or 0))
+    except ValueError:
+        return 0.0
+
+
 class Emulator:
     def __init__(self):
         self.lock = threading.Lock()
@@ -174,8 +181,11 @@ class Emulator:
         model_id="bigscience/bloom-560m",
         old_tools=False,
         vision=False,
+        **wake,
     ):
+        """`wake_seconds=` (scaled to zero): how long it takes to wake (None: never); else boot_seconds."""
         self.endpoints[name] = {
+            **wake,
             "vision": vision,  # a VLM: image_url parts are read
             "old_tools": old_tools,  # TGI < 3.2: tool-call arguments as an object, id the integer 0
             "state": state,
@@ -185,6 +195,8 @@ class Emulator:
             "tgi": tgi,
             "model_id": model_id,
         }
+        if state == "initializing" and wake.get("wake_seconds") is not None:
+            self.endpoints[name]["ready_at"] = time.monotonic() + wake["wake_seconds"]
         return f"{self.base}/ep/{name}"
 
     def add_engine(
@@ -626,23 +638,39 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- text-generation-inference -----------------------------------------------------------------------
 
+    def _not_ready(self, endpoint):
+        """The Inference Endpoints proxy in front of an endpoint that is not running (hf-protocol.md §5, §9.6, §20):
+        paused answers 400 "Invalid state"; the first request to a scaled-to-zero endpoint starts a replica (ready
+        after the endpoint's `wake_seconds`, else boot_seconds; None: never); while it initializes the proxy
+        answers 503, or, given X-Scale-Up-Timeout, holds the request until the replica is ready or the hold ends
+        (then 503). True when it answered."""
+        now = time.monotonic()
+        if endpoint["state"] == "scaled_to_zero":
+            wake = endpoint.get("wake_seconds", self.emu.boot_seconds)
+            endpoint["state"], endpoint["ready_at"] = "initializing", float("inf") if wake is None else now + wake
+        if endpoint["state"] == "initializing" and now >= endpoint.get("ready_at", float("inf")):
+            endpoint["state"] = "running"
+        if endpoint["state"] == "paused":
+            self._send(400, "Bad Request: Invalid state", "text/plain")
+            return True
+        if endpoint["state"] != "initializing":
+            return False
+        hold = numbers_or_zero(self.headers.get("X-Scale-Up-Timeout"))
+        ready_at = endpoint.get("ready_at", float("inf"))
+        if hold and ready_at - now <= hold:
+            time.sleep(max(0.0, ready_at - now))  # the proxy holds the request until the replica is ready
+            endpoint["state"] = "running"
+            return False
+        time.sleep(min(hold, 60))  # held to the end of the hold, in vain
+        self._send(503, "Service Unavailable", "text/plain")
+        return True
+
     def _endpoint(self, method, name, path):
         endpoint = self.emu.endpoints.get(name)
         if endpoint is None:
             return self._send(404, "Not Found", "text/plain")
-        if endpoint["state"] == "initializing" and time.monotonic() >= endpoint.get("ready_at", float("inf")):
-            endpoint["state"] = "running"
-        state = endpoint["state"]
-        if state == "scaled_to_zero" and not self.headers.get("X-Scale-Up-Timeout"):
-            endpoint["state"], endpoint["ready_at"] = "initializing", time.monotonic() + self.emu.boot_seconds
-        if state == "paused":
-            return self._send(400, "Bad Request: Invalid state", "text/plain")
-        if state in ("scaled_to_zero", "initializing"):
-            if self.headers.get("X-Scale-Up-Timeout") and (state == "scaled_to_zero" or "ready_at" in endpoint):
-                time.sleep(max(0.0, endpoint.get("ready_at", 0) - time.monotonic()))  # the proxy holds the request
-                endpoint["state"] = "running"
-            else:
-                return self._send(503, "", "text/plain")
+        if self._not_ready(endpoint):
+            return
         if endpoint["token"] and (self._token() or "").lower() != endpoint["token"].lower():
             return self._send(401, b"", None)
         if not endpoint["tgi"]:

@@ -182,7 +182,7 @@ def target(entry, deadline):
         known = _learned.get(key)
     if known is None:
         probe = transport.Deadline(min(settings.HF_TEST_TIMEOUT, max(deadline.left(), 0)))
-        found = engines.identify_engine(base.endpoint_url, base.token, probe)
+        found = engines.identify_engine(base.endpoint_url, base.token, probe, base.headers())
         known = (found.engine, found.served_model[:300])
         with _learned_lock:
             if len(_learned) >= _LEARNED_MAX:

@@ -366,6 +366,8 @@ UPSTREAM_STATUS = {
     "rate_limited": (429, "rate_limit_error", True),
     "model_loading": (503, "service_unavailable", True),
     "endpoint_paused_or_starting": (503, "service_unavailable", True),
+    "endpoint_waking": (503, "service_unavailable", True),  # it goes on starting: the same call works soon
+    "endpoint_paused": (503, "service_unavailable", False),  # it needs someone to resume it first
     "timeout": (504, "timeout", True),
     "connection_refused": (502, "upstream_error", True),
     "connection_lost": (502, "upstream_error", True),

@@ -110,16 +110,29 @@ WORDING = {
         ENDPOINT: _("The endpoint is loading its model; wait a minute and test again."),
         ENDPOINT + "+" + SELF_HOSTED: _("The server is loading its model; wait until it has loaded and try again."),
     },
-    "endpoint_paused_or_starting": {
+    "endpoint_paused": {
         "title": _("Endpoint paused"),
-        "message": _("The Inference Endpoint is paused, scaled to zero or still starting."),
+        "message": _("The Inference Endpoint is paused: it answers no request until it is resumed."),
         "*": _(
-            "Resume a paused endpoint in the Inference Endpoints dashboard; a scaled-to-zero endpoint wakes on "
-            "the first request (use “Wake and retry”)."
+            "A paused endpoint does not wake by itself. Only someone who manages it can resume it: an admin of "
+            "this console (Resume on the model's page) or its owner in the Inference Endpoints dashboard."
         ),
+    },
+    "endpoint_paused_or_starting": {
+        "title": _("Endpoint not ready"),
+        "message": _("The Inference Endpoint is scaled to zero or still starting."),
+        "*": _("The endpoint wakes on a request and takes a few minutes to start: try again in a minute."),
         ENDPOINT + "+" + SELF_HOSTED: _(
             "The server is not ready (starting, or busy behind a proxy): wait a moment and try again; if it "
             "persists, read the server's logs."
+        ),
+    },
+    "endpoint_waking": {
+        "title": _("Endpoint still waking"),
+        "message": _("The Inference Endpoint was scaled to zero or starting, and was not ready in time."),
+        "*": _(
+            "It goes on starting after this request: try again in a minute or two. If it never becomes ready, an "
+            "admin can see its state and logs in the Inference Endpoints dashboard (it may have failed)."
         ),
     },
     "endpoint_not_found": {

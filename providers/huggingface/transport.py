@@ -25,7 +25,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from providers.huggingface import netpolicy, numbers
+from providers.huggingface import netpolicy, numbers, waking
 from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
@@ -247,9 +247,10 @@ class Deadline:
 
     seconds: float
     started: float = field(default_factory=time.monotonic)
-    # Called as on_wait(category, seconds) before call() sleeps on a loading model or a rate limit,
-    # so a caller can show what it waits for (Test connection's progress).
+    # Called as on_wait(category, seconds) before call() sleeps on a loading model or a rate limit, or starts
+    # waking an endpoint, so a caller can show what it waits for (Test connection's progress).
     on_wait: object = None
+    waking_since: float | None = None  # monotonic time an endpoint began waking, while it wakes (see _woken)
 
     def left(self):
         return self.seconds - (time.monotonic() - self.started)
@@ -444,7 +445,7 @@ def failure_for(response, kind):
     if status == 410:
         return fail("endpoint_gone" if kind == "endpoint" else "model_not_served")
     if status == 400 and "invalid state" in lowered:
-        return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
+        return fail("endpoint_paused", _("The endpoint is paused (400 Bad Request: Invalid state)."))
     if status == 400 and "not supported by any provider" in lowered:
         return fail("model_not_served")
     if status == 503 and "estimated_time" in extra:
@@ -489,15 +490,34 @@ def mark_server(exc, url, kind="endpoint"):
     return exc
 
 
+def _attempt(method, url, kind, token, json_body, headers, deadline, stream):
+    """One request: (its response, None) when it succeeded, else (None, its HFError)."""
+    response = send(method, url, token, json_body, headers, deadline, stream=stream)
+    if response.ok:
+        return response, None
+    if stream:
+        read_body(response, deadline)
+    return None, failure_for(response, kind)
+
+
 def _call(method, url, kind, token, json_body, headers, deadline, stream):
+    headers = dict(headers or {})
+    # Only Hugging Face's endpoint proxy scales to zero and knows X-Scale-Up-Timeout (§5, §9.6).
+    wake = waking.budget(headers, kind == "endpoint" and huggingface_host(url))
     waited_loading = waited_rate = 0.0
-    for _attempt in range(MAX_RETRIES + 1):
-        response = send(method, url, token, json_body, headers, deadline, stream=stream)
-        if response.ok:
+    for _try in range(MAX_RETRIES + 1):
+        response, error = _attempt(method, url, kind, token, json_body, headers, deadline, stream)
+        if response is not None:
             return response
-        if stream:
-            read_body(response, deadline)
-        error = failure_for(response, kind)
+        if wake and waking.cold(error):
+            return waking.woken(
+                lambda hold: _attempt(
+                    method, url, kind, token, json_body, {**headers, waking.HEADER: hold}, deadline, stream
+                ),
+                deadline,
+                wake,
+                _pause,
+            )
         wait = None
         if error.category == "model_loading" and error.estimated_time is not None:
             if waited_loading + float(error.estimated_time) <= settings.HF_LOADING_WAIT_MAX:

@@ -50,7 +50,7 @@ class _Steps(list):
             self.listener({"type": "step", **step})
 
 
-def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
+def run_test(model, typed_token="", listener=None, target=None):
     """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
 
     `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
@@ -65,7 +65,7 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     steps = _Steps(listener)
     server_info = {}
     try:
-        target = target or target_for(model, typed_token, scale_up, detect=False)
+        target = target or target_for(model, typed_token, detect=False)
         if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
             server_info = _check_endpoint(model, target, deadline, steps, save=listener is None)
         else:
@@ -278,7 +278,7 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
 HEARTBEAT_SECONDS = 1.0
 
 
-def stream_test(model, typed_token="", scale_up=False):
+def stream_test(model, typed_token=""):
     """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads,
     `wait` heartbeats (elapsed ms) while nothing else is said, then one `result` (the dict of `run_test`).
 
@@ -288,7 +288,7 @@ def stream_test(model, typed_token="", scale_up=False):
     """
     started = time.monotonic()
     try:
-        target = target_for(model, typed_token, scale_up, detect=False)
+        target = target_for(model, typed_token, detect=False)
     except HFError as exc:
         yield {"type": "result", "result": _failed_before_start(model, started, exc)}
         return
@@ -298,7 +298,7 @@ def stream_test(model, typed_token="", scale_up=False):
     def work():
         with translation.override(language):
             try:
-                result = run_test(model, typed_token, scale_up, listener=events.put, target=target)
+                result = run_test(model, typed_token, listener=events.put, target=target)
             except Exception as exc:  # never leave the stream waiting for a result that will not come
                 result = _failed_before_start(model, started, HFError("upstream_error", str(exc)))
         events.put({"type": "result", "result": result})

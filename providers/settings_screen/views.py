@@ -376,16 +376,16 @@ def _wants_stream(request):
     return "application/x-ndjson" in request.headers.get("Accept", "")
 
 
-def _test_response(request, model, record_on, typed="", scale_up=False):
+def _test_response(request, model, record_on, typed=""):
     """JSON with the whole result, or (Accept: application/x-ndjson) each step as an NDJSON line as it completes."""
     if not _wants_stream(request):
-        result = _finish_test(request, record_on, run_test(model, typed_token=typed, scale_up=scale_up))
+        result = _finish_test(request, record_on, run_test(model, typed_token=typed))
         return JsonResponse(result, status=200 if result["recorded"] else 503)
     language = translation.get_language()
 
     def lines():
         with translation.override(language):
-            for event in stream_test(model, typed, scale_up):
+            for event in stream_test(model, typed):
                 if event["type"] == "result":
                     event["result"] = _finish_test(request, record_on, event["result"])
                 yield line(event)
@@ -400,7 +400,7 @@ def _test_response(request, model, record_on, typed="", scale_up=False):
 @require_POST
 def model_test(request, pk):
     model = get_object_or_404(HFModel, pk=pk)
-    return _test_response(request, model, model, scale_up=request.POST.get("scale_up") == "1")
+    return _test_response(request, model, model)
 
 
 @admin_view
@@ -421,7 +421,7 @@ def model_test_form(request):
         model.set_secret("api_token", "")
     # The history belongs to the saved model, whose stored values stay as they are.
     record_on = instance if instance is not None else model
-    return _test_response(request, model, record_on, typed, request.POST.get("scale_up") == "1")
+    return _test_response(request, model, record_on, typed)
 
 
 @admin_view
