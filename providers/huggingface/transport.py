@@ -445,7 +445,7 @@ def failure_for(response, kind):
     if status == 410:
         return fail("endpoint_gone" if kind == "endpoint" else "model_not_served")
     if status == 400 and "invalid state" in lowered:
-        return fail("endpoint_paused", _("The endpoint is paused (400 Bad Request: Invalid state)."))
+        return fail("endpoint_paused", "")  # the category's words: the proxy's "Invalid state" says no more
     if status == 400 and "not supported by any provider" in lowered:
         return fail("model_not_served")
     if status == 503 and "estimated_time" in extra:

@@ -108,6 +108,8 @@ class Relay:
         self.first_at = None  # the first token from upstream
         self.last_at = None  # the latest token
         self.waited_at = None
+        self.deadline = None
+        self.woke = False  # the endpoint's waking was announced
         self.upstream_ms = 0.0
         self.parts = []
         self.checkpointed = 0  # how many parts the last checkpoint saved
@@ -133,7 +135,7 @@ class Relay:
             target = self.target = target_for(self.model)
             db.release_connection()
             run = self.run
-            deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
+            deadline = self.deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
             sent = time.perf_counter()
             if self.model.is_chat:
                 self.generator = generation.generate(
@@ -214,9 +216,15 @@ class Relay:
 
     def _wait(self):
         now = time.perf_counter()
-        if self.waited_at is not None and now - self.waited_at < WAIT_EVERY * 0.9:
+        waking = self.deadline.waking_since if self.deadline else None
+        if waking is not None and not self.woke:
+            self.woke = True  # the endpoint began waking: said at once, then each second with the others
+        elif self.waited_at is not None and now - self.waited_at < WAIT_EVERY * 0.9:
             return None
         self.waited_at = now
+        if waking is not None:
+            waited_ms = round((time.monotonic() - waking) * 1000)
+            return {"type": "wait", "for": "wake", "waited_ms": waited_ms, "limit_s": settings.HF_SCALE_UP_TIMEOUT}
         since = self.last_at or self.started
         return {
             "type": "wait",

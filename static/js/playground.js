@@ -117,9 +117,7 @@
         // The upstream is silent: the server says what it waits for and for how long (the line also proves the
         // tab is open); it takes over from the page's own count.
         wait.answering();
-        line.querySelector(".waiting-text").textContent =
-          (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " +
-          Math.round((event.waited_ms || 0) / 1000) + " s";
+        line.querySelector(".waiting-text").textContent = waitText(event);
       } else if (event.type === "failed") {
         wait.stop();
         showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
@@ -182,6 +180,13 @@
     return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
       return (c ^ (Math.random() * 16) >> (c / 4)).toString(16);
     });
+  }
+
+  // What a silent run waits for, with the seconds the server counts: the endpoint waking up (it was scaled to
+  // zero or starting), the first token, or the next one.
+  function waitText(event) {
+    const what = event.for === "wake" ? strings.waitWake : event.for === "next_token" ? strings.waitNext : strings.waitFirst;
+    return what + " " + Math.round((event.waited_ms || 0) / 1000) + " s";
   }
 
   // The line that tells what a silent run waits for, as the server measures it; just above the error box.

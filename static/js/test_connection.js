@@ -28,7 +28,7 @@
     return line;
   }
 
-  function render(box, result, retry) {
+  function render(box, result) {
     box.replaceChildren();
     box.hidden = false;
     box.className = "test-result " + (result.ok ? "ok" : "fail");
@@ -53,12 +53,6 @@
       sample.appendChild(el("span", "muted", strings.sample + ": "));
       sample.appendChild(el("q", null, result.sample_output));
       box.appendChild(sample);
-    }
-    if (result.category === "endpoint_paused_or_starting" && retry) {
-      const wake = el("button", "wake primary small", strings.wake);
-      wake.type = "button";
-      wake.addEventListener("click", function () { retry(true); });
-      box.appendChild(wake);
     }
     const details = el("details", "result-details");
     details.appendChild(el("summary", null, strings.details));
@@ -99,20 +93,28 @@
     const list = el("ol", "steps");
     box.append(head, countdown, list);
     const started = Date.now();
-    let waitUntil = null, waitTemplate = strings.loading;
+    let waitUntil = null, waitTemplate = strings.loading, wakingSince = null;
     const timer = window.setInterval(tick, 250);
     function tick() {
       elapsed.textContent = fill(strings.elapsed, Math.floor((Date.now() - started) / 1000));
-      if (waitUntil !== null) {
+      if (wakingSince !== null) {  // the endpoint was scaled to zero or starting: the test wakes it, counting up
+        countdown.hidden = false;
+        countdown.textContent = fill(strings.waking, Math.floor((Date.now() - wakingSince) / 1000));
+      } else if (waitUntil !== null) {
         const left = Math.ceil((waitUntil - Date.now()) / 1000);
         countdown.hidden = false;
         countdown.textContent = left > 0 ? fill(waitTemplate, left) : strings.loadingOver;
       }
     }
     return {
-      running: function (name) { current.textContent = name + "…"; waitUntil = null; countdown.hidden = true; },
+      running: function (name) {
+        current.textContent = name + "…";
+        waitUntil = wakingSince = null;
+        countdown.hidden = true;
+      },
       step: function (step) { list.appendChild(stepItem(step)); },
       loading: function (event) {
+        if (event.category === "endpoint_waking") wakingSince = Date.now();
         waitTemplate = event.category === "rate_limited" ? strings.rate : strings.loading;
         waitUntil = Date.now() + event.seconds * 1000;
         tick();
@@ -150,12 +152,7 @@
         }
       });
       if (result) {
-        render(box, result, function (scaleUp) {
-          const again = new FormData();
-          if (body instanceof FormData) body.forEach(function (v, k) { again.append(k, v); });
-          if (scaleUp) again.set("scale_up", "1");
-          run(button, url, again, box, onDone);
-        });
+        render(box, result);
         if (onDone) onDone(result);
       }
     } catch (e) {
