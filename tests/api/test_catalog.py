@@ -1,6 +1,5 @@
 """The /v1/ model catalog: built without asking an upstream, engines found by the calls, problems kept per model."""
 
-
 from providers.api import catalog
 from tests.api.calls import api, post
 from tests.conftest import create_endpoint_model
