@@ -42,7 +42,8 @@ def test_a_member_wakes_a_scaled_to_zero_endpoint_and_sees_the_wait(page, hf, pr
     first = seconds_shown(page)
     page.wait_for_function(
         """first => {
-          const m = /Waking the endpoint… (\\d+) s/.exec(document.querySelector(".wait-line .waiting-text").textContent);
+          const line = document.querySelector(".wait-line .waiting-text").textContent;
+          const m = /Waking the endpoint… (\\d+) s/.exec(line);
           return m && Number(m[1]) > first;
         }""",
         arg=first,
