@@ -1040,6 +1040,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(status, body)
 
     def _engine_server(self, method, server, path):
+        if "state" in server and self._not_ready(server):  # a dedicated endpoint running this engine (§5)
+            return
         engine = server["engine"]
         model_id = server["model_id"]
         open_paths = ("/health", "/version", "/metrics", "/")

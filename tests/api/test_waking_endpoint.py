@@ -105,3 +105,14 @@ def test_a_whole_answer_from_an_endpoint_that_never_wakes_is_503_within_the_boun
     assert 2 <= time.monotonic() - started < 6
     assert info.value.status_code == 503 and info.value.body["code"] == "endpoint_waking"
     assert info.value.response.headers["x-should-retry"] == "true"
+
+
+def test_embeddings_wait_for_a_scaled_to_zero_tei_endpoint(hf, client, provider_token):
+    url = hf.add_engine("bge", "tei", model_id="BAAI/bge-base-en-v1.5")
+    hf.engine_servers["bge"].update(state="scaled_to_zero", wake_seconds=1.5)  # behind the endpoints proxy
+    model = create_endpoint_model(url, "bge", task="feature-extraction", path="", engine="tei")
+    started = time.monotonic()
+    answer = client.embeddings.create(model=model.api_id, input=["one", "two"])
+    assert time.monotonic() - started >= 1.5
+    assert [d.index for d in answer.data] == [0, 1] and answer.data[0].embedding
+    assert hf.engine_servers["bge"]["state"] == "running"
