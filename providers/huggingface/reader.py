@@ -120,7 +120,6 @@ class Reader:
         An item is judged by when it arrived, not by when the consumer got to it: a consumer held up by its own
         reader (a browser that stopped reading) must not turn an answer that came in time into a timeout.
         Draining, nothing is waited for: IDLE as soon as nothing more was received."""
-        end = deadline.started + deadline.seconds
         while True:
             item = self._received()  # without arming a timer (under load the reader is usually ahead)
             if item is None and self.draining:
@@ -140,7 +139,8 @@ class Reader:
                     yield IDLE
                     continue
             kind, value, arrived = item
-            if (until is not None and arrived >= until) or arrived > end:
+            # The deadline's end read now: waking an endpoint (waking.py) moves it while the answer is awaited.
+            if (until is not None and arrived >= until) or arrived > deadline.started + deadline.seconds:
                 self.early = item  # for the next take, if there is one
                 if until is not None and arrived >= until:
                     return "grace", None

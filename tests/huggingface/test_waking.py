@@ -112,3 +112,11 @@ def test_a_stopped_generation_stops_waking(hf):
     count = len(endpoint_requests(hf))
     time.sleep(2.5)
     assert len(endpoint_requests(hf)) <= count + 1  # no request after the stop (one may have been on its way)
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_wake_longer_than_the_operations_deadline_does_not_use_it_up(hf, stream):
+    """The wait for the endpoint is the scale-up limit's, not the generation's: the deadline grows by it."""
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2.5)
+    items = list(generate(endpoint(hf, wake=8), stream=stream, deadline=transport.Deadline(1.5)))
+    assert items[-1].text.endswith("The sky is blue")
