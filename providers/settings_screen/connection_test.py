@@ -54,7 +54,7 @@ def run_test(model, typed_token="", listener=None, target=None):
     """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
 
     `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
-    a call waits for a model to load. `target` skips resolving the token (the caller did it already).
+    a call waits for a model to load, a rate limit, or an endpoint to wake (category `endpoint_waking`). `target` skips resolving the token (the caller did it already).
     """
     started = time.monotonic()
     deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
@@ -279,7 +279,8 @@ HEARTBEAT_SECONDS = 1.0
 
 
 def stream_test(model, typed_token=""):
-    """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads,
+    """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads (or
+    an endpoint wakes),
     `wait` heartbeats (elapsed ms) while nothing else is said, then one `result` (the dict of `run_test`).
 
     The token is resolved here (database access stays in the caller's thread); the upstream calls run in a
