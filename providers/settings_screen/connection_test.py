@@ -54,7 +54,8 @@ def run_test(model, typed_token="", listener=None, target=None):
     """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
 
     `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
-    a call waits for a model to load, a rate limit, or an endpoint to wake (category `endpoint_waking`). `target` skips resolving the token (the caller did it already).
+    a call waits for a model to load, a rate limit, or an endpoint to wake (category `endpoint_waking`).
+    `target` skips resolving the token (the caller did it already).
     """
     started = time.monotonic()
     deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
