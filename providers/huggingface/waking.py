@@ -52,13 +52,17 @@ def woken(again, deadline, seconds, pause):
                     % {"seconds": round(seconds)},
                     http_status=503,
                 )
-            hold = max(1, int(min(left, settings.HF_READ_TIMEOUT - 1)))  # answered before the read timeout
+            # At most half the read timeout: a whole answer the proxy forwards at the end of its hold still has the
+            # other half to begin.
+            hold = max(1, int(min(left, settings.HF_READ_TIMEOUT / 2)))
+            sent = time.monotonic()
             response, error = again(str(hold))
             if response is not None:
                 return response
             if not cold(error):
                 raise error  # paused meanwhile, or a true failure of the awake endpoint
-            pause(max(0.0, min(PAUSE, until - time.monotonic())), error)
+            if time.monotonic() - sent < hold / 2:  # a proxy that did not hold the request: not at once again
+                pause(max(0.0, min(PAUSE, until - time.monotonic())), error)
     finally:
         deadline.seconds -= max(0.0, until - time.monotonic())  # the unused part of the budget
         deadline.waking_since = None

@@ -120,3 +120,15 @@ def test_a_wake_longer_than_the_operations_deadline_does_not_use_it_up(hf, strea
     hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2.5)
     items = list(generate(endpoint(hf, wake=8), stream=stream, deadline=transport.Deadline(1.5)))
     assert items[-1].text.endswith("The sky is blue")
+
+
+def test_an_expired_hold_is_asked_again_within_the_bound(hf, settings):
+    settings.HF_READ_TIMEOUT = 4  # holds of at most 2 s: a whole answer forwarded at a hold's end has 2 s to begin
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=None)
+    started = time.monotonic()
+    with pytest.raises(HFError) as info:
+        list(generate(endpoint(hf, wake=5)))
+    assert info.value.category == "endpoint_waking" and 5 <= time.monotonic() - started < 7
+    holds = [r["headers"].get("X-Scale-Up-Timeout") for r in endpoint_requests(hf)]
+    assert holds[0] is None and len(holds) >= 3
+    assert all(1 <= int(hold) <= 2 for hold in holds[1:])
