@@ -116,3 +116,15 @@ def test_embeddings_wait_for_a_scaled_to_zero_tei_endpoint(hf, client, provider_
     assert time.monotonic() - started >= 1.5
     assert [d.index for d in answer.data] == [0, 1] and answer.data[0].embedding
     assert hf.engine_servers["bge"]["state"] == "running"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_responses_api_waits_for_the_endpoint_too(hf, client, models, stream):
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2)
+    if stream:
+        events = list(client.responses.create(model="tgi chat", input="Hi", max_output_tokens=4, stream=True))
+        # incomplete: cut at max_output_tokens, as OpenAI marks it; not failed
+        assert events[-1].type in ("response.completed", "response.incomplete"), events[-1]
+        assert events[-1].response.output_text
+    else:
+        assert client.responses.create(model="tgi chat", input="Hi", max_output_tokens=4).output_text
