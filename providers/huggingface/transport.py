@@ -491,13 +491,13 @@ def mark_server(exc, url, kind="endpoint"):
 
 
 def _attempt(method, url, kind, token, json_body, headers, deadline, stream):
-    """One request: (its response, None) when it succeeded, else (None, its HFError)."""
+    """One request: (its response, None) when it succeeded, else (its response, read, and its HFError)."""
     response = send(method, url, token, json_body, headers, deadline, stream=stream)
     if response.ok:
         return response, None
     if stream:
         read_body(response, deadline)
-    return None, failure_for(response, kind)
+    return response, failure_for(response, kind)
 
 
 def _call(method, url, kind, token, json_body, headers, deadline, stream):
@@ -507,9 +507,9 @@ def _call(method, url, kind, token, json_body, headers, deadline, stream):
     waited_loading = waited_rate = 0.0
     for _try in range(MAX_RETRIES + 1):
         response, error = _attempt(method, url, kind, token, json_body, headers, deadline, stream)
-        if response is not None:
+        if error is None:
             return response
-        if wake and waking.cold(error):
+        if wake and waking.cold(error, response):
             return waking.woken(
                 lambda hold: _attempt(
                     method, url, kind, token, json_body, {**headers, waking.HEADER: hold}, deadline, stream

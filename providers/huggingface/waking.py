@@ -22,15 +22,21 @@ def budget(headers, applies):
     return (numbers.seconds(value) or 0) if value and applies else 0
 
 
-def cold(error):
-    """The proxy's "no replica ready" (502/503 without a loading or health body): scaled to zero or starting. A
-    paused endpoint answers 400 and is never woken: it needs someone to resume it."""
-    return error.category == "endpoint_paused_or_starting" and error.http_status in (502, 503)
+def cold(error, response):
+    """The proxy's "no replica ready": scaled to zero or starting. A 502/503 that is no engine's own answer (a
+    loading model, a failed health check, or any JSON error body: an engine answered, so a replica runs). The
+    proxy's body is undocumented (§20); the one seen is plain text. A paused endpoint answers 400 and is never
+    woken: it needs someone to resume it."""
+    return (
+        error.category == "endpoint_paused_or_starting"
+        and error.http_status in (502, 503)
+        and "json" not in response.headers.get("Content-Type", "").lower()
+    )
 
 
 def woken(again, deadline, seconds, pause):
     """The response once the endpoint is awake. `again(hold)` sends the request once more with
-    X-Scale-Up-Timeout: hold, returning (response, None) or (None, HFError); `pause(seconds, error)` waits
+    X-Scale-Up-Timeout: hold, returning (response, None) or (response, HFError); `pause(seconds, error)` waits
     (and raises `error` if the request was stopped meanwhile).
 
     A hold that expired, or a proxy that answered 503 at once, is asked again until `seconds` have passed. The
@@ -57,9 +63,9 @@ def woken(again, deadline, seconds, pause):
             hold = max(1, int(min(left, settings.HF_READ_TIMEOUT / 2)))
             sent = time.monotonic()
             response, error = again(str(hold))
-            if response is not None:
+            if error is None:
                 return response
-            if not cold(error):
+            if not cold(error, response):
                 raise error  # paused meanwhile, or a true failure of the awake endpoint
             if time.monotonic() - sent < hold / 2:  # a proxy that did not hold the request: not at once again
                 pause(max(0.0, min(PAUSE, until - time.monotonic())), error)

@@ -132,3 +132,12 @@ def test_an_expired_hold_is_asked_again_within_the_bound(hf, settings):
     holds = [r["headers"].get("X-Scale-Up-Timeout") for r in endpoint_requests(hf)]
     assert holds[0] is None and len(holds) >= 3
     assert all(1 <= int(hold) <= 2 for hold in holds[1:])
+
+
+def test_an_engines_own_503_is_not_taken_for_a_sleeping_endpoint(hf):
+    """A JSON error body is an engine's answer (it runs): no wait for a wake that is not coming."""
+    hf.fault(r"/ep/tgi", "status", status=503, body={"error": "overloaded"}, times=1)
+    with pytest.raises(HFError) as info:
+        list(generate(endpoint(hf)))
+    assert info.value.http_status == 503
+    assert [r for r in endpoint_requests(hf) if "X-Scale-Up-Timeout" in r["headers"]] == []
