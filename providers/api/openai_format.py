@@ -19,9 +19,9 @@ HEARTBEAT = b": keep-alive\n\n"
 WAKING = b": waking the endpoint\n\n"  # instead of HEARTBEAT while a scaled-to-zero endpoint wakes
 
 
-def waking_or_alive(deadline):
-    """The SSE comment for a second of silence: what it waits for."""
-    return WAKING if deadline is not None and deadline.waking_since is not None else HEARTBEAT
+def waking_or_alive(upstream):
+    """The SSE comment for a second of silence of `upstream` (a generation): what it waits for."""
+    return WAKING if getattr(upstream, "waking", False) else HEARTBEAT
 
 
 # OpenAI's parameter name -> the console's (both routes); the first name found wins.

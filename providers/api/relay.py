@@ -227,8 +227,8 @@ class Relayed:
     """A relayed stream as the caller gets it: the upstream's events, keep-alive comments while it is silent,
     its error as an error event, [DONE]; the call measured as it goes (EventStreamResponse closes it)."""
 
-    def __init__(self, record, upstream, first, deadline=None):
-        self.record, self.upstream, self.first, self.deadline = record, upstream, first, deadline
+    def __init__(self, record, upstream, first):
+        self.record, self.upstream, self.first = record, upstream, first
 
     def events(self):
         record, item = self.record, self.first
@@ -245,7 +245,7 @@ class Relayed:
                     record.sent += 1  # what a crash's sweep keeps of the call (events, as the playground counts)
                     yield item
                 else:
-                    yield fmt.waking_or_alive(self.deadline)
+                    yield fmt.waking_or_alive(self.upstream)
                 item = next(self.upstream)
         except StopIteration:
             record.category = "connection_lost"

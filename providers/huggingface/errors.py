@@ -255,6 +255,7 @@ ADMIN_HINTS = {
         "Admins: the limits are HF_READ_TIMEOUT (silence while reading) and HF_TEST_TIMEOUT (a whole Test connection)."
     ),
     "answer_too_large": _("Admins: the limit is HF_MAX_ANSWER_BYTES."),
+    "endpoint_waking": _("Admins: the wait for an endpoint to wake is HF_SCALE_UP_TIMEOUT."),
     "blocked_by_url_policy": _(
         "Admins: allowed hosts and networks are set in OUTBOUND_ALLOWED_HOSTS and OUTBOUND_ALLOWED_NETWORKS."
     ),
@@ -410,6 +411,15 @@ def parse_error_body(text, headers=None):
     if len(message) > 500:
         message = message[:500] + "…"
     return (message or header_message), "", extra
+
+
+def retry_after_of(headers):
+    """The seconds a 429 or 503 says to wait: Retry-After, else the RateLimit header's `t=`; None if neither."""
+    value = headers.get("Retry-After", "")
+    if value.strip().isdigit():
+        return float(value)
+    match = re.search(r";t=(\d+)", headers.get("RateLimit", ""))
+    return float(match.group(1)) if match else None
 
 
 # URLs, IPv4 addresses and host:port pairs: the network's layout, which only admins read.

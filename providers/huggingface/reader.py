@@ -196,6 +196,11 @@ class Generation:
     def __init__(self, reader, items):
         self.reader, self.items = reader, items
 
+    @property
+    def waking(self):
+        """Whether its endpoint is being woken for it, now (huggingface/waking.py)."""
+        return self.reader.deadline.waking_since is not None
+
     def __iter__(self):
         return self
 

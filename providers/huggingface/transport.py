@@ -7,13 +7,13 @@ none is followed to another origin, so the token only reaches the configured one
 requests or urllib3.
 """
 
-import re
 import socket
 import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -26,7 +26,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import create_connection
 
 from providers.huggingface import netpolicy, numbers, waking
-from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text
+from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text, retry_after_of
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
 MAX_REDIRECTS = 5
@@ -399,14 +399,6 @@ def json_of(response):
         ) from None
 
 
-def _retry_after(response):
-    value = response.headers.get("Retry-After", "")
-    if value.strip().isdigit():
-        return float(value)
-    match = re.search(r";t=(\d+)", response.headers.get("RateLimit", ""))
-    return float(match.group(1)) if match else None
-
-
 def failure_for(response, kind):
     """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
@@ -458,7 +450,7 @@ def failure_for(response, kind):
             message or _("The endpoint answered %(status)s while it scales up or initializes.") % {"status": status},
         )
     if status == 429:
-        return fail("rate_limited", retry_after=_retry_after(response))
+        return fail("rate_limited", retry_after=retry_after_of(response.headers))
     if status in (400, 413, 415, 422):
         return fail("input_rejected")
     return fail("upstream_error", message or f"HTTP {status}")
@@ -490,8 +482,10 @@ def mark_server(exc, url, kind="endpoint"):
     return exc
 
 
-def _attempt(method, url, kind, token, json_body, headers, deadline, stream):
-    """One request: (its response, None) when it succeeded, else (its response, read, and its HFError)."""
+def _attempt(method, url, kind, token, json_body, headers, deadline, stream, hold=None):
+    """One request (held by an endpoint's proxy up to `hold` seconds, see waking.py): (its response, None) when
+    it succeeded, else (its response, read, and its HFError)."""
+    headers = {**headers, waking.HEADER: hold} if hold else headers
     response = send(method, url, token, json_body, headers, deadline, stream=stream)
     if response.ok:
         return response, None
@@ -501,23 +495,15 @@ def _attempt(method, url, kind, token, json_body, headers, deadline, stream):
 
 
 def _call(method, url, kind, token, json_body, headers, deadline, stream):
-    headers = dict(headers or {})
-    # Only Hugging Face's endpoint proxy scales to zero and knows X-Scale-Up-Timeout (§5, §9.6).
-    wake = waking.budget(headers, kind == "endpoint" and huggingface_host(url))
+    headers, wake = waking.budget(headers, kind == "endpoint" and huggingface_host(url))
     waited_loading = waited_rate = 0.0
     for _try in range(MAX_RETRIES + 1):
         response, error = _attempt(method, url, kind, token, json_body, headers, deadline, stream)
         if error is None:
             return response
         if wake and waking.cold(error, response):
-            return waking.woken(
-                lambda hold: _attempt(
-                    method, url, kind, token, json_body, {**headers, waking.HEADER: hold}, deadline, stream
-                ),
-                deadline,
-                wake,
-                _pause,
-            )
+            again = partial(_attempt, method, url, kind, token, json_body, headers, deadline, stream)
+            return waking.woken(again, deadline, wake, _pause)
         wait = None
         if error.category == "model_loading" and error.estimated_time is not None:
             if waited_loading + float(error.estimated_time) <= settings.HF_LOADING_WAIT_MAX:

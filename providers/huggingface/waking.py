@@ -15,11 +15,13 @@ PAUSE = 2.0  # between two requests to a waking endpoint whose proxy answered 50
 
 
 def budget(headers, applies):
-    """The seconds a request may spend waking its endpoint: the X-Scale-Up-Timeout its caller asks for
-    (Target.headers()), taken out of the request, which goes first without it. 0 where it does not `apply`:
-    another server than Hugging Face's endpoint proxy is asked once, as any request."""
+    """(the request's headers without X-Scale-Up-Timeout, the seconds it may spend waking its endpoint): the
+    header its caller asks for (Target.headers()) is taken out, as the request goes first without it. 0 where
+    waking does not `apply`: only Hugging Face's endpoint proxy scales to zero and knows the header (§5, §9.6);
+    any other server is asked once, as any request."""
+    headers = dict(headers or {})
     value = headers.pop(HEADER, None)
-    return (numbers.seconds(value) or 0) if value and applies else 0
+    return headers, (numbers.seconds(value) or 0) if value and applies else 0
 
 
 def cold(error, response):
@@ -35,7 +37,7 @@ def cold(error, response):
 
 
 def woken(again, deadline, seconds, pause):
-    """The response once the endpoint is awake. `again(hold)` sends the request once more with
+    """The response once the endpoint is awake. `again(hold=…)` sends the request once more with
     X-Scale-Up-Timeout: hold, returning (response, None) or (response, HFError); `pause(seconds, error)` waits
     (and raises `error` if the request was stopped meanwhile).
 
@@ -62,7 +64,7 @@ def woken(again, deadline, seconds, pause):
             # other half to begin.
             hold = max(1, int(min(left, settings.HF_READ_TIMEOUT / 2)))
             sent = time.monotonic()
-            response, error = again(str(hold))
+            response, error = again(hold=str(hold))
             if error is None:
                 return response
             if not cold(error, response):
