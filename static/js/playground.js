@@ -185,8 +185,9 @@
   // What a silent run waits for, with the seconds the server counts: the endpoint waking up (it was scaled to
   // zero or starting), the first token, or the next one.
   function waitText(event) {
-    const what = event.for === "wake" ? strings.waitWake : event.for === "next_token" ? strings.waitNext : strings.waitFirst;
-    return what + " " + Math.round((event.waited_ms || 0) / 1000) + " s";
+    const s = Math.round((event.waited_ms || 0) / 1000);
+    if (event.for === "wake") return fill(strings.waitWake, {s: s});
+    return (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " + s + " s";
   }
 
   // The line that tells what a silent run waits for, as the server measures it; just above the error box.

@@ -68,3 +68,16 @@ def test_a_member_is_told_a_paused_endpoint_needs_resuming(page, hf, provider_to
     expect(error).to_contain_text("Endpoint paused")
     expect(error).to_contain_text("resume")
     assert "Invalid state" not in error.text_content() and "Service Unavailable" not in error.text_content()
+
+
+def test_the_wait_is_said_in_chinese_too(page, hf, provider_token, live_server):
+    member = make_user("mia", "Member")
+    model = endpoint_model(hf)
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2.5)
+    page.context.add_cookies([{"name": "django_language", "value": "zh-hans", "url": live_server.url}])
+    login(page, member.username)
+    page.select_option("#id_model", str(model.pk))
+    page.fill("#id_prompt", "Why is the sky blue")
+    page.click("#run")
+    expect(page.locator(".wait-line .waiting-text")).to_have_text(re.compile(r"^正在唤醒端点… \d+ 秒$"))
+    expect(page.locator("#output")).to_contain_text("The sky is blue", timeout=15000)
