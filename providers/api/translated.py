@@ -94,8 +94,8 @@ class Answer:
                     self._take(item)
                     yield self._sse(item, first=not started)
                     started = True
-                else:
-                    yield fmt.HEARTBEAT  # the upstream is silent: an SSE comment keeps proxies from timing out
+                else:  # the upstream is silent: an SSE comment keeps proxies from timing out
+                    yield fmt.waking_or_alive(self.upstream)
                 item = next(self.upstream)
         except StopIteration:
             record.category = "connection_lost"
