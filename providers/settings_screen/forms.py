@@ -106,9 +106,9 @@ class ModelConfigForm(forms.ModelForm):
         }
         help_texts = {
             "drop_unsupported": _(
-                "API calls that send a setting this model's server cannot carry (logprobs, tools, n…) are "
-                "normally refused with an error naming it. Tick this to send them without it instead; each answer "
-                "then lists what was left out in its X-Dropped-Params header."
+                "API calls that send a setting this model's server cannot carry are normally refused with an error "
+                "naming it. Tick this to send them without it instead; each answer then lists what was left out in "
+                "its X-Dropped-Params header."
             ),
             "accepts_images": _(
                 "Tick this for a vision model (one that reads images) on a server that takes them, so chats may "
