@@ -86,6 +86,7 @@ def test_a_tool_call_on_an_openai_compatible_server_comes_back_as_its_own_lines(
     call = assert_tool_call_run(hf, member_client, events, stream)
     assert call["id"].startswith("chatcmpl-tool-")  # the server's own id, as it came
     assert sent_bodies(hf)[-1]["tool_choice"] == "auto"
+    assert sent_bodies(hf)[-1]["max_tokens"] == 20  # the run's parameters go with the tools
     if stream:
         pieces = [e for e in events if e["type"] == "tool_call"]
         assert len(pieces) > 1  # the arguments came in fragments, each passed on as it came
