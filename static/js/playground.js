@@ -80,6 +80,7 @@
       box.appendChild(fix);
     }
     if (error.admin_hint) box.appendChild(el("p", "admin-hint muted", error.admin_hint));
+    box.scrollIntoView({block: "nearest"});  // a failure's words below the fold (a long form, a phone) come on screen
   }
 
   // "Waiting for <model> to answer… 4 s", from the moment the request leaves until the first token.
