@@ -196,3 +196,11 @@ def test_a_chat_without_tools_goes_the_usual_way(hf, member_client, vllm_chat):
     assert events[-1]["type"] == "done"
     assert "tools" not in sent_bodies(hf)[-1]
     assert PlaygroundRun.objects.get().tools == {}
+
+
+def test_tools_left_in_the_box_do_not_reach_a_completion_model(hf, member_client, provider_token):
+    """The panel is chat-only; what stays typed in it while a completion model runs is not read."""
+    model = create_endpoint_model(hf.base, display_name="tgi text")
+    events = lines(run(member_client, model, tools="[not json", tool_choice="get_weather"))
+    assert events[-1]["type"] == "done", events
+    assert PlaygroundRun.objects.get().tools == {}
