@@ -112,8 +112,8 @@ class CallPiece:
 
 class ToolRun:
     """A chat run with tools, as generation.generate() yields a run's items (text, IDLE, then a Finish), with a
-    CallPiece for each piece of a tool call; `calls` holds the calls joined so far. A stream's request leaves at
-    once (in its reader); a whole answer's with the first item. HFError before anything is sent."""
+    CallPiece for each piece of a tool call; `calls` holds the calls joined so far. The request leaves at once, in
+    its reader, streamed or whole; IDLE while the upstream is silent. HFError before anything is sent."""
 
     def __init__(self, target, run, stream, deadline):
         self.calls = []
@@ -127,12 +127,12 @@ class ToolRun:
             self.body = relay.request_body(target, "chat", body, run.parameters)
         except fields.Refused as exc:
             raise HFError("input_rejected", exc.message) from None
-        self.generation = None
-        if stream:
-            self.generation = self._opened(target, "", deadline)[1]
-            self.items = self._streamed(self.generation)
-        else:
-            self.items = self._whole(target, deadline)
+        opened = relay.open_relay if stream else relay.open_whole  # either leaves at once, in its reader
+        try:
+            self.answer, self.generation = opened(target, "chat", self.body, "", deadline, wants_usage=False)
+        except HFError as exc:
+            raise _named(exc, self.body) from None
+        self.items = self._items()
 
     def __iter__(self):
         return self
@@ -141,44 +141,34 @@ class ToolRun:
         return next(self.items)
 
     def close(self):
-        self.items.close()
-        if self.generation is not None:
+        try:
+            self.items.close()
+        finally:
             self.generation.close()
 
-    def _opened(self, target, answer_id, deadline):
-        try:
-            return relay.open_relay(target, "chat", self.body, answer_id, deadline, wants_usage=False)
-        except HFError as exc:
-            raise _named(exc, self.body) from None
-
-    def _whole(self, target, deadline):
-        answer, whole = self._opened(target, "", deadline)  # the whole answer, rewritten as the API's
-        texts = []
-        for piece in self._read(whole, "message"):
-            if isinstance(piece, str):
-                texts.append(piece)
-            yield piece
-        yield adapters.Finish("".join(texts), answer.finish_reason, answer.completion_tokens, {}, answer.prompt_tokens)
-
-    def _streamed(self, generation):
+    def _items(self):
         texts = []
         try:
-            for item in generation:
-                if isinstance(item, relay.End):
-                    yield adapters.Finish(
-                        "".join(texts), item.finish_reason, item.completion_tokens, {}, item.prompt_tokens
-                    )
-                    return
-                if not isinstance(item, bytes):
+            for item in self.generation:
+                if isinstance(item, dict):  # a whole answer, rewritten as the API's
+                    pieces = self._read(item, "message")
+                elif isinstance(item, bytes):  # a stream's events, as the API relays them
+                    pieces = (piece for event in _events(item) for piece in self._read(event, "delta"))
+                elif isinstance(item, str):  # the text of a whole answer cut at the size limit (a failure follows)
+                    pieces = [item]
+                elif isinstance(item, relay.End):
+                    break
+                else:
                     yield item  # IDLE: the upstream is silent
                     continue
-                for event in _events(item):
-                    for piece in self._read(event, "delta"):
-                        if isinstance(piece, str):
-                            texts.append(piece)
-                        yield piece
+                for piece in pieces:
+                    if isinstance(piece, str):
+                        texts.append(piece)
+                    yield piece
         except HFError as exc:
             raise _named(exc, self.body) from None
+        answer = self.answer
+        yield adapters.Finish("".join(texts), answer.finish_reason, answer.completion_tokens, {}, answer.prompt_tokens)
 
     def _read(self, event, key):
         """The text and call pieces of one answer or event (its first choice: the playground asks for one)."""

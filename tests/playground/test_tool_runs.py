@@ -204,3 +204,11 @@ def test_tools_left_in_the_box_do_not_reach_a_completion_model(hf, member_client
     events = lines(run(member_client, model, tools="[not json", tool_choice="get_weather"))
     assert events[-1]["type"] == "done", events
     assert PlaygroundRun.objects.get().tools == {}
+
+
+def test_a_slow_whole_answer_with_tools_says_what_it_waits_for(hf, member_client, tgi_chat):
+    """A whole answer is read as generate() reads one: a wait line each second of silence, then the call."""
+    hf.response_delay = 1.3
+    events = lines(run(member_client, tgi_chat, stream=False, tools=json.dumps([WEATHER])))
+    assert any(e["type"] == "wait" and e["for"] == "first_token" for e in events), events
+    assert joined(events)[0]["name"] == "get_weather" and events[-1]["type"] == "done"
