@@ -305,6 +305,10 @@ class PlaygroundRun(models.Model):
     # An embeddings or rerank run (mode "embeddings" or "rerank"): what was sent and what came back, as
     # playground/vectors.py writes it. None for a generation.
     vectors = models.JSONField(null=True, blank=True)
+    # A chat run with tools: {"definitions": OpenAI's tool list, "choice": "auto", "required", "none" or a
+    # function's name} as sent, and the tool calls of its answer in OpenAI's shape (arguments a JSON string).
+    tools = models.JSONField(default=dict, blank=True)
+    tool_calls = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -16,7 +16,6 @@ from providers.huggingface.adapters import fields
 from providers.huggingface.errors import HFError
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
-TOOL_CHOICES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema", "json", "regex")  # the last two: TGI's, from huggingface_hub
 # OpenAI's name of each console parameter (the translated routes carry these, by the adapter's table).
 CONSOLE_NAMES = {
@@ -162,18 +161,10 @@ def _is_call(call):
 
 
 def _check_tools(body):
-    tools = body.get("tools")
-    if tools is not None:
-        if not isinstance(tools, list) or not all(_is_tool(t) for t in tools):
-            raise _bad(_("tools must be a list of {type: function, function: {name, parameters}}."), "tools")
-    choice = body.get("tool_choice")
-    if choice is not None and choice not in TOOL_CHOICES:
-        function = choice.get("function") if isinstance(choice, dict) else None
-        if not (isinstance(function, dict) and isinstance(function.get("name"), str)):
-            message = _("tool_choice must be none, auto, required or {type: function, function: {name}}.")
-            raise _bad(message, "tool_choice")
-        if not any(t["function"]["name"] == function["name"] for t in tools or []):
-            raise _bad(_("tool_choice names a function that is not among the tools."), "tool_choice")
+    try:
+        fields.check_tools(body.get("tools"), body.get("tool_choice"))
+    except fields.Refused as exc:
+        raise _bad(exc.message, exc.param) from None
     response_format = body.get("response_format")
     if response_format is not None:
         kind = response_format.get("type") if isinstance(response_format, dict) else None
@@ -182,15 +173,6 @@ def _check_tools(body):
         spec = response_format.get("json_schema")
         if kind == "json_schema" and not (isinstance(spec, dict) and isinstance(spec.get("schema", {}), dict)):
             raise _bad(_("response_format json_schema needs {name, schema}."), "response_format")
-
-
-def _is_tool(tool):
-    function = tool.get("function") if isinstance(tool, dict) else None
-    return (
-        tool.get("type", "function") == "function"
-        and isinstance(function, dict)
-        and (isinstance(function.get("name"), str) and function["name"])
-    )
 
 
 def _check_prompt(prompt, capabilities):

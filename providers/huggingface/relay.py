@@ -10,12 +10,12 @@ from django.utils.translation import gettext as _
 
 from providers.huggingface.adapters import adapter_for, openai, openai_relay
 from providers.huggingface.errors import HFError
-from providers.huggingface.generation import _open_generation, _read_inline
+from providers.huggingface.generation import _open_generation, _read_inline, _read_whole
 from providers.huggingface.reader import FINISH_GRACE, IDLE, Generation, Reader
 from providers.huggingface.sse import DONE, LineTooLong, SSEParser
 from providers.huggingface.transport import connection_failure, json_of, redact, too_large
 
-__all__ = ["IDLE", "End", "applies", "open_relay", "refused_by_upstream", "request_body"]
+__all__ = ["IDLE", "End", "applies", "open_relay", "open_whole", "refused_by_upstream", "request_body"]
 refused_by_upstream = openai_relay.refused_by_upstream
 
 
@@ -65,6 +65,28 @@ def open_relay(target, route, body, answer_id, deadline, wants_usage):
             response.close()
     reader = Reader(lambda: _open_generation(adapter, target, body, deadline), deadline)
     return answer, Generation(reader, _relayed(reader, answer, deadline))
+
+
+def open_whole(target, route, body, answer_id, deadline, wants_usage):
+    """(the normaliser, a Generation of IDLE while the upstream is silent, then the whole answer as a dict) for a
+    whole answer read in a reader, as generate() reads one: a caller with a person waiting (the playground) can
+    say each second what it waits for, an endpoint's waking included. The request leaves at once."""
+    adapter = adapter_for(target)
+    answer = openai_relay.Answer(route, answer_id, not adapter.capabilities(target).openai_answers, wants_usage)
+    reader = Reader(lambda: _open_generation(adapter, target, body, deadline), deadline)
+    return answer, Generation(reader, _whole(reader, answer, deadline))
+
+
+def _whole(reader, answer, deadline):
+    try:
+        kind, response = yield from reader.take(deadline)
+        if kind == "error":
+            raise response
+        content = yield from _read_whole(reader, deadline)
+        response._content, response._content_consumed = content, True
+        yield answer.whole(json_of(response))
+    finally:
+        reader.stop()
 
 
 def _drain(reading):

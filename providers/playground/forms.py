@@ -11,6 +11,7 @@ from providers.core.parameters import LIMITS, check_parameters, parameter_fields
 from providers.core.targets import bare_target
 from providers.huggingface import catalog, transport
 from providers.models import HFModel, Task
+from providers.playground import tools as run_tools
 
 
 class BoundedJSONField(forms.JSONField):
@@ -41,6 +42,16 @@ class PlaygroundForm(forms.Form):
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
     stream = forms.BooleanField(label=_("Stream"), required=False, initial=True)
+    # Chat only: OpenAI's tool definitions as typed (a JSON list), and which of them the model must call.
+    tools = forms.CharField(
+        label=_("Tool definitions (JSON)"),
+        required=False,
+        strip=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+        help_text=_("A list of OpenAI function tools. Leave it empty to chat without tools."),
+    )
+    tool_choice = forms.CharField(label=_("Tool choice"), required=False, max_length=64)
 
     def __init__(self, *args, models=None, **kwargs):
         """The page's form; a posted run is checked by PostedRunForm (below), with the same rules."""
@@ -51,12 +62,13 @@ class PlaygroundForm(forms.Form):
     def clean_messages(self):
         messages = self.cleaned_data.get("messages") or []
         if not isinstance(messages, list) or not all(
-            isinstance(m, dict) and m.get("role") in ("user", "assistant") and _content_ok(m.get("content"))
+            isinstance(m, dict)
+            and ((m.get("role") in ("user", "assistant") and _content_ok(m.get("content"))) or run_tools.message_ok(m))
             for m in messages
         ):
             raise forms.ValidationError(_("The conversation is not in the expected form."))
         for message in messages:
-            for text in _texts(message["content"]):
+            for text in _texts(message.get("content") or ""):
                 text_error(text)
         return messages
 
@@ -77,7 +89,7 @@ class PlaygroundForm(forms.Form):
         image = data.get("image")
         if image and not model.is_chat:
             self.add_error("image", _("Images go with chat models only."))
-        elif (image or any(not isinstance(m["content"], str) for m in data.get("messages") or [])) and (
+        elif (image or any(isinstance(m.get("content"), list) for m in data.get("messages") or [])) and (
             served_facts.takes_images(bare_target(model), model.repo_id, model.accepts_images, _router_items(model))
             is False
         ):
@@ -85,13 +97,19 @@ class PlaygroundForm(forms.Form):
                 "image", _("This model does not read images. Remove the image, or pick a model marked “images”.")
             )
         if model.is_chat:
+            try:
+                data["tools"], data["tool_choice"] = run_tools.checked(
+                    data.get("tools", ""), data.get("tool_choice", ""), model
+                )
+            except forms.ValidationError as exc:
+                self.add_error(None, exc)
             messages = data.get("messages") or []
             if data.get("prompt", "").strip() or image:
                 content = data.get("prompt", "")
                 if image:
                     content = [{"type": "text", "text": content}, {"type": "image_url", "image_url": {"url": image}}]
                 messages = [*messages, {"role": "user", "content": content}]
-            if not messages or messages[-1]["role"] != "user":
+            if not messages or messages[-1]["role"] not in ("user", "tool"):  # a tool's result is answered too
                 self.add_error("prompt", _("Write a message."))
             data["messages"] = messages
         elif not data.get("prompt", "").strip():
@@ -108,6 +126,13 @@ class PlaygroundForm(forms.Form):
             params["do_sample"] = self.cleaned_data.get("do_sample", False)
             params["return_full_text"] = self.cleaned_data.get("return_full_text", False)
         return {k: v for k, v in params.items() if v not in (None, "", [])}
+
+    def run_tools(self):
+        """What a chat run keeps of its tools: {} without them."""
+        data = self.cleaned_data
+        if not data["model"].is_chat or not data.get("tools"):
+            return {}
+        return {"definitions": data["tools"], "choice": data["tool_choice"]}
 
     def chat_messages(self):
         system = self.cleaned_data.get("system", "").strip()

@@ -20,6 +20,7 @@ from providers.huggingface import tokens as hf_tokens
 from providers.huggingface.errors import ADMIN_HINTS, HFError, upstream_words, wording
 from providers.models import EMBEDDING_TASKS, HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
+from providers.playground import tools as run_tools
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def new_run(user, model, form, compare_group=None):
         parameters=form.parameters(),
         compare_group=compare_group,
         conversation=data.get("conversation") if model.is_chat else None,
+        tools=form.run_tools(),
         worker=run_lifecycle.worker_id(),
         heartbeat_at=timezone.now(),
     )
@@ -73,10 +75,11 @@ RESULT_FIELDS = [
     "error_message",
     "error_detail",
     "browser_stopped_reading",
+    "tool_calls",
 ]
 # What the person saw, written alone when the whole result cannot be (a figure the database refuses, or the
 # background retries given up): the run then says how it ended and keeps its text, without its figures.
-SEEN_FIELDS = ["status", "output", "finish_reason", "error_category", "error_message", "error_detail"]
+SEEN_FIELDS = ["status", "output", "finish_reason", "error_category", "error_message", "error_detail", "tool_calls"]
 SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final write
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
@@ -137,7 +140,9 @@ class Relay:
             run = self.run
             deadline = self.deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
             sent = time.perf_counter()
-            if self.model.is_chat:
+            if run.tools:  # sent as /v1/chat/completions relays it (playground/tools.py)
+                self.generator = run_tools.ToolRun(target, run, self.stream, deadline)
+            elif self.model.is_chat:
                 self.generator = generation.generate(
                     target, run.parameters, messages=run.messages, stream=self.stream, deadline=deadline
                 )
@@ -195,6 +200,10 @@ class Relay:
                     self.first_at = self.first_at or self.last_at
                     self.parts.append(item)
                     yield token_line(item)  # already a line: the hot path of a stream
+                elif isinstance(item, run_tools.CallPiece):
+                    self.last_at = time.perf_counter()
+                    self.first_at = self.first_at or self.last_at
+                    yield item.event()
                 elif item is reader.IDLE:
                     wait = self._wait()
                     if wait:
@@ -355,6 +364,7 @@ class Relay:
         run.tokens_counted = figures["tokens_counted"]
         run.tokens_per_second = figures["tokens_per_second"]
         run.finish_reason = figures["finish_reason"]
+        run.tool_calls = run_tools.calls_of(self.generator)
         if self.error:
             run.error_category = self.error.category
             run.error_message = self.error.page_words(detail=False)[0]
@@ -524,6 +534,8 @@ def run_as_dict(run, detail=False):
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",
         "vectors": run.vectors,  # an embeddings or rerank run's inputs and results (playground/vectors.py)
+        "tools": run.tools,
+        "tool_calls": run.tool_calls,
         "figures": {
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,

@@ -80,6 +80,7 @@
       box.appendChild(fix);
     }
     if (error.admin_hint) box.appendChild(el("p", "admin-hint muted", error.admin_hint));
+    box.scrollIntoView({block: "nearest"});  // a failure's words below the fold (a long form, a phone) come on screen
   }
 
   // "Waiting for <model> to answer… 4 s", from the moment the request leaves until the first token.
@@ -123,6 +124,9 @@
         showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
           (event.detail ? " — " + event.detail : "")});
         if (onDone) onDone(null, null);
+      } else if (event.type === "tool_call") {
+        wait.answering();
+        if (view.toolCall) view.toolCall(event);  // playground_tools.js draws it
       } else if (event.type === "token") {
         wait.answering();
         text += event.text;
@@ -230,7 +234,9 @@
     }
     function renderConversation() {
       box.replaceChildren();
-      conversation.forEach(function (msg) { bubble(msg.role, msg.content); });
+      conversation.forEach(function (msg, i) {
+        if (!(window.PlaygroundTools && PlaygroundTools.render(box, msg, conversation, i, bubble))) bubble(msg.role, msg.content);
+      });
     }
     function resetConversation() {
       conversation = [];
@@ -294,6 +300,7 @@
         if (prompt.trim() || sent !== prompt) bubble("user", sent);
         answer = bubble("assistant", "");
         answer.hidden = true;
+        if (window.PlaygroundTools) PlaygroundTools.start(view, box);
         view.write = function (text) {
           const first = answer.hidden;
           follow(box, first ? answer : null, function () {
@@ -312,7 +319,8 @@
           if (text !== null) {
             if (prompt.trim() || sent !== prompt) conversation.push({role: "user", content: sent});
             if (sent !== prompt) window.ChatImages.clear();
-            conversation.push({role: "assistant", content: text});
+            conversation.push(window.PlaygroundTools ? PlaygroundTools.message(text, view.calls) :
+              {role: "assistant", content: text});
           } else if (!form.elements.prompt.value) {
             form.elements.prompt.value = prompt;  // not sent: give the message back
           }
@@ -349,7 +357,13 @@
     }
 
     // For the embeddings and rerank modes (playground_vectors.js): one way to show errors, waits and history.
-    window.Playground = {showError: showError, waiter: waiter, refreshHistory: refreshHistory};
+    window.Playground = {showError: showError, waiter: waiter, refreshHistory: refreshHistory,
+      // playground_tools.js: a tool's result joins the conversation; `ready` says whether to run again now.
+      answerTool: function (message, ready) {
+        conversation.push(message);
+        renderConversation();
+        if (ready(conversation)) form.requestSubmit(runButton);
+      }};
 
     document.addEventListener("click", function (event) {
       const open = event.target.closest(".open-run");
@@ -364,7 +378,11 @@
             const system = msgs.find(function (m) { return m.role === "system"; });
             form.elements.system.value = system ? system.content : "";
             conversation = msgs.filter(function (m) { return m.role !== "system"; });
-            if (run.output) conversation.push({role: "assistant", content: run.output});
+            if (run.output || (run.tool_calls || []).length) {
+              conversation.push(window.PlaygroundTools ? PlaygroundTools.message(run.output, run.tool_calls) :
+                {role: "assistant", content: run.output});
+            }
+            if (window.PlaygroundTools) PlaygroundTools.restore(run.tools);
             conversationId.value = run.conversation || "";
             renderConversation();
             form.elements.prompt.value = "";

@@ -126,3 +126,29 @@ def refusal(name, route, engine_label):
         "route": "/v1/chat/completions" if route == "chat" else "/v1/completions",
         "engine": engine_label,
     }
+
+
+TOOL_CHOICES = ("none", "auto", "required")
+
+
+def check_tools(tools, choice):
+    """Refused (naming `tools` or `tool_choice`) unless they are OpenAI's shapes: a list of function tools, each
+    named, and a choice among them. The API and the playground check them by these same rules."""
+    if tools is not None and (not isinstance(tools, list) or not all(is_tool(t) for t in tools)):
+        raise Refused("tools", _("tools must be a list of {type: function, function: {name, parameters}}."))
+    if choice is not None and choice not in TOOL_CHOICES:
+        function = choice.get("function") if isinstance(choice, dict) else None
+        if not (isinstance(function, dict) and isinstance(function.get("name"), str)):
+            message = _("tool_choice must be none, auto, required or {type: function, function: {name}}.")
+            raise Refused("tool_choice", message)
+        if not any(t["function"]["name"] == function["name"] for t in tools or []):
+            raise Refused("tool_choice", _("tool_choice names a function that is not among the tools."))
+
+
+def is_tool(tool):
+    function = tool.get("function") if isinstance(tool, dict) else None
+    return (
+        tool.get("type", "function") == "function"
+        and isinstance(function, dict)
+        and (isinstance(function.get("name"), str) and function["name"])
+    )
