@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers.huggingface.errors import HFError
-from providers.huggingface.transport import READ_SIZE, connection_failure, socket_of, timeout_error, watch
+from providers.huggingface.transport import body_reads, connection_failure, socket_of, timeout_error, watch
 
 
 class _Idle:
@@ -69,9 +69,9 @@ class Reader:
             self.conn = getattr(self.response.raw, "connection", None)
             self.sock = socket_of(self.response) or self.sock
             self._put(("response", self.response))
-            raw = self.response.raw
+            read = body_reads(self.response)
             while not self.stopped.is_set():
-                data = raw.read1(READ_SIZE, decode_content=True)
+                data = read()
                 if not data:
                     break
                 self._put(("data", data))

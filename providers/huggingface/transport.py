@@ -7,6 +7,7 @@ none is followed to another origin, so the token only reaches the configured one
 requests or urllib3.
 """
 
+import http.client
 import re
 import socket
 import ssl
@@ -344,6 +345,23 @@ def read_body(response, deadline, limit=MAX_API_BODY):
     response._content = b"".join(chunks)
     response._content_consumed = True
     return response
+
+
+def body_reads(response):
+    """A function giving the next bytes of an open response's body as they come, at most one socket read each, and
+    b"" at its end (the connection then back in the pool). A stream reads once per event: for a chunked body with
+    nothing to decode, http.client's own read1 serves each read without urllib3's wrapping of it (a context
+    manager, a decoded-bytes buffer), a third of the read's CPU. urllib3 still reads the end, which gives the
+    connection back; a failure is raised as it comes (connection_failure() names it alike either way)."""
+    raw = response.raw
+    fp = getattr(raw, "_fp", None)
+    if not isinstance(fp, http.client.HTTPResponse) or not fp.chunked or "Content-Encoding" in response.headers:
+        return lambda: raw.read1(READ_SIZE, decode_content=True)
+
+    def read():
+        return fp.read1(READ_SIZE) or raw.read1(READ_SIZE, decode_content=True)
+
+    return read
 
 
 def socket_of(response):
