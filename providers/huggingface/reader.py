@@ -47,6 +47,8 @@ class Reader:
         self.idle = False
         self.early = None  # an item taken from the queue that came after the caller's time was up
         self.deadline = deadline
+        self.abandoned_at = deadline.started + deadline.seconds + 5 * IDLE_SECONDS  # see _put
+        self.read_timeout = settings.HF_READ_TIMEOUT
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
@@ -94,12 +96,13 @@ class Reader:
     def _put(self, item):
         size = len(item[1]) if item[0] == "data" else 0
         while not self.stopped.is_set():
-            if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
+            now = time.monotonic()
+            if now > self.abandoned_at:  # a consumer that went away without closing
                 self.stopped.set()
                 return
             if self.put_bytes == self.taken_bytes or self.held + size <= HELD_BYTES:
                 self.put_bytes += size
-                self.items.append((*item, time.monotonic()))
+                self.items.append((*item, now))
                 if self.idle:
                     self.ready.set()
                 return
@@ -201,13 +204,13 @@ class Reader:
 
     def next_event(self, deadline, last_data, grace_until=None):
         """As take_event(), IDLE returned instead of yielded (see next())."""
-        silent_until = last_data + settings.HF_READ_TIMEOUT
+        silent_until = last_data + self.read_timeout
         item = self.next(deadline, until=min(silent_until, grace_until or silent_until))
         if item is not IDLE and item[0] == "grace" and grace_until is None:
             raise HFError(
                 "timeout",
                 _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
-                % {"seconds": round(settings.HF_READ_TIMEOUT)},
+                % {"seconds": round(self.read_timeout)},
             )
         return item
 

@@ -93,7 +93,8 @@ def _relayed(reader, answer, deadline):
 
 
 def _events(reader, answer, deadline):
-    parser = SSEParser(settings.HF_MAX_ANSWER_BYTES + 65536)
+    limit = settings.HF_MAX_ANSWER_BYTES
+    parser = SSEParser(limit + 65536)
     size, complete, grace_until = 0, False, None
     last_data = time.monotonic()
     while not complete:
@@ -111,7 +112,7 @@ def _events(reader, answer, deadline):
         data = None if parser.buffer else answer.passed(value)
         if data is not None:  # whole plain events with nothing to rewrite (nearly every read): on as they came
             size += len(data)
-            if size > settings.HF_MAX_ANSWER_BYTES:
+            if size > limit:
                 raise too_large()
             last_data = reader.signalled = time.monotonic()
             yield data
@@ -134,7 +135,7 @@ def _events(reader, answer, deadline):
                 break
         data = b"".join(out)
         size += len(data)
-        if size > settings.HF_MAX_ANSWER_BYTES:
+        if size > limit:
             raise too_large()
         if data:
             reader.signalled = time.monotonic()
