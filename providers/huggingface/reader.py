@@ -22,6 +22,7 @@ IDLE = _Idle()  # yielded by generate() while the upstream is silent, at least o
 IDLE_SECONDS = 1.0
 FINISH_GRACE = 3.0  # after a chat finish_reason, how long to wait for the usage chunk and [DONE]
 HELD_BYTES = 262144  # received bytes that may wait for a consumer fallen behind, per answer
+JOINED_BYTES = 4096  # queued reads taken as one, at most (a stalled browser's write holds no more than that)
 
 
 class Reader:
@@ -184,11 +185,12 @@ class Reader:
     def _joined(self, value, end, until):
         """`value` and the data right behind it that came in time, as one: a consumer fallen behind (a thousand
         streams at once) then handles and writes once per wake-up instead of once per read."""
-        parts, items = [value], self.items
-        while items and items[0][0] == "data":
+        parts, items, size = [value], self.items, len(value)
+        while items and items[0][0] == "data" and size + len(items[0][1]) <= JOINED_BYTES:
             arrived = items[0][2]
             if (until is not None and arrived >= until) or arrived > end:
                 break  # judged on its own by the next take
+            size += len(items[0][1])
             parts.append(self._pop()[1])
         return b"".join(parts)
 
