@@ -221,6 +221,7 @@ class Answer(Counts):
             and chunk.count(b"\n") == 2 * chunk.count(b"\n\ndata: ") + 2
             and b"\r" not in chunk
             and b"[DONE]" not in chunk
+            and self.first is not None
             and self._plain(chunk)
         ):
             return self._usage_dropped(chunk)
@@ -229,8 +230,7 @@ class Answer(Counts):
     def _plain(self, payload):
         """Whether events need no rewrite: no finish, no usage, no error (nearly every token)."""
         return (
-            self.first is not None
-            and not self.rewrite
+            not self.rewrite
             and b'"finish_reason":"' not in payload
             and b'"finish_reason": "' not in payload
             and b'"usage":{' not in payload
@@ -247,8 +247,9 @@ class Answer(Counts):
 
     def event(self, payload):
         """The SSE bytes to send for one upstream event's data (b"" for none). An event with nothing to rewrite
-        goes out as it came, unparsed."""
-        if self._plain(payload):
+        goes out as it came, unparsed (the first one is read for its id, created and model, and goes out as it came)."""
+        plain = self._plain(payload)
+        if plain and self.first is not None:
             return b"data: " + self._usage_dropped(payload) + b"\n\n"
         try:
             event = json.loads(payload)
@@ -297,6 +298,8 @@ class Answer(Counts):
             shown = True
         if self.held and not shown:
             return b""
+        if plain:
+            return b"data: " + self._usage_dropped(payload) + b"\n\n"
         return b"data: " + json.dumps(event).encode() + b"\n\n"
 
     def _hold_old_call(self, delta):
