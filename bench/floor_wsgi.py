@@ -1,7 +1,8 @@
 """The least a proxy on this stack can cost: a bare WSGI app, no Django, forwarding one request with requests.
 
 playground_bench.py serves it with the console's own gunicorn configuration and sends it the same requests as
-the playground: `/answer` forwards a whole answer, `/stream` relays a streamed one chunk by chunk as it comes.
+the playground: `/answer` forwards a whole answer, `/stream` relays a streamed one chunk by chunk as it comes,
+`/embeddings` forwards an embeddings answer as it came.
 So the console's overhead can be read against what the server and the HTTP client alone add.
 """
 
@@ -9,7 +10,11 @@ import os
 
 import requests
 
-UPSTREAMS = {"/answer": os.environ["FLOOR_ANSWER"], "/stream": os.environ["FLOOR_STREAM"]}  # set by the bench
+UPSTREAMS = {  # set by the bench
+    "/answer": os.environ["FLOOR_ANSWER"],
+    "/stream": os.environ["FLOOR_STREAM"],
+    "/embeddings": os.environ["FLOOR_ANSWER"] + "/v1/embeddings",
+}
 _session = requests.Session()
 _session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=1024))
 

@@ -1,4 +1,5 @@
-"""A lean loopback upstream for the benchmark: text-generation-inference's answers and streams, nothing else.
+"""A lean loopback upstream for the benchmark: text-generation-inference's answers and streams, and OpenAI-shaped
+embeddings.
 
 The test suite's emulator (tests/hf_emulator.py) speaks every protocol and fault, and costs ~50 µs of Python per
 token; at 1,000 streams of 50 tokens a second that alone would fill a core of this 2-core machine, and every
@@ -7,15 +8,18 @@ the same wire format as the emulator (TGI 3.x SSE with `data: `, chunked; OpenAI
 `[DONE]` on /v1/chat/completions), so the console's client and LiteLLM read it as they read the emulator.
 
 Run: python bench/pace_upstream.py LATENCY_S PACE_S  -> prints "http://127.0.0.1:PORT/answer http://…/stream"
-A request to /answer… answers after LATENCY_S; one to /stream… streams its tokens PACE_S apart.
+A request to /answer… answers after LATENCY_S (…/v1/embeddings with OpenAI's embeddings answer); one to /stream…
+streams its tokens PACE_S apart.
 """
 
 from gevent import monkey
 
 monkey.patch_all()
 
+import base64  # noqa: E402
 import json  # noqa: E402
 import socket  # noqa: E402
+import struct  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -77,6 +81,26 @@ def chat_events(count):
     return events + [chunk(b"data: [DONE]\n\n")]
 
 
+EMBED_DIMENSIONS = 384  # bge-small's, MiniLM's
+
+
+def embeddings(body):
+    """OpenAI's embeddings answer: one vector per input, EMBED_DIMENSIONS float32-like numbers as a server prints
+    them (eight or nine digits), the same vector for every input (the bytes matter here, not the values)."""
+    inputs = body.get("input")
+    count = 1 if isinstance(inputs, str) else len(inputs or [])
+    vector = [round(((i * 7919) % 2000 - 1000) / 31622.7766, 9) for i in range(EMBED_DIMENSIONS)]
+    if body.get("encoding_format") == "base64":  # little-endian float32, as OpenAI's API answers it
+        vector = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    data = [{"object": "embedding", "index": i, "embedding": vector} for i in range(count)]
+    return {
+        "object": "list",
+        "data": data,
+        "model": "bench",
+        "usage": {"prompt_tokens": 4 * count, "total_tokens": 4 * count},
+    }
+
+
 def whole(body, chat):
     if chat:
         count = min(body.get("max_tokens") or 20, 200)
@@ -134,7 +158,15 @@ def serve(latency, pace):
                     continue
                 if path.startswith("/answer"):
                     time.sleep(latency)
-                data = json.dumps(whole(body, chat)).encode()
+                if path.endswith("/v1/embeddings"):
+                    inputs = body.get("input")
+                    count = 1 if isinstance(inputs, str) else len(inputs or [])
+                    key = ("embeddings", count, body.get("encoding_format"))
+                    if key not in cache:
+                        cache[key] = json.dumps(embeddings(body)).encode()
+                    data = cache[key]
+                else:
+                    data = json.dumps(whole(body, chat)).encode()
                 sock.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                     + str(len(data)).encode()

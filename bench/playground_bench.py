@@ -9,13 +9,16 @@ never asserted:
 - whole answer, added median: the paired difference to the direct call, request by request;
 - first token added (one stream): the same for the time to the first token of a streamed answer;
 - N streams at once (64, then 1,000): wall time, TTFT p99, failures, peak RSS of the whole server (every process);
-- server CPU per 1,000 relayed tokens (user + system time of the server's processes over the 64-stream rounds).
+- server CPU per 1,000 relayed tokens (user + system time of the server's processes over the 64-stream rounds);
+- embeddings (direct, floor, the console's /v1/): a batch of 64 short texts to /v1/embeddings, answered with
+  384-dimension vectors; added median against the direct call, paired, and the server's CPU per call.
 
 Targets are a list (`TARGETS`; `api` is the console's /v1/ routes with a personal key): a new one is a class
 with `answer`, `stream_request`, `stream_spec` (for bench/swarm.py, the greenlet client of the N-stream rows),
 `close` and `pids`, and a name on the command line.
 
 Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,api,litellm] [--streams 64,1000]
+     The embeddings line alone: --targets direct,floor,api --requests 0 --first-tokens 0 --streams "" --embeddings 60
      LiteLLM runs from its own virtualenv (--litellm /work/litellm-venv/bin/litellm), never from the project's.
      --server-env WEB_WORKER_CLASS=gthread --server-env WEB_THREADS=512 serves console and floor another way.
 """
@@ -49,6 +52,8 @@ HFModel.objects.create(display_name="answer", endpoint_type="inference_endpoint"
                        endpoint_url="{answer}")
 HFModel.objects.create(display_name="stream", endpoint_type="inference_endpoint", task="text-generation",
                        endpoint_url="{stream}")
+HFModel.objects.create(display_name="answer embed", endpoint_type="inference_endpoint", task="feature-extraction",
+                       endpoint_url="{answer}", engine="vllm", served_model="bench")
 for name, url in (("answer chat", "{answer}"), ("stream chat", "{stream}")):  # an OpenAI-compatible server: relayed
     HFModel.objects.create(display_name=name, endpoint_type="inference_endpoint", task="chat", endpoint_url=url,
                            engine="vllm", served_model="bench")
@@ -182,6 +187,9 @@ class Target:
     def answer(self, session):
         raise NotImplementedError
 
+    # (session, encoding) -> (ok, None, total_ms): one /v1/embeddings call of EMBED_TEXTS, where the target has it
+    embed = None
+
     def stream_request(self, session, tokens):
         raise NotImplementedError
 
@@ -208,6 +216,17 @@ class Target:
             stop(self.process)
 
 
+EMBED_TEXTS = [f"short text number {i} about the sky" for i in range(64)]
+EMBED_BODY = {"model": "bench", "input": EMBED_TEXTS, "encoding_format": "float"}
+
+
+def post_embeddings(session, url, model, encoding):
+    started = time.perf_counter()
+    r = session.post(url, json={**EMBED_BODY, "model": model, "encoding_format": encoding}, timeout=60)
+    ok = r.status_code == 200 and len(r.json()["data"]) == len(EMBED_TEXTS)
+    return ok, None, (time.perf_counter() - started) * 1000
+
+
 def tgi_body(tokens, stream):
     return {
         "inputs": "Why is the sky blue",
@@ -222,11 +241,15 @@ class Direct(Target):
 
     def __init__(self, upstreams, args):
         self.answer_url, self.stream_url = upstreams
+        self.embed_url = self.answer_url + "/v1/embeddings"
 
     def answer(self, session):
         started = time.perf_counter()
         r = session.post(self.answer_url, json=tgi_body(8, False), timeout=60)
         return r.status_code == 200, None, (time.perf_counter() - started) * 1000
+
+    def embed(self, session, encoding="float"):
+        return post_embeddings(session, self.embed_url, "bench", encoding)
 
     def stream_request(self, session, tokens):
         return session.post(self.stream_url, json=tgi_body(tokens, True), stream=True, timeout=120)
@@ -250,6 +273,7 @@ class Floor(Direct):
         self.process, url = gunicorn("bench.floor_wsgi", env, "bench/floor_gunicorn.py")
         wait_ready(url + "/", self.process)
         self.answer_url, self.stream_url = url + "/answer", url + "/stream"
+        self.embed_url = url + "/embeddings"
 
 
 class Console(Target):
@@ -364,6 +388,9 @@ class Api(Console):
         r = session.post(self.url + "/v1/completions", json=self._body("answer", 8, False), timeout=60)
         ok = r.status_code == 200 and b'"text_completion"' in r.content
         return ok, None, (time.perf_counter() - started) * 1000
+
+    def embed(self, session, encoding="float"):
+        return post_embeddings(session, self.url + "/v1/embeddings", "answer-embed", encoding)
 
     def stream_request(self, session, tokens):
         return session.post(
@@ -494,8 +521,9 @@ def _turns(count):
     return order
 
 
-def whole_answers(targets, count):
+def whole_answers(targets, count, call=lambda target, session: target.answer(session)):
     """Paired whole-answer times per target, and each server's CPU per answer (ms; None without a server).
+    `call(target, session)` makes one request: an answer, or an embeddings call (on the targets that have it).
 
     The servers wait while the others answer, so each one's CPU over the whole loop is its own requests'."""
     sessions = [t.session() for t in targets]
@@ -505,9 +533,9 @@ def whole_answers(targets, count):
             cpu = [cpu_seconds(t.pids()) for t in targets]
         for k in _turns(len(targets)):
             target, session = targets[k], sessions[k]
-            ok, _, ms = target.answer(session)
+            ok, _, ms = call(target, session)
             if not ok:
-                raise SystemExit(f"{target.name}: whole answer failed")
+                raise SystemExit(f"{target.name}: a request failed")
             if i >= 10:
                 times[k].append(ms)
     per_answer = [
@@ -581,6 +609,7 @@ def main():
     parser.add_argument("--first-tokens", type=int, default=60, help="single streams per target")
     parser.add_argument("--streams", default="64,1000", help="simultaneous stream counts")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each simultaneous count")
+    parser.add_argument("--embeddings", type=int, default=200, help="embeddings calls per target (0: none)")
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=20)
     parser.add_argument("--pace-ms", type=float, default=20)
@@ -611,7 +640,9 @@ def main():
         pace = f"streams of {args.tokens} tokens {args.pace_ms:.0f} ms apart"
         print(f"upstream: answers after {args.latency_ms:.0f} ms; {pace}")
         rows = {}
-        answers, answer_cpu = whole_answers(targets, args.requests)
+        answers, answer_cpu = (
+            whole_answers(targets, args.requests) if args.requests else ([[] for _ in targets], [None] * len(targets))
+        )
         firsts = first_tokens(targets, args.first_tokens, 5)  # the first token is what counts here
         direct = next((k for k, t in enumerate(targets) if isinstance(t, Direct) and not isinstance(t, Floor)), None)
         for k in range(len(targets)):
@@ -625,7 +656,23 @@ def main():
                 rows.setdefault("first token added, one stream (ms)", {})[k] = f"({median(firsts[k]):.1f} TTFT)"
         for k, value in enumerate(answer_cpu):
             rows.setdefault("server CPU per whole answer (ms)", {})[k] = f"{value:.1f}" if value is not None else "–"
-        for count in [int(c) for c in args.streams.split(",")]:
+        embedders = [k for k, t in enumerate(targets) if t.embed is not None]
+        for encoding in ("float", "base64") if args.embeddings and direct in embedders else ():
+            # The same interleaved, paired measure as whole answers, on the targets with an embeddings route;
+            # base64 is what the openai package asks for unless told otherwise.
+            label = f"embeddings, {len(EMBED_TEXTS)} texts, {encoding}"
+            times, cpu = whole_answers(
+                [targets[k] for k in embedders], args.embeddings, lambda t, s, e=encoding: t.embed(s, e)
+            )
+            base = times[embedders.index(direct)]
+            for i, k in enumerate(embedders):
+                added = [a - d for a, d in zip(times[i], base, strict=True)]
+                cell = f"{median(added):.2f}" if k != direct else f"({median(base):.1f} total)"
+                rows.setdefault(f"{label}: added median (ms)", {})[k] = cell
+                rows.setdefault(f"{label}: server CPU per call (ms)", {})[k] = (
+                    f"{cpu[i]:.2f}" if cpu[i] is not None else "–"
+                )
+        for count in [int(c) for c in args.streams.split(",") if c]:
             figures = [[] for _ in targets]
             for _ in range(args.rounds):
                 for k, target in enumerate(targets):

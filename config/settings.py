@@ -261,6 +261,20 @@ API_MAX_KEYS_PER_USER = env.int("API_MAX_KEYS_PER_USER", default=10)
 # Bounds of one /v1/embeddings or /v1/rerank call: inputs (documents) per call, characters (or tokens) per input.
 API_EMBED_MAX_INPUTS = env.int("API_EMBED_MAX_INPUTS", default=512)
 API_EMBED_MAX_INPUT_CHARS = env.int("API_EMBED_MAX_INPUT_CHARS", default=32768)
+# ...and bytes of text in one call, all inputs (or the query and documents) together, as UTF-8; token ids count
+# 4 bytes each. The default is TEI's own payload limit, so a call the console passes is not refused upstream.
+API_EMBED_MAX_TOTAL_BYTES = env.int("API_EMBED_MAX_TOTAL_BYTES", default=2_000_000)
+# Browser origins allowed to call /v1/ (CORS), e.g. https://app.example.com; "*" allows any. Empty: none (no CORS).
+API_CORS_ORIGINS = [o.rstrip("/") for o in env.list("API_CORS_ORIGINS", default=[]) if o.strip()]
+# The largest image (decoded bytes) one image_url content part may carry as a data: URL; the request body limit
+# (REQUEST_MAX_BYTES) bounds them all together.
+API_MAX_IMAGE_BYTES = env.int("API_MAX_IMAGE_BYTES", default=2_000_000)
+# Token counts the console makes itself where an upstream reports none: the model's tokenizer.json from the Hub,
+# at most this large, fetched within this many seconds, kept this long (a failure: TOKENIZER_RETRY_SECONDS).
+TOKENIZER_MAX_BYTES = env.int("TOKENIZER_MAX_BYTES", default=50_000_000)
+TOKENIZER_TIMEOUT = env.float("TOKENIZER_TIMEOUT", default=10.0)
+TOKENIZER_CACHE_SECONDS = env.int("TOKENIZER_CACHE_SECONDS", default=7 * 24 * 3600)
+TOKENIZER_RETRY_SECONDS = env.int("TOKENIZER_RETRY_SECONDS", default=300)
 # Where the limit counters live without Redis or PostgreSQL: a local folder this machine's processes share.
 API_LIMITS_DIR = Path(env.str("API_LIMITS_DIR", default=str(DATA_DIR / "limits")))
 # A stream's slot in Redis or PostgreSQL is a lease of this many seconds, renewed every third of it while the

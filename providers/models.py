@@ -136,6 +136,12 @@ class HFModel(SecretsMixin):
     enabled = models.BooleanField(default=True)
     # The provider token goes only to Hugging Face's own hosts; to any other URL only when an admin allows it here.
     send_provider_token = models.BooleanField(default=False)
+    # An endpoint's server takes images in chat (a vision model): set by an admin, since no engine says so for
+    # sure. Inference Providers models are read from the router's catalog instead.
+    accepts_images = models.BooleanField(default=False)
+    # /v1/ leaves out the request fields this model's upstream cannot carry instead of refusing the call (as
+    # LiteLLM's drop_params does); the answer names them in X-Dropped-Params, so nothing goes unseen.
+    drop_unsupported = models.BooleanField(default=False)
     # What Test connection (or the first playground run) found behind an endpoint URL; "" until then.
     engine = models.CharField(max_length=16, blank=True, default="", choices=ENGINE_CHOICES)
     served_model = models.CharField(max_length=300, blank=True, default="")
@@ -218,6 +224,13 @@ class ConnectionTest(models.Model):
     def advice(self):
         return "" if self.ok else self.wording()[1]
 
+    @property
+    def admin_hint(self):
+        """The console setting an admin may change for this failure (the pages that show it are admins')."""
+        from providers.huggingface.errors import ADMIN_HINTS
+
+        return "" if self.ok else str(ADMIN_HINTS.get(self.category, ""))
+
     def wording(self):
         from providers.huggingface.errors import wording
 
@@ -276,6 +289,7 @@ class PlaygroundRun(models.Model):
     latency_ms = models.FloatField(null=True, blank=True)
     ttft_ms = models.FloatField(null=True, blank=True)
     generated_tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokens_counted = models.BooleanField(default=False)  # the server reported none: the console counted them
     tokens_per_second = models.FloatField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True, default="")
     compare_group = models.UUIDField(null=True, blank=True, db_index=True)

@@ -24,12 +24,15 @@ def _fresh_cache():
 
     from providers.api import catalog, keys
     from providers.core import cached
+    from providers.huggingface import provider_routes, tokens
 
     # Process caches keyed on the freshness number, which rolls back with each test's database, so a number
     # may come round again.
     for c in (cache, cached, catalog._cache, keys._cache):
         c.clear()
     keys._last_used_written.clear()
+    tokens.forget()  # a tokenizer a test's emulator served is not another test's
+    provider_routes.forget()
     # The file store's limit counters outlive the database's rollback (a user id comes round again with the
     # counters of an earlier test's user); the database's own roll back with it.
     from django.conf import settings
@@ -295,3 +298,13 @@ def wait_for(predicate, seconds):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def run_coroutine(coroutine):
+    """asyncio.run() in a thread of its own: Playwright's sync API, used by the browser tests of the same session,
+    leaves an event loop running in the main thread, where asyncio.run() refuses to start another."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

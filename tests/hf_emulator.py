@@ -12,9 +12,11 @@ import json
 import math
 import re
 import socket
+import struct
 import sys
 import threading
 import time
+from base64 import b64encode
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -31,17 +33,27 @@ def fake_vector(text, dims=8):
     return [round(v / norm, 6) for v in values]
 
 
+def word_vector(text, dims=64):
+    """A unit bag-of-words vector: texts sharing words point the same way, so a retrieval finds the document with
+    the query's words (an embedding server's behaviour, cheaply)."""
+    values = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", str(text).lower()):
+        values[hashlib.sha256(word.encode()).digest()[0] % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [round(v / norm, 6) for v in values]
+
+
 def overlap(query, text):
     """A rerank score: the share of the query's words found in the text."""
     words = set(query.lower().replace("?", "").split())
     return round(len(words & set(text.lower().replace(".", "").split())) / (len(words) or 1), 4)
 
 
-def openai_embeddings(body, model_id):
+def openai_embeddings(body, model_id, vectorize=fake_vector, dims=8):
     inputs = body.get("input")
     texts = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
-    dims = body.get("dimensions") or 8
-    data = [{"object": "embedding", "index": i, "embedding": fake_vector(t, dims)} for i, t in enumerate(texts)]
+    dims = body.get("dimensions") or dims
+    data = [{"object": "embedding", "index": i, "embedding": vectorize(t, dims)} for i, t in enumerate(texts)]
     data.reverse()  # out of order on purpose: the index says which input each vector is for
     tokens = sum(len(t.split()) if isinstance(t, str) else len(t) for t in texts)
     return {
@@ -50,6 +62,11 @@ def openai_embeddings(body, model_id):
         "model": model_id,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+
+
+def _vectorizer(server):
+    """(how an engine server computes a vector, its dimensions)."""
+    return (word_vector, 64) if server.get("words") else (fake_vector, 8)
 
 
 def whoami_body(name="alice", role="read", global_perms=None, scoped=None):
@@ -94,11 +111,21 @@ def model_body(repo_id, pipeline_tag="text-generation", gated=False, warm=True, 
     }
     if warm:
         body["inference"] = "warm"
+    # {provider: status}, or {provider: {"status", "providerId", "task"}} for another id or task (embeddings).
     body["inferenceProviderMapping"] = {
-        provider: {"status": status, "providerId": repo_id, "task": "conversational"}
-        for provider, status in (providers or {}).items()
+        provider: {"status": entry, "providerId": repo_id, "task": "conversational"}
+        if isinstance(entry, str)
+        else {"providerId": repo_id, "task": "conversational", **entry}
+        for provider, entry in (providers or {}).items()
     }
     return body
+
+
+def numbers_or_zero(value):
+    try:
+        return max(0.0, float(value or 0))
+    except ValueError:
+        return 0.0
 
 
 class Emulator:
@@ -128,6 +155,7 @@ class Emulator:
             self.provider_details = {}  # repo id -> {provider: catalog fields (context_length, pricing, ...)}
             self.control = {}  # (namespace, name) -> Inference Endpoints API record; data plane in self.endpoints
             self.boot_seconds = 0.3  # how long a resumed or woken endpoint stays initializing
+            self.no_tokenizer = set()  # repo ids whose tokenizer.json is missing (404 EntryNotFound)
 
     def add_token(self, token, **kwargs):
         self.tokens[token] = whoami_body(**kwargs)
@@ -152,8 +180,13 @@ class Emulator:
         tgi=True,
         model_id="bigscience/bloom-560m",
         old_tools=False,
+        vision=False,
+        **wake,
     ):
+        """`wake_seconds=` (scaled to zero): how long it takes to wake (None: never); else boot_seconds."""
         self.endpoints[name] = {
+            **wake,
+            "vision": vision,  # a VLM: image_url parts are read
             "old_tools": old_tools,  # TGI < 3.2: tool-call arguments as an object, id the integer 0
             "state": state,
             "token": token,
@@ -162,6 +195,8 @@ class Emulator:
             "tgi": tgi,
             "model_id": model_id,
         }
+        if state == "initializing" and wake.get("wake_seconds") is not None:
+            self.endpoints[name]["ready_at"] = time.monotonic() + wake["wake_seconds"]
         return f"{self.base}/ep/{name}"
 
     def add_engine(
@@ -175,9 +210,17 @@ class Emulator:
         n_ctx=None,
         tools=True,
         batch=None,
+        words=False,
         reasoning=None,
+        vision=False,
+        vectors_in_order=False,
+        base64=True,
+        vector_text=None,
     ):
         """A self-hosted server at /srv/<name>: engine is vllm, vllm_old, sglang, llamacpp, tei, tei_rerank or openai.
+
+        words: its embeddings are word_vector()s of 64 dimensions (a retrieval finds the document with the query's
+        words), not fake_vector()s.
 
         llama.cpp: `n_ctx` is the context it serves (`-c`, in /props; the training context in /v1/models is
         131072), and `loading` makes it answer 503 "Loading model" as llama-server does until its model is in.
@@ -185,6 +228,9 @@ class Emulator:
         batch: TEI's max_client_batch_size.
         reasoning: the thinking a reasoning model (vLLM's or llama.cpp's reasoning parser) sends as
         `reasoning_content` before its answer, whole and streamed (§10.3).
+        /v1/embeddings: `vectors_in_order` answers its vectors in the inputs' order, as vLLM and TEI do (by default
+        they come reversed, the index saying which is which); `base64` True answers the base64 encoding when asked,
+        "ignored" answers floats anyway, "refused" a 400 (§16.1); `vector_text` replaces each vector's JSON text.
         """
         self.engine_servers[name] = {
             "engine": engine,
@@ -195,7 +241,12 @@ class Emulator:
             "n_ctx": n_ctx,
             "tools": tools,
             "batch": batch,
+            "words": words,
             "reasoning": reasoning,
+            "vision": vision,  # a multimodal model: image_url parts are read, else refused as vLLM refuses them
+            "vectors_in_order": vectors_in_order,
+            "base64": base64,
+            "vector_text": vector_text,
         }
         return f"{self.base}/srv/{name}"
 
@@ -408,6 +459,12 @@ class _Handler(BaseHTTPRequestHandler):
         token = self._token()
         if self._hub_extra(method, path, token):
             return
+        match = re.match(r"^/(.+?/.+?)/resolve/[^/]+/tokenizer\.json$", path)
+        if match and method == "GET":
+            if match.group(1) in self.emu.no_tokenizer:
+                message = "Entry not found"
+                return self._error(404, message, headers={"X-Error-Code": "EntryNotFound", "X-Error-Message": message})
+            return self._send(200, features.tokenizer_json(WORDS + ["Once", "Hello", "there"]))
         if path == "/api/whoami-v2":
             body = self.emu.tokens.get(token)
             if body is None:
@@ -436,6 +493,8 @@ class _Handler(BaseHTTPRequestHandler):
                     status, message, headers={"X-Error-Code": "RepoNotFound", "X-Error-Message": message}
                 )
             public = {k: v for k, v in model.items() if not k.startswith("_")}
+            if "_hub_mapping" in model:  # the Hub's mapping lagging the router's own (which routes)
+                public["inferenceProviderMapping"] = model["_hub_mapping"]
             expand = self.query.get("expand[]", []) + self.query.get("expand", [])
             if expand:
                 public = {k: v for k, v in public.items() if k in ("_id", "id") or k in expand}
@@ -492,7 +551,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if not self._gate(model, who):
                 return
-            return self._chat(body, sse_space=True, done=True, model_name=name)
+            vision = "image" in model.get("_modalities", ())
+            return self._chat(body, sse_space=True, done=True, model_name=name, vision=vision)
+        match = re.match(r"^/(together|scaleway|deepinfra)(/v1/embeddings|/v1/openai/embeddings)$", path)
+        if match:
+            return self._provider_embeddings(match.group(1), match.group(2))
         match = re.match(r"^/hf-inference/models/(.+?)/pipeline/feature-extraction$", path)
         if match:
             model = self.emu.models.get(match.group(1))
@@ -522,6 +585,24 @@ class _Handler(BaseHTTPRequestHandler):
         if model.get("_backend") == "transformers":
             return self._pipeline(body, model)
         return self._compat(body, sse_space=False, pipeline=model["pipeline_tag"], wrap=True)
+
+    def _provider_embeddings(self, provider, route):
+        """An Inference Provider's OpenAI-shaped embeddings through the router (§16.4): the body names the
+        provider's id of the model, which must map to a model it serves live for feature-extraction."""
+        body = self._json() or {}
+        if route != {"deepinfra": "/v1/openai/embeddings"}.get(provider, "/v1/embeddings"):
+            return self._send(404, "Not Found", "text/plain")
+        for model in self.emu.models.values():
+            entry = (model.get("inferenceProviderMapping") or {}).get(provider)
+            if (
+                entry
+                and entry["status"] == "live"
+                and entry["task"] == "feature-extraction"
+                and entry["providerId"] == body.get("model")
+            ):
+                return self._send(200, openai_embeddings(body, entry["providerId"]))
+        message = f"Model {body.get('model')} does not exist"
+        return self._send(404, {"error": {"message": message, "type": "invalid_request_error"}})
 
     def _gate(self, model, who):
         if model.get("gated") and who["name"] not in model["_granted"]:
@@ -557,23 +638,39 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- text-generation-inference -----------------------------------------------------------------------
 
+    def _not_ready(self, endpoint):
+        """The Inference Endpoints proxy in front of an endpoint that is not running (hf-protocol.md §5, §9.6, §20):
+        paused answers 400 "Invalid state"; the first request to a scaled-to-zero endpoint starts a replica (ready
+        after the endpoint's `wake_seconds`, else boot_seconds; None: never); while it initializes the proxy
+        answers 503, or, given X-Scale-Up-Timeout, holds the request until the replica is ready or the hold ends
+        (then 503). True when it answered."""
+        now = time.monotonic()
+        if endpoint["state"] == "scaled_to_zero":
+            wake = endpoint.get("wake_seconds", self.emu.boot_seconds)
+            endpoint["state"], endpoint["ready_at"] = "initializing", float("inf") if wake is None else now + wake
+        if endpoint["state"] == "initializing" and now >= endpoint.get("ready_at", float("inf")):
+            endpoint["state"] = "running"
+        if endpoint["state"] == "paused":
+            self._send(400, "Bad Request: Invalid state", "text/plain")
+            return True
+        if endpoint["state"] != "initializing":
+            return False
+        hold = numbers_or_zero(self.headers.get("X-Scale-Up-Timeout"))
+        ready_at = endpoint.get("ready_at", float("inf"))
+        if hold and ready_at - now <= hold:
+            time.sleep(max(0.0, ready_at - now))  # the proxy holds the request until the replica is ready
+            endpoint["state"] = "running"
+            return False
+        time.sleep(min(hold, 60))  # held to the end of the hold, in vain
+        self._send(503, "Service Unavailable", "text/plain")
+        return True
+
     def _endpoint(self, method, name, path):
         endpoint = self.emu.endpoints.get(name)
         if endpoint is None:
             return self._send(404, "Not Found", "text/plain")
-        if endpoint["state"] == "initializing" and time.monotonic() >= endpoint.get("ready_at", float("inf")):
-            endpoint["state"] = "running"
-        state = endpoint["state"]
-        if state == "scaled_to_zero" and not self.headers.get("X-Scale-Up-Timeout"):
-            endpoint["state"], endpoint["ready_at"] = "initializing", time.monotonic() + self.emu.boot_seconds
-        if state == "paused":
-            return self._send(400, "Bad Request: Invalid state", "text/plain")
-        if state in ("scaled_to_zero", "initializing"):
-            if self.headers.get("X-Scale-Up-Timeout") and (state == "scaled_to_zero" or "ready_at" in endpoint):
-                time.sleep(max(0.0, endpoint.get("ready_at", 0) - time.monotonic()))  # the proxy holds the request
-                endpoint["state"] = "running"
-            else:
-                return self._send(503, "", "text/plain")
+        if self._not_ready(endpoint):
+            return
         if endpoint["token"] and (self._token() or "").lower() != endpoint["token"].lower():
             return self._send(401, b"", None)
         if not endpoint["tgi"]:
@@ -586,7 +683,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "model_id": endpoint["model_id"],
                     "model_sha": "e985a63c",
-                    "model_pipeline_tag": endpoint["pipeline"],
+                    "model_pipeline_tag": "image-text-to-text" if endpoint.get("vision") else endpoint["pipeline"],
                     "max_concurrent_requests": 128,
                     "max_best_of": 2,
                     "max_stop_sequences": 4,
@@ -623,6 +720,7 @@ class _Handler(BaseHTTPRequestHandler):
                 model_name=endpoint["model_id"],
                 tgi=True,
                 old_tgi=endpoint.get("old_tools", False),
+                vision=endpoint.get("vision", False),
             )
         return self._send(404, b"", None)
 
@@ -736,7 +834,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._end_stream()
 
-    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, reasoning=None):
+    def _chat(self, body, sse_space, done, model_name, tgi=False, old_tgi=False, reasoning=None, vision=False):
         """Chat as the router, vLLM, SGLang and llama.cpp answer it, or (tgi) as TGI's Messages API does, with
         tools, response_format, logprobs and n as each dialect has them (hf_emulator_features)."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -749,7 +847,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Abort()
         try:
             call = features.tool_call(body, tgi)
-            fixed = features.after_tool(body) or features.structured_text(body, tgi)
+            fixed = (
+                features.after_tool(body)
+                or features.structured_text(body, tgi)
+                or features.seen_images(body, vision, tgi)
+            )
         except features.Refusal as refusal:
             return self._send(refusal.status, refusal.body, refusal.content_type)
         temperature = body.get("temperature")
@@ -938,6 +1040,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(status, body)
 
     def _engine_server(self, method, server, path):
+        if "state" in server and self._not_ready(server):  # a dedicated endpoint running this engine (§5)
+            return
         engine = server["engine"]
         model_id = server["model_id"]
         open_paths = ("/health", "/version", "/metrics", "/")
@@ -956,7 +1060,20 @@ class _Handler(BaseHTTPRequestHandler):
         if engine in ("tei", "tei_rerank"):
             return self._tei(method, server, path)
         if method == "POST" and path == "/v1/embeddings":  # an OpenAI-compatible server with an embedding model
-            return self._send(200, openai_embeddings(self._json(), model_id))
+            body = self._json()
+            if body.get("encoding_format") == "base64" and server.get("base64") == "refused":
+                return self._send(400, {"error": {"message": "encoding_format base64 is not supported", "code": 400}})
+            answer = openai_embeddings(body, model_id, *_vectorizer(server))
+            if server.get("vectors_in_order"):
+                answer["data"].reverse()
+            if body.get("encoding_format") == "base64" and server.get("base64") is True:
+                for item in answer["data"]:
+                    vector = item["embedding"]
+                    item["embedding"] = b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            written = json.dumps(answer).encode()
+            if server.get("vector_text"):
+                written = re.sub(rb'"embedding": \[[^\]]*\]', b'"embedding": ' + server["vector_text"], written)
+            return self._send(200, written, "application/json")
         if method == "POST" and path in ("/v1/rerank", "/rerank"):
             body = self._json()
             scores = [overlap(body["query"], doc) for doc in body["documents"]]
@@ -986,6 +1103,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and path == "/props" and engine == "llamacpp":
             settings = {"n_ctx": server.get("n_ctx") or 4096, "params": {"temperature": 0.8, "top_p": 0.95}}
             body = {"build_info": server.get("version") or "b6500-abc1234", "model_path": model_id}
+            body["modalities"] = {"vision": bool(server.get("vision")), "audio": False}  # vision: --mmproj
             return self._send(200, {**body, "default_generation_settings": settings, "total_slots": 1})
         if method != "POST" or path not in ("/v1/completions", "/v1/chat/completions"):
             return self._send(404, {"detail": "Not Found"})
@@ -1002,7 +1120,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions":
             if body.get("tools") and not server.get("tools", True):
                 return self._no_tools(server, body)
-            return self._chat(body, sse_space=True, done=True, model_name=model_id, reasoning=server.get("reasoning"))
+            return self._chat(
+                body,
+                sse_space=True,
+                done=True,
+                model_name=model_id,
+                reasoning=server.get("reasoning"),
+                vision=server.get("vision", False),
+            )
         return self._completions(body, model_id)
 
     def _no_tools(self, server, body):
@@ -1019,11 +1144,18 @@ class _Handler(BaseHTTPRequestHandler):
         count = min(body.get("max_tokens") or 16, 200)
         pieces = self._tokens(count)
         created = int(time.time())
-        prompt_tokens = len(str(body.get("prompt") or "").split())
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": count, "total_tokens": prompt_tokens + count}
-        echo = str(body.get("prompt") or "") if body.get("echo") else ""
+        prompts = body.get("prompt") if isinstance(body.get("prompt"), list) else [body.get("prompt")]
+        prompt_tokens = sum(len(str(p or "").split()) for p in prompts)
+        echo = str(prompts[0] or "") if body.get("echo") else ""
 
-        choices_n = body.get("n") or 1
+        # vLLM answers a choice per prompt and per n, numbered prompt by prompt
+        choices_n = (body.get("n") or 1) * len(prompts)
+        completion_tokens = count * choices_n
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
 
         def chunk(text, finish, index=0, pieces_of=()):
             logprobs = features.completion_logprobs(pieces_of, body)
@@ -1087,7 +1219,8 @@ class _Handler(BaseHTTPRequestHandler):
                 message = f"batch size {len(texts)} > maximum allowed batch size {limit}"
                 return self._send(422, {"error": message, "error_type": "Validation"})
             self.emu.embed_batches.append(len(texts))
-            return self._send(200, [fake_vector(t, body.get("dimensions") or 8) for t in texts])
+            vectorize, dims = _vectorizer(server)
+            return self._send(200, [vectorize(t, body.get("dimensions") or dims) for t in texts])
         if method == "POST" and path == "/rerank":
             if not reranker:
                 return self._send(424, {"error": "model is not a re-ranker model", "error_type": "Backend"})
@@ -1095,7 +1228,7 @@ class _Handler(BaseHTTPRequestHandler):
             ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
             return self._send(200, [{"index": i, "score": scores[i]} for i in ranked])
         if method == "POST" and path == "/v1/embeddings" and not reranker:
-            return self._send(200, openai_embeddings(body, server["model_id"]))
+            return self._send(200, openai_embeddings(body, server["model_id"], *_vectorizer(server)))
         return self._send(404, b"", None)
 
     # --- router catalog (§7) and Hub search (§8) -----------------------------------------------------------

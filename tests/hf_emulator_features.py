@@ -181,3 +181,45 @@ def completion_logprobs(pieces, body):
         "top_logprobs": [{piece: -0.5} if top else {} for piece in pieces],
         "text_offset": offsets,
     }
+
+
+def seen_images(body, vision, tgi):
+    """The answer's text when the messages carry image_url parts (hf-protocol.md §15): a vision model says how many
+    it saw; a text-only one is refused as vLLM and the providers refuse it (TGI writes the image into the prompt as
+    markdown instead, so the answer is plain text: None)."""
+    urls = [
+        part["image_url"]["url"]
+        for message in body.get("messages") or []
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    ]
+    if not urls:
+        return None
+    if not vision:
+        if tgi:
+            return None
+        message = "At most 0 image(s) may be provided in one prompt. This model does not support image input."
+        raise Refusal(400, {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}})
+    kinds = sorted({"data" if url.startswith("data:") else "url" for url in urls})
+    return f"I see {len(urls)} image(s) ({', '.join(kinds)})."
+
+
+_TOKENIZER = []
+
+
+def tokenizer_json(words):
+    """A small real tokenizer.json (the `tokenizers` format): one token per word of the emulator's vocabulary, an
+    unknown token for any other word, and a <s> the model's template puts before a prompt (hf-protocol.md §18.3)."""
+    if not _TOKENIZER:
+        from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+        vocab = {"[UNK]": 0, "<s>": 1}
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+        tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        tokenizer.add_special_tokens(["<s>"])
+        tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+        _TOKENIZER.append(tokenizer.to_str().encode())
+    return _TOKENIZER[0]

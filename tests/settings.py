@@ -38,6 +38,7 @@ HF_READ_TIMEOUT = 10.0
 HF_CONNECT_TIMEOUT = 2.0
 HF_LOADING_WAIT_MAX = 2.0
 HF_RETRY_AFTER_MAX = 2.0
+HF_SCALE_UP_TIMEOUT = 8  # an endpoint that never wakes fails a test within seconds
 # Tests open connections from many short-lived threads (live server, command pools): close them per request.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Test databases are created and flushed by one connection at a time; the served tests start their own pools.

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers.core import freshness
+from providers.core import freshness, served_facts
 from providers.core.targets import target_for
-from providers.huggingface import engines, transport
+from providers.huggingface import adapters, engines, transport
+from providers.huggingface import catalog as hf_catalog
 from providers.huggingface.errors import HFError
 from providers.huggingface.generation import Target
 from providers.models import EndpointType, HFModel
@@ -38,6 +39,9 @@ class Entry:
     defaults: dict
     target: Target | None
     problem: str  # an error category when no target can be built (no token, undecryptable token, a defect)
+    repo_id: str = ""  # the Hub repo id (with its :provider or policy suffix on Inference Providers), "" for none
+    accepts_images: bool = False  # an endpoint marked by an admin as taking images
+    drop_unsupported: bool = False  # fields the upstream cannot carry are left out (and named), not refused
 
     @property
     def is_chat(self):
@@ -63,6 +67,9 @@ def _entry(model):
         defaults=model.default_parameters(),
         target=target,
         problem=problem,
+        repo_id=model.repo_id,
+        accepts_images=model.accepts_images,
+        drop_unsupported=model.drop_unsupported,
     )
 
 
@@ -85,8 +92,18 @@ def entries(generation):
         return exc.models
 
 
+class Ambiguous(Exception):
+    """A repo id that more than one enabled model is configured with: the caller must send one of their ids."""
+
+    def __init__(self, ids):
+        self.ids = ids
+        super().__init__(", ".join(ids))
+
+
 def find(name, generation):
-    """The entry a request names: its API id, its display name, or a placeholder when only one model exists."""
+    """The entry a request names: its API id, its display name, its repo id (with the `:provider` suffix it is
+    configured with, or without one when only one model has that repo), or a placeholder when only one model
+    exists. Raises Ambiguous when a repo id names several models."""
     if name is not None and not isinstance(name, str):
         return None
     models = entries(generation)
@@ -97,7 +114,54 @@ def find(name, generation):
                 return entry
     if name in PLACEHOLDER_NAMES and len(models) == 1:
         return models[0]
-    return None
+    return _by_repo(name, models) if "/" in name else None
+
+
+def _by_repo(name, models):
+    exact = [e for e in models if e.repo_id == name]
+    if not exact and ":" not in name:  # "org/model" for a model configured as "org/model:provider"
+        exact = [e for e in models if e.repo_id.partition(":")[0] == name]
+    if len(exact) > 1:
+        raise Ambiguous(sorted(e.api_id for e in exact))
+    return exact[0] if exact else None
+
+
+def features(entry, router_items=None):
+    """What the model can be asked through /v1/ (the extra fields of its /v1/models object): tools, structured
+    output, images, streaming, and the context length where the router's catalog says it. `router_items`: the
+    router catalog as cached (None: not read)."""
+    target = entry.target
+    if target is None:
+        return {}
+    capabilities = adapters.adapter_for(target).capabilities(target)
+    facts = None
+    if target.endpoint_type == EndpointType.INFERENCE_PROVIDERS and router_items is not None:
+        facts = hf_catalog.served_facts(entry.repo_id, router_items.get(entry.repo_id.partition(":")[0]))
+    said = [p["tools"] for p in facts["providers"] if p["tools"] is not None] if facts else []
+    found = {
+        "streaming": capabilities.streaming,
+        "tools": capabilities.tools and (any(said) if said else True),  # what the live providers say, if any
+        "structured_output": capabilities.structured_output,
+        "images": bool(accepts_images(entry, router_items)),
+    }
+    if facts and facts["min_context"]:
+        found["context_length"] = facts["min_context"]  # the least a call may land on, whichever provider serves it
+    return found
+
+
+def accepts_images(entry, router_items):
+    """Whether image_url parts may go to this model (served_facts.takes_images: None when not known)."""
+    return served_facts.takes_images(entry.target, entry.repo_id, entry.accepts_images, router_items)
+
+
+def router_items(entry_list, cached_only=True):
+    """The router's catalog when any of `entry_list` is an Inference Providers model (with a short deadline when
+    it must be read), else None."""
+    chosen = [e for e in entry_list if e.target is not None and e.target.endpoint_type == "inference_providers"]
+    if not chosen:
+        return None
+    deadline = transport.Deadline(settings.HF_PICKER_TIMEOUT)
+    return hf_catalog.router_items(chosen[0].target.token or None, deadline, cached_only=cached_only)
 
 
 # (model pk, endpoint URL) -> (engine, served model) learned by a call in this process; the database gets them too.
@@ -118,7 +182,7 @@ def target(entry, deadline):
         known = _learned.get(key)
     if known is None:
         probe = transport.Deadline(min(settings.HF_TEST_TIMEOUT, max(deadline.left(), 0)))
-        found = engines.identify_engine(base.endpoint_url, base.token, probe)
+        found = engines.identify_engine(base.endpoint_url, base.token, probe, base.headers())
         known = (found.engine, found.served_model[:300])
         with _learned_lock:
             if len(_learned) >= _LEARNED_MAX:

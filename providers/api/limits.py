@@ -25,8 +25,39 @@ def forget(key_id, prefix):
 
 
 def take_request(caller):
-    """Count one request against the key and its owner together, or raise Limited with the exact wait."""
-    quotas.take_rate(_counters(caller, caller.requests_per_minute, caller.owner_requests_per_minute))
+    """Count one request against the key and its owner together, or raise Limited with the exact wait.
+
+    Returns the x-ratelimit-*-requests headers of the tightest of them ({} when neither limits)."""
+    state = quotas.take_rate(_counters(caller, caller.requests_per_minute, caller.owner_requests_per_minute))
+    return headers(*state) if state else {}
+
+
+def refused_headers(caller, retry_after):
+    """The x-ratelimit-*-requests headers of a request the per-minute limit refused."""
+    limits = [v for v in (caller.requests_per_minute, caller.owner_requests_per_minute) if v and v > 0]
+    return headers(min(limits), 0, retry_after) if limits else {}
+
+
+def set_headers(response, headers):
+    for name, value in headers.items():
+        response[name] = value
+
+
+def headers(limit, left, reset):
+    return {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(left),
+        "x-ratelimit-reset-requests": duration(reset),
+    }
+
+
+def duration(seconds):
+    """A Go-style duration, as OpenAI writes its reset times: 12ms, 1.5s, 6m0s (hf-protocol.md §19.1)."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(round(seconds, 3), 60)
+    rest = f"{rest:.3f}".rstrip("0").rstrip(".")
+    return f"{int(minutes)}m{rest}s" if minutes else f"{rest}s"
 
 
 class Slots:

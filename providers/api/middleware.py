@@ -7,12 +7,13 @@ SecurityMiddleware, the ALLOWED_HOSTS check, the caller's language for the messa
 framing and caching. A failure still reaches Django's handler, whose error views answer /v1/ in OpenAI's shape.
 """
 
+from django.conf import settings
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-from providers.api import views
+from providers.api import cors, views
 from providers.core.middleware import forbid_framing
 
 # The hot routes without the resolver's walk over every pattern; the rest (/v1/models/<id>, unknown paths) resolve.
@@ -42,12 +43,15 @@ class ApiMiddleware:
             translation.activate(translation.get_language_from_request(request))
             request.LANGUAGE_CODE = translation.get_language()
             view = _EXACT.get(path)
-            if view is None:
+            response = cors.preflight(request) if settings.API_CORS_ORIGINS else None  # before any key is read
+            if response is None and view is None:
                 match = resolve(path)
                 response = match.func(request, *match.args, **match.kwargs)
-            else:
+            elif response is None:
                 response = view(request)
         self.security.process_response(request, response)
+        if settings.API_CORS_ORIGINS:
+            cors.add_headers(request, response)
         patch_vary_headers(response, ("Accept-Language",))
         response.headers.setdefault("Content-Language", translation.get_language())
         response.headers.setdefault("Cache-Control", "no-store")

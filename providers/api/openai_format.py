@@ -16,6 +16,13 @@ from providers.huggingface import numbers
 
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"
+WAKING = b": waking the endpoint\n\n"  # instead of HEARTBEAT while a scaled-to-zero endpoint wakes
+
+
+def waking_or_alive(upstream):
+    """The SSE comment for a second of silence of `upstream` (a generation): what it waits for."""
+    return WAKING if getattr(upstream, "waking", False) else HEARTBEAT
+
 
 # OpenAI's parameter name -> the console's (both routes); the first name found wins.
 PARAMETER_NAMES = {
@@ -38,6 +45,15 @@ class BadRequest(Exception):
         self.param = param
         self.code = code
         super().__init__(self.message)
+
+
+def ambiguous(name, ids):
+    return BadRequest(
+        _("%(model)s names more than one model here; send one of their ids: %(ids)s.")
+        % {"model": name, "ids": ", ".join(ids)},
+        param="model",
+        code="model_ambiguous",
+    )
 
 
 def parse_body(raw):
@@ -94,6 +110,11 @@ def parameters(body, task, target=None):
         field, message = problem
         raise BadRequest(message, param=_openai_name(field, body))
     cleaned = {k: v for k, v in cleaned.items() if v not in (None, "", [])}
+    if cleaned.get("top_p") == 0:
+        # OpenAI reads top_p 0 as "the most likely token only", which is greedy decoding; TGI and vLLM refuse 0.
+        for name in ("top_p", "temperature", "top_k"):
+            cleaned.pop(name, None)
+        cleaned["do_sample"] = False
     if task != "chat":
         # OpenAI's meanings, not TGI's /generate rules: temperature 0 is greedy decoding and top_p 1 (the API's
         # default) is no nucleus sampling; TGI refuses both values, so they are said the way it understands.
@@ -137,6 +158,12 @@ def _text(content):
     if isinstance(content, list):  # content parts: only text is understood
         texts = []
         for part in content:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                raise BadRequest(
+                    _("This model's server takes text only on this route; image_url parts cannot be carried."),
+                    param="messages",
+                    code="image_input_unsupported",
+                )
             if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
                 return None
             texts.append(part["text"])
@@ -184,6 +211,13 @@ def completion_prompt(body):
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1:
         prompt = prompt[0]
+    if isinstance(prompt, list) and len(prompt) > 1 and all(isinstance(p, str) for p in prompt):
+        # TGI and the hosted pipelines generate for one prompt per request; the console does not fan out.
+        raise BadRequest(
+            _("This model's server takes one prompt per call; send a call for each prompt."),
+            param="prompt",
+            code="unsupported_parameter",
+        )
     if not isinstance(prompt, str) or not prompt.strip():
         raise BadRequest(_("prompt must be one non-empty string."), param="prompt")
     return prompt
@@ -318,8 +352,16 @@ def tgi_last(index, text, reason, tokens):
     }
 
 
-def model_object(entry):
-    return {"id": entry.api_id, "object": "model", "created": entry.created, "owned_by": "console", "task": entry.task}
+def model_object(entry, features=None):
+    """OpenAI's model object, with the console's extra fields: the task, the repo id and what the model can do."""
+    found = {"id": entry.api_id, "object": "model", "created": entry.created, "owned_by": "console", "task": entry.task}
+    if entry.repo_id:
+        found["repo_id"] = entry.repo_id
+    if features:
+        found["capabilities"] = {k: v for k, v in features.items() if k != "context_length"}
+        if "context_length" in features:
+            found["context_length"] = features["context_length"]
+    return found
 
 
 # --- errors -----------------------------------------------------------------------------------------------
@@ -331,6 +373,8 @@ UPSTREAM_STATUS = {
     "rate_limited": (429, "rate_limit_error", True),
     "model_loading": (503, "service_unavailable", True),
     "endpoint_paused_or_starting": (503, "service_unavailable", True),
+    "endpoint_waking": (503, "service_unavailable", True),  # it goes on starting: the same call works soon
+    "endpoint_paused": (503, "service_unavailable", False),  # it needs someone to resume it first
     "timeout": (504, "timeout", True),
     "connection_refused": (502, "upstream_error", True),
     "connection_lost": (502, "upstream_error", True),

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from providers.api import openai_format as fmt
 from providers.api import responses_format as rfmt
-from providers.api.views import RecordedResponse, api_view, chat_answer, error
+from providers.api.replies import RecordedResponse, error
+from providers.api.views import api_view, chat_answer
 
 
 @api_view("responses", "POST")

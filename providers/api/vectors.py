@@ -1,7 +1,10 @@
 """`POST /v1/embeddings` in OpenAI's shape and `POST /v1/rerank` in the Cohere/Jina shape that rerank clients send
-(hf-protocol.md §16.1, §16.7), with the console's keys, limits, accounting and errors."""
+(hf-protocol.md §16.1, §16.7), with the console's keys, limits, accounting and errors; and huggingface_hub's
+`feature_extraction` and `sentence_similarity` posted to `/v1/models/<id>` (§12.5)."""
 
 import base64
+import json
+import math
 import struct
 import time
 import uuid
@@ -11,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from providers.api import catalog
 from providers.api import openai_format as fmt
-from providers.api.views import RecordedResponse, _bad_request, _model_not_found, _upstream_failure, api_view
+from providers.api.replies import RecordedResponse, bad_request, model_not_found, not_generative, upstream_failure
+from providers.api.views import api_view
 from providers.huggingface import embedding, transport
 from providers.huggingface.errors import HFError
 from providers.models import Task
@@ -34,9 +38,12 @@ def _refuse_unknown(body, known):
 def _entry_for(body, task, generation, record):
     """The model's entry when it is configured for `task`; else (None, the refusal)."""
     name = body.get("model")
-    entry = catalog.find(name, generation) if isinstance(name, str) else None
+    try:
+        entry = catalog.find(name, generation) if isinstance(name, str) else None
+    except catalog.Ambiguous as exc:
+        raise fmt.ambiguous(name, exc.ids) from None
     if entry is None:
-        return None, _model_not_found(name if isinstance(name, str) else "", record)
+        return None, model_not_found(name if isinstance(name, str) else "", record)
     record.entry = entry
     if entry.task != task:
         route = (
@@ -89,7 +96,22 @@ def _texts(value):
         "\x00" in x for x in value if isinstance(x, str)
     ):
         raise fmt.BadRequest(_("An input is empty or holds a NUL character."), param="input", code="invalid_input")
+    _check_total(value, "input")
     return value
+
+
+def _check_total(texts, param):
+    """At most API_EMBED_MAX_TOTAL_BYTES of UTF-8 text (a token id counts 4) in one call."""
+    limit = settings.API_EMBED_MAX_TOTAL_BYTES
+    if sum(len(x) for x in texts) * 4 <= limit:  # no text is longer than 4 bytes a character: nothing to encode
+        return
+    if sum(len(x.encode()) if isinstance(x, str) else 4 * len(x) for x in texts) > limit:
+        raise fmt.BadRequest(
+            _("At most %(n)s bytes of text per call, all inputs together; send the rest in another call.")
+            % {"n": f"{limit:,}"},
+            param=param,
+            code="input_too_large",
+        )
 
 
 def _positive(body, name):
@@ -109,7 +131,7 @@ def _ask(record, entry, ask):
         deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
         return ask(catalog.target(entry, deadline), deadline), None
     except HFError as exc:
-        return None, _upstream_failure(exc, record)
+        return None, upstream_failure(exc, record)
 
 
 def _encoded(vector, encoding):
@@ -148,18 +170,28 @@ def embeddings(request, caller, record, generation):
                 _("This model's server takes texts, not token ids."), param="input", code="unsupported_parameter"
             )
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return bad_request(exc, record)
     except HFError as exc:
-        return _upstream_failure(exc, record)
-    found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, dimensions, deadline))
+        return upstream_failure(exc, record)
+    found, failure = _ask(
+        record,
+        entry,
+        lambda target, deadline: embedding.embed(target, texts, dimensions, deadline, encoding, entry.api_id),
+    )
     if failure is not None:
         return failure
-    if dimensions and any(len(v) != dimensions for v in found.vectors):
-        return _upstream_failure(
+    if dimensions and any(n != dimensions for n in found.lengths or map(len, found.vectors)):
+        return upstream_failure(
             HFError("bad_response", _("The server did not shorten its vectors to %(n)s.") % {"n": dimensions}), record
         )
     record.prompt_tokens = found.prompt_tokens
     record.finish(time.perf_counter())
+    if found.passed is not None:
+        response = RecordedResponse({}, record)
+        response.content = found.passed
+        return response
+    if encoding == "float" and found.raw is not None:
+        return _written_as_sent(found, entry, record)
     data = [
         {"object": "embedding", "index": i, "embedding": _encoded(vector, encoding)}
         for i, vector in enumerate(found.vectors)
@@ -167,6 +199,25 @@ def embeddings(request, caller, record, generation):
     return RecordedResponse(
         {"object": "list", "data": data, "model": entry.api_id, **_usage(found.prompt_tokens)}, record
     )
+
+
+def _written_as_sent(found, entry, record):
+    """The float answer with each vector's JSON text as the server wrote it (checked when it was read): printing
+    64 vectors of 384 numbers again cost more than all the rest of the call (about 8 ms, float repr)."""
+    tail = json.dumps({"model": entry.api_id, **_usage(found.prompt_tokens)})[1:]
+    body = b"".join(
+        (
+            b'{"object": "list", "data": [',
+            b", ".join(
+                b'{"object": "embedding", "index": %d, "embedding": %s}' % (i, raw) for i, raw in enumerate(found.raw)
+            ),
+            b"], ",
+            tail.encode(),
+        )
+    )
+    response = RecordedResponse({}, record)
+    response.content = body
+    return response
 
 
 def _documents(value):
@@ -200,14 +251,15 @@ def rerank(request, caller, record, generation):
         if not isinstance(query, str) or not query.strip() or len(query) > settings.API_EMBED_MAX_INPUT_CHARS:
             raise fmt.BadRequest(_("query must be a non-empty text."), param="query", code="invalid_query")
         texts = _documents(body.get("documents"))
+        _check_total([query, *texts], "documents")
         top_n = _positive(body, "top_n")
         with_documents = body.get("return_documents", False)
         if not isinstance(with_documents, bool):
             raise fmt.BadRequest(_("return_documents is true or false."), param="return_documents")
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return bad_request(exc, record)
     except HFError as exc:
-        return _upstream_failure(exc, record)
+        return upstream_failure(exc, record)
     ranking, failure = _ask(record, entry, lambda target, deadline: embedding.rerank(target, query, texts, deadline))
     if failure is not None:
         return failure
@@ -224,3 +276,63 @@ def rerank(request, caller, record, generation):
         **_usage(ranking.prompt_tokens),
     }
     return RecordedResponse(answer, record)
+
+
+HUB_FIELDS = {"inputs", "normalize", "parameters"}
+
+
+def hub_task(entry, request, record):
+    """huggingface_hub's `feature_extraction` (`{"inputs": text or texts}`: TEI's answer, one vector per text) or
+    `sentence_similarity` (`{"inputs": {"source_sentence", "sentences"}}`: one cosine similarity per sentence, in
+    their order) posted to `/v1/models/<id>` of an embedding model (§11.2, §11.3, §12.5)."""
+    record.route, record.entry = "embeddings", entry
+    try:
+        if entry.task != Task.FEATURE_EXTRACTION:
+            raise not_generative(entry)  # a reranker: huggingface_hub has no call for it here (§16.3)
+        body = fmt.parse_body(request.body)
+        _refuse_unknown(body, HUB_FIELDS)
+        if body.get("normalize") is False or body.get("parameters"):
+            name = "normalize" if body.get("normalize") is False else "parameters"
+            raise fmt.BadRequest(
+                _("%(name)s is not a field of this route; the console does not drop what it cannot carry.")
+                % {"name": name},
+                param=name,
+                code="unsupported_parameter",
+            )
+        inputs = body.get("inputs")
+        pair = isinstance(inputs, dict)
+        if pair:
+            source, sentences = inputs.get("source_sentence"), inputs.get("sentences")
+            if (
+                not isinstance(source, str)
+                or not isinstance(sentences, list)
+                or set(inputs) - {"source_sentence", "sentences"}
+            ):
+                raise fmt.BadRequest(
+                    _("inputs must hold source_sentence (a text) and sentences (a list of texts)."),
+                    param="inputs",
+                    code="invalid_input",
+                )
+            texts = _texts([source, *sentences])
+        else:
+            texts = _texts(inputs)
+        if entry.problem:
+            raise HFError(entry.problem)
+    except fmt.BadRequest as exc:
+        return bad_request(exc, record)
+    except HFError as exc:
+        return upstream_failure(exc, record)
+    found, failure = _ask(record, entry, lambda target, deadline: embedding.embed(target, texts, None, deadline))
+    if failure is not None:
+        return failure
+    record.prompt_tokens = found.prompt_tokens
+    record.finish(time.perf_counter())
+    if pair:
+        source, *others = found.vectors
+        return RecordedResponse([_cosine(source, v) for v in others], record, safe=False)
+    return RecordedResponse(found.vectors, record, safe=False)
+
+
+def _cosine(a, b):
+    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(x * x for x in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 0.0

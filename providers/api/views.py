@@ -9,37 +9,21 @@ import functools
 import time
 
 from django.conf import settings
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from providers.api import accounting, catalog, keys, limits, relay
+from providers.api import accounting, catalog, keys, limits, relay, replies, translated, usage
 from providers.api import openai_format as fmt
 from providers.api.accounting import CallRecord
-from providers.core import freshness, shutdown
+from providers.core import freshness
 from providers.core.db import release_connection
 from providers.huggingface import adapters, transport
 from providers.huggingface import relay as hf_relay
 from providers.huggingface.errors import HFError
 from providers.huggingface.generation import generate
 from providers.models import EMBEDDING_TASKS
-
-
-class RecordedResponse(JsonResponse):
-    """A whole answer or an error; its call is recorded once the server has sent it."""
-
-    def __init__(self, data, record=None, status=200, headers=None, safe=True):
-        super().__init__(data, status=status, headers=headers, safe=safe)
-        self.record = record
-        self["Cache-Control"] = "no-store"
-
-    def close(self):
-        try:
-            if self.record is not None:
-                self.record.save()
-        finally:
-            super().close()
 
 
 class EventStreamResponse(StreamingHttpResponse):
@@ -65,20 +49,9 @@ class EventStreamResponse(StreamingHttpResponse):
             super().close()
 
 
-def error(status, message, error_type, code, record=None, param=None, headers=None, **extra):
-    if record is not None:
-        record.status, record.category = status, record.category or code or ""
-        record.finish(time.perf_counter())
-    return RecordedResponse(fmt.error_body(message, error_type, code, param, **extra), record, status, headers)
-
-
-def _retry_headers(seconds):
-    return {"Retry-After": str(int(seconds)), "retry-after-ms": str(int(seconds * 1000))}
-
-
 def _unauthorized(message, code):
     headers = {"WWW-Authenticate": 'Bearer realm="console"', "x-should-retry": "false"}
-    return error(401, message, "authentication_error", code, headers=headers)
+    return replies.error(401, message, "authentication_error", code, headers=headers)
 
 
 def _authenticate(request, generation):
@@ -103,7 +76,7 @@ def _authenticate(request, generation):
     if not caller.owner_active:
         return None, _unauthorized(_("The owner of this API key is deactivated."), "owner_deactivated")
     if not caller.may_use:
-        return None, error(
+        return None, replies.error(
             403,
             _("The owner of this API key may not use the models."),
             "permission_error",
@@ -129,7 +102,7 @@ def api_view(route, *methods):
             record = CallRecord(route, started, caller)
             if request.method not in methods:
                 allowed = ", ".join(methods)
-                return error(
+                return replies.error(
                     405,
                     _("Use %(method)s on this route.") % {"method": allowed},
                     "invalid_request_error",
@@ -138,65 +111,56 @@ def api_view(route, *methods):
                     headers={"Allow": allowed},
                 )
             try:
-                limits.take_request(caller)
+                counted = limits.take_request(caller)
             except limits.Limited as exc:
-                return _limited(exc)
-            return view(request, caller, record, generation, *args, **kwargs)
+                response = replies.limited(exc)
+                if exc.code != "too_many_streams":
+                    limits.set_headers(response, limits.refused_headers(caller, exc.retry_after))
+                return response
+            response = view(request, caller, record, generation, *args, **kwargs)
+            limits.set_headers(response, counted)
+            dropped = getattr(record, "dropped", None)
+            if dropped:  # the model is set to leave out what its upstream cannot carry: say what was
+                response["X-Dropped-Params"] = ", ".join(dropped)
+            return response
 
         return wrapper
 
     return decorate
 
 
-def _limited(exc):
-    """A 429 of the console's own limits. Not recorded as a call (a script hammering a limit must not fill the
-    table): Django's log line per refused request is its trace."""
-    if exc.code == "too_many_streams":
-        message = _("This key already holds as many open streams as it may; wait for one to end.")
-    else:
-        message = _("This key made more requests this minute than it may; wait %(seconds)s s.") % {
-            "seconds": exc.retry_after
-        }
-    return error(429, message, "rate_limit_error", exc.code, headers=_retry_headers(exc.retry_after))
-
-
 @api_view("models", "GET")
 def models(request, caller, record, generation):
-    data = [fmt.model_object(entry) for entry in catalog.entries(generation)]
+    listed = catalog.entries(generation)
+    items = catalog.router_items(listed, cached_only=False)
+    data = [fmt.model_object(entry, catalog.features(entry, items)) for entry in listed]
     record.finish(time.perf_counter())
-    return RecordedResponse({"object": "list", "data": data}, record)
-
-
-def _model_not_found(name, record):
-    return error(
-        404,
-        _("The model %(model)s does not exist or is not enabled; GET /v1/models lists the ones you may use.")
-        % {"model": name},
-        "invalid_request_error",
-        "model_not_found",
-        record,
-        param="model",
-    )
+    return replies.RecordedResponse({"object": "list", "data": data}, record)
 
 
 @api_view("models", "GET", "POST")
 def model(request, caller, record, generation, model_id):
     """GET: the model (openai's models.retrieve). POST: a generation in TGI's own form, what huggingface_hub's
     text_generation sends to `InferenceClient(base_url=".../v1/models/<id>")`."""
-    entry = catalog.find(model_id, generation)
-    # Its API id or display name, as the other routes accept; not the placeholders that stand for the only model.
-    if entry is None or model_id not in (entry.api_id, entry.display_name):
-        return _model_not_found(model_id, record)
+    try:
+        entry = catalog.find(model_id, generation)
+    except catalog.Ambiguous as exc:
+        return replies.bad_request(fmt.ambiguous(model_id, exc.ids), record)
+    # Its API id, display name or repo id, as the other routes accept; not the placeholders that stand for the
+    # only model.
+    if entry is None or (model_id in catalog.PLACEHOLDER_NAMES and model_id not in (entry.api_id, entry.display_name)):
+        return replies.model_not_found(model_id, record)
     if request.method == "POST":
         record.route = "tgi"
-        if (
-            entry.task in EMBEDDING_TASKS
-        ):  # huggingface_hub's feature_extraction or sentence_similarity: never a generation
-            return _bad_request(_not_generative(entry), record)
+        if entry.task in EMBEDDING_TASKS:  # huggingface_hub's feature_extraction or sentence_similarity
+            from providers.api import vectors  # imports this module: asked for here, once the two are loaded
+
+            return vectors.hub_task(entry, request, record)
         return _generate(request, caller, record, generation, "tgi", entry)
     record.entry = entry
+    features = catalog.features(entry, catalog.router_items([entry], cached_only=False))
     record.finish(time.perf_counter())
-    return RecordedResponse(fmt.model_object(entry), record)
+    return replies.RecordedResponse(fmt.model_object(entry, features), record)
 
 
 @api_view("chat", "POST")
@@ -207,20 +171,6 @@ def chat_completions(request, caller, record, generation):
 @api_view("completions", "POST")
 def completions(request, caller, record, generation):
     return _generate(request, caller, record, generation, "completions")
-
-
-def _not_generative(entry):
-    route = "/v1/embeddings" if entry.task == "feature-extraction" else "/v1/rerank"
-    return fmt.BadRequest(
-        _("%(model)s computes embeddings or rerank scores and does not generate text: send its requests to %(route)s.")
-        % {"model": entry.api_id, "route": route},
-        param="model",
-        code="model_not_generative",
-    )
-
-
-def _bad_request(exc, record):
-    return error(400, exc.message, "invalid_request_error", exc.code or "invalid_request", record, param=exc.param)
 
 
 def chat_answer(request, caller, record, generation, body):
@@ -238,12 +188,15 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
             body["prompt"] = prompt
         else:
             name = body.get("model")
-            entry = catalog.find(name, generation)
+            try:
+                entry = catalog.find(name, generation)
+            except catalog.Ambiguous as exc:
+                raise fmt.ambiguous(name, exc.ids) from None
             if entry is None:
-                return _model_not_found(name if isinstance(name, str) else "", record)
+                return replies.model_not_found(name if isinstance(name, str) else "", record)
         record.entry = entry
         if entry.task in EMBEDDING_TASKS:
-            raise _not_generative(entry)
+            raise replies.not_generative(entry)
         if route == "chat" and not entry.is_chat:
             raise fmt.BadRequest(
                 _("%(model)s is a text-generation model: send its prompts to /v1/completions.")
@@ -254,28 +207,28 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
     except fmt.BadRequest as exc:
         if route == "tgi" and exc.param in fmt.TGI_NAMES:
             exc.param = fmt.TGI_NAMES[exc.param]  # the name the caller sent in TGI's body, not OpenAI's
-        return _bad_request(exc, record)
+        return replies.bad_request(exc, record)
     if entry.problem == catalog.UNEXPECTED:
-        return error(
+        return replies.error(
             503,
             _("The console could not prepare this model for a call. Try again; if it persists, its log says why."),
             "service_unavailable",
             catalog.UNEXPECTED,
             record,
-            headers={"x-should-retry": "true", **_retry_headers(5)},
+            headers={"x-should-retry": "true", **replies.retry_headers(5)},
         )
     if entry.problem:
-        return _upstream_failure(HFError(entry.problem), record)
+        return replies.upstream_failure(HFError(entry.problem), record)
     deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
     try:
         target = catalog.target(entry, deadline)
     except HFError as exc:
-        return _upstream_failure(exc, record)
+        return replies.upstream_failure(exc, record)
     if route != "tgi" and hf_relay.applies(target, route):
         return _relay(caller, record, entry, target, route, body, deadline)
     try:
         if route != "tgi":
-            relay.check_translated(body, route, target, chat_prompt=entry.is_chat)
+            body = relay.check_translated(body, route, entry, target, record)
         params = fmt.merged(entry.defaults, fmt.parameters(body, entry.task, target))
         stream, include_usage = fmt.stream_options(body)
         if route == "chat":
@@ -288,23 +241,23 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
     except fmt.BadRequest as exc:
         if route == "tgi" and exc.param in fmt.TGI_NAMES:
             exc.param = fmt.TGI_NAMES[exc.param]
-        return _bad_request(exc, record)
+        return replies.bad_request(exc, record)
     record.stream = stream
     slot = None
     if stream:
         try:
             slot = limits.open_stream(caller)
         except limits.Limited as exc:
-            return _limited(exc)
+            return replies.limited(exc)
     upstream = None
     accounting.track(record)  # from here a crash leaves the call to be swept, not lost
     try:
         release_connection()  # a thousand open streams hold no database connection while they wait
         # A whole answer has no one to send a heartbeat to while it waits: read in this greenlet, no pump.
         upstream = generate(target, params, stream=stream, deadline=deadline, heartbeats=stream, **inputs)
-        first = _first(upstream)
-        answer = Answer(route, entry, record, upstream, first, include_usage)
-        answer.details = details
+        first = relay.first_item(upstream, (str, adapters.Finish)) if stream else _first(upstream)
+        answer = translated.Answer(route, entry, record, upstream, first, include_usage)
+        answer.details, answer.target, answer.prompt_text = details, target, inputs.get("prompt")
         if not stream:
             return answer.whole()
         return EventStreamResponse(answer, slot)  # from here on its close() releases the slot
@@ -313,7 +266,7 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
             upstream.close()
         if slot is not None:
             slot.release()
-        return _upstream_failure(exc, record)
+        return replies.upstream_failure(exc, record)
     except BaseException:
         # Anything else (a defect, a gone client, a worker shutting down): the slot stays held (a file's lock until
         # the process ends, a lease while the process renews it) unless released here.
@@ -328,9 +281,9 @@ def _generate(request, caller, record, generation, route, entry=None, body=None)
 def _relay(caller, record, entry, target, route, body, deadline):
     """A call relayed as sent (api/relay.py): the upstream's answer passed on, whole or event by event."""
     try:
-        sent, stream, include_usage = relay.prepare(body, route, entry, target)
+        sent, stream, include_usage = relay.prepare(body, route, entry, target, record)
     except fmt.BadRequest as exc:
-        return _bad_request(exc, record)
+        return replies.bad_request(exc, record)
     record.stream = stream
     answer_id = fmt.new_id(route)
     if not stream:
@@ -343,13 +296,14 @@ def _relay(caller, record, entry, target, route, body, deadline):
         except BaseException:
             accounting.untrack(record)
             raise
+        usage.fill_relayed(target, route, sent, whole, counts)
         record.prompt_tokens, record.completion_tokens = counts.prompt_tokens, counts.completion_tokens
         record.finish(time.perf_counter())
-        return RecordedResponse(whole, record)
+        return replies.RecordedResponse(whole, record)
     try:
         slot = limits.open_stream(caller)
     except limits.Limited as exc:
-        return _limited(exc)
+        return replies.limited(exc)
     upstream = None
     accounting.track(record)
     try:
@@ -372,8 +326,10 @@ def _relay(caller, record, entry, target, route, body, deadline):
 def _relay_failure(exc, sent, record):
     refused = hf_relay.refused_by_upstream(exc, sent)
     if refused is None:
-        return _upstream_failure(exc, record)
-    return _bad_request(fmt.BadRequest(refused.message, param=refused.param, code="unsupported_parameter"), record)
+        return replies.upstream_failure(exc, record)
+    return replies.bad_request(
+        fmt.BadRequest(refused.message, param=refused.param, code="unsupported_parameter"), record
+    )
 
 
 def _first(upstream):
@@ -384,141 +340,9 @@ def _first(upstream):
     raise HFError("connection_lost")
 
 
-def _shown(exc, record):
-    """upstream_error(exc) as the key's owner may read it, with the advice for the model's endpoint type."""
-    target = record.entry.target if record.entry is not None else None
-    detail = record.caller is not None and record.caller.owner_is_admin
-    return fmt.upstream_error(exc, detail, target.endpoint_type if target is not None else "")
-
-
-def _upstream_failure(exc, record):
-    status, body, retryable, retry_after = _shown(exc, record)
-    headers = {"x-should-retry": "true" if retryable else "false"}
-    if retry_after is not None and retryable:
-        headers.update(_retry_headers(max(1, min(60, retry_after))))
-    record.status, record.category = status, exc.category
-    record.finish(time.perf_counter())
-    return RecordedResponse(body, record, status, headers)
-
-
-class Answer:
-    """Turns generate()'s items into OpenAI's answer, whole or as SSE events, measuring as it goes."""
-
-    def __init__(self, route, entry, record, upstream, first, include_usage):
-        self.route, self.entry, self.record = route, entry, record
-        self.upstream, self.first, self.include_usage = upstream, first, include_usage
-        self.id = fmt.new_id(route)
-        self.details = False  # TGI form only: whether the caller asked for the details object
-        self.parts = []
-        self.finish = None
-        self.token_chunk = fmt.TokenChunks(route, self.id, entry.api_id, include_usage)
-
-    def _take(self, item):
-        if isinstance(item, str):
-            if not self.parts and self.record.ttft_ms is None:
-                self.record.ttft_ms = round((time.perf_counter() - self.record.started) * 1000, 1)
-            self.parts.append(item)
-            self.record.sent += 1
-        elif isinstance(item, adapters.Finish):
-            self.finish = item
-
-    def _tokens(self):
-        finish = self.finish
-        # The upstream's counts, kept only when they are counts (a string or an object would break the sums).
-        completion = fmt.count(finish.generated_tokens) if finish else None
-        prompt = fmt.count(getattr(finish, "prompt_tokens", None)) if finish else None
-        self.record.prompt_tokens, self.record.completion_tokens = prompt, completion
-        return prompt, completion
-
-    def _text(self):
-        return "".join(self.parts) or (self.finish.text if self.finish else "")
-
-    def whole(self):
-        record = self.record
-        try:
-            self._take(self.first)
-            for item in self.upstream:
-                self._take(item)
-        except HFError as exc:
-            return _upstream_failure(exc, record)
-        finally:
-            self.upstream.close()
-        record.ttft_ms = None  # a whole answer has no first token to time
-        reason = self.finish.finish_reason if self.finish else ""
-        if self.route == "tgi":
-            body = fmt.tgi_whole(self._text(), reason, self._tokens(), self.details)
-            record.finish(time.perf_counter())
-            return RecordedResponse(body, record, safe=False)
-        body = fmt.whole(self.route, self.id, self.entry.api_id, self._text(), reason, self._tokens())
-        record.finish(time.perf_counter())
-        return RecordedResponse(body, record)
-
-    def _sse(self, text=None, reason=None, first=False):
-        if self.route == "tgi":
-            return fmt.sse(fmt.tgi_token(len(self.parts), text))
-        if text and reason is None and not first:
-            return self.token_chunk(text)  # the hot path of a stream
-        return fmt.sse(
-            fmt.chunk(self.route, self.id, self.entry.api_id, text, reason, first, include_usage=self.include_usage)
-        )
-
-    def events(self):
-        record = self.record
-        item, started = self.first, False
-        try:
-            while True:
-                if shutdown.streams_must_end():
-                    raise HFError(
-                        "run_interrupted",
-                        _("The console is restarting, so this stream was ended. Send the request again."),
-                    )
-                if isinstance(item, adapters.Finish):
-                    self._take(item)
-                    break
-                if isinstance(item, str):
-                    self._take(item)
-                    yield self._sse(item, first=not started)
-                    started = True
-                else:
-                    yield fmt.HEARTBEAT  # the upstream is silent: an SSE comment keeps proxies from timing out
-                item = next(self.upstream)
-        except StopIteration:
-            record.category = "connection_lost"
-            yield from self._stream_error(HFError("connection_lost"))
-            return
-        except HFError as exc:
-            record.category = exc.category
-            yield from self._stream_error(exc)
-            return
-        except GeneratorExit:
-            record.category = "client_closed"
-            raise
-        finally:
-            self.upstream.close()
-            record.finish(time.perf_counter())
-        tokens = self._tokens()
-        if self.route == "tgi":
-            yield fmt.sse(fmt.tgi_last(len(self.parts), self._text(), self.finish.finish_reason, tokens))
-            return
-        if not started and self.route == "chat":
-            yield self._sse("", first=True)
-        yield self._sse(reason=fmt.finish_reason(self.finish.finish_reason))
-        if self.include_usage and fmt.usage(*tokens):  # no usage chunk of unknown counts
-            yield fmt.sse(fmt.usage_chunk(self.route, self.id, self.entry.api_id, tokens))
-        yield fmt.DONE
-
-    def _stream_error(self, exc):
-        body = _shown(exc, self.record)[1]
-        if self.route == "tgi":  # TGI's own form, which huggingface_hub turns into its typed errors
-            yield fmt.sse({"error": body["error"]["message"], "error_type": "generation"})
-            return
-        yield fmt.sse(body)
-        yield fmt.DONE
-
-
 @csrf_exempt
 def not_found(request, rest=""):
-    return error(
+    return replies.error(
         404,
         _(
             "This console serves /v1/models, /v1/models/<id>, /v1/chat/completions, /v1/completions, /v1/responses, "

@@ -42,6 +42,8 @@ FIELD_LABELS = {
     "endpoint_url": gettext_lazy("Endpoint URL"),
     "enabled": gettext_lazy("Enabled"),
     "send_provider_token": gettext_lazy("Send the provider token to this URL"),
+    "accepts_images": gettext_lazy("The model takes images in chat"),
+    "drop_unsupported": gettext_lazy("Leave out what this model cannot do"),
     "api_token": gettext_lazy("API token"),
     "max_new_tokens": gettext_lazy("Max new tokens"),
     "temperature": gettext_lazy("Temperature"),

@@ -40,6 +40,19 @@ def choose():
     return FileStore()
 
 
+def headroom(tats, counters, now):
+    """(limit per minute, requests left, seconds until all are back) of the tightest counter after an event: what
+    the x-ratelimit-*-requests headers say (hf-protocol.md §19.1)."""
+    tightest = None
+    for tat, (_name, rate) in zip(tats, counters, strict=True):
+        interval = WINDOW / rate
+        left = max(0, min(rate, int((now + WINDOW - tat) / interval + 1e-9)))
+        state = (rate, left, max(0.0, tat - now))
+        if tightest is None or (left, rate) < (tightest[1], tightest[0]):
+            tightest = state
+    return tightest
+
+
 def _gcra(tats, counters, now):
     """The new theoretical arrival times of `counters` after one more event, or raise Limited."""
     wait, updated = 0.0, []
@@ -67,10 +80,12 @@ for i, key in ipairs(KEYS) do
   tats[i] = tat + interval
 end
 if wait > 0.000001 then return tostring(wait) end
+local state = {'0', string.format('%.6f', now)}
 for i, key in ipairs(KEYS) do
   redis.call('SET', key, string.format('%.6f', tats[i]), 'PX', math.ceil((tats[i] - now) * 1000) + 1000)
+  state[i + 2] = string.format('%.6f', tats[i])
 end
-return '0'
+return table.concat(state, ' ')
 """
 # A key's slots: a sorted set of tokens scored by the end of their lease; expired ones are dropped first.
 _REDIS_TAKE = """
@@ -127,9 +142,11 @@ class RedisStore:
 
     def take_rate(self, counters):
         keys = [self.key("rate", name) for name, _rate in counters]
-        wait = float(self._run(_REDIS_RATE, keys, [WINDOW, *(rate for _name, rate in counters)]))
-        if wait > 0:
-            raise Limited(RATE, wait)
+        answer = self._run(_REDIS_RATE, keys, [WINDOW, *(rate for _name, rate in counters)])
+        parts = (answer.decode() if isinstance(answer, bytes) else str(answer)).split()
+        if float(parts[0]) > 0:
+            raise Limited(RATE, float(parts[0]))
+        return headroom([float(t) for t in parts[2:]], counters, float(parts[1]))
 
     def take_slot(self, name, limit, lease):
         token = secrets.token_hex(16)
@@ -195,6 +212,7 @@ class SqlStore:
                 )
         except DatabaseError as exc:
             raise Unavailable(f"database: {type(exc).__name__}") from exc
+        return headroom(updated, counters, now)
 
     def take_slot(self, name, limit, lease):
         token = secrets.token_hex(16)
@@ -291,12 +309,14 @@ class FileStore:
                     tats.append(float(os.pread(fd, _WIDTH, 0) or 0))
                 except ValueError:
                     tats.append(0.0)
-            updated = _gcra(tats, counters, time.time())
+            now = time.time()
+            updated = _gcra(tats, counters, now)
             for fd, value in zip(fds, updated, strict=True):
                 os.pwrite(fd, f"{value:.6f}".ljust(_WIDTH).encode(), 0)
         finally:
             for fd in fds:
                 os.close(fd)  # releases the lock
+        return headroom(updated, counters, now)
 
     def take_slot(self, name, limit, lease):
         """The fd of one free slot file of `limit`, locked, or None."""

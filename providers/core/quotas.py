@@ -64,10 +64,13 @@ def _checked(name):
 def take_rate(counters):
     """Count one event against every (name, rate per minute) of `counters` (a rate of 0 or less is no limit), or
     raise Limited(RATE, the exact wait) and count nothing. A generic cell rate: `rate` at once from idle, then
-    one every 60/rate seconds. Counters are locked in name order, so two callers never deadlock."""
+    one every 60/rate seconds. Counters are locked in name order, so two callers never deadlock.
+
+    Returns (limit, left, seconds until all are back) of the tightest counter, or None when none limits."""
     counters = sorted((_checked(name), rate) for name, rate in counters if rate and rate > 0)
     if counters:
-        store().take_rate(counters)
+        return store().take_rate(counters)
+    return None
 
 
 def take_slot(name, limit):

@@ -54,8 +54,11 @@ def bare_target(model):
     )
 
 
-def target_for(model, typed_token="", scale_up=False, detect=True):
-    """The generation.Target of a model; a saved endpoint model whose engine is not known yet learns it once."""
+def target_for(model, typed_token="", detect=True):
+    """The generation.Target of a model; a saved endpoint model whose engine is not known yet learns it once.
+
+    An Inference Endpoint's requests may wake it (transport.call decides where that applies), each within
+    HF_SCALE_UP_TIMEOUT: Test connection, playground runs and API calls alike."""
     token = resolve_token(model, typed_token)
     if not token and model.endpoint_type != EndpointType.INFERENCE_ENDPOINT:
         raise HFError("no_token")
@@ -65,12 +68,13 @@ def target_for(model, typed_token="", scale_up=False, detect=True):
         repo_id=model.repo_id,
         endpoint_url=model.endpoint_url,
         token=token,
-        scale_up_timeout=settings.HF_SCALE_UP_TIMEOUT if scale_up else 0,
+        scale_up_timeout=settings.HF_SCALE_UP_TIMEOUT if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT else 0,
         engine=model.engine,
         served_model=model.served_model,
     )
     if detect and model.pk and model.endpoint_type == EndpointType.INFERENCE_ENDPOINT and not model.engine:
-        found = engines.identify_engine(target.endpoint_url, token, transport.Deadline(settings.HF_TEST_TIMEOUT))
+        deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
+        found = engines.identify_engine(target.endpoint_url, token, deadline, target.headers())
         remember_engine(model, found)
         target.engine, target.served_model = found.engine, found.served_model
     return target
@@ -83,6 +87,8 @@ def remember_engine(model, found, save=True):
     request's thread, which saves it with `save_engine`).
     """
     model.engine, model.served_model = found.engine, found.served_model[:300]
+    if getattr(found, "vision", False):
+        model.accepts_images = True  # the server said so; an admin's mark is never taken away here
     if model.pk and save:
         save_engine(model)
 
@@ -94,7 +100,7 @@ def save_engine(model):
                 changed = (
                     type(model)
                     .objects.filter(pk=model.pk, endpoint_url=model.endpoint_url)
-                    .update(engine=model.engine, served_model=model.served_model)
+                    .update(engine=model.engine, served_model=model.served_model, accepts_images=model.accepts_images)
                 )
                 if changed:
                     freshness.bump()  # processes holding the model learn the engine too, instead of asking again

@@ -159,7 +159,7 @@ def reason(exc, namespace):
             "The Inference Endpoints API answered 404 for %(ns)s: the namespace may have no access to Inference "
             "Endpoints (billing not set up), or the API address is not Hugging Face's."
         ) % {"ns": namespace}
-    return exc.message
+    return exc.for_admin()  # the console's words first; the control plane's own text after them, said to be its
 
 
 class ListUnreadable(HFError):

@@ -44,6 +44,8 @@ class EngineInfo:
     version: str = ""
     context_length: int | None = None
     pipeline_tag: str = ""
+    vision: bool = False  # the server says its model reads images (TGI's pipeline tag, llama.cpp's /props)
+    pooling: str = ""  # TEI's embedding model: cls, mean, splade or last_token
 
     @property
     def label(self):
@@ -58,6 +60,8 @@ class EngineInfo:
             parts.append(_("serves %(m)s") % {"m": self.served_model})
         if self.context_length:
             parts.append(_("context %(n)s tokens") % {"n": self.context_length})
+        if self.vision:
+            parts.append(_("reads images"))
         return ", ".join(parts)
 
 
@@ -69,12 +73,15 @@ def from_info(info):
         # TEI says what its model is (§16.2): an embedding model, a reranker or a classifier; the task follows.
         kind = next(iter(info["model_type"]), "")
         task = {"embedding": "feature-extraction", "reranker": "text-ranking"}.get(kind, "text-classification")
+        pooling = info["model_type"].get("embedding")
+        pooling = pooling.get("pooling") if isinstance(pooling, dict) else ""
         return EngineInfo(
             TEI,
             str(info.get("model_id") or ""),
             str(info.get("version") or ""),
             _int(info.get("max_input_length")),
             task,
+            pooling=str(pooling)[:20] if isinstance(pooling, str) else "",
         )
     if any(k in info for k in ("max_total_tokens", "max_input_tokens", "max_input_length")) or (
         info.get("router") == "text-generation-router"
@@ -85,6 +92,7 @@ def from_info(info):
             str(info.get("version") or ""),
             _int(info.get("max_total_tokens")),
             str(info.get("model_pipeline_tag") or ""),
+            vision=info.get("model_pipeline_tag") == "image-text-to-text",  # a VLM: TGI reads image_url (§15.2)
         )
     return None
 
@@ -182,6 +190,8 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
             props = None  # the context then stays the training one; the engine is known
         found.context_length = served_context(props) or found.context_length
         found.version = found.version or version_from(found.engine, props)
+        modalities = props.get("modalities") if isinstance(props, dict) else None
+        found.vision = isinstance(modalities, dict) and modalities.get("vision") is True  # started with --mmproj
     elif with_version and route and not found.version:
         try:
             found.version = version_from(

@@ -87,6 +87,14 @@ WORDING = {
         PROVIDERS + "+suffix": _(
             "Use “:%(first)s”, or drop the suffix to let the router choose. Live providers: %(live)s."
         ),
+        PROVIDERS + "+vectors": _(
+            "Use “:%(first)s”, or drop the suffix to take the first provider the console can reach. Providers "
+            "computing its embeddings that the console can reach: %(live)s."
+        ),
+        PROVIDERS + "+no_vectors": _(
+            "Choose the endpoint type Hosted Inference API if hf-inference serves the model, or deploy it as an "
+            "Inference Endpoint running text-embeddings-inference."
+        ),
     },
     "wrong_task": {
         "title": _("Wrong task"),
@@ -102,16 +110,29 @@ WORDING = {
         ENDPOINT: _("The endpoint is loading its model; wait a minute and test again."),
         ENDPOINT + "+" + SELF_HOSTED: _("The server is loading its model; wait until it has loaded and try again."),
     },
-    "endpoint_paused_or_starting": {
+    "endpoint_paused": {
         "title": _("Endpoint paused"),
-        "message": _("The Inference Endpoint is paused, scaled to zero or still starting."),
+        "message": _("The Inference Endpoint is paused: it answers no request until it is resumed."),
         "*": _(
-            "Resume a paused endpoint in the Inference Endpoints dashboard; a scaled-to-zero endpoint wakes on "
-            "the first request (use “Wake and retry”)."
+            "A paused endpoint does not wake by itself. Only someone who manages it can resume it: an admin of "
+            "this console (Resume on the model's page) or its owner in the Inference Endpoints dashboard."
         ),
+    },
+    "endpoint_paused_or_starting": {
+        "title": _("Endpoint not ready"),
+        "message": _("The Inference Endpoint is scaled to zero or still starting."),
+        "*": _("The endpoint wakes on a request and takes a few minutes to start: try again in a minute."),
         ENDPOINT + "+" + SELF_HOSTED: _(
             "The server is not ready (starting, or busy behind a proxy): wait a moment and try again; if it "
             "persists, read the server's logs."
+        ),
+    },
+    "endpoint_waking": {
+        "title": _("Endpoint still waking"),
+        "message": _("The Inference Endpoint was scaled to zero or starting, and was not ready in time."),
+        "*": _(
+            "It goes on starting after this request: try again in a minute or two. If it never becomes ready, an "
+            "admin can see its state and logs in the Inference Endpoints dashboard (it may have failed)."
         ),
     },
     "endpoint_not_found": {
@@ -132,6 +153,7 @@ WORDING = {
         "message": _("Hugging Face is rate-limiting these requests."),
         "*": _("Wait before retrying, or use a token from an account with a higher quota."),
         PROVIDERS: _("Wait before retrying, choose another provider with a “:provider” suffix, or raise the quota."),
+        PROVIDERS + "+switch": _("Wait before retrying, or switch to one of these providers: %(live)s."),
     },
     "input_rejected": {
         "title": _("Input rejected"),
@@ -143,6 +165,7 @@ WORDING = {
         "message": _("The Hugging Face service failed to answer the request."),
         "*": _("Try again in a moment; if it persists, check status.huggingface.co or the endpoint's logs."),
         PROVIDERS: _("Try again in a moment, or choose another provider with a “:provider” suffix."),
+        PROVIDERS + "+switch": _("This provider is failing. Switch to one of these providers: %(live)s."),
         ENDPOINT: _("Try again; if it persists, read the endpoint's logs in the Inference Endpoints dashboard."),
         ENDPOINT + "+" + SELF_HOSTED: _("Try again; if it persists, read the server's logs."),
     },
@@ -151,11 +174,15 @@ WORDING = {
         "message": _("The answer was not in the expected format."),
         "*": _("Check that the URL points at a text-generation server and that the task matches the model."),
         PROVIDERS: _("Try again, or choose another provider with a “:provider” suffix."),
+        PROVIDERS + "+switch": _(
+            "This provider answered in an unexpected way. Switch to one of these providers: %(live)s."
+        ),
     },
     "timeout": {
         "title": _("Timed out"),
         "message": _("The request took longer than the configured time limit."),
-        "*": _("Try again; for slow models raise HF_READ_TIMEOUT or HF_TEST_TIMEOUT."),
+        "*": _("Try again; a slow model may need a longer time limit, which an admin can set."),
+        PROVIDERS + "+switch": _("This provider is not answering in time. Switch to one of these providers: %(live)s."),
     },
     "connection_refused": {
         "title": _("Connection refused"),
@@ -168,6 +195,7 @@ WORDING = {
         "title": _("Connection lost"),
         "message": _("The connection was closed before the answer was complete."),
         "*": _("Try again; if it keeps happening check the server's logs or any proxy in between."),
+        PROVIDERS + "+switch": _("This provider dropped the connection. Switch to one of these providers: %(live)s."),
     },
     "dns_failure": {
         "title": _("Host not found"),
@@ -182,7 +210,7 @@ WORDING = {
     "blocked_by_url_policy": {
         "title": _("Address not allowed"),
         "message": _("The console's outbound URL policy does not allow this address."),
-        "*": _("Use a public https:// URL, or allow the host in OUTBOUND_ALLOWED_HOSTS / OUTBOUND_ALLOWED_NETWORKS."),
+        "*": _("Use a public https:// URL, or ask an admin to allow this host."),
     },
     "token_unreadable": {
         "title": _("Token unreadable"),
@@ -199,7 +227,7 @@ WORDING = {
     "answer_too_large": {
         "title": _("Answer too large"),
         "message": _("The answer was larger than the console accepts."),
-        "*": _("Ask for a shorter answer (fewer new tokens), or raise HF_MAX_ANSWER_BYTES."),
+        "*": _("Ask for a shorter answer (fewer new tokens)."),
     },
     "run_interrupted": {
         "title": _("Run interrupted"),
@@ -215,6 +243,22 @@ WORDING = {
             "“API token” field, or tick “Send the provider token to this URL” if this server should get it."
         ),
     },
+}
+
+# Failures of one provider (of Inference Providers) that another provider may not have: their advice names the live
+# alternatives (the variant "switch", context %(live)s) when the router's catalog lists some.
+SWITCHABLE = ("timeout", "upstream_error", "bad_response", "rate_limited", "connection_lost")
+
+# What only an admin can change: the console's own settings, named to admins only (members cannot act on them).
+ADMIN_HINTS = {
+    "timeout": _(
+        "Admins: the limits are HF_READ_TIMEOUT (silence while reading) and HF_TEST_TIMEOUT (a whole Test connection)."
+    ),
+    "answer_too_large": _("Admins: the limit is HF_MAX_ANSWER_BYTES."),
+    "endpoint_waking": _("Admins: the wait for an endpoint to wake is HF_SCALE_UP_TIMEOUT."),
+    "blocked_by_url_policy": _(
+        "Admins: allowed hosts and networks are set in OUTBOUND_ALLOWED_HOSTS and OUTBOUND_ALLOWED_NETWORKS."
+    ),
 }
 
 # category -> (what happened, what to do for any endpoint type); kept for callers that need no endpoint type.
@@ -289,12 +333,30 @@ class HFError(Exception):
             return _ADDRESS_RE.sub("[…]", self.message)
         return str(self.explanation)
 
+    def page_words(self, detail=True):
+        """(message, upstream) for a page: the message in the console's words (translated), and the upstream's
+        own text apart, for someone who may see it (`detail`), labelled as the server's words where shown. A
+        refused input's reason is everyone's (their own prompt or parameters are its subject), without addresses."""
+        if not self.upstream:
+            return self.message, ""
+        return str(self.explanation), upstream_words(self.category, self.message, detail)
+
+    def for_admin(self):
+        """One sentence for an admin's screen: the console's words, then the upstream's own, said to be its."""
+        message, upstream = self.page_words()
+        if not upstream:
+            return message
+        return _("%(words)s The server’s own words: “%(upstream)s”") % {"words": message, "upstream": upstream}
+
     def as_dict(self, endpoint_type="", detail=True):
         title, advice = self.wording(endpoint_type)
+        message, upstream = self.page_words(detail)
         return {
             "category": self.category,
             "title": title,
-            "message": self.shown_message(detail),
+            "message": message,
+            "upstream": upstream,
+            "admin_hint": str(ADMIN_HINTS.get(self.category, "")) if detail else "",
             "explanation": str(self.explanation),
             "advice": advice,
             "fix": advice,
@@ -302,6 +364,14 @@ class HFError(Exception):
             "retry_after": self.retry_after,
             "estimated_time": self.estimated_time,
         }
+
+
+def upstream_words(category, text, detail):
+    """The upstream's own text as a page may show it: whole to an admin (`detail`); to anyone else only a refused
+    input's reason (their own prompt or parameters are its subject), without any address in it."""
+    if detail:
+        return text
+    return _ADDRESS_RE.sub("[…]", text) if category == "input_rejected" else ""
 
 
 def parse_error_body(text, headers=None):
@@ -341,6 +411,15 @@ def parse_error_body(text, headers=None):
     if len(message) > 500:
         message = message[:500] + "…"
     return (message or header_message), "", extra
+
+
+def retry_after_of(headers):
+    """The seconds a 429 or 503 says to wait: Retry-After, else the RateLimit header's `t=`; None if neither."""
+    value = headers.get("Retry-After", "")
+    if value.strip().isdigit():
+        return float(value)
+    match = re.search(r";t=(\d+)", headers.get("RateLimit", ""))
+    return float(match.group(1)) if match else None
 
 
 # URLs, IPv4 addresses and host:port pairs: the network's layout, which only admins read.

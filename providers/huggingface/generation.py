@@ -38,9 +38,10 @@ class Target:
     repo_id: str = ""
     endpoint_url: str = ""
     token: str = ""
-    scale_up_timeout: int = 0
+    scale_up_timeout: int = 0  # seconds a request may spend waking a scaled-to-zero endpoint (huggingface/waking.py)
     engine: str = ""  # engines.* once detected; "" speaks TGI, as before engines were told apart
     served_model: str = ""  # the model id the server announced (OpenAI-compatible servers need it)
+    provider: str = ""  # Inference Providers' embeddings: the provider chosen (provider_routes.py)
 
     @property
     def openai_style(self):
@@ -59,6 +60,7 @@ class Target:
         return adapter_for(self).url(self)
 
     def headers(self):
+        """The request's headers; transport.call() takes X-Scale-Up-Timeout out of the first request (see waking)."""
         return {"X-Scale-Up-Timeout": str(self.scale_up_timeout)} if self.scale_up_timeout else {}
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from providers.huggingface.errors import HFError
-from providers.huggingface.transport import body_reads, connection_failure, socket_of, timeout_error, watch
+from providers.huggingface.transport import READ_SIZE, connection_failure, socket_of, timeout_error, watch
 
 
 class _Idle:
@@ -48,7 +48,6 @@ class Reader:
         self.idle = False
         self.early = None  # an item taken from the queue that came after the caller's time was up
         self.deadline = deadline
-        self.abandoned_at = deadline.started + deadline.seconds + 5 * IDLE_SECONDS  # see _put
         self.read_timeout = settings.HF_READ_TIMEOUT
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
@@ -72,7 +71,7 @@ class Reader:
             self.conn = getattr(self.response.raw, "connection", None)
             self.sock = socket_of(self.response) or self.sock
             self._put(("response", self.response))
-            read = body_reads(self.response)
+            read = _body_reads(self.response)
             while not self.stopped.is_set():
                 data = read()
                 if not data:
@@ -97,8 +96,8 @@ class Reader:
     def _put(self, item):
         size = len(item[1]) if item[0] == "data" else 0
         while not self.stopped.is_set():
-            now = time.monotonic()
-            if now > self.abandoned_at:  # a consumer that went away without closing
+            now, deadline = time.monotonic(), self.deadline
+            if now > deadline.started + deadline.seconds + 5 * IDLE_SECONDS:  # a consumer gone without closing
                 self.stopped.set()
                 return
             if self.put_bytes == self.taken_bytes or self.held + size <= HELD_BYTES:
@@ -172,6 +171,7 @@ class Reader:
                 self.signalled = time.monotonic()
                 return IDLE
         kind, value, arrived = item
+        # The deadline's end read now: waking an endpoint (waking.py) moves it while the answer is awaited.
         end = deadline.started + deadline.seconds
         if (until is not None and arrived >= until) or arrived > end:
             self.early = item  # for the next take, if there is one
@@ -211,8 +211,7 @@ class Reader:
         if item is not IDLE and item[0] == "grace" and grace_until is None:
             raise HFError(
                 "timeout",
-                _("The server sent no data for %(seconds)s seconds (HF_READ_TIMEOUT).")
-                % {"seconds": round(self.read_timeout)},
+                _("The server sent no data for %(seconds)s seconds.") % {"seconds": round(self.read_timeout)},
             )
         return item
 
@@ -245,6 +244,18 @@ class Reader:
         )
 
 
+def _body_reads(response):
+    """A function giving the next bytes of an open response's body, one socket read at most, and b"" at its end.
+    A chunked body with nothing to decode is read with http.client's own read1, without urllib3's wrapping of each
+    read (a context manager, a buffer: a third of a read's CPU, and a stream reads once per event); urllib3 reads
+    the end, which gives the connection back to its pool. A failure is raised either way, and named alike."""
+    raw = response.raw
+    fp = getattr(raw, "_fp", None)  # urllib3's http.client.HTTPResponse
+    if getattr(fp, "chunked", False) is True and hasattr(fp, "read1") and "Content-Encoding" not in response.headers:
+        return lambda: fp.read1(READ_SIZE) or raw.read1(READ_SIZE, decode_content=True)
+    return lambda: raw.read1(READ_SIZE, decode_content=True)
+
+
 class Generation:
     """generate()'s items while its reader runs: closing it stops the reader, also before the first item is
     taken (a generator not yet started would skip its `finally`)."""
@@ -252,6 +263,11 @@ class Generation:
     def __init__(self, reader, items, joins=True):
         self.reader, self.items = reader, items
         self.joins = joins  # False: each item is already all of one read (a relay's events)
+
+    @property
+    def waking(self):
+        """Whether its endpoint is being woken for it, now (huggingface/waking.py)."""
+        return self.reader.deadline.waking_since is not None
 
     def __iter__(self):
         return self

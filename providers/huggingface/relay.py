@@ -36,11 +36,12 @@ def applies(target, route):
     return route == "chat" if target.task == "chat" else (route == "completions" and target.openai_style)
 
 
-def request_body(target, route, sent, defaults):
-    """The upstream's body (fields.Refused for a field it cannot carry)."""
+def request_body(target, route, sent, defaults, dropped=None):
+    """The upstream's body (fields.Refused for a field it cannot carry; with `dropped`, a list, OpenAI's fields it
+    cannot carry are left out and named there instead)."""
     adapter = adapter_for(target)
     names = openai.PARAMETERS.get(target.engine, openai.CHAT_PARAMETERS)
-    return openai_relay.body(adapter, target, route, dict(sent), defaults, names)
+    return openai_relay.body(adapter, target, route, dict(sent), defaults, names, dropped)
 
 
 def open_relay(target, route, body, answer_id, deadline, wants_usage):

@@ -7,14 +7,13 @@ none is followed to another origin, so the token only reaches the configured one
 requests or urllib3.
 """
 
-import http.client
-import re
 import socket
 import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -26,8 +25,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
-from providers.huggingface import netpolicy, numbers
-from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text
+from providers.huggingface import netpolicy, numbers, waking
+from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text, retry_after_of
 
 USER_AGENT = "hf-model-console/1.0 (+self-hosted; python-requests)"
 MAX_REDIRECTS = 5
@@ -248,9 +247,10 @@ class Deadline:
 
     seconds: float
     started: float = field(default_factory=time.monotonic)
-    # Called as on_wait(category, seconds) before call() sleeps on a loading model or a rate limit,
-    # so a caller can show what it waits for (Test connection's progress).
+    # Called as on_wait(category, seconds) before call() sleeps on a loading model or a rate limit, or starts
+    # waking an endpoint, so a caller can show what it waits for (Test connection's progress).
     on_wait: object = None
+    waking_since: float | None = None  # monotonic time an endpoint began waking, while it wakes (see _woken)
 
     def left(self):
         return self.seconds - (time.monotonic() - self.started)
@@ -277,8 +277,9 @@ def connection_failure(exc):
     return HFError("connection_lost")
 
 
-def send(method, url, token=None, json_body=None, headers=None, deadline=None, stream=False):
-    """One request, following redirects only within the configured origin. Returns an open response."""
+def send(method, url, token=None, json_body=None, headers=None, deadline=None, stream=False, cdn=False):
+    """One request, following redirects only within the configured origin (`cdn`: also to Hugging Face's file
+    hosts over https, which get no token: the Hub's redirect is a signed URL). Returns an open response."""
     deadline = deadline or Deadline(settings.HF_READ_TIMEOUT + settings.HF_CONNECT_TIMEOUT)
     request_headers = {"Accept": "application/json, text/event-stream"}
     if token:
@@ -307,6 +308,10 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
             return response
         location = urljoin(url, response.headers.get("Location", ""))
         response.close()
+        scheme, host, _port = origin_of(location)
+        if cdn and scheme == "https" and host.endswith((".hf.co", ".huggingface.co")):
+            origin = origin_of(location)  # a file's bytes from a signed URL: no token goes there
+            request_headers.pop("Authorization", None)
         if response.status_code in (301, 302, 303):
             method, json_body = "GET", None
         url = location
@@ -314,6 +319,15 @@ def send(method, url, token=None, json_body=None, headers=None, deadline=None, s
 
 
 MAX_API_BODY = 32 << 20  # Hub and catalog answers are a few hundred KB; memory stays bounded all the same
+
+
+def download(url, token, deadline, limit):
+    """A Hub file's bytes (resolve/…), at most `limit`; HFError (model_not_found for a missing file) else."""
+    response = send("GET", url, token, deadline=deadline, stream=True, cdn=True)
+    if not response.ok:
+        read_body(response, deadline)
+        raise failure_for(response, "model_info")
+    return read_body(response, deadline, limit).content
 
 
 def read_body(response, deadline, limit=MAX_API_BODY):
@@ -345,23 +359,6 @@ def read_body(response, deadline, limit=MAX_API_BODY):
     response._content = b"".join(chunks)
     response._content_consumed = True
     return response
-
-
-def body_reads(response):
-    """A function giving the next bytes of an open response's body as they come, at most one socket read each, and
-    b"" at its end (the connection then back in the pool). A stream reads once per event: for a chunked body with
-    nothing to decode, http.client's own read1 serves each read without urllib3's wrapping of it (a context
-    manager, a decoded-bytes buffer), a third of the read's CPU. urllib3 still reads the end, which gives the
-    connection back; a failure is raised as it comes (connection_failure() names it alike either way)."""
-    raw = response.raw
-    fp = getattr(raw, "_fp", None)
-    if not isinstance(fp, http.client.HTTPResponse) or not fp.chunked or "Content-Encoding" in response.headers:
-        return lambda: raw.read1(READ_SIZE, decode_content=True)
-
-    def read():
-        return fp.read1(READ_SIZE) or raw.read1(READ_SIZE, decode_content=True)
-
-    return read
 
 
 def socket_of(response):
@@ -402,14 +399,6 @@ def json_of(response):
         ) from None
 
 
-def _retry_after(response):
-    value = response.headers.get("Retry-After", "")
-    if value.strip().isdigit():
-        return float(value)
-    match = re.search(r";t=(\d+)", response.headers.get("RateLimit", ""))
-    return float(match.group(1)) if match else None
-
-
 def failure_for(response, kind):
     """The HFError for a non-2xx response. kind: whoami | model_info | hosted | router | endpoint | control."""
     status = response.status_code
@@ -448,7 +437,7 @@ def failure_for(response, kind):
     if status == 410:
         return fail("endpoint_gone" if kind == "endpoint" else "model_not_served")
     if status == 400 and "invalid state" in lowered:
-        return fail("endpoint_paused_or_starting", _("The endpoint is paused (400 Bad Request: Invalid state)."))
+        return fail("endpoint_paused", "")  # the category's words: the proxy's "Invalid state" says no more
     if status == 400 and "not supported by any provider" in lowered:
         return fail("model_not_served")
     if status == 503 and "estimated_time" in extra:
@@ -461,7 +450,7 @@ def failure_for(response, kind):
             message or _("The endpoint answered %(status)s while it scales up or initializes.") % {"status": status},
         )
     if status == 429:
-        return fail("rate_limited", retry_after=_retry_after(response))
+        return fail("rate_limited", retry_after=retry_after_of(response.headers))
     if status in (400, 413, 415, 422):
         return fail("input_rejected")
     return fail("upstream_error", message or f"HTTP {status}")
@@ -493,15 +482,28 @@ def mark_server(exc, url, kind="endpoint"):
     return exc
 
 
+def _attempt(method, url, kind, token, json_body, headers, deadline, stream, hold=None):
+    """One request (held by an endpoint's proxy up to `hold` seconds, see waking.py): (its response, None) when
+    it succeeded, else (its response, read, and its HFError)."""
+    headers = {**headers, waking.HEADER: hold} if hold else headers
+    response = send(method, url, token, json_body, headers, deadline, stream=stream)
+    if response.ok:
+        return response, None
+    if stream:
+        read_body(response, deadline)
+    return response, failure_for(response, kind)
+
+
 def _call(method, url, kind, token, json_body, headers, deadline, stream):
+    headers, wake = waking.budget(headers, kind == "endpoint" and huggingface_host(url))
     waited_loading = waited_rate = 0.0
-    for _attempt in range(MAX_RETRIES + 1):
-        response = send(method, url, token, json_body, headers, deadline, stream=stream)
-        if response.ok:
+    for _try in range(MAX_RETRIES + 1):
+        response, error = _attempt(method, url, kind, token, json_body, headers, deadline, stream)
+        if error is None:
             return response
-        if stream:
-            read_body(response, deadline)
-        error = failure_for(response, kind)
+        if wake and waking.cold(error, response):
+            again = partial(_attempt, method, url, kind, token, json_body, headers, deadline, stream)
+            return waking.woken(again, deadline, wake, _pause)
         wait = None
         if error.category == "model_loading" and error.estimated_time is not None:
             if waited_loading + float(error.estimated_time) <= settings.HF_LOADING_WAIT_MAX:
@@ -540,6 +542,6 @@ def too_large(limit=None):
         return HFError("bad_response", _("The answer is larger than %(size)s bytes.") % {"size": limit})
     return HFError(
         "answer_too_large",
-        _("The answer grew beyond %(size)s bytes (HF_MAX_ANSWER_BYTES); it was cut off there.")
+        _("The answer grew beyond %(size)s bytes, the console's limit; it was cut off there.")
         % {"size": settings.HF_MAX_ANSWER_BYTES},
     )

@@ -6,8 +6,10 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from providers.core import served_facts
 from providers.core.parameters import LIMITS, check_parameters, parameter_fields, text_error
 from providers.core.targets import bare_target
+from providers.huggingface import catalog, transport
 from providers.models import HFModel, Task
 
 
@@ -33,6 +35,8 @@ class PlaygroundForm(forms.Form):
     system = forms.CharField(label=_("System prompt"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     messages = BoundedJSONField(required=False, widget=forms.HiddenInput)
     conversation = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    # An image attached to the chat message, as a data: URL (static/js/chat_images.js reads the file)
+    image = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
     seed = forms.IntegerField(label=_("Seed"), required=False, min_value=LIMITS["seed"][0], max_value=LIMITS["seed"][1])
     do_sample = forms.BooleanField(label=_("Sampling"), required=False)
     return_full_text = forms.BooleanField(label=_("Return full text"), required=False)
@@ -47,13 +51,20 @@ class PlaygroundForm(forms.Form):
     def clean_messages(self):
         messages = self.cleaned_data.get("messages") or []
         if not isinstance(messages, list) or not all(
-            isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") and _content_ok(m.get("content"))
             for m in messages
         ):
             raise forms.ValidationError(_("The conversation is not in the expected form."))
         for message in messages:
-            text_error(message["content"])
+            for text in _texts(message["content"]):
+                text_error(text)
         return messages
+
+    def clean_image(self):
+        image = self.cleaned_data.get("image") or ""
+        if image:
+            image_error(image)
+        return image
 
     def clean(self):
         data = super().clean()
@@ -63,10 +74,23 @@ class PlaygroundForm(forms.Form):
         if not model.generates:  # kept off the generation path: its own form posts to the vectors route
             self.add_error("model", _("This model computes embeddings or rerank scores, not text."))
             return data
+        image = data.get("image")
+        if image and not model.is_chat:
+            self.add_error("image", _("Images go with chat models only."))
+        elif (image or any(not isinstance(m["content"], str) for m in data.get("messages") or [])) and (
+            served_facts.takes_images(bare_target(model), model.repo_id, model.accepts_images, _router_items(model))
+            is False
+        ):
+            self.add_error(
+                "image", _("This model does not read images. Remove the image, or pick a model marked “images”.")
+            )
         if model.is_chat:
             messages = data.get("messages") or []
-            if data.get("prompt", "").strip():
-                messages = [*messages, {"role": "user", "content": data["prompt"]}]
+            if data.get("prompt", "").strip() or image:
+                content = data.get("prompt", "")
+                if image:
+                    content = [{"type": "text", "text": content}, {"type": "image_url", "image_url": {"url": image}}]
+                messages = [*messages, {"role": "user", "content": content}]
             if not messages or messages[-1]["role"] != "user":
                 self.add_error("prompt", _("Write a message."))
             data["messages"] = messages
@@ -88,6 +112,52 @@ class PlaygroundForm(forms.Form):
     def chat_messages(self):
         system = self.cleaned_data.get("system", "").strip()
         return ([{"role": "system", "content": system}] if system else []) + self.cleaned_data["messages"]
+
+
+IMAGE_TYPES = ("png", "jpeg", "gif", "webp")
+
+
+def image_error(url):
+    """Raise ValidationError unless `url` is a data: URL of an image within API_MAX_IMAGE_BYTES."""
+    head, comma, data = url.partition(",")
+    kind = head.removeprefix("data:image/").removesuffix(";base64")
+    if not comma or not head.startswith("data:image/") or not head.endswith(";base64") or kind not in IMAGE_TYPES:
+        raise forms.ValidationError(_("Attach a PNG, JPEG, GIF or WebP image."))
+    if len(data) * 3 // 4 - data[-2:].count("=") > settings.API_MAX_IMAGE_BYTES:
+        raise forms.ValidationError(
+            _("This image is too large: the console takes images up to %(size)s MB.")
+            % {"size": f"{settings.API_MAX_IMAGE_BYTES / 1_000_000:g}"}
+        )
+
+
+def _content_ok(content):
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and all(
+        isinstance(p, dict)
+        and (
+            (p.get("type") == "text" and isinstance(p.get("text"), str))
+            or (p.get("type") == "image_url" and isinstance((p.get("image_url") or {}).get("url"), str))
+        )
+        for p in content
+    )
+
+
+def _texts(content):
+    if isinstance(content, str):
+        return [content]
+    for part in content:
+        if part["type"] == "image_url":
+            image_error(part["image_url"]["url"])  # an image of an earlier turn, sent again: the same rules
+    return [p["text"] for p in content if p["type"] == "text"]
+
+
+def _router_items(model):
+    """The router's catalog for a providers model (read, with the picker's short deadline, only when a run
+    carries an image), else None."""
+    if model.endpoint_type != "inference_providers":
+        return None
+    return catalog.router_items(None, transport.Deadline(settings.HF_PICKER_TIMEOUT))
 
 
 _INVALID_CHOICE = forms.ModelChoiceField.default_error_messages["invalid_choice"]

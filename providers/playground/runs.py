@@ -15,8 +15,9 @@ from django.utils.translation import gettext as _
 from providers.core import db, quotas
 from providers.core.ndjson import line
 from providers.core.targets import target_for
-from providers.huggingface import adapters, generation, numbers, reader, transport
-from providers.huggingface.errors import HFError, wording
+from providers.huggingface import adapters, catalog, generation, numbers, reader, transport
+from providers.huggingface import tokens as hf_tokens
+from providers.huggingface.errors import ADMIN_HINTS, HFError, upstream_words, wording
 from providers.models import EMBEDDING_TASKS, HFModel, PlaygroundRun, RunStatus
 from providers.playground import lifecycle as run_lifecycle
 
@@ -65,6 +66,7 @@ RESULT_FIELDS = [
     "latency_ms",
     "ttft_ms",
     "generated_tokens",
+    "tokens_counted",
     "tokens_per_second",
     "finish_reason",
     "error_category",
@@ -79,6 +81,7 @@ SAVE_RETRIES = (0.2, 0.5, 1.0)  # waits between the attempts at a run's final wr
 WAIT_EVERY = 1.0  # seconds between two wait lines: a gone browser shows as a failed write within about that
 
 
+COUNT_WAIT = 1.0  # seconds a run's end waits for its model's tokenizer the first time (no longer: nobody is told)
 MIN_RATE_SPAN = 0.2  # seconds between the first and the last token below which tokens/s is not measured
 
 
@@ -105,10 +108,13 @@ class Relay:
         self.first_at = None  # the first token from upstream
         self.last_at = None  # the latest token
         self.waited_at = None
+        self.deadline = None
+        self.woke = False  # the endpoint's waking was announced
         self.upstream_ms = 0.0
         self.parts = []
         self.checkpointed = 0  # how many parts the last checkpoint saved
         self.generator = None
+        self.target = None  # for the tokens the server did not count
         self.iterator = None
         self.pending = None
         self.finish = None
@@ -126,10 +132,10 @@ class Relay:
         # pool), so it goes back first, and again after learning the engine, which may have saved it.
         db.release_connection()
         try:
-            target = target_for(self.model)
+            target = self.target = target_for(self.model)
             db.release_connection()
             run = self.run
-            deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
+            deadline = self.deadline = transport.Deadline(settings.HF_GENERATION_TIMEOUT)
             sent = time.perf_counter()
             if self.model.is_chat:
                 self.generator = generation.generate(
@@ -210,9 +216,15 @@ class Relay:
 
     def _wait(self):
         now = time.perf_counter()
-        if self.waited_at is not None and now - self.waited_at < WAIT_EVERY * 0.9:
+        waking = self.deadline.waking_since if self.deadline else None
+        if waking is not None and not self.woke:
+            self.woke = True  # the endpoint began waking: said at once, then each second with the others
+        elif self.waited_at is not None and now - self.waited_at < WAIT_EVERY * 0.9:
             return None
         self.waited_at = now
+        if waking is not None:
+            waited_ms = round((time.monotonic() - waking) * 1000)
+            return {"type": "wait", "for": "wake", "waited_ms": waited_ms, "limit_s": settings.HF_SCALE_UP_TIMEOUT}
         since = self.last_at or self.started
         return {
             "type": "wait",
@@ -283,7 +295,7 @@ class Relay:
             self.save()
 
     def _fail(self, exc, status=RunStatus.FAILED):
-        self.error = exc
+        self.error = catalog.suggest_switch(exc, self.model.endpoint_type, self.model.repo_id)
         figures = self._complete(status)
         return {"type": "error", "error": exc.as_dict(self.model.endpoint_type, self.detail), "figures": figures}
 
@@ -298,6 +310,13 @@ class Relay:
         total = (now - self.started) * 1000
         streamed = self.stream and self.first_at is not None
         tokens = numbers.count(self.finish.generated_tokens) if self.finish else None  # as reported, or None
+        counted = False
+        if tokens is None and self.finish is not None and self.target is not None:
+            # The server said nothing: the model's own tokenizer counts the answer (a second at most, the first
+            # time, while it is fetched; then it is kept).
+            text = self.finish.text if not self.parts else "".join(self.parts)
+            tokens = hf_tokens.count(self.target, text, wait=COUNT_WAIT) if text else None
+            counted = tokens is not None
         ttft = (self.first_at - self.started) * 1000 if streamed else None
         span = (self.last_at - self.first_at) if streamed else 0
         # A burst (a buffering proxy, a tiny answer) is too short to time: no rate rather than 100,000 tokens/s.
@@ -309,6 +328,7 @@ class Relay:
             "latency_ms": round(total, 1),
             "ttft_ms": round(ttft, 1) if ttft is not None else None,
             "generated_tokens": tokens,
+            "tokens_counted": counted,
             "tokens_per_second": round(rate, 1) if rate else None,
             "finish_reason": self.finish.finish_reason if self.finish else "",
         }
@@ -332,11 +352,12 @@ class Relay:
         run.latency_ms = figures["latency_ms"]
         run.ttft_ms = figures["ttft_ms"]
         run.generated_tokens = figures["generated_tokens"]
+        run.tokens_counted = figures["tokens_counted"]
         run.tokens_per_second = figures["tokens_per_second"]
         run.finish_reason = figures["finish_reason"]
         if self.error:
             run.error_category = self.error.category
-            run.error_message = self.error.shown_message(detail=False)
+            run.error_message = self.error.page_words(detail=False)[0]
             run.error_detail = self.error.message if self.error.upstream else ""
         figures["run_id"] = run.pk
         return figures
@@ -471,14 +492,19 @@ def run_title(run):
     if run.prompt and run.mode != "chat":
         return run.prompt
     first = next((m["content"] for m in run.messages if m.get("role") == "user"), "")
+    if isinstance(first, list):  # a message with an image: its text
+        first = " ".join(p.get("text", "") for p in first if isinstance(p, dict) and p.get("type") == "text").strip()
     return first or run.prompt
 
 
 def run_as_dict(run, detail=False):
     """The run as its page reads it; `detail`: the reader may see the upstream's own words (an admin)."""
-    title, advice = (
-        wording(run.error_category, run.model.endpoint_type if run.model else "") if run.error_category else ("", "")
-    )
+    title, advice = "", ""
+    if run.error_category:
+        kind = run.model.endpoint_type if run.model else ""
+        repo_id = run.model.repo_id if run.model else ""
+        variant, context = catalog.switch_words(run.error_category, kind, repo_id, cached_only=True)
+        title, advice = wording(run.error_category, kind, variant, **context)
     return {
         "id": run.pk,
         "model_id": run.model_id,
@@ -491,7 +517,9 @@ def run_as_dict(run, detail=False):
         "status": run.status,
         "browser_stopped_reading": run.browser_stopped_reading,
         "error_category": run.error_category,
-        "error_message": (run.error_detail or run.error_message) if detail else run.error_message,
+        "error_message": run.error_message,
+        "error_upstream": upstream_words(run.error_category, run.error_detail, detail),
+        "error_admin_hint": str(ADMIN_HINTS.get(run.error_category, "")) if detail else "",
         "error_title": title,
         "error_advice": advice,
         "conversation": str(run.conversation) if run.conversation else "",
@@ -500,6 +528,7 @@ def run_as_dict(run, detail=False):
             "latency_ms": run.latency_ms,
             "ttft_ms": run.ttft_ms,
             "generated_tokens": run.generated_tokens,
+            "tokens_counted": run.tokens_counted,
             "tokens_per_second": run.tokens_per_second,
             "finish_reason": run.finish_reason,
         },

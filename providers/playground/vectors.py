@@ -98,7 +98,7 @@ def perform(run, model, started, detail=False):
     if error is not None:
         run.status = RunStatus.FAILED
         run.error_category = error.category
-        run.error_message = error.shown_message(detail=False)
+        run.error_message = error.page_words(detail=False)[0]
         run.error_detail = error.message if error.upstream else ""
     _save(Final(run))
     start = {"type": "start", "model": model.display_name, "mode": run.mode, "run": run.pk}

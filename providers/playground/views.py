@@ -7,6 +7,7 @@ import time
 import uuid
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError
@@ -43,6 +44,7 @@ def member_view(view):
 
 def _models_payload(models):
     served = served_facts.summaries(models)  # who serves it and at what price, as the router last said
+    images = served_facts.images_for(models)
     return [
         {
             "id": m.pk,
@@ -53,6 +55,7 @@ def _models_payload(models):
             "failing": bool(m.last_test and not m.last_test.ok),
             "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
             "served": served.get(m.pk, ""),
+            "images": images.get(m.pk, False),
         }
         for m in models
     ]
@@ -89,6 +92,8 @@ def playground(request):
             "query": query,
             "pager_extra": "&" + urlencode({"q": query}) if query else "",
             "today": timezone.localdate(),
+            "max_image_bytes": settings.API_MAX_IMAGE_BYTES,
+            "max_image_mb": f"{settings.API_MAX_IMAGE_BYTES / 1_000_000:g}",
         },
     )
 

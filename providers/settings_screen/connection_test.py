@@ -1,5 +1,6 @@
 """ "Test connection": check token, model and endpoint step by step, then run one tiny generation."""
 
+import math
 import queue
 import threading
 import time
@@ -10,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from providers.core.targets import remember_engine, save_engine, target_for
-from providers.huggingface import adapters, embedding, engines, generation, hub, transport
-from providers.huggingface.errors import HFError
+from providers.huggingface import adapters, catalog, embedding, engines, generation, hub, provider_routes, transport
+from providers.huggingface.errors import ADMIN_HINTS, HFError
 from providers.models import EMBEDDING_TASKS, ConnectionTest, EndpointType, Task
 
 PROBE_PROMPT = "Hello"
@@ -49,11 +50,12 @@ class _Steps(list):
             self.listener({"type": "step", **step})
 
 
-def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
+def run_test(model, typed_token="", listener=None, target=None):
     """Test one model (saved or not). Returns a dict; never raises for an upstream failure.
 
     `listener`, if given, is called with each step as it starts and completes, and with a `loading` event when
-    a call waits for a model to load. `target` skips resolving the token (the caller did it already).
+    a call waits for a model to load, a rate limit, or an endpoint to wake (category `endpoint_waking`).
+    `target` skips resolving the token (the caller did it already).
     """
     started = time.monotonic()
     deadline = transport.Deadline(settings.HF_TEST_TIMEOUT)
@@ -64,13 +66,13 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     steps = _Steps(listener)
     server_info = {}
     try:
-        target = target or target_for(model, typed_token, scale_up, detect=False)
+        target = target or target_for(model, typed_token, detect=False)
         if model.endpoint_type == EndpointType.INFERENCE_ENDPOINT:
             server_info = _check_endpoint(model, target, deadline, steps, save=listener is None)
         else:
             _check_hub(model, target, deadline, steps)
         if model.task in EMBEDDING_TASKS:
-            sample = _probe_vectors(model, target, deadline, steps)
+            sample = _probe_vectors(model, target, deadline, steps, server_info)
             return _result(model, True, started, steps, server_info, sample=sample)
         params = {"max_new_tokens": PROBE_TOKENS}
         steps.begin(_("Tiny generation"))
@@ -88,7 +90,8 @@ def run_test(model, typed_token="", scale_up=False, listener=None, target=None):
     except HFError as exc:
         if exc.category == "bad_response" and server_info.get("reachable"):
             exc = HFError("not_text_generation_server", exc.message, http_status=exc.http_status)
-        steps.add(_("Failed"), False, exc.message)
+        catalog.suggest_switch(exc, model.endpoint_type, model.repo_id)
+        steps.add(_("Failed"), False, exc.page_words()[0])
         return _result(model, False, started, steps, server_info, error=exc)
 
 
@@ -118,7 +121,22 @@ def _check_hub(model, target, deadline, steps):
         detail += _("; gated: access must be granted")
     steps.add(_("Model on the Hub"), True, detail)
     live = sorted(p for p, status in mapping.items() if status == "live")
+    if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS and model.task == Task.FEATURE_EXTRACTION:
+        serving = provider_routes.serving(card)
+        steps.add(
+            _("Providers"),
+            bool(serving),
+            _("computing its embeddings live: %(names)s") % {"names": ", ".join(serving)}
+            if serving
+            else _("none live"),
+        )
+        target.provider, target.served_model = provider_routes.choose(model.repo_id, card)
+        steps.add(_("Provider chosen"), True, target.provider)
+        return
     if model.endpoint_type == EndpointType.INFERENCE_PROVIDERS:
+        if not live:  # the Hub's mapping may lag the router's own catalog, which is what routes the call
+            item = catalog.router_items(target.token, deadline).get(repo_id) or {}
+            live = sorted({p.get("provider") for p in item.get("providers", []) if p.get("status") == "live"} - {None})
         steps.add(
             _("Providers"), bool(live), _("live: %(names)s") % {"names": ", ".join(live)} if live else _("none live")
         )
@@ -168,6 +186,8 @@ def _check_endpoint(model, target, deadline, steps, save=True):
     summary.update({k: v for k, v in (("version", found.version), ("served_model", found.served_model)) if v})
     if found.context_length:
         summary["context_length"] = found.context_length
+    if found.pooling:
+        summary["pooling"] = found.pooling
     if found.engine == engines.UNKNOWN:
         steps.add(_("Server"), True, _("no /info or /v1/models route: not identified, trying the TGI route anyway"))
         return {"reachable": True, **summary}
@@ -205,12 +225,15 @@ SIMILARITY_TAGS = {"feature-extraction", "sentence-similarity"}  # sentence-tran
 PROBE_DOCUMENTS = ["Deep learning is a kind of machine learning.", "Paris is the capital of France."]
 
 
-def _probe_vectors(model, target, deadline, steps):
-    """One short text embedded, or two documents reranked: the sample the result shows."""
+def _probe_vectors(model, target, deadline, steps, server_info):
+    """One short text embedded, or two documents reranked: the sample the result shows. What the vector says of
+    the model (its dimensions, whether it has unit length) joins `server_info`, for the model's page."""
     if model.task == Task.FEATURE_EXTRACTION:
         steps.begin(_("Tiny embedding"))
         found = embedding.embed(target, [PROBE_PROMPT], deadline=deadline)
         size = len(found.vectors[0])
+        server_info["dimensions"] = size
+        server_info["normalized"] = abs(math.sqrt(sum(x * x for x in found.vectors[0])) - 1) < 1e-3
         preview = ", ".join(f"{x:.3f}" for x in found.vectors[0][:3])
         detail = _("%(n)s dimensions: [%(preview)s, …]") % {"n": size, "preview": preview}
         steps.add(_("Tiny embedding"), True, detail)
@@ -227,11 +250,18 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
     if server:
         info["headers"] = server
     title, advice = error.wording(model.endpoint_type) if error else (_("Connection works"), "")
+    # Test connection is for admins: the upstream's own words come along, apart from the console's.
+    message, upstream = error.page_words() if error else (_("The model answered."), "")
+    diagnosis = {"variant": error.variant, "context": error.context} if error and error.variant else {}
+    if upstream:
+        diagnosis["upstream"] = upstream
     result = {
         "ok": ok,
         "category": error.category if error else "",
         "title": title,
-        "message": error.message if error else _("The model answered."),
+        "message": message,
+        "upstream": upstream,
+        "admin_hint": str(ADMIN_HINTS.get(error.category, "")) if error else "",
         "advice": advice,
         "fix": advice,
         "http_status": error.http_status if error else 200,
@@ -241,7 +271,7 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
         "sample_output": sample[:1000],
         "server_info": info,
         "steps": list(steps),
-        "diagnosis": {"variant": error.variant, "context": error.context} if error and error.variant else {},
+        "diagnosis": diagnosis,
     }
     return result
 
@@ -249,8 +279,9 @@ def _result(model, ok, started, steps, server_info, sample="", server=None, erro
 HEARTBEAT_SECONDS = 1.0
 
 
-def stream_test(model, typed_token="", scale_up=False):
-    """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads,
+def stream_test(model, typed_token=""):
+    """The test as events, each as it happens: `running` and `step` per step, `loading` while a model loads (or
+    an endpoint wakes),
     `wait` heartbeats (elapsed ms) while nothing else is said, then one `result` (the dict of `run_test`).
 
     The token is resolved here (database access stays in the caller's thread); the upstream calls run in a
@@ -259,7 +290,7 @@ def stream_test(model, typed_token="", scale_up=False):
     """
     started = time.monotonic()
     try:
-        target = target_for(model, typed_token, scale_up, detect=False)
+        target = target_for(model, typed_token, detect=False)
     except HFError as exc:
         yield {"type": "result", "result": _failed_before_start(model, started, exc)}
         return
@@ -269,7 +300,7 @@ def stream_test(model, typed_token="", scale_up=False):
     def work():
         with translation.override(language):
             try:
-                result = run_test(model, typed_token, scale_up, listener=events.put, target=target)
+                result = run_test(model, typed_token, listener=events.put, target=target)
             except Exception as exc:  # never leave the stream waiting for a result that will not come
                 result = _failed_before_start(model, started, HFError("upstream_error", str(exc)))
         events.put({"type": "result", "result": result})
@@ -290,7 +321,7 @@ def stream_test(model, typed_token="", scale_up=False):
 
 def _failed_before_start(model, started, error):
     steps = _Steps()
-    steps.add(_("Failed"), False, error.message)
+    steps.add(_("Failed"), False, error.page_words()[0])
     return _result(model, False, started, steps, {}, error=error)
 
 

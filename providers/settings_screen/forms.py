@@ -21,7 +21,7 @@ TASKS_BY_TYPE = {
         Task.FEATURE_EXTRACTION,
         Task.TEXT_RANKING,
     },
-    EndpointType.INFERENCE_PROVIDERS: {Task.CHAT},
+    EndpointType.INFERENCE_PROVIDERS: {Task.CHAT, Task.FEATURE_EXTRACTION},  # embeddings: §16.4
 }
 TOKEN_RE = re.compile(r"^\S{8,512}$")
 
@@ -83,7 +83,17 @@ class ModelConfigForm(forms.ModelForm):
 
     class Meta:
         model = HFModel
-        fields = ["display_name", "endpoint_type", "task", "repo_id", "endpoint_url", "send_provider_token", "enabled"]
+        fields = [
+            "display_name",
+            "endpoint_type",
+            "task",
+            "repo_id",
+            "endpoint_url",
+            "send_provider_token",
+            "accepts_images",
+            "drop_unsupported",
+            "enabled",
+        ]
         labels = {
             "display_name": _("Display name"),
             "endpoint_type": _("Endpoint type"),
@@ -91,8 +101,19 @@ class ModelConfigForm(forms.ModelForm):
             "repo_id": _("Model (Hub repo id)"),
             "enabled": _("Enabled"),
             "send_provider_token": _("Send the provider token to this URL"),
+            "accepts_images": _("The model takes images in chat"),
+            "drop_unsupported": _("Leave out what this model cannot do"),
         }
         help_texts = {
+            "drop_unsupported": _(
+                "API calls that send a setting this model's server cannot carry are normally refused with an error "
+                "naming it. Tick this to send them without it instead; each answer then lists what was left out in "
+                "its X-Dropped-Params header."
+            ),
+            "accepts_images": _(
+                "Tick this for a vision model (one that reads images) on a server that takes them, so chats may "
+                "attach images. Leave it off for a text-only model: images are then refused with a clear message."
+            ),
             "send_provider_token": _(
                 "The provider token goes only to Hugging Face's own hosts. Tick this for a server elsewhere that "
                 "should get it too (a proxy in front of Hugging Face); a server with a key of its own gets that "

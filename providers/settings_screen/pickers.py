@@ -16,14 +16,14 @@ from providers.huggingface.errors import HFError
 from providers.models import EndpointType, HFModel
 from providers.settings_screen.views import admin_view, is_id
 
-TASKS = ("chat", "text-generation", "text2text-generation")
+TASKS = ("chat", "text-generation", "text2text-generation", "feature-extraction", "text-ranking")
 UNREACHABLE = ("timeout", "connection_refused", "connection_lost", "dns_failure", "tls_error", "blocked_by_url_policy")
 
 
 def _failure(exc, status=200):
     """An upstream failure as the pickers show it: sentences, no codes (the category stays for the script)."""
     return JsonResponse(
-        {"ok": False, "category": exc.category, "message": exc.message, "explanation": str(exc.explanation)},
+        {"ok": False, "category": exc.category, "message": exc.for_admin(), "explanation": str(exc.explanation)},
         status=status,
     )
 
@@ -140,7 +140,7 @@ def model_endpoint(request, pk):
         message = _(
             "The list of Inference Endpoints could not be read, so the console cannot tell whether this URL is one "
             "of them: %(reason)s"
-        ) % {"reason": exc.message}
+        ) % {"reason": exc.for_admin()}
         return JsonResponse({"ok": False, "category": exc.category, "message": message, "unreadable": True})
     except HFError as exc:
         return _failure(exc)

@@ -25,6 +25,8 @@ FIELDS = [
     "repo_id",
     "endpoint_url",
     "send_provider_token",
+    "accepts_images",
+    "drop_unsupported",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
 ]
@@ -42,6 +44,8 @@ FIELD_TYPES = {
     "repo_id": (_TEXT, True),
     "endpoint_url": (_TEXT, True),
     "send_provider_token": (_BOOL, True),
+    "accepts_images": (_BOOL, True),
+    "drop_unsupported": (_BOOL, True),
     "enabled": (_BOOL, True),
     "max_new_tokens": (_WHOLE, True),
     "temperature": (_NUMBER, True),

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from providers.core import audit, display, error_pages, roles, served_facts, unwritable
 from providers.core.ndjson import line
 from providers.huggingface.errors import HFError
-from providers.models import AuditEntry, ConnectionTest, HFModel, ProviderSettings
+from providers.models import EMBEDDING_TASKS, AuditEntry, ConnectionTest, HFModel, ProviderSettings
 from providers.playground.runs import usage_by_model
 from providers.settings_screen import token_check, transfer
 from providers.settings_screen.connection_test import record_test, run_test, stream_test, tested_config
@@ -49,6 +49,8 @@ AUDITED_FIELDS = [
     "repo_id",
     "endpoint_url",
     "send_provider_token",
+    "accepts_images",
+    "drop_unsupported",
     "enabled",
     *HFModel.PARAMETER_FIELDS,
     "api_token",
@@ -271,6 +273,8 @@ def model_detail(request, pk):
             "usage": usage_by_model([model.pk]).get(model.pk),
             "token_readable": model.secret_readable("api_token"),
             "facts": served_facts.facts_for(model),
+            "vectors": served_facts.vector_facts(model),
+            "computes_vectors": model.task in EMBEDDING_TASKS,  # generation parameters mean nothing to it
             "parameters": [
                 f"{display.label(k)}: {display.value_text(v)}" for k, v in model.default_parameters().items()
             ],
@@ -372,16 +376,16 @@ def _wants_stream(request):
     return "application/x-ndjson" in request.headers.get("Accept", "")
 
 
-def _test_response(request, model, record_on, typed="", scale_up=False):
+def _test_response(request, model, record_on, typed=""):
     """JSON with the whole result, or (Accept: application/x-ndjson) each step as an NDJSON line as it completes."""
     if not _wants_stream(request):
-        result = _finish_test(request, record_on, run_test(model, typed_token=typed, scale_up=scale_up))
+        result = _finish_test(request, record_on, run_test(model, typed_token=typed))
         return JsonResponse(result, status=200 if result["recorded"] else 503)
     language = translation.get_language()
 
     def lines():
         with translation.override(language):
-            for event in stream_test(model, typed, scale_up):
+            for event in stream_test(model, typed):
                 if event["type"] == "result":
                     event["result"] = _finish_test(request, record_on, event["result"])
                 yield line(event)
@@ -396,7 +400,7 @@ def _test_response(request, model, record_on, typed="", scale_up=False):
 @require_POST
 def model_test(request, pk):
     model = get_object_or_404(HFModel, pk=pk)
-    return _test_response(request, model, model, scale_up=request.POST.get("scale_up") == "1")
+    return _test_response(request, model, model)
 
 
 @admin_view
@@ -417,7 +421,7 @@ def model_test_form(request):
         model.set_secret("api_token", "")
     # The history belongs to the saved model, whose stored values stay as they are.
     record_on = instance if instance is not None else model
-    return _test_response(request, model, record_on, typed, request.POST.get("scale_up") == "1")
+    return _test_response(request, model, record_on, typed)
 
 
 @admin_view

@@ -61,7 +61,7 @@
   const result = document.getElementById("test-result");
   if (result) {
     new MutationObserver(async function () {
-      if (result.dataset.category !== "endpoint_paused_or_starting") return;
+      if (!/^endpoint_(paused|paused_or_starting|waking)$/.test(result.dataset.category)) return;
       await load(box.querySelector(".endpoint-load"));
       const url = (form.querySelector("[name=endpoint_url]") || {}).value || "";
       tbody.querySelectorAll("tr").forEach(function (tr) {

@@ -149,7 +149,7 @@ window.EndpointWatch = window.EndpointWatch || (function () {
     if (result) {
       // After a failed test that says the endpoint is paused or starting, look again and offer to start it.
       new MutationObserver(function () {
-        if (result.dataset.category === "endpoint_paused_or_starting") {
+        if (/^endpoint_(paused|paused_or_starting|waking)$/.test(result.dataset.category)) {
           modelPage(box);
           box.scrollIntoView({block: "nearest"});
         }

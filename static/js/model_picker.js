@@ -12,6 +12,9 @@
   const more = box.querySelector(".picker-more");
   const policyBox = box.querySelector(".picker-policy");
   const policy = box.querySelector("#picker-policy");
+  const policyWords = box.querySelector("#picker-policy-words");
+  const sortBox = box.querySelector(".picker-sort");
+  const sort = box.querySelector("#picker-sort");
   const DEBOUNCE_MS = 300;
   const TIMEOUT_MS = 10000;
   let timer = null;
@@ -56,13 +59,41 @@
       const access = result.access === true ? s.accessYes : (result.access === false ? s.accessNo : "");
       li.appendChild(el("span", "badge " + (result.access === false ? "fail" : "wait"), s.gated + (access ? ": " + access : "")));
     }
+    if (result.vision) {
+      const mark = el("span", "badge ok picker-vision", s.images);
+      mark.title = s.imagesTitle;
+      li.appendChild(mark);
+    }
     if (result.providers.length) {
       const ul = el("ul", "picker-providers");
-      result.providers.forEach(function (p) { ul.appendChild(el("li", null, providerLine(p))); });
+      sorted(result.providers).forEach(function (p) {
+        const item = el("li", null, providerLine(p));
+        item.dataset.provider = p.provider;
+        ul.appendChild(item);
+      });
       li.appendChild(ul);
     }
     li.addEventListener("mousedown", function (event) { event.preventDefault(); choose(index); });
     return li;
+  }
+
+  // Providers in the order the admin asked for; those that do not report the figure come last, by name.
+  const SORT_KEYS = {
+    price: function (p) { return p.free ? 0 : (p.price_in !== null && p.price_out !== null ? p.price_in + p.price_out : null); },
+    speed: function (p) { return p.throughput ? -p.throughput : null; },
+    context: function (p) { return p.context_length ? -p.context_length : null; },
+  };
+  function sorted(providers) {
+    const key = SORT_KEYS[sort.value];
+    return providers.slice().sort(function (a, b) {
+      const x = key ? key(a) : null, y = key ? key(b) : null;
+      if (x !== y) {
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return x - y;
+      }
+      return a.provider < b.provider ? -1 : (a.provider > b.provider ? 1 : 0);
+    });
   }
 
   function render(append) {
@@ -70,6 +101,7 @@
     const start = list.children.length;
     results.slice(start).forEach(function (r, i) { list.appendChild(option(r, start + i)); });
     list.hidden = !results.length;
+    sortBox.hidden = !results.some(function (r) { return r.providers.length > 1; });
     input.setAttribute("aria-expanded", results.length ? "true" : "false");
     more.hidden = !next;
   }
@@ -107,17 +139,40 @@
     policy.replaceChildren();
     if (result.fill.endpoint_type === "inference_providers" && result.providers.length) {
       policy.appendChild(new Option(s.automatic, ""));
-      result.policies.forEach(function (p) { policy.appendChild(new Option(p === "fastest" ? s.fastest : s.cheapest, p)); });
-      result.providers.forEach(function (p) { policy.appendChild(new Option(s.only + " " + p.provider, p.provider)); });
+      result.policies.forEach(function (p) { policy.appendChild(new Option(s[p], p)); });
+      sorted(result.providers).forEach(function (p) { policy.appendChild(new Option(s.only + " " + p.provider, p.provider)); });
       policyBox.hidden = false;
+      explainPolicy();
     } else {
       policyBox.hidden = true;
     }
     list.hidden = true;
     more.hidden = true;
+    sortBox.hidden = true;
     input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
     status.textContent = s.filled + " " + result.id;
+  }
+
+  // What the chosen routing says, and which provider it takes now when the catalog's figures tell.
+  function explainPolicy() {
+    if (!chosen) return;
+    const value = policy.value;
+    const only = chosen.providers.length === 1 ? chosen.providers[0].provider : "";
+    const picks = chosen.picks || {fastest: only, cheapest: only};
+    let words;
+    if (value && servedBy(value)) {
+      words = s.wordsOnly.replace("{p}", value);
+    } else {
+      const rule = value || "fastest";
+      words = value ? s["words" + rule.charAt(0).toUpperCase() + rule.slice(1)] : s.wordsAutomatic;
+      const gap = /[。！？]$/.test(words) ? "" : " ";  // Chinese sentences follow each other without a space
+      if (rule !== "preferred") words += gap + (picks[rule] ? s.wordsNow.replace("{p}", picks[rule]) : s.wordsUnknown);
+    }
+    policyWords.textContent = words;
+  }
+  function servedBy(name) {
+    return chosen.providers.some(function (p) { return p.provider === name; });
   }
 
   async function search(cursor) {
@@ -173,11 +228,17 @@
       else { clearTimeout(timer); search(""); }
     } else if (event.key === "Escape") {
       list.hidden = true;
+      sortBox.hidden = true;
       input.setAttribute("aria-expanded", "false");
     }
   });
   more.addEventListener("click", function () { search(next); });
+  // The task decides what is searched (chat models, embedding models, rerankers): a new task, a new search.
+  const taskField = form.querySelector("[name=task]");
+  if (taskField) taskField.addEventListener("change", function () { if (input.value.trim().length >= 2) search(""); });
   policy.addEventListener("change", function () {
     if (chosen) setRepo(chosen.fill.repo_id + (policy.value ? ":" + policy.value : ""));
+    explainPolicy();
   });
+  sort.addEventListener("change", function () { render(false); });
 })();

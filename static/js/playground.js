@@ -56,6 +56,7 @@
       const div = el("div");
       const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
+      if (f[0] === "tokens" && figures.tokens_counted && !missing) dd.append(el("small", "counted", " · " + strings.counted));
       div.append(el("dt", null, strings[f[0]]), dd);
       dl.appendChild(div);
     });
@@ -67,12 +68,18 @@
     box.replaceChildren();
     box.appendChild(el("strong", null, error.title || error.message));
     if (error.title && error.message && error.message !== error.title) box.appendChild(el("span", null, " " + error.message));
+    if (error.upstream) {  // the server's own text, untranslated: said to be the server's
+      const own = el("p", "upstream muted", strings.upstream + ": ");
+      own.appendChild(el("q", "upstream-text", error.upstream));
+      box.appendChild(own);
+    }
     if (error.advice) {
       const fix = el("p", "fix");
       fix.appendChild(el("strong", null, strings.fix + ": "));
       fix.appendChild(document.createTextNode(error.advice));
       box.appendChild(fix);
     }
+    if (error.admin_hint) box.appendChild(el("p", "admin-hint muted", error.admin_hint));
   }
 
   // "Waiting for <model> to answer… 4 s", from the moment the request leaves until the first token.
@@ -110,9 +117,7 @@
         // The upstream is silent: the server says what it waits for and for how long (the line also proves the
         // tab is open); it takes over from the page's own count.
         wait.answering();
-        line.querySelector(".waiting-text").textContent =
-          (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " +
-          Math.round((event.waited_ms || 0) / 1000) + " s";
+        line.querySelector(".waiting-text").textContent = waitText(event);
       } else if (event.type === "failed") {
         wait.stop();
         showError(view.error, {category: "", message: strings.consoleFailed + " (HTTP " + event.status + ")" +
@@ -177,6 +182,14 @@
     });
   }
 
+  // What a silent run waits for, with the seconds the server counts: the endpoint waking up (it was scaled to
+  // zero or starting), the first token, or the next one.
+  function waitText(event) {
+    const s = Math.round((event.waited_ms || 0) / 1000);
+    if (event.for === "wake") return fill(strings.waitWake, {s: s});
+    return (event.for === "next_token" ? strings.waitNext : strings.waitFirst) + " " + s + " s";
+  }
+
   // The line that tells what a silent run waits for, as the server measures it; just above the error box.
   function waitLine(anchor) {
     let node = anchor.parentNode.querySelector(".wait-line");
@@ -210,7 +223,8 @@
     function bubble(role, content) {
       const node = el("div", "bubble " + role);
       node.appendChild(el("span", "who", role === "user" ? strings.you : strings.assistant));
-      node.appendChild(el("span", "text", content));
+      node.appendChild(el("span", "text", typeof content === "string" ? content : window.ChatImages.text(content)));
+      if (typeof content !== "string") window.ChatImages.attach(node, content);
       box.appendChild(node);
       return node;
     }
@@ -261,6 +275,7 @@
       Console.showErrors(form, {});
       const prompt = form.elements.prompt.value;
       const chat = isChat();
+      const sent = chat && window.ChatImages ? window.ChatImages.userContent(prompt) : prompt;  // with its image
       if (chat && !conversationId.value) conversationId.value = newId();
       const body = new FormData(form);
       if (chat) body.set("messages", JSON.stringify(conversation));
@@ -276,7 +291,7 @@
       view.name = byId[select.value] ? byId[select.value].name : "";
       if (chat) {
         form.elements.prompt.value = "";  // the message moves into the conversation at once
-        if (prompt.trim()) bubble("user", prompt);
+        if (prompt.trim() || sent !== prompt) bubble("user", sent);
         answer = bubble("assistant", "");
         answer.hidden = true;
         view.write = function (text) {
@@ -295,7 +310,8 @@
       runInto(form, body, view, controller, function (text) {
         if (chat) {
           if (text !== null) {
-            if (prompt.trim()) conversation.push({role: "user", content: prompt});
+            if (prompt.trim() || sent !== prompt) conversation.push({role: "user", content: sent});
+            if (sent !== prompt) window.ChatImages.clear();
             conversation.push({role: "assistant", content: text});
           } else if (!form.elements.prompt.value) {
             form.elements.prompt.value = prompt;  // not sent: give the message back
@@ -359,7 +375,7 @@
           view.error.hidden = !run.error_message;
           if (run.error_message) {
             showError(view.error, {category: run.error_category, title: run.error_title, message: run.error_message,
-              advice: run.error_advice});
+              advice: run.error_advice, upstream: run.error_upstream, admin_hint: run.error_admin_hint});
           }
           renderFigures(view.figures, run.figures, run.figures && run.figures.ttft_ms !== null);
         });

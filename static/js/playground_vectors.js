@@ -228,7 +228,7 @@
       form.dispatchEvent(new Event("input"));  // the code panel follows the inputs
       if (run.error_message) {
         P.showError(box.error, {category: run.error_category, title: run.error_title, message: run.error_message,
-          advice: run.error_advice});
+          advice: run.error_advice, upstream: run.error_upstream, admin_hint: run.error_admin_hint});
       }
       render(run.mode, run.status === "ok" ? vectors : null, run.figures);
       form.scrollIntoView({block: "nearest"});

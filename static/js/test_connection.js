@@ -20,7 +20,15 @@
     return li;
   }
 
-  function render(box, result, retry) {
+  // The server's own text, apart from the console's words and said to be the server's (it is not translated).
+  function upstreamLine(text) {
+    const line = el("p", "upstream muted");
+    line.appendChild(el("span", null, strings.upstream + ": "));
+    line.appendChild(el("q", "upstream-text", text));
+    return line;
+  }
+
+  function render(box, result) {
     box.replaceChildren();
     box.hidden = false;
     box.className = "test-result " + (result.ok ? "ok" : "fail");
@@ -32,23 +40,19 @@
     head.appendChild(el("span", "muted", result.latency_ms + " ms"));
     box.appendChild(head);
     if (result.message && result.message !== result.title) box.appendChild(el("p", "result-message", result.message));
+    if (result.upstream) box.appendChild(upstreamLine(result.upstream));
     if (!result.ok && result.advice) {
       const fix = el("p", "fix");
       fix.appendChild(el("strong", null, strings.fix + ": "));
       fix.appendChild(document.createTextNode(result.advice));
       box.appendChild(fix);
     }
+    if (!result.ok && result.admin_hint) box.appendChild(el("p", "admin-hint muted", result.admin_hint));
     if (result.ok && result.sample_output) {
       const sample = el("p", "sample");
       sample.appendChild(el("span", "muted", strings.sample + ": "));
       sample.appendChild(el("q", null, result.sample_output));
       box.appendChild(sample);
-    }
-    if (result.category === "endpoint_paused_or_starting" && retry) {
-      const wake = el("button", "wake primary small", strings.wake);
-      wake.type = "button";
-      wake.addEventListener("click", function () { retry(true); });
-      box.appendChild(wake);
     }
     const details = el("details", "result-details");
     details.appendChild(el("summary", null, strings.details));
@@ -65,7 +69,6 @@
     fact(strings.http, result.http_status);
     fact(strings.retryAfter, result.retry_after);
     fact(strings.estimated, result.estimated_time);
-    if (result.category) fact(strings.code, result.category);
     details.appendChild(facts);
     box.appendChild(details);
   }
@@ -90,20 +93,28 @@
     const list = el("ol", "steps");
     box.append(head, countdown, list);
     const started = Date.now();
-    let waitUntil = null, waitTemplate = strings.loading;
+    let waitUntil = null, waitTemplate = strings.loading, wakingSince = null;
     const timer = window.setInterval(tick, 250);
     function tick() {
       elapsed.textContent = fill(strings.elapsed, Math.floor((Date.now() - started) / 1000));
-      if (waitUntil !== null) {
+      if (wakingSince !== null) {  // the endpoint was scaled to zero or starting: the test wakes it, counting up
+        countdown.hidden = false;
+        countdown.textContent = fill(strings.waking, Math.floor((Date.now() - wakingSince) / 1000));
+      } else if (waitUntil !== null) {
         const left = Math.ceil((waitUntil - Date.now()) / 1000);
         countdown.hidden = false;
         countdown.textContent = left > 0 ? fill(waitTemplate, left) : strings.loadingOver;
       }
     }
     return {
-      running: function (name) { current.textContent = name + "…"; waitUntil = null; countdown.hidden = true; },
+      running: function (name) {
+        current.textContent = name + "…";
+        waitUntil = wakingSince = null;
+        countdown.hidden = true;
+      },
       step: function (step) { list.appendChild(stepItem(step)); },
       loading: function (event) {
+        if (event.category === "endpoint_waking") wakingSince = Date.now();
         waitTemplate = event.category === "rate_limited" ? strings.rate : strings.loading;
         waitUntil = Date.now() + event.seconds * 1000;
         tick();
@@ -141,12 +152,7 @@
         }
       });
       if (result) {
-        render(box, result, function (scaleUp) {
-          const again = new FormData();
-          if (body instanceof FormData) body.forEach(function (v, k) { again.append(k, v); });
-          if (scaleUp) again.set("scale_up", "1");
-          run(button, url, again, box, onDone);
-        });
+        render(box, result);
         if (onDone) onDone(result);
       }
     } catch (e) {

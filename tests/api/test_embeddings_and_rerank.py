@@ -119,7 +119,7 @@ def test_what_cannot_be_carried_is_refused_by_name(key, tei, body, param):
 def test_generation_routes_refuse_a_vector_model_and_vector_routes_a_generation_model(key, tei, reranker, hf):
     chat = post(key, "/v1/chat/completions", {"model": tei.api_id, "messages": [{"role": "user", "content": "hi"}]})
     assert chat.status_code == 400 and "/v1/embeddings" in chat.json()["error"]["message"]
-    hub_style = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi"})  # huggingface_hub's feature_extraction
+    hub_style = post(key, f"/v1/models/{reranker.api_id}", {"inputs": "hi"})  # huggingface_hub's feature_extraction
     assert hub_style.status_code == 400 and hub_style.json()["error"]["code"] == "model_not_generative"
     wrong = post(key, "/v1/embeddings", {"model": reranker.api_id, "input": "x"})
     assert wrong.status_code == 400 and "/v1/rerank" in wrong.json()["error"]["message"]
@@ -129,3 +129,36 @@ def test_generation_routes_refuse_a_vector_model_and_vector_routes_a_generation_
 def test_models_say_their_task(key, tei, reranker):
     tasks = {m["id"]: m["task"] for m in api(key).get("/v1/models").json()["data"]}
     assert tasks == {tei.api_id: "feature-extraction", reranker.api_id: "text-ranking"}
+
+
+def test_huggingface_hub_feature_extraction_and_sentence_similarity_at_the_model_url(key, tei, hf):
+    vectors = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi"})
+    assert vectors.status_code == 200 and vectors.json() == [pytest.approx(fake_vector("hi"))]
+    texts = ["a", "b"]
+    assert post(key, f"/v1/models/{tei.api_id}", {"inputs": texts}).json() == [
+        pytest.approx(fake_vector(t)) for t in texts
+    ]
+    pair = {"inputs": {"source_sentence": "a", "sentences": ["a", "b"]}, "parameters": {}}
+    scores = post(key, f"/v1/models/{tei.api_id}", pair).json()
+    same = sum(x * y for x, y in zip(fake_vector("a"), fake_vector("b"), strict=True))
+    assert scores == [pytest.approx(1.0, abs=1e-5), pytest.approx(same, abs=1e-5)]
+    refused = post(key, f"/v1/models/{tei.api_id}", {"inputs": "hi", "truncate": True})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "truncate"
+    assert APICall.objects.filter(route="embeddings").count() == 4
+    assert not [r for r in hf.requests if r["path"].endswith("/generate") or r["path"].endswith("/completions")]
+
+
+def test_the_total_bytes_of_one_call_are_bounded_with_a_400_naming_the_field(key, tei, reranker, settings, hf):
+    settings.API_EMBED_MAX_TOTAL_BYTES = 1000
+    fits = post(key, "/v1/embeddings", {"model": tei.api_id, "input": ["é" * 100] * 5})  # 1,000 bytes
+    assert fits.status_code == 200
+    over = post(key, "/v1/embeddings", {"model": tei.api_id, "input": ["é" * 100] * 5 + ["x"]})
+    assert over.status_code == 400 and over.json()["error"]["param"] == "input"
+    assert "1,000 bytes" in over.json()["error"]["message"]
+    ids = post(key, "/v1/embeddings", {"model": tei.api_id, "input": [[1] * 251]})  # 4 bytes an id
+    assert ids.status_code == 400 and ids.json()["error"]["code"] == "input_too_large"
+    documents = ["d" * 400, "e" * 400]
+    rerank = post(key, "/v1/rerank", {"model": reranker.api_id, "query": "q" * 201, "documents": documents})
+    assert rerank.status_code == 400 and rerank.json()["error"]["param"] == "documents"
+    assert hf.embed_batches == [3, 2]  # only the call that fits reached the server (split to its limit of 3)
+    assert not [r for r in hf.requests if r["path"].endswith("/rerank")]

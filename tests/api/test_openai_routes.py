@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from providers.api import keys, views
+from providers.api import keys, translated, views
 from providers.core import quotas
 from providers.models import APICall, APIKey
 from tests.conftest import create_endpoint_model
@@ -371,7 +371,7 @@ def test_a_silent_upstream_becomes_heartbeats(member_key, text_model):
     entry = type("E", (), {"api_id": "m"})()
     items = upstream()
     first = next(items)
-    answer = views.Answer("completions", entry, CallRecord("completions", 0.0), items, first, False)
+    answer = translated.Answer("completions", entry, CallRecord("completions", 0.0), items, first, False)
     out = b"".join(answer.events())
     assert out.count(b": keep-alive\n\n") == 2 and out.endswith(b"data: [DONE]\n\n")
 

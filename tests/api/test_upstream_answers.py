@@ -14,7 +14,7 @@ from tests.conftest import TOKEN, create_endpoint_model
 )
 def test_upstream_loading_answer_with_an_odd_estimated_time_is_not_a_500(hf, member_key, chat_model, estimated_time):
     """A 503 "loading" body's estimated_time is used unchecked: client._call does float() on it (a string raises
-    ValueError) and time.sleep() on it (a negative one raises ValueError); views._upstream_failure does round()
+    ValueError) and time.sleep() on it (a negative one raises ValueError); replies.upstream_failure does round()
     on it (NaN raises ValueError). Each is a 500 from a failing upstream."""
     hf.fault(r"chat/completions", "loading", times=5, estimated_time=estimated_time)
     body = {"model": "llama-chat", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}

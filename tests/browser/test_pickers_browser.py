@@ -73,14 +73,17 @@ def test_pick_a_served_model_then_an_endpoint_resume_it_and_test_both(page, acco
 
 def test_wake_from_the_model_page_after_a_failed_test(page, account, admin_user, provider_token):
     model = create_endpoint_model(account.base, "cold", path="/ep/cold")
-    account.boot_seconds = 60  # stays initializing: the test below watches, then stops watching
+    account.boot_seconds = 60  # stays initializing past the test's wake (HF_SCALE_UP_TIMEOUT, 8 s in tests)
     login(page, admin_user.username)
     page.goto(f"/settings/providers/huggingface/models/{model.pk}/")
     box = page.locator("#endpoint-actions")
     expect(box).to_contain_text("scaled to zero")
     page.click("button:has-text('Test connection')")
-    expect(page.locator("#test-result")).to_have_attribute("data-category", "endpoint_paused_or_starting")
-    # The failed test itself was the first request: the endpoint is waking.
+    expect(page.locator("#test-result .countdown")).to_contain_text(re.compile(r"Waking the endpoint… \d+ s"))
+    result = page.locator("#test-result")
+    expect(result).to_have_attribute("data-category", "endpoint_waking", timeout=15000)
+    expect(result).to_contain_text("Endpoint still waking")
+    # The test woke it and it goes on starting.
     expect(box).to_contain_text("initializing")
     account.endpoints["cold"]["state"] = "scaled_to_zero"
     page.reload()
@@ -98,7 +101,7 @@ def test_a_failed_test_in_the_form_points_at_the_endpoint_to_resume(page, accoun
     page.select_option("#id_task", "text-generation")
     page.fill("#id_endpoint_url", account.base + "/ep/sleepy")
     page.click("#test-form")
-    expect(page.locator("#test-result")).to_have_attribute("data-category", "endpoint_paused_or_starting")
+    expect(page.locator("#test-result")).to_have_attribute("data-category", "endpoint_paused")
     row = page.locator('tr.current[data-endpoint="alice/sleepy"]')
     expect(row).to_contain_text("paused")
     row.locator("button:has-text('Resume')").click()
@@ -123,3 +126,31 @@ def test_picker_pages_with_more_results_and_closes_with_escape(page, account, ad
     expect(page.locator("#picker-results")).to_be_hidden()
     page.locator("#picker-q").fill("zzzz-nothing")
     expect(page.locator("#model-picker .picker-status")).to_have_text("No model on the Hub matches.")
+
+
+def test_pick_an_embedding_model_served_by_a_provider_save_and_test_it(page, hf, admin_user, provider_token):
+    hf.add_model(
+        "BAAI/bge-large-en-v1.5",
+        pipeline_tag="feature-extraction",
+        warm=False,
+        providers={"together": {"status": "live", "task": "feature-extraction", "providerId": "bge-large"}},
+    )
+    login(page, admin_user.username)
+    page.goto("/settings/providers/huggingface/models/new/")
+    page.check("input[name=endpoint_type][value=inference_providers]")
+    page.locator("#picker-q").type("bge", delay=30)
+    page.select_option("#id_task", "feature-extraction")  # a new task searches again, for embedding models
+    option = page.locator("#picker-results [role=option]").first
+    expect(option).to_contain_text("BAAI/bge-large-en-v1.5")
+    expect(option).to_contain_text("together")
+    option.dispatch_event("mousedown")
+    expect(page.locator("#id_repo_id")).to_have_value("BAAI/bge-large-en-v1.5")
+    expect(page.locator("#id_task")).to_have_value("feature-extraction")
+    page.fill("#id_display_name", "bge picked")
+    page.click("button[type=submit]:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("bge picked")
+    page.click("button:has-text('Test connection')")
+    expect(page.locator("#test-result")).to_contain_text("Connection works")
+    expect(page.locator("#test-result")).to_contain_text("8 dimensions")
+    page.reload()
+    expect(page.locator("#vector-dimensions")).to_have_text("8")

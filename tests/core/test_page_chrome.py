@@ -38,11 +38,11 @@ def test_models_table_row_shows_full_endpoint_title_and_one_date_format(admin_cl
     endpoint = create_model(
         display_name="tgi", endpoint_type="inference_endpoint", repo_id="", endpoint_url="https://a.example/ep/one"
     )
-    test = ConnectionTest.objects.create(model=endpoint, ok=False, category="endpoint_paused_or_starting")
+    test = ConnectionTest.objects.create(model=endpoint, ok=False, category="endpoint_paused")
     HFModel.objects.filter(pk=endpoint.pk).update(last_test=test)
     page = admin_client.get(reverse("huggingface")).content.decode()
     assert "https://a.example/ep/one" in page  # the whole URL, not only the host
-    assert "Endpoint paused" in page and ">endpoint_paused_or_starting<" not in page
+    assert "Endpoint paused" in page and ">endpoint_paused<" not in page
     stamp = test.created_at.strftime("%Y-%m-%d %H:%M")
     assert stamp in page and "p.m." not in page and "a.m." not in page
     detail = admin_client.get(reverse("model_detail", args=[endpoint.pk])).content.decode()

@@ -66,6 +66,14 @@ def test_a_rate_admits_its_minute_at_once_then_says_the_exact_wait(kind):
     assert limited.code == "rate_limit_exceeded" and limited.retry_after == 20  # one event every 60/3 s
 
 
+def test_an_admitted_event_says_the_tightest_counters_headroom(kind):
+    limit, left, reset = quotas.take_rate([("key", 6), ("owner", 3)])
+    assert (limit, left) == (3, 2) and reset == pytest.approx(20, abs=0.5)  # the owner's: one back every 20 s
+    limit, left, reset = quotas.take_rate([("key", 6), ("owner", 3)])
+    assert (limit, left) == (3, 1) and reset == pytest.approx(40, abs=0.5)
+    assert quotas.take_rate([("other", 0)]) is None  # no limit: nothing to say
+
+
 def test_a_refused_event_counts_against_none_of_its_counters(kind):
     quotas.take_rate([("key", 3), ("owner", 1)])
     refused([("key", 3), ("owner", 1)])  # the owner's counter is full: the key's must not move either
@@ -102,7 +110,7 @@ def _at_once(count, work):
 
 
 def test_a_burst_admits_exactly_the_rate(kind):
-    results = _at_once(20, lambda: quotas.take_rate([("burst", 10)]) or True)
+    results = _at_once(20, lambda: quotas.take_rate([("burst", 10)]) is not None)
     assert results.count(True) == 10 and results.count(quotas.Limited) == 10
 
 

@@ -184,17 +184,7 @@ def test_transformers_pipeline_unused_kwargs_are_dropped_and_retried(hf):
 def test_endpoint_paused(hf):
     hf.add_endpoint("tgi", state="paused")
     error = failure(endpoint(hf))
-    assert error.category == "endpoint_paused_or_starting" and error.http_status == 400
-
-
-def test_endpoint_scaled_to_zero_then_woken(hf):
-    hf.add_endpoint("tgi", state="scaled_to_zero")
-    error = failure(endpoint(hf))
-    assert error.category == "endpoint_paused_or_starting" and error.http_status == 503
-    target = endpoint(hf)
-    target.scale_up_timeout = 60
-    assert run(target)[-1].text.endswith("The sky is blue")
-    assert hf.requests[-1]["headers"]["X-Scale-Up-Timeout"] == "60"
+    assert error.category == "endpoint_paused" and error.http_status == 400
 
 
 def test_endpoint_wrong_token_gets_bare_401(hf):

@@ -12,7 +12,6 @@ allows nothing but the object); tools with Functionary v3.2's template, whose fo
 Qwen2.5's, llama.cpp lets free text come before a "required" call, and noise never reaches one); embeddings.
 """
 
-import asyncio
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from agents import Agent, ModelSettings, OpenAIResponsesModel, Runner, function_
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
+from tests.conftest import run_coroutine
 from tests.llama.server import LlamaServer, template, tiny_model
 from tests.served import Console
 from tests.served_suites.test_ai_sdk_client import node_modules
@@ -271,7 +271,7 @@ def test_the_agents_sdk_runs_a_forced_tool_then_ends(llama):
         model=OpenAIResponsesModel(model="tiny-tools", openai_client=client),
         model_settings=ModelSettings(tool_choice="required", temperature=0, max_tokens=200),
     )
-    result = asyncio.run(Runner.run(agent, "Weather in Paris?"))
+    result = run_coroutine(Runner.run(agent, "Weather in Paris?"))
     assert len(called) == 1 and called[0] in {"Paris", "Tokyo", "Lima"}
     assert result.final_output == ""
 

@@ -132,7 +132,7 @@ def test_the_read_timeout_counts_events_not_keep_alive_comments(faulty, member_c
     settings.HF_READ_TIMEOUT = 2
     started = time.monotonic()
     error = events_of(post_run(member_client, model_at(faulty, "comments")))[-1]["error"]
-    assert error["category"] == "timeout" and "no data for 2 seconds (HF_READ_TIMEOUT)" in error["message"]
+    assert error["category"] == "timeout" and "no data for 2 seconds." in error["message"]
     assert time.monotonic() - started < 3.5
 
 
@@ -325,7 +325,7 @@ def test_test_connection_refuses_an_oversized_whole_answer(faulty, admin_client,
 def test_an_upstream_html_error_page_is_shown_as_its_title(faulty, member_client, admin_client):
     model = model_at(faulty, "html500")
     error = events_of(post_run(admin_client, model))[-1]["error"]  # the upstream's words are for admins
-    assert error["category"] == "upstream_error" and error["message"] == "500 Internal Server Error"
+    assert error["category"] == "upstream_error" and error["upstream"] == "500 Internal Server Error"
     result = admin_client.post(reverse("model_test", args=[model.pk])).json()
     assert "<" not in result["message"]
 
@@ -363,6 +363,7 @@ def test_a_whole_answer_without_a_count_says_not_reported(faulty, hf, member_cli
     from tests.conftest import create_model
 
     model = create_model()  # hf-inference: generated_text only
+    hf.no_tokenizer.add(model.repo_id)  # with one, the console counts them itself (test_counted_tokens.py)
     hf.fault("hf-inference", "status", status=200, body=[{"generated_text": "The sky is blue"}])
     figures = events_of(post_run(member_client, model, stream=False))[-1]["figures"]
     assert figures["generated_tokens"] is None and figures["tokens_per_second"] is None

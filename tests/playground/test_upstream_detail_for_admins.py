@@ -37,9 +37,9 @@ def test_a_member_sees_the_category_not_the_upstreams_words(failing, member_clie
 
 def test_an_admin_also_sees_the_upstreams_detail(failing, admin_client):
     error = run_error(admin_client, failing)
-    assert INTERNAL in error["message"]
+    assert INTERNAL in error["upstream"] and "10.9.8.7" not in error["message"]
     detail = admin_client.get(reverse("run_detail", args=[PlaygroundRun.objects.get().pk])).json()
-    assert INTERNAL in detail["error_message"]
+    assert INTERNAL in detail["error_upstream"]
 
 
 @pytest.mark.parametrize("role", ["member", "admin"])

@@ -2,7 +2,6 @@
 openai's Responses API (whole, streamed, parsed, tools), the OpenAI Agents SDK running a function tool, and
 LangChain's bind_tools and with_structured_output."""
 
-import asyncio
 import json
 
 import openai
@@ -13,7 +12,7 @@ from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, run_coroutine
 from tests.served import Console
 from tests.served_suites.test_api_clients import SETUP
 
@@ -128,7 +127,7 @@ def test_agents_sdk_runs_a_function_tool_through_the_console(served, hf, model, 
             pass
         return result.final_output
 
-    assert asyncio.run(run()) == "The tool said: 18 degrees in Paris"
+    assert run_coroutine(run()) == "The tool said: 18 degrees in Paris"
     assert asked == ["Paris"]
 
 

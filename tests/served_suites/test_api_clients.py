@@ -397,3 +397,21 @@ def test_openai_stream_helper_assembles_parsed_output_and_tool_calls(served, mem
     (call,) = final.choices[0].message.tool_calls
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
     assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_openai_wakes_a_scaled_to_zero_endpoint_under_gunicorn(served, member, hf):
+    """The wait happens in the worker (gevent by default): a whole answer waits, a stream keeps its comments
+    coming, and both get the answer once the endpoint is up."""
+    client = oai(served, member)
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2)
+    started = time.monotonic()
+    whole = client.completions.create(model="paced", prompt="Why is the sky blue", max_tokens=4)
+    assert whole.choices[0].text and time.monotonic() - started >= 2
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=2)
+    messages = [{"role": "user", "content": "Say three words"}]
+    chunks = list(client.chat.completions.create(model="tgi chat", messages=messages, max_tokens=4, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    hf.add_endpoint("tgi", state="paused")
+    with pytest.raises(openai.APIStatusError) as info:
+        client.completions.create(model="paced", prompt="Why", max_tokens=4)
+    assert info.value.status_code == 503 and info.value.body["code"] == "endpoint_paused"

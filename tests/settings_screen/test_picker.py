@@ -59,7 +59,8 @@ def test_search_shows_who_serves_each_model_with_prices(catalog, admin_client, p
         "task": "chat",
         "repo_id": "meta-llama/Llama-3.1-8B-Instruct",
     }
-    assert by_id["meta-llama/Llama-3.3-70B-Instruct"]["policies"] == ["fastest", "cheapest"]
+    # no provider of the 70B lists a price: "cheapest" cannot be told, so it is not offered; :preferred is
+    assert by_id["meta-llama/Llama-3.3-70B-Instruct"]["policies"] == ["fastest", "preferred"]
     unserved = by_id["someone/llama-finetune"]
     assert unserved["served"] == "none" and unserved["fill"]["endpoint_type"] == "inference_endpoint"
 
@@ -196,3 +197,29 @@ def test_picker_model_parameter_of_unicode_digits_is_not_a_500(hf, admin_client,
     admin_client.raise_request_exception = False
     response = getattr(admin_client, method)(url, {"namespace": "alice", "name": "tgi", "model": "\u00b2"})
     assert response.status_code < 500, response.content[:200]
+
+
+def test_a_model_that_reads_images_is_marked(admin_client, provider_token, hf):
+    hf.add_model(
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        warm=False,
+        providers={"together": "live"},
+        tags=["conversational"],
+        modalities=["text", "image"],
+    )
+    found = {r["id"]: r for r in search(admin_client, "qwen")["results"] + search(admin_client, "llama")["results"]}
+    assert found["Qwen/Qwen2.5-VL-7B-Instruct"]["vision"] is True
+    assert found["meta-llama/Llama-3.1-8B-Instruct"]["vision"] is False
+
+
+def test_cheapest_is_offered_where_a_price_tells_the_providers_apart_and_the_picks_are_said(
+    catalog, admin_client, provider_token
+):
+    catalog.provider_details["meta-llama/Llama-3.3-70B-Instruct"] = {
+        "together": {"pricing": {"input": 0.88, "output": 0.88}, "throughput": 40.0},
+        "groq": {"pricing": {"input": 0.59, "output": 0.79}, "throughput": 300.0},
+    }
+    answer = search(admin_client, "llama-3.3")
+    big = {r["id"]: r for r in answer["results"]}["meta-llama/Llama-3.3-70B-Instruct"]
+    assert big["policies"] == ["fastest", "cheapest", "preferred"]
+    assert big["picks"] == {"fastest": "groq", "cheapest": "groq", "preferred": ""}

@@ -65,6 +65,10 @@ def test_cheapest_picks_by_price_and_a_forced_provider_is_always_that_one(served
     )
     html = admin_client.get(reverse("model_detail", args=[forced.pk])).content.decode()
     assert "Calls always go to <strong>novita</strong>" in html
+    # the other routings the model could use, and the provider each takes now
+    assert "“:fastest” would take <strong>groq</strong> now." in html
+    assert "“:cheapest” would take <strong>groq</strong> now." in html
+    assert "“:preferred” would take the first live provider in the account’s order" in html
 
 
 def test_cheapest_without_any_price_says_it_cannot_tell(served, admin_client):
@@ -73,6 +77,7 @@ def test_cheapest_without_any_price_says_it_cannot_tell(served, admin_client):
     model = _model(REPO + ":cheapest")
     html = admin_client.get(reverse("model_detail", args=[model.pk])).content.decode()
     assert "No provider lists a price" in html and "Now that is" not in html
+    assert "“:fastest” would take <strong>groq</strong> now." in html and "“:cheapest” would take" not in html
 
 
 def test_the_list_and_the_playground_show_a_summary_once_the_catalog_was_read(served, admin_client):

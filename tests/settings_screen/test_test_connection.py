@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from providers.models import AuditEntry, ConnectionTest
 from tests.conftest import OTHER_TOKEN, TOKEN, create_endpoint_model, create_model, model_form_data
+from tests.hf_emulator import Emulator
 
 
 def run_saved(admin_client, model):
@@ -157,22 +158,46 @@ def test_endpoint_success_reads_info(hf, admin_client, endpoint_model):
 @pytest.mark.parametrize(
     "state, category, status",
     [
-        ("paused", "endpoint_paused_or_starting", 400),
-        ("scaled_to_zero", "endpoint_paused_or_starting", 503),
-        ("initializing", "endpoint_paused_or_starting", 503),
+        ("paused", "endpoint_paused", 400),  # never woken: someone must resume it
+        ("initializing", "endpoint_waking", 503),  # one that never becomes ready, within HF_SCALE_UP_TIMEOUT
     ],
 )
-def test_endpoint_states(hf, admin_client, endpoint_model, state, category, status):
+def test_endpoint_states(hf, admin_client, endpoint_model, state, category, status, settings):
+    settings.HF_SCALE_UP_TIMEOUT = 1
     hf.add_endpoint("tgi", state=state)
     result = run_saved(admin_client, endpoint_model)
     assert (result["category"], result["http_status"]) == (category, status)
 
 
-def test_wake_scaled_to_zero_endpoint(hf, admin_client, endpoint_model):
-    hf.add_endpoint("tgi", state="scaled_to_zero")
-    result = admin_client.post(reverse("model_test", args=[endpoint_model.pk]), {"scale_up": "1"}).json()
+def test_test_connection_wakes_a_scaled_to_zero_endpoint(hf, admin_client, endpoint_model):
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=1)
+    result = run_saved(admin_client, endpoint_model)
     assert result["ok"] is True
-    assert hf.requests[-1]["headers"]["X-Scale-Up-Timeout"] == "120"
+    sent = [r["headers"].get("X-Scale-Up-Timeout") for r in hf.requests if r["path"].startswith("/ep/tgi")]
+    assert sent[0] is None and 1 <= int(sent[1]) <= 8  # held within the limit (8 s in tests)
+
+
+def test_a_server_elsewhere_that_is_not_ready_is_not_woken(hf, admin_client, settings):
+    """X-Scale-Up-Timeout means something to Hugging Face's endpoint proxy only: another server's 503 is its answer."""
+    settings.PROVIDER_TOKEN_HOSTS = []
+    elsewhere = Emulator().start()
+    try:
+        elsewhere.add_endpoint("tgi", state="scaled_to_zero")
+        model = create_endpoint_model(elsewhere.base, "elsewhere")
+        result = run_saved(admin_client, model)
+        assert (result["category"], result["http_status"]) == ("endpoint_paused_or_starting", 503)
+        assert result["title"] == "Endpoint not ready" and "server" in result["advice"]
+        assert not [r for r in elsewhere.requests if "X-Scale-Up-Timeout" in r["headers"]]
+    finally:
+        elsewhere.stop()
+
+
+def test_a_streamed_test_says_it_wakes_the_endpoint(hf, admin_client, endpoint_model):
+    hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=1)
+    events = stream_events(admin_client, reverse("model_test", args=[endpoint_model.pk]))
+    waking = [e for e in events if e["type"] == "loading" and e["category"] == "endpoint_waking"]
+    assert len(waking) == 1 and waking[0]["seconds"] == 8
+    assert events[-1]["result"]["ok"] is True
 
 
 def test_endpoint_wrong_url_and_not_tgi(hf, admin_client, provider_token):
@@ -217,7 +242,7 @@ def test_input_rejected_and_tls(hf, admin_client, endpoint_model):
         body={"error": "Input validation error: `inputs` cannot be empty", "error_type": "validation"},
     )
     result = run_saved(admin_client, endpoint_model)
-    assert result["category"] == "input_rejected" and "`inputs` cannot be empty" in result["message"]
+    assert result["category"] == "input_rejected" and "`inputs` cannot be empty" in result["upstream"]
     endpoint_model.endpoint_url = f"https://127.0.0.1:{hf.port}/ep/tgi"
     endpoint_model.save()
     assert run_saved(admin_client, endpoint_model)["category"] == "tls_error"
@@ -258,7 +283,7 @@ def test_check_connections_command(hf, provider_token, endpoint_model):
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 of 2 model"):
         call_command("check_connections", stdout=out)
-    assert "endpoint_paused_or_starting" in out.getvalue()
+    assert "endpoint_paused" in out.getvalue()
     out = io.StringIO()
     call_command("check_connections", "--model", "flan", stdout=out)
     assert "my tgi" not in out.getvalue()

@@ -21,9 +21,10 @@ def adapter_for(target):
 def vector_adapter_for(target):
     """The adapter that computes embeddings or rerank scores for a target: TEI's routes on a dedicated endpoint
     (Inference Endpoints run TEI for these tasks; also when the engine was not identified), OpenAI's routes on an
-    OpenAI-compatible server, the task pipelines for the Hosted Inference API."""
+    OpenAI-compatible server, the task pipelines for the Hosted Inference API and for Inference Providers when
+    hf-inference is the provider chosen (provider_routes.py), else that provider's OpenAI route."""
     if target.endpoint_type == "inference_endpoint":
         return openai.ADAPTER if target.engine in engines.OPENAI_COMPATIBLE else tei.ADAPTER
-    if target.endpoint_type == "hosted_api":
+    if target.endpoint_type == "hosted_api" or target.provider == "hf-inference":
         return hf_inference.ADAPTER
-    return openai.ADAPTER  # Inference Providers: refused by the adapter (the router serves chat, §16.4)
+    return openai.ADAPTER  # Inference Providers: the chosen provider's OpenAI-shaped route (§16.4)

@@ -54,6 +54,11 @@ OPENAI_ONLY = frozenset(
 )
 
 
+# What a model set to leave out what it cannot carry may leave out: OpenAI's own request fields.
+DROPPABLE = frozenset(NEUTRAL) | OPENAI_ONLY | TOOLS | PENALTIES | {"best_of", "logprobs", "top_logprobs", "top_k"}
+DROPPABLE |= {"response_format", "logit_bias", "echo", "suffix", "min_p", "repetition_penalty"}
+
+
 class Refused(Exception):
     """A request field this upstream cannot carry: the API answers 400 naming it."""
 
@@ -71,16 +76,21 @@ def neutral(name, value):
     return any(value == v and type(value) is type(v) for v in values)
 
 
-def carried(route, body, accepted, engine_label):
+def carried(route, body, accepted, engine_label, dropped=None):
     """The body's fields this upstream takes, in the caller's order; Refused for the first it cannot.
 
-    `accepted`: the OpenAI fields and engine extras the upstream takes as sent (Capabilities.fields)."""
+    `accepted`: the OpenAI fields and engine extras the upstream takes as sent (Capabilities.fields). `dropped`, a
+    list where the model's admin chose to leave such fields out: OpenAI's known fields are then appended to it
+    instead of refused (a name no OpenAI request has is still refused: more likely a typo than a feature)."""
     kept = {}
     for name, value in body.items():
         if name in accepted:
             kept[name] = value
             continue
         if neutral(name, value):
+            continue
+        if dropped is not None and name in DROPPABLE:
+            dropped.append(name)
             continue
         raise Refused(name, refusal(name, route, engine_label))
     return kept
@@ -93,6 +103,13 @@ def refusal(name, route, engine_label):
         }
     if name in OPENAI_ONLY:
         return _("%(name)s is a feature of OpenAI's own service; %(engine)s cannot do it.") % {
+            "name": name,
+            "engine": engine_label,
+        }
+    if name in ("n", "best_of"):
+        # Not fanned out into several upstream calls: that would multiply the upstream's cost behind one request
+        # of the key's budget; the caller can send the calls itself, in parallel.
+        return _("%(engine)s makes one answer per request; send %(name)s calls of one answer each instead.") % {
             "name": name,
             "engine": engine_label,
         }

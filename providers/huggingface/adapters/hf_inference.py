@@ -35,7 +35,8 @@ class Adapter(tgi.Adapter):
     # §11.2: the feature-extraction pipeline; a pooled model answers one vector per text (1-D for a single text
     # from some backends), a plain transformers model one vector per token, mean-pooled here as Dify does.
     def embed_request(self, target, texts, dimensions=None):
-        return models_url(target.repo_id) + "/pipeline/feature-extraction", {"inputs": texts, "normalize": True}
+        repo_id = target.repo_id.partition(":")[0]  # Inference Providers' ":hf-inference" suffix is not the repo's
+        return models_url(repo_id) + "/pipeline/feature-extraction", {"inputs": texts, "normalize": True}
 
     def read_embeddings(self, body):
         if isinstance(body, list) and body and all(isinstance(x, (int, float)) for x in body):

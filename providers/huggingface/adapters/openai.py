@@ -2,11 +2,16 @@
 server accepts, and `choices`, deltas, `usage` and `[DONE]` in its answers. Spoken by the router, vLLM, SGLang,
 llama.cpp, any other such server, TGI's Messages API and hf-inference's chat route (hf-protocol.md §2, §3.5, §10)."""
 
+import base64
+import json
+import re
+import struct
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import engines, transport
+from providers.huggingface import engines, provider_routes, transport
 from providers.huggingface.adapters import base, fields, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
@@ -53,6 +58,16 @@ PARAMETERS = {
     engines.OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
 }
 DEFAULT_COMPLETION_TOKENS = 256
+_RAW_EMBEDDING = re.compile(rb'"embedding"\s*:\s*(\[[^\]]*\])')
+# What an answer passed on unparsed is checked by: the items' indexes in order, each vector an array of JSON numbers
+# only (no NaN or Infinity, which Python's json would take) or a base64 string of whole float32s, the model named
+# once at the top level (the items hold no "model"), the prompt's tokens.
+_INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
+_IDENTITY = bytes(range(256))
+_NUMBER_BYTES = b"[]0123456789.-+eE, \n\t\r"  # deleted by bytes.translate, ten times faster than a regex here
+_B64_EMBEDDING = re.compile(rb'"embedding"\s*:\s*"([A-Za-z0-9+/]*={0,2})"')
+_MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
+_PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
 
 _ENGINE = {"chat": True, "completion": True, "streaming": True}
 _TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
@@ -204,6 +219,9 @@ class Adapter(base.Adapter):
         if target.openai_style:
             return self._engine_body(target, params, prompt, messages, stream)
         mapped = {CHAT_PARAMETERS[k]: v for k, v in params.items() if k in CHAT_PARAMETERS and v not in (None, "", [])}
+        if params.get("do_sample") is False:
+            mapped["temperature"] = 0  # greedy: TGI's Messages API and the router read temperature 0 so
+            mapped.pop("top_p", None)
         body = {"model": target.repo_id or "tgi", "messages": messages or [], **mapped, "stream": stream}
         if stream:
             body["stream_options"] = {"include_usage": True}
@@ -255,22 +273,68 @@ class Adapter(base.Adapter):
     def stream_state(self, target):
         return ChoiceStream(target)
 
-    # §16.1, §16.5, §16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
-    # such server); /v1/rerank in the Jina/Cohere shape (vLLM, llama.cpp --reranking).
-    def embed_request(self, target, texts, dimensions=None):
-        if target.endpoint_type != "inference_endpoint":
+    # §16.1, §16.4-§16.6: /v1/embeddings in OpenAI's shape (vLLM, llama.cpp --embeddings, TEI's OpenAI route, any
+    # such server, an Inference Provider's route through the router); /v1/rerank in the Jina/Cohere shape (vLLM,
+    # llama.cpp --reranking).
+    def embed_request(self, target, texts, dimensions=None, encoding="float"):
+        route = provider_routes.OPENAI_ROUTES.get(target.provider)
+        if target.endpoint_type == "inference_providers" and route:
+            url = transport.join(settings.HF_ROUTER_URL, route)  # the provider's id of the model goes in the body
+        elif target.endpoint_type == "inference_endpoint":
+            url = target.endpoint_url.rstrip("/") + "/v1/embeddings"
+        else:
             raise base.cannot_compute("embeddings")
-        body = {"model": target.served_model or target.repo_id or "default", "input": texts, "encoding_format": "float"}
+        # The caller's encoding: an answer in it can be passed on as it came (passed_on); a server that ignores
+        # the field answers floats, which the console then encodes itself.
+        model = target.served_model or target.repo_id or "default"
+        body = {"model": model, "input": texts, "encoding_format": encoding}
         if dimensions:
             body["dimensions"] = dimensions
-        return target.endpoint_url.rstrip("/") + "/v1/embeddings", body
+        return url, body
 
     def read_embeddings(self, body):
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list) or not all(isinstance(d, dict) and isinstance(d.get("index"), int) for d in data):
             raise HFError("bad_response", _("The embeddings answer has no data list."))
         ordered = sorted(data, key=lambda d: d["index"])
-        return base.vectors([d.get("embedding") for d in ordered]), count(usage_of(body).get("prompt_tokens"))
+        found = [_floats(d.get("embedding")) for d in ordered]
+        return base.vectors(found), count(usage_of(body).get("prompt_tokens"))
+
+    def passed_on(self, content, texts, encoding, model_id):
+        """(the answer's bytes with `model` the console's id, the prompt tokens, each vector's length) when the
+        server answered in the asked encoding, in order, one vector per text, with nothing to rewrite but the model
+        name; else None (the answer is then read and written again). Parsing and printing 64 vectors of 384
+        numbers cost several times what the rest of the call does."""
+        if [int(i) for i in _INDEX.findall(content)] != list(range(len(texts))):
+            return None
+        if encoding == "base64":
+            found = _B64_EMBEDDING.findall(content)
+            lengths = [len(v) * 3 // 4 - v.count(b"=") for v in found]
+            if len(found) != len(texts) or any(n % 4 for n in lengths):
+                return None
+            lengths = [n // 4 for n in lengths]
+        else:
+            found = _RAW_EMBEDDING.findall(content)
+            if len(found) != len(texts) or b"".join(found).translate(_IDENTITY, _NUMBER_BYTES):
+                return None
+            lengths = [v.count(b",") + 1 for v in found]
+        names = list(_MODEL.finditer(content))
+        if not content.lstrip().startswith(b"{") or len(names) != 1 or 0 in lengths:
+            return None
+        start, end = names[0].span()
+        named = b"".join((content[:start], b'"model": ', json.dumps(model_id).encode(), content[end:]))
+        tokens = _PROMPT_TOKENS.match(content, max(content.rfind(b'"prompt_tokens"'), 0))
+        return named, int(tokens.group(1)) if tokens else None, lengths
+
+    def raw_vectors(self, body, content):
+        # Each data item's "embedding" array, in the answer's order: an array of numbers holds no "]", and a
+        # '"embedding"' inside a JSON string would have its quotes escaped. Any doubt (a count that differs from
+        # the parsed items): None.
+        found = _RAW_EMBEDDING.findall(content)
+        data = body["data"]
+        if len(found) != len(data):
+            return None
+        return [raw for _index, raw in sorted(zip((d["index"] for d in data), found, strict=True))]
 
     def rerank_request(self, target, query, documents, top_n=None):
         if target.endpoint_type != "inference_endpoint":
@@ -283,6 +347,17 @@ class Adapter(base.Adapter):
 
         results = body.get("results") if isinstance(body, dict) else None
         return ranked(results, "relevance_score"), count(usage_of(body).get("prompt_tokens"))
+
+
+def _floats(vector):
+    """An embedding as numbers: a base64 string (what the console asked for, for a caller who did) decoded."""
+    if not isinstance(vector, str):
+        return vector
+    try:
+        raw = base64.b64decode(vector, validate=True)
+    except ValueError:
+        return None
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw)) if raw and len(raw) % 4 == 0 else None
 
 
 ADAPTER = Adapter()

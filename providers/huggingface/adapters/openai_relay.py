@@ -17,12 +17,12 @@ DEFAULT_COMPLETION_TOKENS = 256
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
-def body(adapter, target, route, sent, defaults, names):
+def body(adapter, target, route, sent, defaults, names, dropped=None):
     """The upstream's body: the fields it takes as sent (Refused for one it cannot), the model's defaults under
     them, `model` the upstream's own id, and usage asked for on streams (the console counts every call)."""
     capabilities = adapter.capabilities(target)
     accepted = capabilities.chat_fields if route == "chat" else capabilities.completion_fields
-    kept = fields.carried(route, sent, accepted, str(capabilities.label))
+    kept = fields.carried(route, sent, accepted, str(capabilities.label), dropped)
     if kept.get("max_completion_tokens") is not None and target.engine != engines.VLLM:
         # The newer name; the other servers read max_tokens (TGI ignores a field it does not know).
         kept.setdefault("max_tokens", kept["max_completion_tokens"])
@@ -34,6 +34,11 @@ def body(adapter, target, route, sent, defaults, names):
     if isinstance(kept.get("messages"), list) and any(_is_developer(m) for m in kept["messages"]):
         # OpenAI's newer name for the system role, which open models' chat templates do not know.
         kept["messages"] = [{**m, "role": "system"} if _is_developer(m) else m for m in kept["messages"]]
+    if kept.get("top_p") == 0 and not isinstance(kept["top_p"], bool):
+        # OpenAI's top_p 0 is greedy decoding; TGI (0 < top_p < 1) and vLLM (0 < top_p <= 1) refuse the value,
+        # and every server here reads temperature 0 as greedy.
+        del kept["top_p"]
+        kept["temperature"] = 0
     if target.engine == engines.LLAMACPP:
         _llamacpp_dialect(kept)
     if route != "chat":

@@ -1,12 +1,15 @@
 """text-embeddings-inference (hf-protocol.md §10.6, §16.2): embeddings and rerank, no text generation; a
 generation request is refused before anything is sent."""
 
+import re
+
 from django.utils.translation import gettext as _
 
 from providers.huggingface.adapters import base
 from providers.huggingface.errors import HFError
 
 CAPABILITIES = base.Capabilities(embeddings=True, rerank=True)
+_RAW_VECTOR = re.compile(rb"\[[^\[\]]*\]")
 
 
 class Adapter(base.Adapter):
@@ -40,6 +43,10 @@ class Adapter(base.Adapter):
 
     def read_embeddings(self, body):
         return base.vectors(body), None  # TEI's native route reports no token count
+
+    def raw_vectors(self, body, content):
+        found = _RAW_VECTOR.findall(content)  # the innermost arrays of [[…],[…]], in order
+        return found if len(found) == len(body) else None
 
     def rerank_request(self, target, query, documents, top_n=None):
         return self.url(target) + "/rerank", {"query": query, "texts": documents, "raw_scores": False}

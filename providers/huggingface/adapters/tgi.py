@@ -72,6 +72,8 @@ class TokenStream(StreamState):
             self.finish_reason = finish_name(details["finish_reason"])
         if count(details.get("generated_tokens")) is not None:
             self.tokens = count(details["generated_tokens"])
+        if count(details.get("input_length")) is not None:
+            self.prompt_tokens = count(details["input_length"])  # the last event's, with details (§3.4)
         if event.get("generated_text") is not None or event.get("details"):
             self.complete = True
             if self.tokens is None:
