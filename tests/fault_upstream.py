@@ -205,6 +205,18 @@ class _Behaviour:
         self.write(b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events))
         self.end()
 
+    def mode_queued(self):
+        """A token, then eight more a moment later, each in a chunk of its own and written at once (a server that
+        sends faster than its reader reads), then the final event and [DONE]."""
+        self.head()
+        self.event(self.token_event(1))
+        time.sleep(self.pace)
+        for index in range(2, 10):
+            self.event(self.token_event(index))
+        self.event(self.token_event(10, last=True))
+        self.event(b"[DONE]")
+        self.end()
+
     def mode_silent(self):
         """Headers, one token, then nothing (a long pause)."""
         self.head()

@@ -224,7 +224,9 @@ class Relayed:
                 if isinstance(item, bytes):
                     if record.ttft_ms is None:
                         record.ttft_ms = round((time.perf_counter() - record.started) * 1000, 1)
-                    record.sent += 1  # what a crash's sweep keeps of the call (events, as the playground counts)
+                    # What a crash's sweep keeps of the call: its events (one read may bring many), each ending
+                    # in a blank line, as the playground counts them.
+                    record.sent += item.count(b"\n\n")
                     yield item
                 else:
                     yield fmt.waking_or_alive(self.upstream)

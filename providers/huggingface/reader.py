@@ -1,7 +1,7 @@
 """The streaming reader: one answer read in a helper thread and handed over a bounded queue, so its consumer wakes
 at least once a second (IDLE) whatever the upstream does; and Generation, the items of one generation as it runs."""
 
-import queue
+import collections
 import socket
 import threading
 import time
@@ -22,6 +22,7 @@ IDLE = _Idle()  # yielded by generate() while the upstream is silent, at least o
 IDLE_SECONDS = 1.0
 FINISH_GRACE = 3.0  # after a chat finish_reason, how long to wait for the usage chunk and [DONE]
 HELD_BYTES = 262144  # received bytes that may wait for a consumer fallen behind, per answer
+JOINED_BYTES = 4096  # queued reads taken as one, at most (a stalled browser's write holds no more than that)
 
 
 class Reader:
@@ -35,13 +36,19 @@ class Reader:
     def __init__(self, open_response, deadline):
         # What waits for the consumer is bounded in bytes (a chunked answer's reads can be one small event each):
         # a consumer held up by its own reader (a browser that stopped reading) stops this one, and the upstream.
-        self.queue = queue.Queue()
-        self.held = 0  # bytes of data in the queue
+        # A deque and two events rather than queue.Queue: its lock and condition cost a stream at a thousand at
+        # once more than its whole relay. Each counter has one writer (put: the reader; taken: the consumer), so
+        # neither side takes a lock; an event is set only when the other side waits on it.
+        self.items = collections.deque()  # (kind, value, arrival time)
+        self.put_bytes = 0
+        self.taken_bytes = 0
         self.room = threading.Event()  # set when the consumer took data while the reader waited for room
         self.waiting = False
-        self.lock = threading.Lock()
+        self.ready = threading.Event()  # set when an item came while the consumer waited for one
+        self.idle = False
         self.early = None  # an item taken from the queue that came after the caller's time was up
         self.deadline = deadline
+        self.read_timeout = settings.HF_READ_TIMEOUT
         self.signalled = time.monotonic()  # when the consumer last got something (data or IDLE)
         self.stopped = threading.Event()
         self.sent = threading.Event()  # the request is written (or the reader ended without writing it)
@@ -64,9 +71,9 @@ class Reader:
             self.conn = getattr(self.response.raw, "connection", None)
             self.sock = socket_of(self.response) or self.sock
             self._put(("response", self.response))
-            raw = self.response.raw
+            read = _body_reads(self.response)
             while not self.stopped.is_set():
-                data = raw.read1(READ_SIZE, decode_content=True)
+                data = read()
                 if not data:
                     break
                 self._put(("data", data))
@@ -81,37 +88,56 @@ class Reader:
             if self.response is not None:
                 self.response.close()
 
+    @property
+    def held(self):
+        """Bytes of data received and not yet taken."""
+        return self.put_bytes - self.taken_bytes
+
     def _put(self, item):
         size = len(item[1]) if item[0] == "data" else 0
         while not self.stopped.is_set():
-            if self.deadline.left() < -5 * IDLE_SECONDS:  # a consumer that went away without closing
+            now, deadline = time.monotonic(), self.deadline
+            if now > deadline.started + deadline.seconds + 5 * IDLE_SECONDS:  # a consumer gone without closing
                 self.stopped.set()
                 return
-            with self.lock:
-                if not self.held or self.held + size <= HELD_BYTES:
-                    self.held += size
-                    self.queue.put((*item, time.monotonic()))
-                    return
-                self.room.clear()
-                self.waiting = True
-            self.room.wait(IDLE_SECONDS)
+            if self.put_bytes == self.taken_bytes or self.held + size <= HELD_BYTES:
+                self.put_bytes += size
+                self.items.append((*item, now))
+                if self.idle:
+                    self.ready.set()
+                return
+            self.room.clear()
+            self.waiting = True
+            if self.held + size > HELD_BYTES:  # the consumer may have taken some since the check above
+                self.room.wait(IDLE_SECONDS)
+            self.waiting = False
+
+    def _pop(self):
+        item = self.items.popleft()
+        if item[0] == "data":
+            self.taken_bytes += len(item[1])
+            if self.waiting:  # only then: a stream's every token would otherwise pay for a wake-up nobody waits for
+                self.waiting = False
+                self.room.set()
+        return item
 
     def _received(self, timeout=None):
         """The next (kind, value, arrival time) received, or None; waits up to `timeout` seconds if given."""
         if self.early is not None:
             item, self.early = self.early, None
             return item
-        try:
-            item = self.queue.get_nowait() if timeout is None else self.queue.get(timeout=timeout)
-        except queue.Empty:
+        if self.items:
+            return self._pop()
+        if timeout is None:
             return None
-        if item[0] == "data":
-            with self.lock:
-                self.held -= len(item[1])
-                waiting, self.waiting = self.waiting, False
-            if waiting:  # only then: a stream's every token would otherwise pay for a wake-up nobody waits for
-                self.room.set()
-        return item
+        self.ready.clear()
+        self.idle = True
+        try:
+            if not self.items:  # an item put since the check above set no event: the consumer was not idle yet
+                self.ready.wait(timeout)
+        finally:
+            self.idle = False
+        return self._pop() if self.items else None
 
     def take(self, deadline, until=None):
         """The next (kind, value); yields IDLE through each second of silence. ("grace", None) once `until`
@@ -121,44 +147,73 @@ class Reader:
         reader (a browser that stopped reading) must not turn an answer that came in time into a timeout.
         Draining, nothing is waited for: IDLE as soon as nothing more was received."""
         while True:
-            item = self._received()  # without arming a timer (under load the reader is usually ahead)
-            if item is None and self.draining:
-                yield IDLE
-                continue
-            if item is None:
-                left = deadline.left()
-                now = time.monotonic()
-                if until is not None and now >= until:
-                    return "grace", None
-                if left <= 0:
-                    raise timeout_error(deadline)
-                wait = min(IDLE_SECONDS, left, until - now if until is not None else IDLE_SECONDS)
-                item = self._received(max(wait, 0.001))
-                if item is None:
-                    self.signalled = time.monotonic()
-                    yield IDLE
-                    continue
-            kind, value, arrived = item
-            # The deadline's end read now: waking an endpoint (waking.py) moves it while the answer is awaited.
-            if (until is not None and arrived >= until) or arrived > deadline.started + deadline.seconds:
-                self.early = item  # for the next take, if there is one
-                if until is not None and arrived >= until:
-                    return "grace", None
+            item = self.next(deadline, until)
+            if item is not IDLE:
+                return item
+            yield IDLE
+
+    def next(self, deadline, until=None):
+        """As take(), IDLE returned instead of yielded: a stream's hot path calls it for each read without making
+        two generators each time."""
+        item = self._received()  # without arming a timer (under load the reader is usually ahead)
+        if item is None:
+            if self.draining:
+                return IDLE
+            left = deadline.left()
+            now = time.monotonic()
+            if until is not None and now >= until:
+                return "grace", None
+            if left <= 0:
                 raise timeout_error(deadline)
-            return kind, value
+            wait = min(IDLE_SECONDS, left, until - now if until is not None else IDLE_SECONDS)
+            item = self._received(max(wait, 0.001))
+            if item is None:
+                self.signalled = time.monotonic()
+                return IDLE
+        kind, value, arrived = item
+        # The deadline's end read now: waking an endpoint (waking.py) moves it while the answer is awaited.
+        end = deadline.started + deadline.seconds
+        if (until is not None and arrived >= until) or arrived > end:
+            self.early = item  # for the next take, if there is one
+            if until is not None and arrived >= until:
+                return "grace", None
+            raise timeout_error(deadline)
+        if kind == "data" and self.items and self.items[0][0] == "data":
+            value = self._joined(value, end, until)
+        return kind, value
+
+    def _joined(self, value, end, until):
+        """`value` and the data right behind it that came in time, as one: a consumer fallen behind (a thousand
+        streams at once) then handles and writes once per wake-up instead of once per read."""
+        parts, items, size = [value], self.items, len(value)
+        while items and items[0][0] == "data" and size + len(items[0][1]) <= JOINED_BYTES:
+            arrived = items[0][2]
+            if (until is not None and arrived >= until) or arrived > end:
+                break  # judged on its own by the next take
+            size += len(items[0][1])
+            parts.append(self._pop()[1])
+        return b"".join(parts)
 
     def take_event(self, deadline, last_data, grace_until=None):
         """The next item of a stream: as take(), with the wait between two events bounded by HF_READ_TIMEOUT after
         `last_data` (keep-alive comments are not data). ("grace", None) once `grace_until` passed (a finish reason
         came and the stream may still send its usage and end); HFError("timeout") for the silence otherwise."""
-        silent_until = last_data + settings.HF_READ_TIMEOUT
-        kind, value = yield from self.take(deadline, until=min(silent_until, grace_until or silent_until))
-        if kind == "grace" and grace_until is None:
+        while True:
+            item = self.next_event(deadline, last_data, grace_until)
+            if item is not IDLE:
+                return item
+            yield IDLE
+
+    def next_event(self, deadline, last_data, grace_until=None):
+        """As take_event(), IDLE returned instead of yielded (see next())."""
+        silent_until = last_data + self.read_timeout
+        item = self.next(deadline, until=min(silent_until, grace_until or silent_until))
+        if item is not IDLE and item[0] == "grace" and grace_until is None:
             raise HFError(
                 "timeout",
-                _("The server sent no data for %(seconds)s seconds.") % {"seconds": round(settings.HF_READ_TIMEOUT)},
+                _("The server sent no data for %(seconds)s seconds.") % {"seconds": round(self.read_timeout)},
             )
-        return kind, value
+        return item
 
     def quiet(self):
         """IDLE when bytes came but nothing for the consumer for a second (keep-alive comments, a drip)."""
@@ -189,12 +244,25 @@ class Reader:
         )
 
 
+def _body_reads(response):
+    """A function giving the next bytes of an open response's body, one socket read at most, and b"" at its end.
+    A chunked body with nothing to decode is read with http.client's own read1, without urllib3's wrapping of each
+    read (a context manager, a buffer: a third of a read's CPU, and a stream reads once per event); urllib3 reads
+    the end, which gives the connection back to its pool. A failure is raised either way, and named alike."""
+    raw = response.raw
+    fp = getattr(raw, "_fp", None)  # urllib3's http.client.HTTPResponse
+    if getattr(fp, "chunked", False) is True and hasattr(fp, "read1") and "Content-Encoding" not in response.headers:
+        return lambda: fp.read1(READ_SIZE) or raw.read1(READ_SIZE, decode_content=True)
+    return lambda: raw.read1(READ_SIZE, decode_content=True)
+
+
 class Generation:
     """generate()'s items while its reader runs: closing it stops the reader, also before the first item is
     taken (a generator not yet started would skip its `finally`)."""
 
-    def __init__(self, reader, items):
+    def __init__(self, reader, items, joins=True):
         self.reader, self.items = reader, items
+        self.joins = joins  # False: each item is already all of one read (a relay's events)
 
     @property
     def waking(self):
@@ -210,6 +278,9 @@ class Generation:
     def joined(self, lines):
         """`lines` (bytes made from this generation's items), those made while more was ready joined into one:
         a server fallen behind (a thousand streams) then writes once per read instead of once per token."""
+        return self._joined(lines) if self.joins else lines
+
+    def _joined(self, lines):
         waiting = []
         for line in lines:
             if self.reader.backlog:

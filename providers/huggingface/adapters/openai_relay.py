@@ -215,23 +215,47 @@ class Answer(Counts):
 
     # --- streams -----------------------------------------------------------------------------------------------
 
-    def event(self, payload):
-        """The SSE bytes to send for one upstream event's data (b"" for none). An event with nothing to rewrite
-        (no finish, no usage, no error: nearly every token) goes out as it came, unparsed."""
+    def passed(self, chunk):
+        """`chunk` (bytes as read from the upstream) as the caller gets it when it holds whole events only, each
+        one `data: ` line and a blank line, with nothing to rewrite; None when its events must be read one by one.
+        A server fallen behind reads many events at once: they go on in one piece, never split nor parsed."""
         if (
-            self.first is not None
-            and not self.rewrite
+            chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            # every line end is an event's own pair: no other field, comment, blank line or multi-line data
+            and chunk.count(b"\n") == 2 * chunk.count(b"\n\ndata: ") + 2
+            and b"\r" not in chunk
+            and b"[DONE]" not in chunk
+            and self.first is not None
+            and self._plain(chunk)
+        ):
+            return self._usage_dropped(chunk)
+        return None
+
+    def _plain(self, payload):
+        """Whether events need no rewrite: no finish, no usage, no error (nearly every token)."""
+        return (
+            not self.rewrite
             and b'"finish_reason":"' not in payload
             and b'"finish_reason": "' not in payload
             and b'"usage":{' not in payload
             and b'"usage": {' not in payload
             and b'"error"' not in payload
             and b"\\u" not in payload  # an escape may be a lone surrogate, which the text must not keep
-        ):
-            if not self.wants_usage and b'"usage":null' in payload:
-                # The console asked for usage itself; the caller did not, and gets chunks without the field.
-                payload = payload.replace(b',"usage":null', b"").replace(b'"usage":null,', b"")
-            return b"data: " + payload + b"\n\n"
+        )
+
+    def _usage_dropped(self, events):
+        if not self.wants_usage and b'"usage":null' in events:
+            # The console asked for usage itself; the caller did not, and gets chunks without the field.
+            return events.replace(b',"usage":null', b"").replace(b'"usage":null,', b"")
+        return events
+
+    def event(self, payload):
+        """The SSE bytes to send for one upstream event's data (b"" for none). An event with nothing to rewrite
+        goes out as it came, unparsed (the first one is read for its id, created and model, and goes out as it came)."""
+        plain = self._plain(payload)
+        if plain and self.first is not None:
+            return b"data: " + self._usage_dropped(payload) + b"\n\n"
         try:
             event = json.loads(payload)
         except ValueError:
@@ -279,6 +303,8 @@ class Answer(Counts):
             shown = True
         if self.held and not shown:
             return b""
+        if plain:
+            return b"data: " + self._usage_dropped(payload) + b"\n\n"
         return b"data: " + json.dumps(event).encode() + b"\n\n"
 
     def _hold_old_call(self, delta):
