@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from providers.models import PlaygroundRun, RunStatus, Task
+from tests.browser.shots import keep
 from tests.conftest import create_endpoint_model, login, make_user, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,6 +44,7 @@ def test_a_person_defines_a_tool_sees_the_call_answers_it_and_gets_the_answer(pa
     expect(page.locator("#conversation .bubble.tool-result .tool-args")).to_have_text("18 degrees")
     expect(page.locator("#conversation .bubble.assistant .text").last).to_have_text("The tool said: 18 degrees")
     expect(page.locator("#conversation .tool-answer")).to_have_count(0)  # answered: no box left
+    keep(page, "playground-tool-call-answered")
     expect(call).to_have_count(1)
     assert wait_for(lambda: PlaygroundRun.objects.filter(status=RunStatus.OK).count() == 2, 5)
     first, second = PlaygroundRun.objects.order_by("created_at")

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from providers.api import keys
 from providers.models import PlaygroundRun, RunStatus
+from tests.browser.shots import keep
 from tests.conftest import create_endpoint_model, create_model, login, make_user, wait_for
 from tests.hf_emulator import overlap
 
@@ -70,6 +71,7 @@ def test_both_modes_show_their_results_and_reopen_from_history(page, live_server
     expect(page.locator("#heatmap caption")).to_have_text(caption)
     expect(page.locator("#vectors-figures dt").nth(1)).to_have_text(dimensions)
     expect(page.locator("#history .open-vector-run")).to_have_count(1)
+    keep(page, f"playground-embeddings-{language}")
 
     page.select_option("#id_model", str(ranker.pk))
     expect(page.locator("#heatmap")).to_have_count(0)  # another model: the last result is gone
@@ -84,6 +86,7 @@ def test_both_modes_show_their_results_and_reopen_from_history(page, live_server
         for w in page.locator("#ranking .score-bar span").evaluate_all("spans => spans.map(s => s.style.width)")
     ]
     assert widths == sorted(widths, reverse=True) and widths[0] > 0
+    keep(page, f"playground-rerank-{language}")
     expect(page.locator("#history .open-vector-run")).to_have_count(2)
 
     page.reload()

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from providers.models import PlaygroundRun, RunStatus
+from tests.browser.shots import keep
 from tests.conftest import create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,6 +41,7 @@ def test_a_member_wakes_a_scaled_to_zero_endpoint_and_sees_the_wait(page, hf, pr
     line = page.locator(".wait-line .waiting-text")
     expect(line).to_contain_text(re.compile(r"Waking the endpoint… \d+ s"))
     first = seconds_shown(page)
+    keep(page, "playground-waking-endpoint")
     page.wait_for_function(
         """first => {
           const line = document.querySelector(".wait-line .waiting-text").textContent;
