@@ -265,6 +265,7 @@ class Emulator:
         image="tgi",
         instance_type="nvidia-a10g",
         url=None,
+        url_when_failed=False,
         **data_plane,
     ):
         """An Inference Endpoint known to the control plane, with its data plane at /ep/<name> (or `url`, the
@@ -275,6 +276,7 @@ class Emulator:
             "task": task,
             "image": image,
             "instance_type": instance_type,
+            "url_when_failed": url_when_failed,
         }
         return self.add_endpoint(name, state=state, model_id=repository, **data_plane)
 
@@ -652,6 +654,9 @@ class _Handler(BaseHTTPRequestHandler):
             endpoint["state"] = "running"
         if endpoint["state"] == "paused":
             self._send(400, "Bad Request: Invalid state", "text/plain")
+            return True
+        if endpoint["state"] == "failed":  # no replica: the proxy's answer is assumed the same as a cold start's
+            self._send(503, "Service Unavailable", "text/plain")
             return True
         if endpoint["state"] != "initializing":
             return False
@@ -1354,7 +1359,8 @@ class _Handler(BaseHTTPRequestHandler):
             "readyReplica": 1 if state == "running" else 0,
             "targetReplica": 1,
         }
-        if state not in ("pending", "failed"):
+        if state not in ("pending", "failed") or (state == "failed" and record.get("url_when_failed")):
+            # Whether a failed endpoint's record keeps its URL is not documented: `url_when_failed` says it does.
             status["url"] = record.get("url") or f"{self.emu.base}/ep/{name}"
         return {
             "name": name,

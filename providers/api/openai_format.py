@@ -375,6 +375,7 @@ UPSTREAM_STATUS = {
     "endpoint_paused_or_starting": (503, "service_unavailable", True),
     "endpoint_waking": (503, "service_unavailable", True),  # it goes on starting: the same call works soon
     "endpoint_paused": (503, "service_unavailable", False),  # it needs someone to resume it first
+    "endpoint_failed": (503, "service_unavailable", False),  # someone must fix and start it
     "timeout": (504, "timeout", True),
     "connection_refused": (502, "upstream_error", True),
     "connection_lost": (502, "upstream_error", True),

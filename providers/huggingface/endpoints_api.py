@@ -182,6 +182,24 @@ def find_by_url(token, url):
     return found or None
 
 
+def failure_of(token, url):
+    """The control plane's message when the listed endpoint that `url` is on has failed (or failed to update),
+    else None, also when the list cannot be read: the proxy in front of an endpoint that is not running answers the
+    same whatever the reason, and only the control plane tells a failure from a cold start. Cached briefly."""
+    key = "hf-endpoint-failure:" + hashlib.sha256(f"{token}\x1f{url}".encode()).hexdigest()[:32]
+    found = cache.get(key)
+    if found is None:
+        try:
+            listed = list_all(token)["endpoints"] if token else []
+        except HFError:
+            listed = []
+        here = [e for e in listed if e["url"] and (url + "/").startswith(e["url"].rstrip("/") + "/")]
+        failed = [e for e in here if e["state"] in ("failed", "updateFailed")]
+        found = failed[0]["message"] or failed[0]["state"] if failed else ""
+        cache.set(key, found, 30)
+    return found or None
+
+
 def state(namespace, name, token):
     return summarise(namespace, endpoint_record(namespace, name, token, transport.Deadline(settings.HF_TEST_TIMEOUT)))
 

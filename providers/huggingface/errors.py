@@ -127,6 +127,14 @@ WORDING = {
             "persists, read the server's logs."
         ),
     },
+    "endpoint_failed": {
+        "title": _("Endpoint failed"),
+        "message": _("The Inference Endpoint failed to start, so it answers no request."),
+        "*": _(
+            "It will not wake by itself. Someone who manages it can read why in the Inference Endpoints dashboard "
+            "(its logs), fix its settings and start it again; until then choose another model."
+        ),
+    },
     "endpoint_waking": {
         "title": _("Endpoint still waking"),
         "message": _("The Inference Endpoint was scaled to zero or starting, and was not ready in time."),

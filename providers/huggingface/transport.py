@@ -503,7 +503,7 @@ def _call(method, url, kind, token, json_body, headers, deadline, stream):
             return response
         if wake and waking.cold(error, response):
             again = partial(_attempt, method, url, kind, token, json_body, headers, deadline, stream)
-            return waking.woken(again, deadline, wake, _pause)
+            return waking.woken(again, deadline, wake, _pause, token, url)
         wait = None
         if error.category == "model_loading" and error.estimated_time is not None:
             if waited_loading + float(error.estimated_time) <= settings.HF_LOADING_WAIT_MAX:

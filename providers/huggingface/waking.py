@@ -36,7 +36,22 @@ def cold(error, response):
     )
 
 
-def woken(again, deadline, seconds, pause):
+def failed(token, url):
+    """HFError("endpoint_failed") when the control plane says the endpoint behind `url` failed, else None."""
+    from providers.huggingface import endpoints_api  # it calls the transport, which calls this module
+
+    message = endpoints_api.failure_of(token, url)
+    if message is None:
+        return None
+    return HFError(
+        "endpoint_failed",
+        _("The Inference Endpoint failed: %(message)s") % {"message": message[:300]},
+        http_status=503,
+        upstream=True,
+    )
+
+
+def woken(again, deadline, seconds, pause, token=None, url=""):
     """The response once the endpoint is awake. `again(hold=…)` sends the request once more with
     X-Scale-Up-Timeout: hold, returning (response, None) or (response, HFError); `pause(seconds, error)` waits
     (and raises `error` if the request was stopped meanwhile).
@@ -44,6 +59,9 @@ def woken(again, deadline, seconds, pause):
     A hold that expired, or a proxy that answered 503 at once, is asked again until `seconds` have passed. The
     operation's deadline grows by the time spent waking, so what comes after keeps its own time; meanwhile
     `deadline.waking_since` says so to whoever shows the wait (the playground, an API stream)."""
+    failure = failed(token, url)  # a failed endpoint would be waited for in vain
+    if failure is not None:
+        raise failure
     started = time.monotonic()
     until = started + seconds
     deadline.seconds += seconds
@@ -54,7 +72,7 @@ def woken(again, deadline, seconds, pause):
         while True:
             left = until - time.monotonic()
             if left <= 0:
-                raise HFError(
+                raise failed(token, url) or HFError(
                     "endpoint_waking",
                     _("The endpoint did not become ready within %(seconds)s seconds of waking.")
                     % {"seconds": round(seconds)},

@@ -128,3 +128,14 @@ def test_the_responses_api_waits_for_the_endpoint_too(hf, client, models, stream
         assert events[-1].response.output_text
     else:
         assert client.responses.create(model="tgi chat", input="Hi", max_output_tokens=4).output_text
+
+
+def test_a_failed_endpoint_is_503_named_failed_with_no_retry(hf, client, models):
+    hf.add_control_endpoint("alice", "tgi", state="failed", url_when_failed=True)
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as info:
+        client.completions.create(model="paced", prompt="Why is the sky blue", max_tokens=4)
+    error = info.value
+    assert error.status_code == 503 and error.response.headers["x-should-retry"] == "false"
+    assert error.body["code"] == "endpoint_failed" and "dashboard" in error.body["fix"]
+    assert time.monotonic() - started < 5  # told at once, not after the scale-up wait

@@ -8,6 +8,7 @@ import pytest
 from providers.huggingface import generation, transport
 from providers.huggingface.errors import HFError
 from providers.huggingface.reader import IDLE
+from tests.conftest import TOKEN
 from tests.hf_emulator import Emulator
 
 
@@ -141,3 +142,27 @@ def test_an_engines_own_503_is_not_taken_for_a_sleeping_endpoint(hf):
         list(generate(endpoint(hf)))
     assert info.value.http_status == 503
     assert [r for r in endpoint_requests(hf) if "X-Scale-Up-Timeout" in r["headers"]] == []
+
+
+def test_a_failed_endpoint_is_said_to_have_failed_at_once_when_the_control_plane_knows_it(hf):
+    """The proxy answers a failed endpoint as it answers a cold one; the control plane tells them apart. Whether a
+    failed endpoint's record keeps its URL is not documented: where it does, the failure is named at once."""
+    hf.add_control_endpoint("alice", "broken", state="failed", url_when_failed=True)
+    target = generation.Target(
+        "inference_endpoint", "text-generation", endpoint_url=f"{hf.base}/ep/broken", token=TOKEN, scale_up_timeout=30
+    )
+    started = time.monotonic()
+    with pytest.raises(HFError) as info:
+        list(generate(target))
+    assert info.value.category == "endpoint_failed" and "Endpoint failed to deploy" in info.value.message
+    assert time.monotonic() - started < 5  # not the 30 s of waking
+
+
+def test_without_the_url_in_the_control_plane_a_failed_endpoint_ends_as_still_waking(hf):
+    hf.add_control_endpoint("alice", "broken", state="failed")
+    target = generation.Target(
+        "inference_endpoint", "text-generation", endpoint_url=f"{hf.base}/ep/broken", token=TOKEN, scale_up_timeout=2
+    )
+    with pytest.raises(HFError) as info:
+        list(generate(target))
+    assert info.value.category == "endpoint_waking"

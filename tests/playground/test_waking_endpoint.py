@@ -73,3 +73,13 @@ def test_an_endpoint_that_never_wakes_ends_in_words_within_the_bound(hf, member_
     assert "2 seconds" in error["message"]
     run_row = PlaygroundRun.objects.get()
     assert run_row.status == RunStatus.FAILED and run_row.error_category == "endpoint_waking"
+
+
+def test_a_failed_endpoint_is_told_apart_from_a_cold_one(hf, member_client, tgi_model):
+    hf.add_control_endpoint("alice", "tgi", state="failed", url_when_failed=True)
+    events = run(member_client, tgi_model)
+    error = events[-1]["error"]
+    assert error["category"] == "endpoint_failed" and error["title"] == "Endpoint failed"
+    assert "Service Unavailable" not in json.dumps(error)
+    assert not [e for e in events if e["type"] == "wait" and e.get("for") == "wake"]
+    assert PlaygroundRun.objects.get().status == RunStatus.FAILED

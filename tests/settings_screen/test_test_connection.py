@@ -1,6 +1,7 @@
 """Test connection: the diagnosis through the real view and the real client, history, the command."""
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -167,6 +168,13 @@ def test_endpoint_states(hf, admin_client, endpoint_model, state, category, stat
     hf.add_endpoint("tgi", state=state)
     result = run_saved(admin_client, endpoint_model)
     assert (result["category"], result["http_status"]) == (category, status)
+
+
+def test_a_failed_endpoint_is_diagnosed_as_failed_from_the_control_plane(hf, admin_client, endpoint_model):
+    hf.add_control_endpoint("alice", "tgi", state="failed", url_when_failed=True)
+    result = run_saved(admin_client, endpoint_model)
+    assert (result["category"], result["http_status"]) == ("endpoint_failed", 503)
+    assert result["title"] == "Endpoint failed" and "Endpoint failed to deploy" in json.dumps(result)
 
 
 def test_test_connection_wakes_a_scaled_to_zero_endpoint(hf, admin_client, endpoint_model):
