@@ -187,9 +187,7 @@ def embeddings(request, caller, record, generation):
     record.prompt_tokens = found.prompt_tokens
     record.finish(time.perf_counter())
     if found.passed is not None:
-        response = RecordedResponse({}, record)
-        response.content = found.passed
-        return response
+        return _written(found.passed, record)
     if encoding == "float" and found.raw is not None:
         return _written_as_sent(found, entry, record)
     data = [
@@ -215,8 +213,13 @@ def _written_as_sent(found, entry, record):
             tail.encode(),
         )
     )
+    return _written(body, record)
+
+
+def _written(content, record):
+    """A JSON answer whose bytes are already written (not dumped again from Python values)."""
     response = RecordedResponse({}, record)
-    response.content = body
+    response.content = content
     return response
 
 

@@ -82,7 +82,7 @@ def _whole_answer(adapter, target, texts, dimensions, deadline, encoding, model_
 
 
 def _read(adapter, texts, answer, content):
-    """One answer of all `texts` read (the pass-through's fallback)."""
+    """One answer of all `texts` read: a batch's, or the pass-through's fallback."""
     found, counted = adapter.read_embeddings(answer)
     if len(found) != len(texts):
         raise HFError(
@@ -97,18 +97,12 @@ def _embed_in_batches(adapter, target, texts, dimensions, deadline, size):
     for start in range(0, len(texts), size):
         part = texts[start : start + size]
         url, body = adapter.embed_request(target, part, dimensions)
-        answer, content = _post(target, url, body, deadline)
-        found, counted = adapter.read_embeddings(answer)
-        if len(found) != len(part):
-            raise HFError(
-                "bad_response",
-                _("The server answered %(got)s vectors for %(sent)s texts.") % {"got": len(found), "sent": len(part)},
-            )
-        vectors += found
+        found = _read(adapter, part, *_post(target, url, body, deadline))
+        vectors += found.vectors
+        counted = found.prompt_tokens
         tokens = tokens + counted if tokens is not None and counted is not None else None
         batches += 1
-        written = adapter.raw_vectors(answer, content) if raw is not None else None
-        raw = raw + written if written is not None else None
+        raw = raw + found.raw if raw is not None and found.raw is not None else None
     return Vectors(vectors, tokens, batches, raw=raw)
 
 

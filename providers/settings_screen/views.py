@@ -42,19 +42,9 @@ def admin_view(view):
     return login_required(permission_required(roles.MANAGE_PROVIDERS, raise_exception=True)(view))
 
 
-AUDITED_FIELDS = [
-    "display_name",
-    "endpoint_type",
-    "task",
-    "repo_id",
-    "endpoint_url",
-    "send_provider_token",
-    "accepts_images",
-    "drop_unsupported",
-    "enabled",
-    *HFModel.PARAMETER_FIELDS,
-    "api_token",
-]
+# What a model's audit entry records: the form's fields (a new one is audited with no second list to keep), the
+# default parameters and whether the token changed.
+AUDITED_FIELDS = [*ModelConfigForm.Meta.fields, *HFModel.PARAMETER_FIELDS, "api_token"]
 
 
 def _search_text(request, name):

@@ -55,8 +55,7 @@ OPENAI_ONLY = frozenset(
 
 
 # What a model set to leave out what it cannot carry may leave out: OpenAI's own request fields.
-DROPPABLE = frozenset(NEUTRAL) | OPENAI_ONLY | TOOLS | PENALTIES | {"best_of", "logprobs", "top_logprobs", "top_k"}
-DROPPABLE |= {"response_format", "logit_bias", "echo", "suffix", "min_p", "repetition_penalty"}
+DROPPABLE = frozenset(NEUTRAL) | OPENAI_ONLY | TOOLS | PENALTIES | {"top_k", "min_p", "repetition_penalty"}
 
 
 class Refused(Exception):
