@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import threading
 import time
 
 import pytest
@@ -270,6 +271,7 @@ def page(browser, live_server):
     )
     yield page
     context.close()
+    wait_for_requests_to_end(live_server)
     assert not errors, f"JavaScript errors in the page: {errors}"
 
 
@@ -281,6 +283,26 @@ def login(page, username, password=PASSWORD):
     page.click("main button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
     page.wait_for_load_state()
+
+
+def wait_for_requests_to_end(live_server, seconds=15):
+    """Until the live server has finished every request it took. It records a /v1/ call after the caller has the
+    last byte (the response's close()); a test that ended first would have its database flushed under that write,
+    and the write land in the next test's. (The emulator's request threads are told apart by their server: a
+    thread's target is private, but there is no public way to find which server started it.)"""
+    server = live_server.thread.httpd
+
+    def serving():
+        return [t for t in threading.enumerate() if getattr(getattr(t, "_target", None), "__self__", None) is server]
+
+    assert wait_for(lambda: not serving(), seconds), "the live server is still serving a request"
+
+
+@pytest.fixture
+def settled_live_server(live_server):
+    """live_server for tests calling it with clients that hold connections open: close them before this ends."""
+    yield live_server
+    wait_for_requests_to_end(live_server)
 
 
 def free_port():

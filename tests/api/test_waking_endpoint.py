@@ -14,8 +14,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def client(live_server, member_key):
-    return openai.OpenAI(base_url=live_server.url + "/v1", api_key=member_key, max_retries=0, timeout=30)
+def client(settled_live_server, member_key):
+    with openai.OpenAI(
+        base_url=settled_live_server.url + "/v1", api_key=member_key, max_retries=0, timeout=30
+    ) as client:
+        yield client  # closed before the server is waited on: a kept-alive connection holds its request thread
 
 
 @pytest.fixture
@@ -56,12 +59,14 @@ def test_a_streamed_chat_wakes_the_endpoint(hf, client, models):
         ("chat/completions", {"model": "tgi chat", "messages": [{"role": "user", "content": "Why is the sky blue"}]}),
     ],
 )
-def test_a_stream_starts_at_once_and_says_it_wakes_the_endpoint(hf, live_server, member_key, models, route, body):
+def test_a_stream_starts_at_once_and_says_it_wakes_the_endpoint(
+    hf, settled_live_server, member_key, models, route, body
+):
     """The chat call is relayed as sent (api/relay.py), the completion generated (api/views.py): both say it."""
     hf.add_endpoint("tgi", state="scaled_to_zero", wake_seconds=3)
     started = time.monotonic()
     response = requests.post(
-        live_server.url + "/v1/" + route,
+        settled_live_server.url + "/v1/" + route,
         json={**body, "max_tokens": 4, "stream": True},
         headers={"Authorization": f"Bearer {member_key}"},
         stream=True,
