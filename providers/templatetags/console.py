@@ -1,8 +1,12 @@
 """Template filters for the console's words: dates in one format, failure titles, audit titles and changes."""
 
-from django import template
-from django.utils.html import format_html
+import re
 
+from django import template
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+
+from providers.api import keys
 from providers.core import display
 from providers.huggingface.errors import wording
 
@@ -15,6 +19,16 @@ def when(value):
     if not value:
         return "—"
     return format_html('<time datetime="{}">{}</time>', value.isoformat(), display.when(value))
+
+
+KEY_PREFIX = re.compile(re.escape(keys.KEY_PREFIX) + r"[A-Za-z0-9]+…?")
+
+
+@register.filter
+def object_text(text):
+    """An audit entry's object, an API key's prefix in code type as on the key pages: a person compares it with
+    the start of their key, so it must read as characters, not as a word."""
+    return mark_safe(KEY_PREFIX.sub(lambda m: f'<code class="mono">{m.group(0)}</code>', escape(text)))
 
 
 @register.filter
