@@ -22,7 +22,7 @@ from providers.core.ndjson import line
 from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
-from providers.playground import vectors
+from providers.playground import defaults, vectors
 from providers.playground.forms import PlaygroundForm, PostedRunForm, VectorRunForm
 from providers.playground.runs import (
     Relay,
@@ -56,12 +56,15 @@ def _models_payload(models):
             "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
             "served": served.get(m.pk, ""),
             "images": images.get(m.pk, False),
+            # What each parameter field left empty means for this model: the fields' placeholders.
+            "placeholders": defaults.placeholders(m) if m.generates else None,
         }
         for m in models
     ]
 
 
 HISTORY_PAGE = 20
+PANEL_FIELDS = (*defaults.NAMES, "do_sample", "return_full_text", "stream")
 
 
 @member_view
@@ -72,6 +75,8 @@ def playground(request):
     form = PlaygroundForm(models=visible_models(request.user, vectors=True))
     failing = {m.pk for m in models if m.last_test and not m.last_test.ok}
     form.fields["model"].label_from_instance = lambda m: f"{m.display_name} ⚠" if m.pk in failing else m.display_name
+    for name in PANEL_FIELDS:  # the parameters sit in a side panel outside the form, and still post with it
+        form.fields[name].widget.attrs["form"] = "playground-form"
     return render(
         request,
         "playground/playground.html",

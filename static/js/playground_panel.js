@@ -1,0 +1,71 @@
+// Playground: the parameters panel. Its button folds and unfolds it (remembered on a wide screen; a phone's sheet
+// starts folded so the answer stays what the screen shows), and each empty field's grey text says what it does
+// for the chosen model (the server's per-model "placeholders": what the console sends, or the engine's default).
+"use strict";
+(function () {
+  const panel = document.getElementById("params-panel");
+  const toggle = document.getElementById("params-toggle");
+  const form = document.getElementById("playground-form");
+  if (!panel || !toggle || !form) return;
+  const KEY = "playground.params";
+  const sheet = window.matchMedia("(max-width: 1000px)");
+  const closer = panel.querySelector(".params-close");
+
+  function remembered() {
+    try { return window.localStorage.getItem(KEY); } catch (e) { return null; }
+  }
+  function remember(open) {
+    try { window.localStorage.setItem(KEY, open ? "open" : "folded"); } catch (e) { /* private mode: not kept */ }
+  }
+  function setOpen(open, keep) {
+    panel.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    closer.setAttribute("aria-expanded", String(open));
+    if (keep && !sheet.matches) remember(open);
+  }
+  function isOpen() { return !panel.hidden; }
+
+  setOpen(!sheet.matches && remembered() !== "folded", false);
+  toggle.addEventListener("click", function () {
+    setOpen(!isOpen(), true);
+    if (isOpen() && sheet.matches) panel.querySelector("input, textarea").focus();
+  });
+  closer.addEventListener("click", function () {
+    setOpen(false, true);
+    toggle.focus();
+  });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && sheet.matches) {
+      setOpen(false, false);
+      toggle.focus();
+    }
+  });
+  sheet.addEventListener("change", function () { setOpen(!sheet.matches && remembered() !== "folded", false); });
+
+  // --- placeholders ---
+  const data = document.getElementById("models-data");
+  const byId = {};
+  (data ? JSON.parse(data.textContent) : []).forEach(function (m) { byId[String(m.id)] = m; });
+  const NAMES = ["max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop_sequences", "seed"];
+
+  function update() {
+    const model = byId[form.elements.model.value];
+    const words = (model && model.placeholders) || {empty: {}, greedy: {}};
+    const sampling = form.elements.do_sample;
+    // A completion with Sampling unticked asks for greedy decoding: some fields then mean something else.
+    const greedy = model && !model.chat && sampling && !sampling.checked;
+    NAMES.forEach(function (name) {
+      const input = form.elements[name];
+      if (!input) return;
+      const text = (greedy && words.greedy[name]) || words.empty[name] || "";
+      input.placeholder = text;
+      input.title = text;
+    });
+  }
+  form.elements.model.addEventListener("change", update);
+  if (form.elements.do_sample) form.elements.do_sample.addEventListener("change", update);
+  update();
+
+  // playground.js: a field with an error opens the panel; a model chosen from history updates the grey text.
+  window.PlaygroundPanel = {update: update, open: function () { setOpen(true, false); }};
+})();
