@@ -45,7 +45,7 @@ def placeholders(model):
         # adapters/openai.py sends DEFAULT_COMPLETION_TOKENS when the field is empty (vLLM would stop at 16,
         # hf-protocol.md §10.3), and temperature 0 when Sampling is unticked.
         empty["max_new_tokens"] = number(openai.DEFAULT_COMPLETION_TOKENS)
-        return {"empty": empty, "greedy": {"temperature": _("0: sampling is off")}}
+        return {"empty": empty, "greedy": {"temperature": _("0: no sampling")}}
     if target.endpoint_type == "inference_providers":
         return {"empty": _all(_("provider default")), "greedy": {}}
     if target.endpoint_type == "hosted_api":
@@ -56,9 +56,9 @@ def placeholders(model):
 def _tgi(context):
     """TGI's native route (hf-protocol.md §3.2, GenerateParameters): what it applies to a parameter left out."""
     if context:
-        tokens = _("up to %(n)s − prompt tokens") % {"n": number(context)}
+        tokens = _("up to %(n)s − prompt") % {"n": number(context)}
     else:
-        tokens = _("up to the context left after the prompt")
+        tokens = _("rest of the context")
     empty = {
         "max_new_tokens": tokens,  # null: "up to max_total_tokens - input_len"
         "temperature": number(1),
@@ -70,5 +70,5 @@ def _tgi(context):
     }
     # The console sends do_sample false when Sampling is unticked, and TGI then decodes greedily unless a
     # temperature, top-k or top-p is given (which imply sampling).
-    unused = _("unused: sampling is off")
+    unused = _("not used: no sampling")
     return {"empty": empty, "greedy": {"temperature": unused, "seed": unused}}

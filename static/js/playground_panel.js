@@ -17,8 +17,29 @@
   function remember(open) {
     try { window.localStorage.setItem(KEY, open ? "open" : "folded"); } catch (e) { /* private mode: not kept */ }
   }
+  // The answer the person reads: the last bubble of a chat, or a completion's box.
+  function answer() {
+    const bubbles = Array.from(document.querySelectorAll("#conversation .bubble")).filter(function (b) {
+      return b.offsetParent !== null;
+    });
+    if (bubbles.length) return bubbles[bubbles.length - 1];
+    const output = document.getElementById("output");
+    return output && output.offsetParent !== null && output.textContent ? output : null;
+  }
+  // A phone's sheet covers the bottom of the screen: the page gets room below (CSS) and the answer comes on
+  // screen above the sheet when the sheet would hide it (or it was scrolled away).
+  function keepAnswerInView() {
+    const node = answer();
+    if (!node) return;
+    const box = node.getBoundingClientRect();
+    const free = window.innerHeight - panel.getBoundingClientRect().height;
+    if (box.top < 0) window.scrollBy(0, box.top - 8);
+    else if (box.bottom > free) window.scrollBy(0, Math.max(0, Math.min(box.bottom - free + 8, box.top - 8)));
+  }
   function setOpen(open, keep) {
     panel.hidden = !open;
+    document.body.classList.toggle("params-sheet-open", open && sheet.matches);
+    if (open && sheet.matches) keepAnswerInView();
     toggle.setAttribute("aria-expanded", String(open));
     closer.setAttribute("aria-expanded", String(open));
     if (keep && !sheet.matches) remember(open);
@@ -28,7 +49,7 @@
   setOpen(!sheet.matches && remembered() !== "folded", false);
   toggle.addEventListener("click", function () {
     setOpen(!isOpen(), true);
-    if (isOpen() && sheet.matches) panel.querySelector("input, textarea").focus();
+    if (isOpen() && sheet.matches) closer.focus({preventScroll: true});
   });
   closer.addEventListener("click", function () {
     setOpen(false, true);

@@ -41,9 +41,9 @@ def test_tgi_says_its_served_context_and_the_console_leaves_max_new_tokens_to_it
     assert model.engine == "tgi" and model.last_test.ok
     words = page_placeholders(member_client, model)
     assert requests.get(hf.base + "/ep/tgi/info", timeout=5).json()["max_total_tokens"] == 2048
-    assert words["empty"]["max_new_tokens"] == "up to 2,048 − prompt tokens"
+    assert words["empty"]["max_new_tokens"] == "up to 2,048 − prompt"
     assert words["empty"]["temperature"] == "1" and words["empty"]["top_p"] == "1 (off)"
-    assert words["greedy"]["temperature"] == "unused: sampling is off"
+    assert words["greedy"]["temperature"] == "not used: no sampling"
     run_empty(member_client, model)
     params = json.loads(hf.requests[-1]["body"])["parameters"]
     # Nothing sent for the empty fields: TGI applies its own defaults (§3.2), greedy as do_sample is false.
@@ -54,7 +54,7 @@ def test_tgi_says_its_served_context_and_the_console_leaves_max_new_tokens_to_it
 def test_an_untested_tgi_says_the_context_left_without_a_number(hf):
     model = create_endpoint_model(hf.base, display_name="TGI", engine="tgi")
     words = defaults.placeholders(HFModel.objects.select_related("last_test").get(pk=model.pk))
-    assert words["empty"]["max_new_tokens"] == "up to the context left after the prompt"
+    assert words["empty"]["max_new_tokens"] == "rest of the context"
 
 
 def test_an_openai_compatible_engine_shows_what_the_console_sends(hf, member_client):
@@ -64,7 +64,7 @@ def test_an_openai_compatible_engine_shows_what_the_console_sends(hf, member_cli
     )
     words = page_placeholders(member_client, model)
     assert words["empty"]["max_new_tokens"] == "256"
-    assert words["greedy"]["temperature"] == "0: sampling is off"
+    assert words["greedy"]["temperature"] == "0: no sampling"
     assert words["empty"]["top_k"] == "engine default"
     run_empty(member_client, model)  # Sampling unticked
     body = json.loads(hf.requests[-1]["body"])
@@ -87,9 +87,9 @@ def test_placeholders_are_said_in_chinese(hf):
     model = create_endpoint_model(hf.base, display_name="TGI", engine="tgi")
     with translation.override("zh-hans"):
         words = defaults.placeholders(model)
-    assert words["empty"]["max_new_tokens"] == "最多为提示词之后剩余的上下文"
+    assert words["empty"]["max_new_tokens"] == "上下文的剩余部分"
     assert words["empty"]["seed"] == "随机"
-    assert words["greedy"]["temperature"] == "不使用：未开启采样"
+    assert words["greedy"]["temperature"] == "不采样时不用"
 
 
 def test_embedding_models_carry_no_placeholders(hf, member_client):
