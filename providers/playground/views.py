@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -58,6 +59,10 @@ def _models_payload(models):
             "images": images.get(m.pk, False),
             # What each parameter field left empty means for this model: the fields' placeholders.
             "placeholders": defaults.placeholders(m) if m.generates else None,
+            # Where the page asks the engine's own defaults, after it shows these (typing never waits for them).
+            "live_defaults": reverse("model_defaults", args=[m.pk])
+            if m.generates and defaults.has_live_facts(m)
+            else "",
         }
         for m in models
     ]
@@ -101,6 +106,14 @@ def playground(request):
             "max_image_mb": f"{settings.API_MAX_IMAGE_BYTES / 1_000_000:g}",
         },
     )
+
+
+@member_view
+def model_defaults(request, pk):
+    """The placeholders of a model's parameter fields with what its engine says it applies (read once, cached)."""
+    model = get_object_or_404(visible_models(request.user).select_related("last_test"), pk=pk)
+    words = defaults.placeholders(model, defaults.live_facts(model) if defaults.has_live_facts(model) else None)
+    return JsonResponse({"placeholders": words}, headers={"Cache-Control": "private, max-age=60"})
 
 
 @member_view

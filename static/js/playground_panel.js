@@ -82,7 +82,22 @@
       input.placeholder = text;
       input.title = text;
     });
+    askEngine(model);
   }
+  // What the engine itself applies (TGI's served context, llama.cpp's sampling defaults): asked once per model
+  // after the page's own words are shown, so nothing waits for it; a failure keeps those words.
+  function askEngine(model) {
+    if (!model || !model.live_defaults || model.asked) return;
+    model.asked = true;
+    fetch(model.live_defaults, {credentials: "same-origin"}).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (answer) {
+      if (!answer || !answer.placeholders) return;
+      model.placeholders = answer.placeholders;
+      if (byId[form.elements.model.value] === model) update();
+    }).catch(function () { /* a hint: the documented words stay */ });
+  }
+
   form.elements.model.addEventListener("change", update);
   if (form.elements.do_sample) form.elements.do_sample.addEventListener("change", update);
   update();

@@ -96,6 +96,19 @@ def test_the_grey_text_follows_the_model_and_sampling(browser, live_server, mode
     assert not errors, errors
 
 
+def test_the_grey_text_takes_what_the_engine_says_without_making_typing_wait(browser, live_server, models_ok, hf):
+    url = hf.add_engine("llama", "llamacpp")
+    llama = create_endpoint_model(url, display_name="C llama", path="", task="chat", engine="llamacpp")
+    page, errors = open_page(browser, live_server, DESKTOP)
+    page.select_option("#id_model", str(llama.pk))
+    page.fill("#id_prompt", "typed at once")  # the page does not wait for the engine's answer
+    expect(page.locator("#id_temperature")).to_have_attribute("placeholder", "0.8")  # its /props says so
+    expect(page.locator("#id_top_p")).to_have_attribute("placeholder", "0.95")
+    assert placeholder(page, "max_new_tokens") == "engine default"
+    page.context.close()
+    assert not errors, errors
+
+
 def test_a_parameter_error_shows_by_its_field_in_the_panel(browser, live_server, models_ok):
     page, errors = open_page(browser, live_server, DESKTOP)
     page.locator("#params-toggle").click()  # folded: the error opens it

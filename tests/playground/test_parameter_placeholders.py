@@ -95,3 +95,51 @@ def test_placeholders_are_said_in_chinese(hf):
 def test_embedding_models_carry_no_placeholders(hf, member_client):
     tei = create_endpoint_model(hf.add_engine("bge", "tei"), "bge", task="feature-extraction", path="", engine="tei")
     assert page_placeholders(member_client, tei) is None
+
+
+def live_words(client, model):
+    response = client.get(reverse("model_defaults", args=[model.pk]))
+    assert response.status_code == 200
+    return response.json()["placeholders"]
+
+
+def test_llama_cpp_says_its_own_sampling_defaults_and_the_console_leaves_them_to_it(hf, member_client):
+    url = hf.add_engine("llama", "llamacpp")
+    model = create_endpoint_model(url, display_name="llama", path="", task="chat", engine="llamacpp")
+    assert page_placeholders(member_client, model)["empty"]["temperature"] == "engine default"  # until it says
+    words = live_words(member_client, model)
+    # The emulator's /props: default_generation_settings.params {"temperature": 0.8, "top_p": 0.95}
+    assert words["empty"]["temperature"] == "0.8" and words["empty"]["top_p"] == "0.95"
+    assert words["empty"]["top_k"] == "engine default"  # not in its /props: not guessed
+    asked = len([r for r in hf.requests if r["path"].endswith("/props")])
+    live_words(member_client, model)
+    assert len([r for r in hf.requests if r["path"].endswith("/props")]) == asked  # cached
+    run_empty(member_client, model, stream="on")
+    body = json.loads(hf.requests[-1]["body"])
+    assert "temperature" not in body and "top_p" not in body  # left to the engine, which applies what it said
+
+
+def test_tgi_is_asked_its_context_when_no_test_read_it(hf, member_client):
+    model = create_endpoint_model(hf.base, display_name="TGI", engine="tgi")
+    assert page_placeholders(member_client, model)["empty"]["max_new_tokens"] == "rest of the context"
+    assert live_words(member_client, model)["empty"]["max_new_tokens"] == "up to 2,048 − prompt"
+
+
+def test_an_engine_that_cannot_answer_keeps_the_documented_words(hf, member_client):
+    url = hf.add_engine("llama", "llamacpp", loading=True)  # 503 "Loading model" on every route
+    model = create_endpoint_model(url, display_name="llama", path="", task="chat", engine="llamacpp")
+    assert set(live_words(member_client, model)["empty"].values()) == {"engine default"}
+
+
+def test_a_hugging_face_endpoint_is_never_woken_for_a_hint(hf, member_client):
+    model = create_endpoint_model(
+        "https://my-tgi.us-east-1.aws.endpoints.huggingface.cloud", display_name="TGI", path="", engine="tgi"
+    )
+    assert not defaults.has_live_facts(model)
+    assert page_placeholders(member_client, model) is not None
+    assert live_words(member_client, model)["empty"]["max_new_tokens"] == "rest of the context"
+
+
+def test_a_member_cannot_read_a_disabled_models_defaults(hf, member_client):
+    model = create_endpoint_model(hf.base, display_name="TGI", engine="tgi", enabled=False)
+    assert member_client.get(reverse("model_defaults", args=[model.pk])).status_code == 404
