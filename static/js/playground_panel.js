@@ -56,7 +56,12 @@
     toggle.focus();
   });
   panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && sheet.matches) {
+    const run = document.getElementById("run");
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA" &&
+        run && !run.disabled) {
+      event.preventDefault();  // as in the form's own text boxes (playground.js): Ctrl+Enter runs
+      form.requestSubmit(run);
+    } else if (event.key === "Escape" && sheet.matches) {
       setOpen(false, false);
       toggle.focus();
     }

@@ -3,6 +3,7 @@ its button (mouse and keyboard) and remembered across a reload; on a phone folde
 that leaves the answer where it was; each empty field's grey text follows the chosen model, in English and in
 Chinese (no English words on the Chinese page); a parameter's error shows by its field, in the panel."""
 
+import json
 import os
 import re
 
@@ -29,6 +30,12 @@ def models_ok(hf, provider_token):
         url, display_name="B vLLM", path="", engine="vllm", served_model="Qwen/Qwen2.5-7B-Instruct"
     )
     return tgi, vllm
+
+
+def keep_screen(page, name):
+    """The screen as the person sees it: a full page would draw the fixed sheet in the page's middle."""
+    if os.environ.get("SCREENSHOTS_DIR"):
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOTS_DIR"], f"{name}.png"))
 
 
 def open_page(browser, live_server, viewport, language="en"):
@@ -75,7 +82,7 @@ def test_the_panel_sits_beside_the_chat_folds_and_remembers(browser, live_server
     assert not errors, errors
 
 
-def test_the_grey_text_follows_the_model_and_sampling(browser, live_server, models_ok):
+def test_the_grey_text_follows_the_model_and_sampling(browser, live_server, models_ok, hf):
     tgi, vllm = models_ok
     page, errors = open_page(browser, live_server, DESKTOP)
     page.select_option("#id_model", str(tgi.pk))
@@ -88,10 +95,12 @@ def test_the_grey_text_follows_the_model_and_sampling(browser, live_server, mode
     assert placeholder(page, "top_k") == "engine default"
     page.uncheck("#id_do_sample")
     assert placeholder(page, "temperature") == "0: no sampling"
-    # The run sends what the grey text said: 256 tokens, temperature 0.
+    # The run sends what the grey text said: 256 tokens, temperature 0. Ctrl+Enter in the panel's text runs too.
     page.fill("#id_prompt", "Why is the sky blue")
-    page.click("#run")
+    page.locator("#id_stop_sequences").press("Control+Enter")
     expect(page.locator('#figures [data-figure="latency"]')).to_be_visible()
+    body = json.loads(hf.requests[-1]["body"])
+    assert body["max_tokens"] == 256 and body["temperature"] == 0
     page.context.close()
     assert not errors, errors
 
@@ -158,8 +167,7 @@ def test_on_a_phone_the_sheet_opens_without_hiding_the_answer(browser, live_serv
     expect(panel).to_be_visible()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect_answer_above_the_sheet(page, answer)
-    if os.environ.get("SCREENSHOTS_DIR"):  # the screen as the person sees it (a full page would move the sheet)
-        page.screenshot(path=os.path.join(os.environ["SCREENSHOTS_DIR"], f"playground-panel-sheet-{mode}-phone.png"))
+    keep_screen(page, f"playground-panel-sheet-{mode}-phone")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(toggle).to_be_focused()
@@ -188,6 +196,9 @@ def test_the_panel_in_both_languages(browser, live_server, models_ok, language, 
         text = page.locator("#params-panel").inner_text() + page.locator("#params-toggle").inner_text()
         assert not [w for w in LONG_WORD.findall(text) if w not in ALLOWED_WORDS], text
     page.select_option("#id_model", str(tgi.pk))
-    keep(page, f"playground-panel-{language}-{width}")
+    if width == "desktop":
+        keep(page, f"playground-panel-{language}-{width}")
+    else:
+        keep_screen(page, f"playground-panel-{language}-{width}")
     page.context.close()
     assert not errors, errors
