@@ -42,6 +42,7 @@ urlpatterns = [
     path("playground/compare/", playground_views.compare, name="compare"),
     path("playground/run/", playground_views.run, name="playground_run"),
     path("playground/vectors/", playground_views.vector_run, name="playground_vectors"),
+    path("playground/models/<int:pk>/defaults/", playground_views.model_defaults, name="model_defaults"),
     path("playground/runs/<int:pk>/", playground_views.run_detail, name="run_detail"),
     path("playground/runs/<int:pk>/stop/", playground_views.run_stop, name="run_stop"),
     path("playground/runs/<int:pk>/delete/", playground_views.run_delete, name="run_delete"),

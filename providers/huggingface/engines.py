@@ -200,3 +200,12 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
         except HFError:
             pass  # the version is a detail; the engine is known
     return found
+
+
+def generation_settings(base_url, token=None, deadline=None, headers=None):
+    """What llama.cpp's server applies to a request that leaves a sampling parameter out: `/props`
+    `default_generation_settings.params` (§10.5); None when the route or the object is missing."""
+    props = _optional_json(transport.join(base_url.rstrip("/"), "/props"), token, deadline, headers)
+    settings_ = props.get("default_generation_settings") if isinstance(props, dict) else None
+    params = settings_.get("params") if isinstance(settings_, dict) else None
+    return params if isinstance(params, dict) else None

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -22,7 +23,7 @@ from providers.core.ndjson import line
 from providers.core.targets import resolve_token
 from providers.huggingface.errors import HFError
 from providers.models import PlaygroundRun
-from providers.playground import vectors
+from providers.playground import defaults, vectors
 from providers.playground.forms import PlaygroundForm, PostedRunForm, VectorRunForm
 from providers.playground.runs import (
     Relay,
@@ -56,12 +57,19 @@ def _models_payload(models):
             "failing_title": str(m.last_test.title) if m.last_test and not m.last_test.ok else "",
             "served": served.get(m.pk, ""),
             "images": images.get(m.pk, False),
+            # What each parameter field left empty means for this model: the fields' placeholders.
+            "placeholders": defaults.placeholders(m) if m.generates else None,
+            # Where the page asks the engine's own defaults, after it shows these (typing never waits for them).
+            "live_defaults": reverse("model_defaults", args=[m.pk])
+            if m.generates and defaults.has_live_facts(m)
+            else "",
         }
         for m in models
     ]
 
 
 HISTORY_PAGE = 20
+PANEL_FIELDS = (*defaults.NAMES, "do_sample", "return_full_text", "stream")
 
 
 @member_view
@@ -72,6 +80,8 @@ def playground(request):
     form = PlaygroundForm(models=visible_models(request.user, vectors=True))
     failing = {m.pk for m in models if m.last_test and not m.last_test.ok}
     form.fields["model"].label_from_instance = lambda m: f"{m.display_name} ⚠" if m.pk in failing else m.display_name
+    for name in PANEL_FIELDS:  # the parameters sit in a side panel outside the form, and still post with it
+        form.fields[name].widget.attrs["form"] = "playground-form"
     return render(
         request,
         "playground/playground.html",
@@ -96,6 +106,14 @@ def playground(request):
             "max_image_mb": f"{settings.API_MAX_IMAGE_BYTES / 1_000_000:g}",
         },
     )
+
+
+@member_view
+def model_defaults(request, pk):
+    """The placeholders of a model's parameter fields with what its engine says it applies (read once, cached)."""
+    model = get_object_or_404(visible_models(request.user).select_related("last_test"), pk=pk)
+    words = defaults.placeholders(model, defaults.live_facts(model) if defaults.has_live_facts(model) else None)
+    return JsonResponse({"placeholders": words}, headers={"Cache-Control": "private, max-age=60"})
 
 
 @member_view

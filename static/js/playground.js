@@ -62,6 +62,20 @@
     });
   }
 
+  // A form's errors by their fields; the playground's parameters sit in a panel outside its form
+  // (playground_panel.js), whose fields get theirs there, the panel opened to show them.
+  function showFormErrors(form, errors) {
+    const panel = document.querySelector('[data-params-for="' + form.id + '"]');
+    if (!panel) return Console.showErrors(form, errors);
+    const inPanel = {}, rest = {};
+    Object.keys(errors || {}).forEach(function (name) {
+      (panel.querySelector('[data-errors-for="' + name + '"]') ? inPanel : rest)[name] = errors[name];
+    });
+    Console.showErrors(form, rest);
+    Console.showErrors(panel, inPanel);
+    if (Object.keys(inPanel).length && window.PlaygroundPanel) PlaygroundPanel.open();
+  }
+
   function showError(box, error) {
     box.hidden = false;
     box.dataset.category = error.category;
@@ -143,7 +157,7 @@
         if (onDone) onDone(null, event.figures);
       } else if (event.type === "invalid") {
         wait.stop();
-        Console.showErrors(form, event.errors);
+        showFormErrors(form, event.errors);
         if (onDone) onDone(null, null);
       }
     }).then(function () {
@@ -257,10 +271,8 @@
       warning.hidden = !(model && model.failing);
       if (model && model.failing) warning.textContent = "⚠ " + fill(strings.failing, {title: model.failing_title});
       if (prefill && model) setParams(form, model.defaults);
+      if (window.PlaygroundPanel) PlaygroundPanel.update();
     }
-    // On a phone the parameters start folded, so the conversation and the composer are what the screen shows.
-    const params = form.querySelector("details.params");
-    if (params && window.matchMedia("(max-width: 700px)").matches) params.open = false;
     // Ctrl+Enter (⌘+Enter) in the prompt or the system prompt runs it, as in most chat tools.
     form.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && event.target.tagName === "TEXTAREA" &&
@@ -278,7 +290,7 @@
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      Console.showErrors(form, {});
+      showFormErrors(form, {});
       const prompt = form.elements.prompt.value;
       const chat = isChat();
       const sent = chat && window.ChatImages ? window.ChatImages.userContent(prompt) : prompt;  // with its image

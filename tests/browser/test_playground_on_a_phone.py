@@ -34,7 +34,8 @@ def test_a_chat_answer_arrives_on_screen_and_ctrl_enter_sends(phone, hf, provide
     )
     login(phone, member.username)
     phone.select_option("#id_model", str(chat.pk))
-    assert phone.locator("details.params").get_attribute("open") is None
+    expect(phone.locator("#params-panel")).to_be_hidden()  # the parameters start folded
+    expect(phone.locator("#params-toggle")).to_have_attribute("aria-expanded", "false")
     for turn in range(3):  # a conversation long enough to push the composer down
         phone.fill("#id_prompt", f"Why is the sky blue, part {turn}")
         phone.locator("#id_prompt").press("Control+Enter")
