@@ -48,6 +48,7 @@ ACCESS = {
     "audit_log": (ADMIN, "GET"),
     "playground": (MEMBER, "GET"),
     "compare": (MEMBER, "GET"),
+    "model_defaults": (MEMBER, "GET"),
     "playground_run": (MEMBER, "POST"),
     "playground_vectors": (MEMBER, "POST"),
     "run_detail": (MEMBER, "GET"),
