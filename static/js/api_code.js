@@ -52,8 +52,22 @@
     const extra = model.chat ? {} : {top_k: number("top_k"), repetition_penalty: number("repetition_penalty")};
     [params, extra].forEach(function (o) { Object.keys(o).forEach(function (k) { if (o[k] === undefined) delete o[k]; }); });
     const messages = (system ? [{role: "system", content: system}] : []).concat([{role: "user", content: prompt}]);
+    if (model.chat) Object.assign(params, tools());
     const stream = !!(form.elements.stream && form.elements.stream.checked);
     return {model: model, prompt: prompt, messages: messages, params: params, extra: extra, stream: stream};
+  }
+
+  // The Tools panel's definitions and choice, as the console sends them on: nothing while the box is empty or not
+  // a JSON list (the run would be refused and the panel says why), "auto" left out as the default it is.
+  function tools() {
+    const area = form.elements.tools;
+    let list;
+    try { list = JSON.parse(area ? area.value : ""); } catch (e) { return {}; }
+    if (!Array.isArray(list) || !list.length) return {};
+    const choice = form.elements.tool_choice ? form.elements.tool_choice.value : "auto";
+    if (!choice || choice === "auto") return {tools: list};
+    return {tools: list, tool_choice: choice === "none" || choice === "required" ? choice :
+      {type: "function", "function": {name: choice}}};
   }
 
   function py(value) {  // a JSON value written as Python
@@ -93,13 +107,28 @@
       kwargs(c.params) + (Object.keys(c.extra).length ? "    extra_body=" + py(c.extra) + ",\n" : "") +
       (c.stream ? "    stream=True,\n" : "");
     const call = c.model.chat ? "client.chat.completions.create(\n" : "client.completions.create(\n";
+    if (c.model.chat) return head + chatCall(c, call, args);
     if (c.stream) {
-      const piece = c.model.chat ? "chunk.choices[0].delta.content or \"\"" : "chunk.choices[0].text";
-      return head + "stream = " + call + args + ")\nfor chunk in stream:\n    if chunk.choices:\n        print(" +
-        piece + ", end=\"\", flush=True)\nprint()\n";
+      return head + "stream = " + call + args + ")\nfor chunk in stream:\n    if chunk.choices:\n" +
+        "        print(chunk.choices[0].text, end=\"\", flush=True)\nprint()\n";
     }
-    return head + "response = " + call + args + ")\nprint(response.choices[0]." +
-      (c.model.chat ? "message.content" : "text") + ")\n";
+    return head + "response = " + call + args + ")\nprint(response.choices[0].text)\n";
+  }
+
+  // A chat call and what it prints, the same in openai and huggingface_hub (both answer in OpenAI's shape). With
+  // tools the model may answer with a call, not text: its name and arguments are printed (streamed, piece by piece).
+  function chatCall(c, call, args) {
+    const tools = !!c.params.tools;
+    if (c.stream) {
+      return "stream = " + call + args + ")\nfor chunk in stream:\n    if chunk.choices:\n" +
+        (tools ? "        for tool_call in chunk.choices[0].delta.tool_calls or []:\n" +
+          "            print(tool_call.function.name or \"\", tool_call.function.arguments or \"\", end=\"\", flush=True)\n" : "") +
+        "        print(chunk.choices[0].delta.content or \"\", end=\"\", flush=True)\nprint()\n";
+    }
+    if (!tools) return "response = " + call + args + ")\nprint(response.choices[0].message.content)\n";
+    return "response = " + call + args + ")\nmessage = response.choices[0].message\n" +
+      "for tool_call in message.tool_calls or []:\n    print(tool_call.function.name, tool_call.function.arguments)\n" +
+      "if message.content:\n    print(message.content)\n";
   }
 
   function hf(c) {
@@ -118,11 +147,7 @@
     const client = "client = InferenceClient(base_url=\"" + data.base + "\", api_key=os.environ[\"CONSOLE_API_KEY\"])\n";
     const args = "    " + py(c.messages) + ",\n    model=" + py(c.model.id) + ",\n" + kwargs(c.params) +
       (c.stream ? "    stream=True,\n" : "");
-    if (c.stream) {
-      return head + client + "for chunk in client.chat_completion(\n" + args +
-        "):\n    if chunk.choices:\n        print(chunk.choices[0].delta.content or \"\", end=\"\", flush=True)\nprint()\n";
-    }
-    return head + client + "response = client.chat_completion(\n" + args + ")\nprint(response.choices[0].message.content)\n";
+    return head + client + chatCall(c, "client.chat_completion(\n", args);
   }
 
   // Rerank has no route in the openai package: plain HTTP, as rerank clients send it.
@@ -157,6 +182,7 @@
     });
   });
   form.addEventListener("input", render);
+  box.addEventListener("toggle", render);  // opened: what the form holds now (the tools example fills it unannounced)
   if (vectorsForm) vectorsForm.addEventListener("input", render);
   form.addEventListener("change", function () { setTimeout(render, 0); });  // after the model's defaults are filled in
   render();

@@ -3,6 +3,8 @@ bubble with its arguments, answer it and get the final answer; a mistake in the 
 typed stays; reopened from history the call shows again; at a phone's width nothing is wider than the screen."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from playwright.sync_api import expect
@@ -105,3 +107,39 @@ def test_tool_calls_fit_a_phone(browser, live_server, hf, tgi_chat):
             assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (selector, box)
     finally:
         context.close()
+
+
+def test_the_code_snippets_carry_the_tools_and_print_the_call(page, live_server, hf, tgi_chat):
+    """ "Use this model in code" sends the Tools panel's definitions and choice, and prints the call the model makes
+    (a snippet without them printed None for a run that had called a tool)."""
+    login(page, make_user("mia", "Member").username)
+    page.goto("/account/")
+    page.fill("#id_name", "snippet")
+    page.click("#new-key-form button[type=submit]")
+    key = page.locator("#new-key-value").inner_text()
+    page.goto("/playground/")
+    page.select_option("#id_model", str(tgi_chat.pk))
+    page.click("#tools-panel summary")
+    page.click("#tools-example")
+    page.select_option("#id_tool_choice", "get_weather")
+    page.fill("#id_prompt", "Weather in Paris?")
+    page.click("#api-code summary")
+    snippet = page.locator("#api-code-snippet")
+    expect(snippet).to_contain_text('"tool_choice": {')
+    body = json.loads(snippet.inner_text().split("-d '", 1)[1].rsplit("'", 1)[0])
+    assert body["tools"][0]["function"]["name"] == "get_weather"
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    for kind, stream in (("openai", False), ("hf", False), ("openai", True), ("hf", True)):
+        page.locator("#id_stream").set_checked(stream)
+        page.click(f"[data-snippet={kind}]")
+        code = snippet.inner_text()
+        assert live_server.url + "/v1" in code and "tool_choice=" in code, code
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, (kind, stream, result.stderr)
+        assert result.stdout.replace(" ", "").startswith('get_weather{"city":"Paris"}'), (kind, stream, result.stdout)

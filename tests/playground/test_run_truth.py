@@ -103,7 +103,9 @@ def test_close_delimited_sse_streams_token_by_token(faulty, member_client):
     timed = timed_events(post_run(member_client, model_at(faulty, "close_delimited")))
     tokens = [t for t, e in timed if e["type"] == "token"]
     assert len(tokens) == 5
-    assert min(b - a for a, b in zip(tokens, tokens[1:], strict=False)) > 0.1  # not all at once at the close
+    # Not all at once at the close: spread over the ~0.8 s the server took. (Not each gap > 0.1 s: on a busy
+    # machine two tokens read late arrive together, which says nothing about the close.)
+    assert tokens[-1] - tokens[0] > 0.5
     done = timed[-1][1]
     assert done["type"] == "done"
     figures = done["figures"]
