@@ -1,15 +1,12 @@
 """A database busy with another writer: a run waits out a short write lock, a longer one is a 503 with words."""
 
-import sqlite3
-import threading
-import time
-
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from providers.models import PlaygroundRun
+from tests.held_locks import hold_write_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -17,27 +14,6 @@ pytestmark = pytest.mark.django_db
 sqlite_only = pytest.mark.skipif(
     connection.vendor != "sqlite", reason="'database is locked' is SQLite's; PostgreSQL locks rows, not the file"
 )
-
-
-def hold_write_lock(seconds):
-    """Another process's writer (an admin's import, say) holding SQLite's write lock for `seconds`."""
-    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    return release_after(other, seconds)
-
-
-def release_after(other, seconds):
-    """Roll back and close the other session's connection `seconds` from now; the event is set once it has."""
-    released = threading.Event()
-
-    def release():
-        time.sleep(seconds)
-        other.rollback()
-        other.close()
-        released.set()
-
-    threading.Thread(target=release, daemon=True).start()
-    return released
 
 
 @sqlite_only

@@ -2,13 +2,13 @@
 
 import io
 import json
-import sqlite3
-import threading
 import time
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+
+from tests.held_locks import hold_write_lock, release_after
 
 
 def import_file(admin_client, payload):
@@ -82,27 +82,6 @@ def test_an_api_id_given_twice_or_chosen_for_another_new_model(admin_client):
     assert "Created:" in import_file(admin_client, {**payload, "models": models})
     assert HFModel.objects.get(display_name="c").api_id == "b-b"
     assert HFModel.objects.get(display_name="b b").api_id == "b-b-2"
-
-
-def hold_write_lock(seconds):
-    """Another process's writer (an admin's import, say) holding SQLite's write lock for `seconds`."""
-    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=30, check_same_thread=False)
-    other.execute("BEGIN IMMEDIATE")
-    return release_after(other, seconds)
-
-
-def release_after(other, seconds):
-    """Roll back and close the other session's connection `seconds` from now; the event is set once it has."""
-    released = threading.Event()
-
-    def release():
-        time.sleep(seconds)
-        other.rollback()
-        other.close()
-        released.set()
-
-    threading.Thread(target=release, daemon=True).start()
-    return released
 
 
 def hold_model_table_lock(seconds):
