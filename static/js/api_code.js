@@ -51,10 +51,33 @@
     if (stop.length) params.stop = stop;
     const extra = model.chat ? {} : {top_k: number("top_k"), repetition_penalty: number("repetition_penalty")};
     [params, extra].forEach(function (o) { Object.keys(o).forEach(function (k) { if (o[k] === undefined) delete o[k]; }); });
-    const messages = (system ? [{role: "system", content: system}] : []).concat([{role: "user", content: prompt}]);
+    const image = model.chat ? attached() : null;
+    const content = image ? [{type: "text", text: prompt}, {type: "image_url", image_url: {url: IMAGE}}] : prompt;
+    const messages = (system ? [{role: "system", content: system}] : []).concat([{role: "user", content: content}]);
     if (model.chat) Object.assign(params, tools());
     const stream = !!(form.elements.stream && form.elements.stream.checked);
-    return {model: model, prompt: prompt, messages: messages, params: params, extra: extra, stream: stream};
+    return {model: model, prompt: prompt, messages: messages, params: params, extra: extra, stream: stream,
+            image: image};
+  }
+
+  // The image attached to the message, as a file of that name beside the code: its bytes, base64, would make the
+  // snippet as long as the image is large. The code reads the file into the data: URL the playground sends.
+  const IMAGE = "\u0000image\u0000";  // where the code puts the data: URL (no JSON text can hold a bare NUL)
+  function attached() {
+    const hidden = form.elements.image;
+    if (!hidden || !hidden.value.startsWith("data:")) return null;
+    const chosen = document.getElementById("image-file");
+    const name = chosen && chosen.files && chosen.files[0] ? chosen.files[0].name : "image";
+    return {name: name, prefix: hidden.value.slice(0, hidden.value.indexOf(",") + 1)};
+  }
+  const IMAGE_JSON = JSON.stringify(IMAGE);
+
+  // Python: the file read into `image` first, the placeholder in the arguments replaced by that name.
+  function pyImage(c, code) {
+    if (!c.image) return code;
+    const read = "with open(" + py(c.image.name) + ", \"rb\") as f:\n    image = " + py(c.image.prefix) +
+      " + base64.b64encode(f.read()).decode()\n\n";
+    return "import base64\n" + code.replace(/\n\n(client = )/, "\n\n" + read + "$1").split(IMAGE_JSON).join("image");
   }
 
   // The Tools panel's definitions and choice, as the console sends them on: nothing while the box is empty or not
@@ -89,10 +112,16 @@
     const body = c.vectors ? vectorBody(c) :
       Object.assign({model: c.model.id}, c.model.chat ? {messages: c.messages} : {prompt: c.prompt},
                     c.params, c.extra, c.stream ? {stream: true} : {});
+    const shell = function (text) { return "'" + text.replace(/'/g, "'\\''") + "'"; };
+    let json = shell(JSON.stringify(body, null, 2));
+    if (c.image) {  // the file's base64 spliced into the quoted body by the shell (tr: GNU base64 wraps lines)
+      json = json.split(IMAGE_JSON).join("\"" + c.image.prefix + "'\"$(base64 < " + shell(c.image.name) +
+        " | tr -d '\\n')\"'\"");
+    }
     return "curl " + data.base + route + (c.stream ? " -N" : "") + " \\\n" +
       "  -H \"Authorization: Bearer $CONSOLE_API_KEY\" \\\n" +
       "  -H \"Content-Type: application/json\" \\\n" +
-      "  -d '" + JSON.stringify(body, null, 2).replace(/'/g, "'\\''") + "'\n";
+      "  -d " + json + "\n";
   }
 
   function openai(c) {
@@ -159,7 +188,8 @@
       "    print(round(result[\"relevance_score\"], 4), result[\"document\"][\"text\"])\n";
   }
 
-  const writers = {curl: curl, openai: openai, hf: hf, requests: requests};
+  const writers = {curl: curl, openai: function (c) { return pyImage(c, openai(c)); },
+                   hf: function (c) { return pyImage(c, hf(c)); }, requests: requests};
   // The clients each kind of model has: huggingface_hub only generates here, openai has no rerank.
   const offered = {generation: ["curl", "openai", "hf"], embeddings: ["curl", "openai"], rerank: ["curl", "requests"]};
 

@@ -21,11 +21,13 @@ window.ChatImages = (function () {
   }
   function clear() {
     if (!box) return;
+    const had = hidden.value;
     hidden.value = "";
     file.value = "";
     preview.hidden = true;
     preview.querySelector("img").removeAttribute("src");
     showError("");
+    if (had) hidden.dispatchEvent(new Event("input", {bubbles: true}));
   }
   function refresh() {
     if (!box) return;
@@ -45,6 +47,7 @@ window.ChatImages = (function () {
         hidden.value = reader.result;
         preview.querySelector("img").src = reader.result;
         preview.hidden = false;
+        hidden.dispatchEvent(new Event("input", {bubbles: true}));  // the code snippets follow the form
       });
       reader.readAsDataURL(chosen);
     });

@@ -1,8 +1,11 @@
 """The playground's image attachment: a picture chosen for a chat message is previewed, sent with the message to
 a model that reads images, and shown in the conversation; a file too large is refused before anything is sent."""
 
+import base64
 import os
 import struct
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -26,6 +29,7 @@ def png(width=96, height=64):
 
 
 PNG = png()
+PNG_BASE64 = base64.b64encode(PNG).decode()
 
 
 @pytest.fixture
@@ -82,3 +86,41 @@ def test_a_too_large_image_is_refused_on_the_page(page, hf, vision, tmp_path, se
     page.set_input_files("#image-file", str(picture))
     expect(page.locator("#image-attach [data-errors-for=image] li")).to_contain_text("too large")
     expect(page.locator("#image-attach .image-preview")).to_be_hidden()
+
+
+def test_the_code_snippets_send_the_attached_image_from_its_file(page, live_server, hf, vision, tmp_path):
+    """ "Use this model in code" with an image attached reads the image from its file (its base64 would make the
+    snippet as long as the image is large): curl, openai and huggingface_hub each run as shown beside the file."""
+    model, _text = vision
+    picture = tmp_path / "dot's.png"  # a quote in the name: the shell and Python quoting both hold
+    picture.write_bytes(PNG)
+    login(page, make_user("mia", "Member").username)
+    page.goto("/account/")
+    page.fill("#id_name", "snippet")
+    page.click("#new-key-form button[type=submit]")
+    key = page.locator("#new-key-value").inner_text()
+    page.goto("/playground/")
+    page.select_option("#id_model", str(model.pk))
+    page.locator("#id_stream").set_checked(False)
+    page.fill("#id_prompt", "What is this?")
+    page.click("#api-code summary")
+    snippet = page.locator("#api-code-snippet")
+    expect(snippet).not_to_contain_text("image_url")
+    page.set_input_files("#image-file", str(picture))
+    expect(snippet).to_contain_text("base64")
+    for kind, command in (("curl", ["bash", "-c"]), ("openai", [sys.executable, "-c"]), ("hf", [sys.executable, "-c"])):
+        page.click(f"[data-snippet={kind}]")
+        code = snippet.inner_text()
+        assert len(code) < 2000 and PNG_BASE64[:40] not in code, code  # the file is read, not pasted
+        result = subprocess.run(
+            [*command, code],
+            cwd=tmp_path,
+            env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, (kind, result.stderr)
+        assert "I see 1 image(s) (data)." in result.stdout, (kind, result.stdout)
+    page.click("#image-attach .image-remove")
+    expect(snippet).not_to_contain_text("base64")
