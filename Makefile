@@ -40,4 +40,5 @@ screenshots: $(VENV)/.dev
 	$(BIN)/python manage.py compile_translations --verbosity 0
 	SCREENSHOTS_DIR=screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/test_screens.py \
 	  tests/browser/test_playground_tools.py tests/browser/test_playground_vectors.py \
-	  tests/browser/test_waking_endpoint.py tests/browser/test_chat_image_attachment.py
+	  tests/browser/test_waking_endpoint.py tests/browser/test_chat_image_attachment.py \
+	  tests/browser/test_playground_panel.py
