@@ -548,7 +548,7 @@ def whole_answers(targets, count, call=lambda target, session: target.answer(ses
 def first_tokens(targets, count, tokens):
     sessions = [t.session() for t in targets]
     ttfts = [[] for _ in targets]
-    for i in range(count + 5):
+    for i in range(count + 5 if count else 0):  # --first-tokens 0: none at all, not just the warm-up
         for k in _turns(len(targets)):
             target, session = targets[k], sessions[k]
             ok, ttft, _ = target.stream(session, tokens)
