@@ -54,7 +54,10 @@
     rows.forEach(function (f) {
       const missing = f[1] === null || f[1] === undefined || f[1] === "";
       const div = el("div");
-      const dd = el("dd", missing ? "not-reported" : null, missing ? strings.notReported : figureText(f[0], f[1]));
+      // No rate for known tokens: they came in one burst, too quick to time (rates of a burst are meaningless)
+      const untimed = missing && f[0] === "rate" && figures.generated_tokens;
+      const dd = el("dd", missing ? "not-reported" : null,
+                    untimed ? strings.untimed : missing ? strings.notReported : figureText(f[0], f[1]));
       dd.dataset.figure = f[0];
       if (f[0] === "tokens" && figures.tokens_counted && !missing) dd.append(el("small", "counted", " · " + strings.counted));
       div.append(el("dt", null, strings[f[0]]), dd);

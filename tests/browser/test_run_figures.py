@@ -52,3 +52,29 @@ def test_figures_have_one_format_and_words_in_the_pages_language(
     expect(page.locator('#figures [data-figure="rate"]')).to_have_text("12.3")
     expect(page.locator('#figures [data-figure="finish"]')).to_have_text(finish)
     assert figure.count() == 5
+
+
+@pytest.mark.parametrize(
+    ("language", "tokens", "rate"),
+    [
+        ("en", 3, "too quick to time"),  # a burst (a short tool call): tokens known, no span to time them over
+        ("en", None, "not reported"),
+        ("zh-hans", 3, "太快，无法计时"),
+        ("zh-hans", None, "未报告"),
+    ],
+)
+def test_a_rate_that_could_not_be_timed_says_why(page, hf, provider_token, live_server, language, tokens, rate):
+    member = make_user("mia", "Member")
+    model = create_endpoint_model(hf.base, display_name="TGI")
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    figures = {**FIGURES, "generated_tokens": tokens, "tokens_per_second": None}
+    lines = [{"type": "start", "model": "TGI", "stream": True, "run": None}, {"type": "done", "figures": figures}]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    login(page, member.username)
+    page.route(
+        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
+    )
+    page.select_option("#id_model", str(model.pk))
+    page.fill("#id_prompt", "Why is the sky blue")
+    page.click("#run")
+    expect(page.locator('#figures [data-figure="rate"]')).to_have_text(rate)
