@@ -5,12 +5,11 @@ that follow the chosen model and parameters and run as written."""
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.snippets import new_key, run_snippet
 from tests.conftest import create_endpoint_model, create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -56,10 +55,7 @@ def test_playground_snippets_follow_the_model_and_run(page, hf, provider_token, 
     expect(snippet).to_contain_text("/v1/models/my-tgi")
 
     # The openai snippet, as shown, runs against this console with a fresh key.
-    page.goto("/account/")
-    page.fill("#id_name", "snippet")
-    page.click("#new-key-form button[type=submit]")
-    key = page.locator("#new-key-value").inner_text()
+    key = new_key(page)
     page.goto("/playground/")
     page.select_option("#id_model", str(text.pk))
     page.fill("#id_max_new_tokens", "4")
@@ -68,15 +64,8 @@ def test_playground_snippets_follow_the_model_and_run(page, hf, provider_token, 
     page.click("[data-snippet=openai]")
     code = page.locator("#api-code-snippet").inner_text()
     assert live_server.url + "/v1" in code
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout.split()) == 4, result.stdout
+    printed = run_snippet(code, key)
+    assert len(printed.split()) == 4, printed
     assert json.dumps(key) not in page.content()
 
 

@@ -1,12 +1,12 @@
 """The console in real headless Chromium: first run, admin screens, test connection, the playground."""
 
-import json
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from providers.models import HFModel, PlaygroundRun
+from tests.browser.scripted_runs import answer_runs_with
 from tests.conftest import PASSWORD, TOKEN, create_endpoint_model, create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -237,11 +237,8 @@ def test_playground_reads_wait_heartbeats_and_says_what_it_waits_for(page, hf, p
             },
         },
     ]
-    body = "".join(json.dumps(line) + "\n" for line in lines)
     login(page, member.username)
-    page.route(
-        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
-    )
+    answer_runs_with(page, lines)
     page.select_option("#id_model", str(model.pk))
     page.fill("#id_prompt", "Why is the sky blue")
     page.click("#run")

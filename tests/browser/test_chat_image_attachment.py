@@ -4,14 +4,13 @@ a model that reads images, and shown in the conversation; a file too large is re
 import base64
 import os
 import struct
-import subprocess
-import sys
 import zlib
 
 import pytest
 from playwright.sync_api import expect
 
 from providers.huggingface import catalog, transport
+from tests.browser.snippets import PYTHON, SHELL, new_key, run_snippet
 from tests.conftest import create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -95,10 +94,7 @@ def test_the_code_snippets_send_the_attached_image_from_its_file(page, live_serv
     picture = tmp_path / "dot's.png"  # a quote in the name: the shell and Python quoting both hold
     picture.write_bytes(PNG)
     login(page, make_user("mia", "Member").username)
-    page.goto("/account/")
-    page.fill("#id_name", "snippet")
-    page.click("#new-key-form button[type=submit]")
-    key = page.locator("#new-key-value").inner_text()
+    key = new_key(page)
     page.goto("/playground/")
     page.select_option("#id_model", str(model.pk))
     page.locator("#id_stream").set_checked(False)
@@ -108,19 +104,11 @@ def test_the_code_snippets_send_the_attached_image_from_its_file(page, live_serv
     expect(snippet).not_to_contain_text("image_url")
     page.set_input_files("#image-file", str(picture))
     expect(snippet).to_contain_text("base64")
-    for kind, command in (("curl", ["bash", "-c"]), ("openai", [sys.executable, "-c"]), ("hf", [sys.executable, "-c"])):
+    for kind, command in (("curl", SHELL), ("openai", PYTHON), ("hf", PYTHON)):
         page.click(f"[data-snippet={kind}]")
         code = snippet.inner_text()
         assert len(code) < 2000 and PNG_BASE64[:40] not in code, code  # the file is read, not pasted
-        result = subprocess.run(
-            [*command, code],
-            cwd=tmp_path,
-            env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, (kind, result.stderr)
-        assert "I see 1 image(s) (data)." in result.stdout, (kind, result.stdout)
+        printed = run_snippet(code, key, command, cwd=tmp_path)
+        assert "I see 1 image(s) (data)." in printed, (kind, printed)
     page.click("#image-attach .image-remove")
     expect(snippet).not_to_contain_text("base64")

@@ -1,11 +1,10 @@
 """The playground at a phone's width: parameters folded, the answer on screen as it arrives, Ctrl+Enter runs, every
 navigation item visible, and a huge answer kept in a scrolling box instead of growing the page."""
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.scripted_runs import answer_runs_with
 from tests.conftest import create_endpoint_model, create_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -71,9 +70,8 @@ def test_a_huge_answer_scrolls_in_its_box(phone, hf, provider_token):
             },
         },
     ]
-    body = "".join(json.dumps(line) + "\n" for line in lines)
     login(phone, member.username)
-    phone.route("**/playground/run/", lambda r: r.fulfill(status=200, content_type="application/x-ndjson", body=body))
+    answer_runs_with(phone, lines)
     phone.select_option("#id_model", str(model.pk))
     phone.fill("#id_prompt", "Say a lot")
     phone.click("#run")

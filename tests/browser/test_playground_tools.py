@@ -3,14 +3,13 @@ bubble with its arguments, answer it and get the final answer; a mistake in the 
 typed stays; reopened from history the call shows again; at a phone's width nothing is wider than the screen."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
 
 from providers.models import PlaygroundRun, RunStatus, Task
 from tests.browser.shots import keep
+from tests.browser.snippets import new_key, run_snippet
 from tests.conftest import create_endpoint_model, login, make_user, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -113,10 +112,7 @@ def test_the_code_snippets_carry_the_tools_and_print_the_call(page, live_server,
     """ "Use this model in code" sends the Tools panel's definitions and choice, and prints the call the model makes
     (a snippet without them printed None for a run that had called a tool)."""
     login(page, make_user("mia", "Member").username)
-    page.goto("/account/")
-    page.fill("#id_name", "snippet")
-    page.click("#new-key-form button[type=submit]")
-    key = page.locator("#new-key-value").inner_text()
+    key = new_key(page)
     page.goto("/playground/")
     page.select_option("#id_model", str(tgi_chat.pk))
     page.click("#tools-panel summary")
@@ -134,12 +130,5 @@ def test_the_code_snippets_carry_the_tools_and_print_the_call(page, live_server,
         page.click(f"[data-snippet={kind}]")
         code = snippet.inner_text()
         assert live_server.url + "/v1" in code and "tool_choice=" in code, code
-        result = subprocess.run(
-            [sys.executable, "-c", code],
-            env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, (kind, stream, result.stderr)
-        assert result.stdout.replace(" ", "").startswith('get_weather{"city":"Paris"}'), (kind, stream, result.stdout)
+        printed = run_snippet(code, key)
+        assert printed.replace(" ", "").startswith('get_weather{"city":"Paris"}'), (kind, stream, printed)

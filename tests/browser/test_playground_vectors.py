@@ -6,8 +6,6 @@ for both run as written against this console."""
 import json
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 from django.utils import translation
@@ -16,6 +14,7 @@ from playwright.sync_api import expect
 from providers.api import keys
 from providers.models import PlaygroundRun, RunStatus
 from tests.browser.shots import keep
+from tests.browser.snippets import SHELL, run_snippet
 from tests.conftest import create_endpoint_model, create_model, login, make_user, wait_for
 from tests.hf_emulator import overlap
 
@@ -166,18 +165,6 @@ def test_the_heat_map_scrolls_in_its_own_box_on_a_phone(browser, live_server, mo
         context.close()
 
 
-def run_python(code, key):
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
-
-
 def test_the_snippets_for_both_modes_run_as_written(page, live_server, models):
     tei, ranker = models
     member = make_user("mia", "Member")
@@ -194,17 +181,11 @@ def test_the_snippets_for_both_modes_run_as_written(page, live_server, models):
     curl = snippet.inner_text()
     page.click("[data-snippet=openai]")
     expect(snippet).to_contain_text("client.embeddings.create(")
-    printed = run_python(snippet.inner_text(), key)
+    printed = run_snippet(snippet.inner_text(), key).splitlines()
     assert [line.split()[:2] for line in printed] == [[str(i), "8"] for i in range(3)]
     if shutil.which("curl", path="/usr/bin:/bin"):
-        answer = subprocess.run(
-            ["bash", "-c", curl],
-            env={"CONSOLE_API_KEY": key, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert [d["index"] for d in json.loads(answer.stdout)["data"]] == [0, 1, 2], answer.stderr
+        answer = run_snippet(curl, key, SHELL)
+        assert [d["index"] for d in json.loads(answer)["data"]] == [0, 1, 2], answer
 
     page.select_option("#id_model", str(ranker.pk))
     page.fill("#id_query", QUERY)
@@ -214,6 +195,6 @@ def test_the_snippets_for_both_modes_run_as_written(page, live_server, models):
     expect(snippet).to_contain_text(live_server.url + "/v1/rerank")
     page.click("[data-snippet=requests]")
     expect(snippet).to_contain_text("requests.post(")
-    printed = run_python(snippet.inner_text(), key)
+    printed = run_snippet(snippet.inner_text(), key).splitlines()
     assert [line.split(" ", 1)[1] for line in printed] == BEST_FIRST
     assert key not in page.content()

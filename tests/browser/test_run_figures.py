@@ -1,11 +1,10 @@
 """A run's figures read the same live and reopened: whole milliseconds with the page's unit, tokens/s to one
 decimal, finish reasons in words, in English and in Chinese."""
 
-import json
-
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.scripted_runs import answer_runs_with
 from tests.conftest import create_endpoint_model, login, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,11 +36,8 @@ def test_figures_have_one_format_and_words_in_the_pages_language(
         {"type": "token", "text": "The sky"},
         {"type": "done", "figures": FIGURES},
     ]
-    body = "".join(json.dumps(line) + "\n" for line in lines)
     login(page, member.username)
-    page.route(
-        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
-    )
+    answer_runs_with(page, lines)
     page.select_option("#id_model", str(model.pk))
     page.fill("#id_prompt", "Why is the sky blue")
     page.click("#run")
@@ -69,11 +65,8 @@ def test_a_rate_that_could_not_be_timed_says_why(page, hf, provider_token, live_
     page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
     figures = {**FIGURES, "generated_tokens": tokens, "tokens_per_second": None}
     lines = [{"type": "start", "model": "TGI", "stream": True, "run": None}, {"type": "done", "figures": figures}]
-    body = "".join(json.dumps(line) + "\n" for line in lines)
     login(page, member.username)
-    page.route(
-        "**/playground/run/", lambda route: route.fulfill(status=200, content_type="application/x-ndjson", body=body)
-    )
+    answer_runs_with(page, lines)
     page.select_option("#id_model", str(model.pk))
     page.fill("#id_prompt", "Why is the sky blue")
     page.click("#run")
