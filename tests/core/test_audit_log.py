@@ -85,3 +85,10 @@ def test_an_api_key_prefix_shows_as_characters_not_as_a_word(admin_client, db):
     AuditEntry.objects.update(target_repr="ci <b> (hfc_2d41vowf…)")
     page = admin_client.get(reverse("audit_log")).content.decode()
     assert 'ci &lt;b&gt; (<code class="mono">hfc_2d41vowf…</code>)' in page
+
+
+def test_a_revoked_keys_prefix_in_the_changes_shows_as_characters(admin_client, db):
+    """The revocation records the prefix among its changes ("Key prefix: hfc_…"): code type there too."""
+    audit.record(None, "api_key.revoke", None, {"prefix": "hfc_bema5vsy", "owner": "mia"})
+    page = admin_client.get(reverse("audit_log")).content.decode()
+    assert '<code class="mono">hfc_bema5vsy</code>' in page
