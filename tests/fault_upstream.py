@@ -243,6 +243,27 @@ class _Behaviour:
             self.conn.sendall(bytes([byte]))
             time.sleep(0.2)
 
+    def mode_drip_chunked(self):
+        """A complete chat stream written one byte at a time, chunk sizes (with an extension) and a trailer
+        included: each read may end inside a size line, an event or a line end."""
+        self.head()
+        events = [self.token_event(index, last=index == 4) for index in range(1, 5)]
+        wire = b"".join(
+            f"{len(data):x};note=1\r\n".encode() + data + b"\r\n"
+            for data in [b"data: " + json.dumps(event).encode() + b"\n\n" for event in events] + [b"data: [DONE]\n\n"]
+        )
+        for byte in wire + b"0\r\nX-Trailer: 1\r\n\r\n":
+            self.conn.sendall(bytes([byte]))
+            time.sleep(0.002)
+        self.until_peer_closes(seconds=5)
+
+    def mode_bad_chunk(self):
+        """Two tokens, then a chunk size that is not a number."""
+        self.head()
+        self.tokens(2, final=False)
+        self.conn.sendall(b"zz\r\ndata: {}\r\n")
+        self.until_peer_closes(seconds=5)
+
     def mode_huge(self):
         """8 KiB tokens as fast as the client reads, up to 64 MiB, then the final event."""
         self.head()

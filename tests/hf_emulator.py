@@ -361,7 +361,15 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.query = parse_qs(parts.query)
         self.raw_body = raw
-        self.emu.requests.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": raw})
+        self.emu.requests.append(
+            {
+                "method": method,
+                "path": self.path,
+                "headers": dict(self.headers),
+                "body": raw,
+                "client": self.client_address,
+            }
+        )
         fault = self.emu.take_fault(parts.path)
         try:
             if self.emu.response_delay:

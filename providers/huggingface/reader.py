@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from providers.huggingface import body as straight_body
 from providers.huggingface.errors import HFError
 from providers.huggingface.transport import READ_SIZE, connection_failure, socket_of, timeout_error, watch
 
@@ -33,7 +34,7 @@ class Reader:
     shuts the socket, which ends the helper's blocked read at once and frees the upstream connection.
     """
 
-    def __init__(self, open_response, deadline):
+    def __init__(self, open_response, deadline, straight=False):
         # What waits for the consumer is bounded in bytes (a chunked answer's reads can be one small event each):
         # a consumer held up by its own reader (a browser that stopped reading) stops this one, and the upstream.
         # A deque and two events rather than queue.Queue: its lock and condition cost a stream at a thousand at
@@ -57,6 +58,11 @@ class Reader:
         self.sock = None
         self.conn = None  # urllib3's connection the answer came on, while the answer holds it
         self.response = None
+        # straight: the helper only opens the request (the wait for headers, an endpoint's waking); the consumer
+        # then reads the body itself from the socket (body.py), without a hand-over per read.
+        self.straight = straight
+        self.body = None  # set by the helper before it hands the response over
+        self.reading = False  # the consumer took the response and reads the body itself
         self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
         self.thread.start()
         # Back to the caller once the request is on its way (at most a second: a slow connect goes on alone).
@@ -70,6 +76,11 @@ class Reader:
             self.response = open_response()
             self.conn = getattr(self.response.raw, "connection", None)
             self.sock = socket_of(self.response) or self.sock
+            if self.straight:
+                self.body = straight_body.straight(self.response)
+            if self.body is not None:
+                self._put(("response", self.response))  # the consumer reads on, and closes it
+                return
             self._put(("response", self.response))
             read = _body_reads(self.response)
             while not self.stopped.is_set():
@@ -85,7 +96,7 @@ class Reader:
         finally:
             watch.reader = None
             self.sent.set()
-            if self.response is not None:
+            if self.response is not None and self.body is None:
                 self.response.close()
 
     @property
@@ -156,6 +167,8 @@ class Reader:
         """As take(), IDLE returned instead of yielded: a stream's hot path calls it for each read without making
         two generators each time."""
         item = self._received()  # without arming a timer (under load the reader is usually ahead)
+        if item is None and self.reading:
+            return self._read_straight(deadline, until)
         if item is None:
             if self.draining:
                 return IDLE
@@ -180,7 +193,29 @@ class Reader:
             raise timeout_error(deadline)
         if kind == "data" and self.items and self.items[0][0] == "data":
             value = self._joined(value, end, until)
+        elif kind == "response" and self.body is not None:
+            self.reading = True
         return kind, value
+
+    def _read_straight(self, deadline, until):
+        """next() once the consumer reads the body itself: as long a wait as next() would make, no longer."""
+        now, end = time.monotonic(), deadline.started + deadline.seconds
+        if until is not None and now >= until:
+            return "grace", None
+        if now >= end:
+            raise timeout_error(deadline)
+        if self.draining:
+            wait = 0.0
+        else:
+            wait = min(IDLE_SECONDS, end - now, until - now if until is not None else IDLE_SECONDS)
+        try:
+            data = self.body.read(wait)
+        except (OSError, straight_body.FramingError) as exc:
+            return "error", connection_failure(exc)
+        if data is None:
+            self.signalled = time.monotonic()
+            return IDLE
+        return ("data", data) if data else ("end", None)
 
     def _joined(self, value, end, until):
         """`value` and the data right behind it that came in time, as one: a consumer fallen behind (a thousand
@@ -223,6 +258,8 @@ class Reader:
 
     def stop(self):
         self.stopped.set()
+        if self.body is not None:
+            self.body.close()  # nothing once it went back to the pool; else the connection is closed
         sock = self.sock
         if sock is not None and self._released(sock):
             # Read to its end, the connection went back to the pool: the socket may already carry another

@@ -63,7 +63,7 @@ def open_relay(target, route, body, answer_id, deadline, wants_usage):
             return answer, answer.whole(json_of(response))
         finally:
             response.close()
-    reader = Reader(lambda: _open_generation(adapter, target, body, deadline), deadline)
+    reader = Reader(lambda: _open_generation(adapter, target, body, deadline), deadline, straight=True)
     return answer, Generation(reader, _relayed(reader, answer, deadline), joins=False)
 
 

@@ -24,6 +24,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from providers.huggingface import netpolicy, numbers, waking
 from providers.huggingface.errors import SELF_HOSTED, HFError, parse_error_body, readable_text, retry_after_of
@@ -69,12 +70,7 @@ class _PeerChecked(_Noted):
         error = None
         for address in addresses:  # in the resolver's order, as urllib3 would: the next one if one fails
             try:
-                sock = create_connection(
-                    (address, self.port),
-                    self.timeout,
-                    source_address=self.source_address,
-                    socket_options=self.socket_options,
-                )
+                sock = _connect(address, self.port, self.timeout, self.source_address, self.socket_options)
             except OSError as exc:
                 error = exc
                 continue
@@ -83,6 +79,26 @@ class _PeerChecked(_Noted):
         if isinstance(error, TimeoutError):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+def _connect(address, port, timeout, source_address, socket_options):
+    """A socket connected to an address already resolved and checked. urllib3's create_connection would resolve
+    it again, and under gevent every resolution, even of a number, is a hand-over to a pool of OS threads."""
+    if "%" in address:  # an IPv6 scope: left to the resolver
+        return create_connection((address, port), timeout, source_address, socket_options)
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        if timeout is not _DEFAULT_TIMEOUT:
+            sock.settimeout(timeout)
+        if source_address:
+            sock.bind(source_address)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _pools(mixin):
