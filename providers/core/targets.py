@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import OperationalError, transaction
 
 from providers.core import cached, crypto, freshness, unwritable
-from providers.huggingface import engines, generation, transport
+from providers.huggingface import engines, generation, transport, urls
 from providers.huggingface.errors import HFError
 from providers.models import EndpointType, ProviderSettings
 
@@ -39,7 +39,7 @@ def provider_token_allowed(model):
     "send the provider token to this URL" on the model."""
     if model.endpoint_type != EndpointType.INFERENCE_ENDPOINT or model.send_provider_token:
         return True
-    return transport.huggingface_host(model.endpoint_url)
+    return urls.huggingface_host(model.endpoint_url)
 
 
 def bare_target(model):

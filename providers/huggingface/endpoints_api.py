@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import engines, hub, transport
+from providers.huggingface import engines, hub, transport, urls
 from providers.huggingface.errors import HFError
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")  # namespaces and endpoint names
@@ -41,7 +41,7 @@ def valid_name(value):
 
 def _control_url(namespace, name="", command=""):
     parts = [quote(part, safe="") for part in (namespace, name, command) if part]
-    return transport.join(settings.HF_ENDPOINTS_API_URL, "endpoint/" + "/".join(parts))
+    return urls.join(settings.HF_ENDPOINTS_API_URL, "endpoint/" + "/".join(parts))
 
 
 def endpoints_in(namespace, token, deadline=None):
@@ -74,7 +74,7 @@ def resume_endpoint(namespace, name, token, deadline=None):
 def wake_endpoint(url, token, health_route="/health", deadline=None):
     """Send the request that makes a scaled-to-zero endpoint start a replica (§9.6); its answer does not matter."""
     try:
-        transport.call("GET", transport.join(url, health_route or "/health"), "endpoint", token, deadline=deadline)
+        transport.call("GET", urls.join(url, health_route or "/health"), "endpoint", token, deadline=deadline)
     except HFError as exc:
         if exc.category in ("invalid_token", "blocked_by_url_policy", "dns_failure", "tls_error"):
             raise
@@ -211,7 +211,7 @@ def start(namespace, name, token):
     if current["state"] == "scaledToZero" and current["url"]:
         # Whether /resume wakes a scaled-to-zero endpoint is not documented (§9.6); a request to it does.
         # The control plane's URL for it is trusted no further than any other: the token only to Hugging Face's hosts.
-        sent = token if transport.huggingface_host(current["url"]) else None
+        sent = token if urls.huggingface_host(current["url"]) else None
         wake_endpoint(current["url"], sent, current["health_route"], transport.Deadline(5))
         return "wake", state(namespace, name, token)
     if current["state"] in ("paused", "scaledToZero"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import numbers, transport
+from providers.huggingface import numbers, transport, urls
 from providers.huggingface.errors import HFError
 
 TGI = "tgi"
@@ -143,7 +143,7 @@ def endpoint_info(base_url, token=None, deadline=None, headers=None):
     """TGI's /info when the server has it; None for servers without it."""
     try:
         response = transport.call(
-            "GET", transport.join(base_url, "/info"), "endpoint", token, headers=headers, deadline=deadline
+            "GET", urls.join(base_url, "/info"), "endpoint", token, headers=headers, deadline=deadline
         )
     except HFError as exc:
         if exc.category in ("endpoint_not_found", "input_rejected", "upstream_error"):
@@ -179,13 +179,13 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
     base = base_url.rstrip("/")
     found = from_info(endpoint_info(base, token, deadline, headers))
     if found is None:
-        found = from_models(_optional_json(transport.join(base, "/v1/models"), token, deadline, headers))
+        found = from_models(_optional_json(urls.join(base, "/v1/models"), token, deadline, headers))
     if found is None:
         return EngineInfo(UNKNOWN)
     route = VERSION_ROUTES.get(found.engine)
     if with_version and found.engine == LLAMACPP:
         try:
-            props = _optional_json(transport.join(base, route), token, deadline, headers)
+            props = _optional_json(urls.join(base, route), token, deadline, headers)
         except HFError:
             props = None  # the context then stays the training one; the engine is known
         found.context_length = served_context(props) or found.context_length
@@ -194,9 +194,7 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
         found.vision = isinstance(modalities, dict) and modalities.get("vision") is True  # started with --mmproj
     elif with_version and route and not found.version:
         try:
-            found.version = version_from(
-                found.engine, _optional_json(transport.join(base, route), token, deadline, headers)
-            )
+            found.version = version_from(found.engine, _optional_json(urls.join(base, route), token, deadline, headers))
         except HFError:
             pass  # the version is a detail; the engine is known
     return found
@@ -205,7 +203,7 @@ def identify_engine(base_url, token=None, deadline=None, headers=None, with_vers
 def generation_settings(base_url, token=None, deadline=None, headers=None):
     """What llama.cpp's server applies to a request that leaves a sampling parameter out: `/props`
     `default_generation_settings.params` (§10.5); None when the route or the object is missing."""
-    props = _optional_json(transport.join(base_url.rstrip("/"), "/props"), token, deadline, headers)
+    props = _optional_json(urls.join(base_url.rstrip("/"), "/props"), token, deadline, headers)
     settings_ = props.get("default_generation_settings") if isinstance(props, dict) else None
     params = settings_.get("params") if isinstance(settings_, dict) else None
     return params if isinstance(params, dict) else None

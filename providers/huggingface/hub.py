@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from providers.huggingface import transport
+from providers.huggingface import transport, urls
 from providers.huggingface.errors import HFError
 
 
@@ -25,7 +25,7 @@ class TokenInfo:
 
 def whoami(token, deadline=None):
     response = transport.call(
-        "GET", transport.join(settings.HF_HUB_URL, "/api/whoami-v2"), "whoami", token, deadline=deadline
+        "GET", urls.join(settings.HF_HUB_URL, "/api/whoami-v2"), "whoami", token, deadline=deadline
     )
     body = transport.json_of(response)
     if not isinstance(body, dict):
@@ -55,7 +55,7 @@ def whoami(token, deadline=None):
 
 
 def model_info(repo_id, token=None, expand=(), deadline=None):
-    url = transport.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}")
+    url = urls.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}")
     if expand:
         url += "?" + "&".join(f"expand[]={quote(e)}" for e in expand)
     return transport.json_of(transport.call("GET", url, "model_info", token, deadline=deadline))
@@ -63,7 +63,7 @@ def model_info(repo_id, token=None, expand=(), deadline=None):
 
 def search_models(params, token=None, deadline=None):
     """One page of the Hub's model search (§8): (items, cursor of the next page or "")."""
-    url = transport.join(settings.HF_HUB_URL, "/api/models") + "?" + urlencode(params, doseq=True)
+    url = urls.join(settings.HF_HUB_URL, "/api/models") + "?" + urlencode(params, doseq=True)
     response = transport.call("GET", url, "model_info", token, deadline=deadline)
     body = transport.json_of(response)
     if not isinstance(body, list):
@@ -76,7 +76,7 @@ def search_models(params, token=None, deadline=None):
 def router_models(token=None, deadline=None):
     """The router's catalog of chat models served by Inference Providers (§7), as a list of items."""
     body = transport.json_of(
-        transport.call("GET", transport.join(settings.HF_ROUTER_URL, "/v1/models"), "router", token, deadline=deadline)
+        transport.call("GET", urls.join(settings.HF_ROUTER_URL, "/v1/models"), "router", token, deadline=deadline)
     )
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, list):
@@ -86,7 +86,7 @@ def router_models(token=None, deadline=None):
 
 def has_access(repo_id, token, deadline=None):
     """Whether this token may use a gated model: True, False, or None when the Hub does not say."""
-    url = transport.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}/auth-check")
+    url = urls.join(settings.HF_HUB_URL, f"/api/models/{quote(repo_id, safe='/')}/auth-check")
     try:
         transport.call("GET", url, "model_info", token, deadline=deadline)
     except HFError as exc:

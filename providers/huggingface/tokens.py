@@ -12,7 +12,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.cache import cache
 
-from providers.huggingface import transport
+from providers.huggingface import transport, urls
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def tokenizer(target, wait=0.0):
 
 def _hub_token(target):
     """The target's token when it is a Hugging Face token: a self-hosted server's own key never goes to the Hub."""
-    if target.endpoint_type != "inference_endpoint" or transport.huggingface_host(target.endpoint_url):
+    if target.endpoint_type != "inference_endpoint" or urls.huggingface_host(target.endpoint_url):
         return target.token or None
     return None
 
@@ -70,7 +70,7 @@ def _fetch(repo, token, event):
     try:
         raw = cache.get(_key(repo, "json"))
         if raw is None:
-            url = transport.join(settings.HF_HUB_URL, f"/{quote(repo, safe='/')}/resolve/main/tokenizer.json")
+            url = urls.join(settings.HF_HUB_URL, f"/{quote(repo, safe='/')}/resolve/main/tokenizer.json")
             deadline = transport.Deadline(settings.TOKENIZER_TIMEOUT)
             raw = transport.download(url, token, deadline, settings.TOKENIZER_MAX_BYTES)
             found = Tokenizer.from_str(raw.decode())

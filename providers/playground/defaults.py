@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from providers.core.targets import bare_target, resolve_token
-from providers.huggingface import engines, transport
+from providers.huggingface import engines, transport, urls
 from providers.huggingface.adapters import adapter_for, openai, tgi
 from providers.huggingface.errors import HFError
 
@@ -102,8 +102,8 @@ def has_live_facts(model):
     Test connection's reading serves there."""
     if model.endpoint_type != "inference_endpoint" or model.engine not in (engines.TGI, engines.LLAMACPP):
         return False
-    host = transport.origin_of(model.endpoint_url)[1]
-    return not host.endswith("." + transport.DEDICATED_ENDPOINTS)
+    host = urls.origin_of(model.endpoint_url)[1]
+    return not host.endswith("." + urls.DEDICATED_ENDPOINTS)
 
 
 def live_facts(model):

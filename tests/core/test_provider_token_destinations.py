@@ -80,12 +80,12 @@ def test_an_admin_may_send_the_provider_token_to_a_url(elsewhere, admin_client):
 
 
 def test_hugging_faces_own_hosts_get_the_provider_token(hf, settings):
-    from providers.huggingface import transport
+    from providers.huggingface import urls
 
     settings.PROVIDER_TOKEN_HOSTS = ["proxy.example.org"]
-    assert transport.huggingface_host("https://abc.us-east-1.aws.endpoints.huggingface.cloud/")
-    assert transport.huggingface_host(settings.HF_ROUTER_URL + "/v1/chat/completions")
-    assert transport.huggingface_host("https://eu.proxy.example.org/v1")
-    assert not transport.huggingface_host("http://abc.us-east-1.aws.endpoints.huggingface.cloud/")  # not https
-    assert not transport.huggingface_host("https://endpoints.huggingface.cloud.evil.test/")
-    assert not transport.huggingface_host("http://10.0.0.5:8000/")
+    assert urls.huggingface_host("https://abc.us-east-1.aws.endpoints.huggingface.cloud/")
+    assert urls.huggingface_host(settings.HF_ROUTER_URL + "/v1/chat/completions")
+    assert urls.huggingface_host("https://eu.proxy.example.org/v1")
+    assert not urls.huggingface_host("http://abc.us-east-1.aws.endpoints.huggingface.cloud/")  # not https
+    assert not urls.huggingface_host("https://endpoints.huggingface.cloud.evil.test/")
+    assert not urls.huggingface_host("http://10.0.0.5:8000/")

@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from providers.huggingface import endpoints_api, transport
+from providers.huggingface import endpoints_api, transport, urls
 from providers.huggingface.errors import HFError
 from tests.conftest import TOKEN
 
@@ -50,7 +50,7 @@ def test_wake_with_a_health_route_without_a_slash_keeps_the_token_on_the_endpoin
     ],
 )
 def test_a_path_is_always_a_new_segment_under_the_base(base, path, joined):
-    assert transport.join(base, path) == joined
+    assert urls.join(base, path) == joined
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_a_path_is_always_a_new_segment_under_the_base(base, path, joined):
 )
 def test_a_join_that_would_leave_the_base_is_refused(base, path):
     with pytest.raises(HFError) as caught:
-        transport.join(base, path)
+        urls.join(base, path)
     assert caught.value.category == "blocked_by_url_policy"
 
 

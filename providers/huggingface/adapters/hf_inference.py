@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from providers.huggingface import transport
+from providers.huggingface import urls
 from providers.huggingface.adapters import base, tgi
 
 CAPABILITIES = base.Capabilities(
@@ -20,7 +20,7 @@ CAPABILITIES = base.Capabilities(
 
 
 def models_url(repo_id):
-    return transport.join(settings.HF_ROUTER_URL, f"/hf-inference/models/{quote(repo_id, safe='/')}")
+    return urls.join(settings.HF_ROUTER_URL, f"/hf-inference/models/{quote(repo_id, safe='/')}")
 
 
 class Adapter(tgi.Adapter):

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from providers.huggingface import engines, provider_routes, transport
+from providers.huggingface import engines, provider_routes, urls
 from providers.huggingface.adapters import base, fields, hf_inference
 from providers.huggingface.adapters.base import (
     Finish,
@@ -210,10 +210,10 @@ class Adapter(base.Adapter):
     def url(self, target):
         if target.endpoint_type == "inference_endpoint":
             route = "/v1/chat/completions" if target.task == "chat" else "/v1/completions"
-            return transport.join(target.endpoint_url, route)
+            return urls.join(target.endpoint_url, route)
         if target.endpoint_type == "inference_providers":
-            return transport.join(settings.HF_ROUTER_URL, "/v1/chat/completions")
-        return transport.join(hf_inference.models_url(target.repo_id), "/v1/chat/completions")
+            return urls.join(settings.HF_ROUTER_URL, "/v1/chat/completions")
+        return urls.join(hf_inference.models_url(target.repo_id), "/v1/chat/completions")
 
     def body(self, target, params, prompt="", messages=None, stream=False):
         if target.openai_style:
@@ -279,7 +279,7 @@ class Adapter(base.Adapter):
     def embed_request(self, target, texts, dimensions=None, encoding="float"):
         route = provider_routes.OPENAI_ROUTES.get(target.provider)
         if target.endpoint_type == "inference_providers" and route:
-            url = transport.join(settings.HF_ROUTER_URL, route)  # the provider's id of the model goes in the body
+            url = urls.join(settings.HF_ROUTER_URL, route)  # the provider's id of the model goes in the body
         elif target.endpoint_type == "inference_endpoint":
             url = target.endpoint_url.rstrip("/") + "/v1/embeddings"
         else:
