@@ -13,7 +13,7 @@ from django.urls import resolve
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
-from providers.api import cors, views
+from providers.api import cors, responses, vectors, views
 from providers.core.middleware import forbid_framing
 
 # The hot routes without the resolver's walk over every pattern; the rest (/v1/models/<id>, unknown paths) resolve.
@@ -21,6 +21,9 @@ _EXACT = {
     "/v1/models": views.models,
     "/v1/chat/completions": views.chat_completions,
     "/v1/completions": views.completions,
+    "/v1/responses": responses.responses,
+    "/v1/embeddings": vectors.embeddings,
+    "/v1/rerank": vectors.rerank,
 }
 
 

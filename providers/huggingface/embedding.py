@@ -25,7 +25,7 @@ class Vectors:
     server: dict = field(default_factory=dict)
     raw: list | None = None  # each vector's JSON text as the server wrote it (adapter.raw_vectors), or None
     passed: bytes | None = None  # the whole answer as the server wrote it, in the caller's encoding (passed_on)
-    lengths: list | None = None  # each passed vector's length
+    lengths: list | None = None  # each passed vector's length (float ones only when dimensions were asked for)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def _smaller(exc, batch):
 def _whole_answer(adapter, target, texts, dimensions, deadline, encoding, model_id):
     url, body = adapter.embed_request(target, texts, dimensions, encoding)
     response = call("POST", url, target.kind, target.token, body, target.headers(), deadline)
-    passed = adapter.passed_on(response.content, texts, encoding, model_id)
+    passed = adapter.passed_on(response.content, texts, encoding, model_id, dimensions)
     if passed is not None:
         return Vectors([], passed[1], passed=passed[0], lengths=passed[2])
     return _read(adapter, texts, json_of(response), response.content)

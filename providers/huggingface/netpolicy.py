@@ -5,6 +5,7 @@ client connects: the name is resolved once, every address is checked, and the so
 address (resolve-and-pin), so a rebound name never gets even a TCP handshake with an internal address.
 """
 
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -45,8 +46,13 @@ class BlockedURL(Exception):
 
 
 def _allowed_networks():
+    return _networks(tuple(settings.OUTBOUND_ALLOWED_NETWORKS))
+
+
+@functools.lru_cache(maxsize=8)  # parsed once per setting's value, not for every request
+def _networks(entries):
     nets = []
-    for entry in settings.OUTBOUND_ALLOWED_NETWORKS:
+    for entry in entries:
         try:
             nets.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:

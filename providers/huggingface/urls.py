@@ -1,6 +1,7 @@
 """The URLs the console calls: which come from settings (trusted), which are Hugging Face's own hosts (where the
 provider token may go), the origin a token is bound to, and paths joined without ever leaving their base."""
 
+import functools
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -24,8 +25,9 @@ DEDICATED_ENDPOINTS = "endpoints.huggingface.cloud"  # Inference Endpoints' own 
 def huggingface_host(url):
     """Whether `url` is on one of Hugging Face's own hosts (or a host PROVIDER_TOKEN_HOSTS adds): where the
     provider token may go, and where a failure is Hugging Face's to explain."""
-    scheme, host, _port = origin_of(url)
-    if origin_of(url) in {origin_of(base) for base in trusted_bases()}:
+    origin = origin_of(url)
+    scheme, host, _port = origin
+    if any(origin == origin_of(base) for base in trusted_bases()):
         return True
     if scheme == "https" and host.endswith("." + DEDICATED_ENDPOINTS):
         return True
@@ -36,6 +38,7 @@ def huggingface_host(url):
     return False
 
 
+@functools.lru_cache(maxsize=1024)  # a few URLs, each asked for several times a call
 def origin_of(url):
     """(scheme, host, port): what the Authorization header is bound to."""
     parts = urlsplit(url)

@@ -66,6 +66,26 @@ def test_an_openai_compatible_server_gets_the_vectors_back_in_order_with_usage(h
     assert answer["usage"] == {"prompt_tokens": 3, "total_tokens": 3}
 
 
+@pytest.mark.parametrize("encoding", ["float", "base64"])
+def test_vectors_a_server_did_not_shorten_to_the_asked_dimensions_are_refused(hf, key, provider_token, encoding):
+    # The answer is otherwise passed on as written: its vectors are still counted when dimensions were asked for.
+    url = hf.add_engine("vllm-embed", "vllm", model_id="intfloat/e5-small")
+    model = create_endpoint_model(url, "e5", task="feature-extraction", path="")
+    vector = [0.5] * 8
+    encoded = base64.b64encode(struct.pack("<8f", *vector)).decode() if encoding == "base64" else vector
+    unshortened = {
+        "object": "list",
+        "data": [{"object": "embedding", "index": 0, "embedding": encoded}],
+        "model": "intfloat/e5-small",
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+    }
+    hf.fault(r"/v1/embeddings$", "status", status=200, body=unshortened)
+    body = {"model": model.api_id, "input": ["a"], "dimensions": 4, "encoding_format": encoding}
+    refused = post(key, "/v1/embeddings", body)
+    assert refused.status_code == 502, refused.content
+    assert "did not shorten its vectors to 4" in refused.json()["error"]["message"]
+
+
 def test_the_hosted_api_pipeline_pooled_and_token_level(hf, key, provider_token):
     hf.add_model("sentence-transformers/all-MiniLM-L6-v2", pipeline_tag="sentence-similarity")
     pooled = create_model(

@@ -97,3 +97,10 @@ def test_numbers_json_does_not_have_are_not_passed_on(hf, key, provider_token):
     server(hf, "nan", vectors_in_order=True, vector_text=b"[0.5, NaN, 0.1]")
     answer = embed(key, "nan", encoding_format="float")
     assert answer.status_code == 502 and b"NaN" not in answer.content
+
+
+@pytest.mark.parametrize("vector_text", [b"[]", b"[ ]"])
+def test_an_empty_vector_is_not_passed_on(hf, key, provider_token, vector_text):
+    server(hf, "empty", vectors_in_order=True, vector_text=vector_text)
+    answer = embed(key, "empty", encoding_format="float")
+    assert answer.status_code == 502, answer.content

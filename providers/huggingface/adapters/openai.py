@@ -300,11 +300,12 @@ class Adapter(base.Adapter):
         found = [_floats(d.get("embedding")) for d in ordered]
         return base.vectors(found), count(usage_of(body).get("prompt_tokens"))
 
-    def passed_on(self, content, texts, encoding, model_id):
+    def passed_on(self, content, texts, encoding, model_id, dimensions=None):
         """(the answer's bytes with `model` the console's id, the prompt tokens, each vector's length) when the
         server answered in the asked encoding, in order, one vector per text, with nothing to rewrite but the model
         name; else None (the answer is then read and written again). Parsing and printing 64 vectors of 384
-        numbers cost several times what the rest of the call does."""
+        numbers cost several times what the rest of the call does. Float vectors are counted only when the
+        caller asked for `dimensions` (counting is another pass over every number); else their lengths are None."""
         if [int(i) for i in _INDEX.findall(content)] != list(range(len(texts))):
             return None
         if encoding == "base64":
@@ -317,9 +318,11 @@ class Adapter(base.Adapter):
             found = _RAW_EMBEDDING.findall(content)
             if len(found) != len(texts) or b"".join(found).translate(_IDENTITY, _NUMBER_BYTES):
                 return None
-            lengths = [v.count(b",") + 1 for v in found]
+            if not all(v[1:-1].strip() for v in found):
+                return None  # an empty vector
+            lengths = [v.count(b",") + 1 for v in found] if dimensions else None
         names = list(_MODEL.finditer(content))
-        if not content.lstrip().startswith(b"{") or len(names) != 1 or 0 in lengths:
+        if not content.lstrip().startswith(b"{") or len(names) != 1 or (lengths and 0 in lengths):
             return None
         start, end = names[0].span()
         named = b"".join((content[:start], b'"model": ', json.dumps(model_id).encode(), content[end:]))
