@@ -5,9 +5,11 @@ request with the scheme it arrived on. `redirect_to` makes the https side answer
 
 import datetime
 import ipaddress
+import json
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from socketserver import ThreadingTCPServer
 
@@ -93,12 +95,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path.endswith("/chat/completions"):
+            return self._stream()
         body = b'[{"generated_text": "ok"}]'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self):
+        """A chat stream in chunks, each event written (and flushed) on its own, a short pause between them."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index, word in enumerate(["Over", " TLS", None]):
+            delta = {"content": word} if word else {}
+            event = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta,
+                     "finish_reason": None if word else "stop"}]}  # fmt: skip
+            data = b"data: " + json.dumps(event).encode() + b"\n\n"
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+            time.sleep(0.2 if index == 0 else 0.01)
+        data = b"data: [DONE]\n\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n\r\n")
 
     do_GET = do_POST = _answer
 

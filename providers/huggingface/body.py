@@ -9,6 +9,7 @@ does, and the wall-clock deadline holds however the bytes arrive (a drip, a size
 the connection goes back to urllib3's pool, as http.client would leave it.
 """
 
+import ssl
 import time
 
 from providers.huggingface.transport import READ_SIZE, socket_of
@@ -75,7 +76,7 @@ class Body:
             self.sock.settimeout(max(left, 0.0))
             try:
                 more = self.sock.recv(READ_SIZE)
-            except (TimeoutError, BlockingIOError):
+            except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):  # nothing came (TLS says "want read")
                 return None
             if not more:
                 if self.length == -1:

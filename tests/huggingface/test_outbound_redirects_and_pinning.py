@@ -163,3 +163,22 @@ def test_an_unreadable_ca_bundle_stops_the_start_with_a_clear_check(settings, tm
     (tmp_path / "junk.pem").write_text("not a certificate")
     settings.OUTBOUND_CA_BUNDLE = str(tmp_path / "junk.pem")
     assert [e.id for e in outbound_ca_bundle_readable(None)] == ["providers.E002"]
+
+
+def test_a_relayed_stream_over_tls_is_read_straight_from_its_socket(upstream):
+    # The straight read's non-blocking reads on an SSL socket say "want read", not EAGAIN: still nothing yet.
+    from providers.huggingface import relay
+    from providers.huggingface.transport import Deadline
+
+    target = generation.Target(
+        "inference_endpoint", "chat", endpoint_url=f"https://localhost:{upstream.port}/v1", engine="vllm", token=TOKEN
+    )
+    body = relay.request_body(target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, {})
+    _answer, events = relay.open_relay(target, "chat", body, "chatcmpl-1", Deadline(20), False)
+    items = [next(i for i in events if isinstance(i, bytes))]
+    assert events.reader.body.read(0.0) is None  # the next event is 200 ms away: nothing yet, not a failure
+    items += list(events)
+    assert isinstance(items[-1], relay.End) and items[-1].finish_reason == "stop"
+    text = b"".join(i for i in items if isinstance(i, bytes))
+    assert b'"content": "Over"' in text and b'"content": " TLS"' in text
+    assert events.reader.reading  # the body was read straight, not handed over by the helper
