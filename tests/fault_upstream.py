@@ -264,6 +264,13 @@ class _Behaviour:
         self.conn.sendall(b"zz\r\ndata: {}\r\n")
         self.until_peer_closes(seconds=5)
 
+    def mode_long_size_line(self):
+        """Two tokens, then a chunk-size line that never ends."""
+        self.head()
+        self.tokens(2, final=False)
+        self.conn.sendall(b"1" * 8192)
+        self.until_peer_closes(seconds=5)
+
     def mode_huge(self):
         """8 KiB tokens as fast as the client reads, up to 64 MiB, then the final event."""
         self.head()

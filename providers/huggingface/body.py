@@ -114,7 +114,7 @@ class Body:
             line_end = buffer.find(b"\n", at)
             if line_end < 0:
                 if len(buffer) - at > MAX_LINE:
-                    raise FramingError("a chunk line is too long")
+                    self.failure = FramingError("a chunk line is too long")
                 break
             line = buffer[at:line_end]
             at = line_end + 1
@@ -129,15 +129,15 @@ class Body:
                 size = -1
             if size < 0:
                 self.failure = FramingError("a chunk size is not a number")
-                if not parts:
-                    raise self.failure
-                break  # the events before it go on first
+                break
             if size == 0:
                 self.state = "trailer"
             else:
                 self.state, self.chunk_left = "data", size
         self.buffer = buffer[at:]
-        return b"".join(parts)
+        if self.failure is not None and not parts:
+            raise self.failure
+        return b"".join(parts)  # a failure found behind them is raised by the next read
 
     def _release(self):
         """A clean end: the connection back to the pool, ready for its next request, as after any whole body."""

@@ -55,7 +55,7 @@ def test_a_close_delimited_stream_is_complete_at_its_final_event(faulty, member_
     assert raw.endswith("data: [DONE]\n\n") and '"error"' not in raw
 
 
-@pytest.mark.parametrize("mode", ["cut_close", "bad_chunk"])
+@pytest.mark.parametrize("mode", ["cut_close", "bad_chunk", "long_size_line"])
 def test_a_stream_cut_or_broken_inside_its_framing_ends_as_lost(faulty, member_key, mode):
     raw = stream(member_key, relayed(faulty, mode))
     assert text_of(raw).startswith("The sky")  # what came before the cut is kept
