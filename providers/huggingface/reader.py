@@ -63,6 +63,7 @@ class Reader:
         self.straight = straight
         self.body = None  # set by the helper before it hands the response over
         self.reading = False  # the consumer took the response and reads the body itself
+        self.late_bytes = 0  # what it read after the deadline (what had come meanwhile), at most HELD_BYTES
         self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
         self.thread.start()
         # Back to the caller once the request is on its way (at most a second: a slow connect goes on alone).
@@ -198,23 +199,33 @@ class Reader:
         return kind, value
 
     def _read_straight(self, deadline, until):
-        """next() once the consumer reads the body itself: as long a wait as next() would make, no longer."""
+        """next() once the consumer reads the body itself: as long a wait as next() would make, no longer.
+
+        Past `until` or the deadline, what already waits in the socket still counts, as the helper's queue did: a
+        consumer held up by its own caller (a client that stopped reading) gets the answer that came meanwhile,
+        not a timeout nor "the server went silent". Past the deadline that is at most HELD_BYTES, then the end."""
         now, end = time.monotonic(), deadline.started + deadline.seconds
-        if until is not None and now >= until:
-            return "grace", None
-        if now >= end:
-            raise timeout_error(deadline)
-        if self.draining:
+        grace = until is not None and now >= until
+        late = now >= end
+        if grace or late or self.draining:
             wait = 0.0
         else:
             wait = min(IDLE_SECONDS, end - now, until - now if until is not None else IDLE_SECONDS)
+        if late and not grace and self.late_bytes >= HELD_BYTES:
+            raise timeout_error(deadline)
         try:
             data = self.body.read(wait)
         except (OSError, straight_body.FramingError) as exc:
             return "error", connection_failure(exc)
         if data is None:
+            if grace:
+                return "grace", None
+            if late:
+                raise timeout_error(deadline)
             self.signalled = time.monotonic()
             return IDLE
+        if late:
+            self.late_bytes += len(data)
         return ("data", data) if data else ("end", None)
 
     def _joined(self, value, end, until):

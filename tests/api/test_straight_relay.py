@@ -91,3 +91,30 @@ def test_a_relayed_stream_gives_its_connection_back_at_its_end(hf, member_key, p
     calls = [r for r in hf.requests if r["path"].endswith("/chat/completions")]
     assert len(calls) == 3
     assert len({r["client"] for r in calls}) == 1, [r["client"] for r in calls]  # one connection for all three
+
+
+def stalled_stream(key, model, stall):
+    """The first event, then the caller stops reading for `stall` seconds (a client busy elsewhere), then the rest."""
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    body = {"model": model.api_id, "messages": ASK, "stream": True}
+    response = client.post("/v1/chat/completions", json.dumps(body), content_type="application/json")
+    chunks = iter(response.streaming_content)
+    first = next(c for c in chunks if c.startswith(b"data: {"))
+    time.sleep(stall)
+    return (first + b"".join(chunks)).decode()
+
+
+def test_an_answer_that_came_in_time_reaches_a_caller_who_read_it_late(faulty, member_key, settings):
+    # Five events 50 ms apart, all there well before the deadline; the caller comes back after it.
+    settings.HF_GENERATION_TIMEOUT = 1.0
+    raw = stalled_stream(member_key, relayed(faulty, "close_delimited"), 1.5)
+    assert text_of(raw) == "The sky is blue because" and '"error"' not in raw
+    assert raw.endswith("data: [DONE]\n\n")
+
+
+def test_a_caller_who_stops_reading_longer_than_the_read_timeout_is_not_told_the_server_went_silent(
+    faulty, member_key, settings
+):
+    settings.HF_READ_TIMEOUT = 0.5
+    raw = stalled_stream(member_key, relayed(faulty, "close_delimited"), 1.0)
+    assert text_of(raw) == "The sky is blue because" and '"error"' not in raw
