@@ -77,12 +77,12 @@ class Reader:
             self.response = open_response()
             self.conn = getattr(self.response.raw, "connection", None)
             self.sock = socket_of(self.response) or self.sock
-            if self.straight:
-                self.body = straight_body.straight(self.response)
-            if self.body is not None:
-                self._put(("response", self.response))  # the consumer reads on, and closes it
-                return
+            self.body = straight_body.straight(self.response) if self.straight else None
             self._put(("response", self.response))
+            if self.body is not None:  # the consumer reads on, and closes it (or stop() does)
+                if self.stopped.is_set():
+                    self.body.close()  # a consumer gone before this: nobody else will
+                return
             read = _body_reads(self.response)
             while not self.stopped.is_set():
                 data = read()

@@ -14,3 +14,21 @@ def test_a_generation_closed_before_its_first_item_frees_the_upstream(faulty):
     assert wait_for(lambda: len(faulty.opened("silent_start")) == 1, 1)  # sent at once, not at the first next()
     generation.close()
     assert wait_for(lambda: len(faulty.closed("silent_start")) == 1, 1), faulty.connections
+
+
+@pytest.mark.parametrize("take_first", [False, True])
+def test_a_relayed_stream_closed_early_frees_the_upstream(faulty, take_first):
+    # Read straight from its socket once the helper hands the response over: closing it must still free it,
+    # before the response came (the helper's) and after (the consumer's).
+    from providers.huggingface import relay
+    from providers.huggingface.transport import Deadline
+
+    target = Target("inference_endpoint", "chat", endpoint_url=f"{faulty.base}/silent", engine="vllm")
+    body = relay.request_body(target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, {})
+    _answer, stream = relay.open_relay(target, "chat", body, "chatcmpl-1", Deadline(20), False)
+    assert wait_for(lambda: len(faulty.opened("silent")) == 1, 1)
+    if take_first:
+        assert isinstance(next(i for i in stream if isinstance(i, bytes)), bytes)
+        assert stream.reader.reading
+    stream.close()
+    assert wait_for(lambda: len(faulty.closed("silent")) == 1, 1), faulty.connections
