@@ -170,6 +170,16 @@ def create_endpoint_model(base, display_name="my tgi", task=Task.TEXT_GENERATION
     )
 
 
+def open_chat_stream(target, seconds=20):
+    """A relayed chat stream to `target` (a Target of an OpenAI-compatible server), opened as /v1/ opens one:
+    the Generation of its SSE bytes and, last, its End."""
+    from providers.huggingface import relay
+    from providers.huggingface.transport import Deadline
+
+    body = relay.request_body(target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, {})
+    return relay.open_relay(target, "chat", body, "chatcmpl-1", Deadline(seconds), False)[1]
+
+
 def model_form_data(**overrides):
     """The model form's fields as a browser posts them; None drops a field."""
     data = {

@@ -269,8 +269,9 @@ class Reader:
 
     def stop(self):
         self.stopped.set()
-        if self.body is not None:
-            self.body.close()  # nothing once it went back to the pool; else the connection is closed
+        if self.body is not None:  # read by the consumer, so no read of the helper's to end
+            self.body.close()  # back to the pool when read to its end; else the connection is closed
+            return
         sock = self.sock
         if sock is not None and self._released(sock):
             # Read to its end, the connection went back to the pool: the socket may already carry another

@@ -21,12 +21,16 @@ def relayed(faulty, mode):
     )
 
 
-def stream(key, model):
+def opened(key, model):
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     body = {"model": model.api_id, "messages": ASK, "stream": True}
     response = client.post("/v1/chat/completions", json.dumps(body), content_type="application/json")
     assert response.status_code == 200
-    return b"".join(response.streaming_content).decode()
+    return response
+
+
+def stream(key, model):
+    return b"".join(opened(key, model).streaming_content).decode()
 
 
 def events(raw):
@@ -95,10 +99,7 @@ def test_a_relayed_stream_gives_its_connection_back_at_its_end(hf, member_key, p
 
 def stalled_stream(key, model, stall):
     """The first event, then the caller stops reading for `stall` seconds (a client busy elsewhere), then the rest."""
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
-    body = {"model": model.api_id, "messages": ASK, "stream": True}
-    response = client.post("/v1/chat/completions", json.dumps(body), content_type="application/json")
-    chunks = iter(response.streaming_content)
+    chunks = iter(opened(key, model).streaming_content)
     first = next(c for c in chunks if c.startswith(b"data: {"))
     time.sleep(stall)
     return (first + b"".join(chunks)).decode()

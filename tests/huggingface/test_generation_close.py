@@ -3,7 +3,7 @@
 import pytest
 
 from providers.huggingface.generation import Target, generate
-from tests.conftest import wait_for
+from tests.conftest import open_chat_stream, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,8 @@ def test_a_generation_closed_before_its_first_item_frees_the_upstream(faulty):
 def test_a_relayed_stream_closed_early_frees_the_upstream(faulty, take_first):
     # Read straight from its socket once the helper hands the response over: closing it must still free it,
     # before the response came (the helper's) and after (the consumer's).
-    from providers.huggingface import relay
-    from providers.huggingface.transport import Deadline
-
     target = Target("inference_endpoint", "chat", endpoint_url=f"{faulty.base}/silent", engine="vllm")
-    body = relay.request_body(target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, {})
-    _answer, stream = relay.open_relay(target, "chat", body, "chatcmpl-1", Deadline(20), False)
+    stream = open_chat_stream(target)
     assert wait_for(lambda: len(faulty.opened("silent")) == 1, 1)
     if take_first:
         assert isinstance(next(i for i in stream if isinstance(i, bytes)), bytes)

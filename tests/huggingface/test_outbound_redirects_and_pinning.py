@@ -9,7 +9,7 @@ import pytest
 
 from providers.huggingface import generation
 from providers.huggingface.errors import HFError
-from tests.conftest import TOKEN, free_port
+from tests.conftest import TOKEN, free_port, open_chat_stream
 from tests.tls_upstream import DualUpstream
 
 
@@ -168,13 +168,11 @@ def test_an_unreadable_ca_bundle_stops_the_start_with_a_clear_check(settings, tm
 def test_a_relayed_stream_over_tls_is_read_straight_from_its_socket(upstream):
     # The straight read's non-blocking reads on an SSL socket say "want read", not EAGAIN: still nothing yet.
     from providers.huggingface import relay
-    from providers.huggingface.transport import Deadline
 
     target = generation.Target(
         "inference_endpoint", "chat", endpoint_url=f"https://localhost:{upstream.port}/v1", engine="vllm", token=TOKEN
     )
-    body = relay.request_body(target, "chat", {"messages": [{"role": "user", "content": "hi"}], "stream": True}, {})
-    _answer, events = relay.open_relay(target, "chat", body, "chatcmpl-1", Deadline(20), False)
+    events = open_chat_stream(target)
     items = [next(i for i in events if isinstance(i, bytes))]
     assert events.reader.body.read(0.0) is None  # the next event is 200 ms away: nothing yet, not a failure
     items += list(events)

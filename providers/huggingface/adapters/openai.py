@@ -311,8 +311,8 @@ class Adapter(base.Adapter):
         if encoding == "base64":
             found = _B64_EMBEDDING.findall(content)
             lengths = [len(v) * 3 // 4 - v.count(b"=") for v in found]
-            if len(found) != len(texts) or any(n % 4 for n in lengths):
-                return None
+            if len(found) != len(texts) or any(n % 4 or not n for n in lengths):
+                return None  # a count, a length or an empty vector that is not what was asked for
             lengths = [n // 4 for n in lengths]
         else:
             found = _RAW_EMBEDDING.findall(content)
@@ -322,7 +322,7 @@ class Adapter(base.Adapter):
                 return None  # an empty vector
             lengths = [v.count(b",") + 1 for v in found] if dimensions else None
         names = list(_MODEL.finditer(content))
-        if not content.lstrip().startswith(b"{") or len(names) != 1 or (lengths and 0 in lengths):
+        if not content.lstrip().startswith(b"{") or len(names) != 1:
             return None
         start, end = names[0].span()
         named = b"".join((content[:start], b'"model": ', json.dumps(model_id).encode(), content[end:]))
