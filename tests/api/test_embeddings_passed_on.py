@@ -62,6 +62,7 @@ def test_an_answer_in_order_and_in_the_asked_encoding_is_passed_on_as_written(hf
     answer = embed(key, "fast", encoding_format=encoding)
     assert answer.status_code == 200, answer.content
     assert answer.content == direct(url, encoding)  # byte for byte, but the model's name
+    assert answer["Content-Length"] == str(len(answer.content))
     sent = json.loads(hf.requests[-2]["body"])  # the console's request (the last is the test's own)
     assert sent["encoding_format"] == encoding
     assert same([floats(d) for d in answer.json()["data"]], [fake_vector(t) for t in TEXTS])

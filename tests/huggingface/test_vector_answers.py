@@ -1,5 +1,8 @@
 """An embeddings answer is read as one vector of finite numbers per input, or refused as a bad response."""
 
+import base64
+import json
+
 import pytest
 
 from providers.huggingface.adapters.base import vectors
@@ -58,3 +61,71 @@ def test_vectors_that_cannot_be_told_apart_for_sure_are_printed_again():
     extra = b'{"data":[{"index":0,"embedding":[0.1]}],"embedding":[0.2]}'  # one more array than items
     base64 = b'{"data":[{"index":0,"embedding":"AAAA"}]}'
     assert _raw(openai.ADAPTER, extra) is None and _raw(openai.ADAPTER, base64) is None
+
+
+def _passed(content, encoding="float", texts=("a", "b")):
+    from providers.huggingface.adapters import openai
+
+    return openai.ADAPTER.passed_on(content, list(texts), encoding, "mine", dimensions=None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"model":"m","data":[{"object":"embedding","index":0,"embedding":[0.5, -1e-05]},'
+        b'{"index":1,"embedding":[2E3,\n 4]}],"usage":{"prompt_tokens":3}}',
+        b'{"object":"list","data":[{"index":0,"embedding":[0.5]},{"object":"embedding","index":1,"embedding":[1]}],'
+        b'"model":"m \\"embedding\\": [9]","usage":{"prompt_tokens":3}}',
+    ],
+)
+def test_a_float_answer_in_order_is_passed_on_with_the_console_model_name(content):
+    named, tokens, _lengths = _passed(content)
+    assert tokens == 3
+    assert json.loads(named)["model"] == "mine"
+    assert named.replace(b'"model": "mine"', b"") == _without_model(content)
+
+
+def _without_model(content):
+    import re
+
+    return re.sub(rb'"model":"(?:[^"\\]|\\.)*"', b"", content)
+
+
+@pytest.mark.parametrize(
+    "vectors",
+    [
+        ("AAAAAAAAAAA=", "AAAAAAAAAAAAAAAA"),  # 8 bytes (padded) and 12 bytes: whole float32s
+        ("AAAAAAAAAAAAAAAAAAAAAA==", "AACAPw=="),
+    ],
+)
+def test_a_base64_answer_of_whole_float32s_is_passed_on_with_its_lengths(vectors):
+    items = ",".join(f'{{"index":{i},"embedding":"{v}"}}' for i, v in enumerate(vectors))
+    content = f'{{"data":[{items}],"model":"m"}}'.encode()
+    named, tokens, lengths = _passed(content, "base64")
+    assert tokens is None and lengths == [len(base64.b64decode(v)) // 4 for v in vectors]
+    assert json.loads(named)["model"] == "mine"
+
+
+@pytest.mark.parametrize(
+    "content, encoding",
+    [
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5, NaN]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5,Infinity]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[[0.5],[1]]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5,"1"]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5,null]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[ ]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":1,"embedding":[0.5]},{"index":0,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5]}]}', "float"),  # one vector for two texts
+        (b'{"data":[{"index":0,"embedding":[0.5]},{"index":1,"embedding":[1]}]}', "float"),  # no model
+        (b'{"model":"m","data":[{"index":0,"model":"x","embedding":[0.5]},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":"AAAAAAAAAAA="},{"index":1,"embedding":[1]}]}', "float"),
+        (b'{"model":"m","data":[{"index":0,"embedding":"AA=AAAAAAAA="},{"index":1,"embedding":"AAAA"}]}', "base64"),
+        (b'{"model":"m","data":[{"index":0,"embedding":"AAA*"},{"index":1,"embedding":"AAAA"}]}', "base64"),
+        (b'{"model":"m","data":[{"index":0,"embedding":"AAA="},{"index":1,"embedding":"AAAAAA"}]}', "base64"),
+        (b'{"model":"m","data":[{"index":0,"embedding":""},{"index":1,"embedding":"AAAAAA"}]}', "base64"),
+        (b'{"model":"m","data":[{"index":0,"embedding":[0.5]},{"index":1,"embedding":[1]}]}', "base64"),
+    ],
+)
+def test_an_answer_the_console_cannot_vouch_for_as_written_is_read_again(content, encoding):
+    assert _passed(content, encoding) is None

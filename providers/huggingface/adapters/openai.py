@@ -64,10 +64,13 @@ _RAW_EMBEDDING = re.compile(rb'"embedding"\s*:\s*(\[[^\]]*\])')
 # once at the top level (the items hold no "model"), the prompt's tokens.
 _INDEX = re.compile(rb'"index"\s*:\s*(\d+)')
 _IDENTITY = bytes(range(256))
-_NUMBER_BYTES = b"[]0123456789.-+eE, \n\t\r"  # deleted by bytes.translate, ten times faster than a regex here
-_B64_EMBEDDING = re.compile(rb'"embedding"\s*:\s*"([A-Za-z0-9+/]*={0,2})"')
+_NUMBER_BYTES = b"0123456789.-+eE, \n\t\r"  # deleted by bytes.translate, ten times faster than a regex here
+_EMBEDDING_NAME = b'"embedding"'
+_VALUE_START = re.compile(rb"\s*:\s*")
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _MODEL = re.compile(rb'"model"\s*:\s*"(?:[^"\\]|\\.)*"')
 _PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
+_EMPTY_ARRAY = re.compile(rb"\[\s*\]")
 
 _ENGINE = {"chat": True, "completion": True, "streaming": True}
 _TOOLS = {"tools": True, "structured_output": True, "image_input": True}  # §13-§15, with a model that can
@@ -305,29 +308,50 @@ class Adapter(base.Adapter):
         server answered in the asked encoding, in order, one vector per text, with nothing to rewrite but the model
         name; else None (the answer is then read and written again). Parsing and printing 64 vectors of 384
         numbers cost several times what the rest of the call does. Float vectors are counted only when the
-        caller asked for `dimensions` (counting is another pass over every number); else their lengths are None."""
-        if [int(i) for i in _INDEX.findall(content)] != list(range(len(texts))):
+        caller asked for `dimensions` (counting is another pass over every number); else their lengths are None.
+
+        The vectors are found with bytes.find and checked with bytes.translate; every other check reads only the
+        text around them (the items' other fields, the model, the usage: a few hundred bytes, not the whole
+        answer). A vector, once checked, holds no quote, so it can hide no index and no model name."""
+        vectors = _vector_spans(content, encoding)
+        if vectors is None or len(vectors) != len(texts) or not content.lstrip().startswith(b"{"):
+            return None
+        edges = [0, *(edge for span in vectors for edge in span), len(content)]
+        gap_starts = range(0, len(edges), 2)
+        around = b"".join([content[edges[k] : edges[k + 1]] for k in gap_starts])
+        if [int(i) for i in _INDEX.findall(around)] != list(range(len(texts))):
             return None
         if encoding == "base64":
-            found = _B64_EMBEDDING.findall(content)
-            lengths = [len(v) * 3 // 4 - v.count(b"=") for v in found]
-            if len(found) != len(texts) or any(n % 4 or not n for n in lengths):
-                return None  # a count, a length or an empty vector that is not what was asked for
+            pads = [2 if content[end - 2 : end] == b"==" else int(content[end - 1 : end] == b"=") for _, end in vectors]
+            # The base64 alphabet only in every vector, "=" only as its padding: nothing left once it is deleted.
+            whole = memoryview(content)
+            found = b"".join(whole[start : end - pad] for (start, end), pad in zip(vectors, pads, strict=True))
+            if found.translate(_IDENTITY, _BASE64_BYTES):
+                return None
+            lengths = [(end - start) * 3 // 4 - pad for (start, end), pad in zip(vectors, pads, strict=True)]
+            if any(n % 4 or not n for n in lengths):
+                return None  # a length or an empty vector that is not what was asked for
             lengths = [n // 4 for n in lengths]
         else:
-            found = _RAW_EMBEDDING.findall(content)
-            if len(found) != len(texts) or b"".join(found).translate(_IDENTITY, _NUMBER_BYTES):
+            # Numbers only in every vector (no NaN, Infinity, string, object or inner array): once the number bytes
+            # are deleted, the answer is the text around the vectors with each vector's brackets (one pass of
+            # bytes.translate, ten times faster than a regex, and no copy of the vectors).
+            left = b"[]".join(content[edges[k] : edges[k + 1]].translate(_IDENTITY, _NUMBER_BYTES) for k in gap_starts)
+            if content.translate(_IDENTITY, _NUMBER_BYTES) != left:
                 return None
-            if not all(v[1:-1].strip() for v in found):
+            if any(_EMPTY_ARRAY.match(content, start) for start, _end in vectors):
                 return None  # an empty vector
-            lengths = [v.count(b",") + 1 for v in found] if dimensions else None
-        names = list(_MODEL.finditer(content))
-        if not content.lstrip().startswith(b"{") or len(names) != 1:
+            lengths = [content.count(b",", start, end) + 1 for start, end in vectors] if dimensions else None
+        if len(_MODEL.findall(around)) != 1:
+            return None  # the model named once, or the answer is read again
+        # Before the first vector or after the last, where servers write it (elsewhere: read again).
+        name = _MODEL.search(content, 0, edges[1]) or _MODEL.search(content, edges[-2])
+        if name is None:
             return None
-        start, end = names[0].span()
+        start, end = name.span()
         named = b"".join((content[:start], b'"model": ', json.dumps(model_id).encode(), content[end:]))
-        tokens = _PROMPT_TOKENS.match(content, max(content.rfind(b'"prompt_tokens"'), 0))
-        return named, int(tokens.group(1)) if tokens else None, lengths
+        tokens = _PROMPT_TOKENS.findall(around)
+        return named, int(tokens[-1]) if tokens else None, lengths
 
     def raw_vectors(self, body, content):
         # Each data item's "embedding" array, in the answer's order: an array of numbers holds no "]", and a
@@ -350,6 +374,28 @@ class Adapter(base.Adapter):
 
         results = body.get("results") if isinstance(body, dict) else None
         return ranked(results, "relevance_score"), count(usage_of(body).get("prompt_tokens"))
+
+
+def _vector_spans(content, encoding):
+    """Where each item's "embedding" value lies in `content`, in order: a float array with its brackets (an array
+    of numbers holds no "]"), or a base64 string without its quotes. Found with bytes.find, several times faster
+    than a pattern scanning the whole answer."""
+    opening, closing, back = (b'"', b'"', 0) if encoding == "base64" else (b"[", b"]", 1)
+    spans, at = [], content.find(_EMBEDDING_NAME)
+    while at >= 0:
+        value = _VALUE_START.match(content, at + len(_EMBEDDING_NAME))
+        if value is None:  # not a name: "embedding" as a value ("object": "embedding")
+            at = content.find(_EMBEDDING_NAME, at + 1)
+            continue
+        if content[value.end() : value.end() + 1] != opening:
+            return None  # a value of another kind
+        start = value.end() + 1 - back
+        end = content.find(closing, value.end() + 1)
+        if end < 0:
+            return None
+        spans.append((start, end + back))
+        at = content.find(_EMBEDDING_NAME, end)
+    return spans
 
 
 def _floats(vector):
