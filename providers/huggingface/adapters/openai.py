@@ -58,7 +58,6 @@ PARAMETERS = {
     engines.OPENAI: {**_OPENAI_COMMON, "stop_sequences": "stop"},
 }
 DEFAULT_COMPLETION_TOKENS = 256
-_RAW_EMBEDDING = re.compile(rb'"embedding"\s*:\s*(\[[^\]]*\])')
 # What an answer passed on unparsed is checked by: the items' indexes in order, each vector an array of JSON numbers
 # only (no NaN or Infinity, which Python's json would take) or a base64 string of whole float32s, the model named
 # once at the top level (the items hold no "model"), the prompt's tokens.
@@ -317,8 +316,8 @@ class Adapter(base.Adapter):
         if vectors is None or len(vectors) != len(texts) or not content.lstrip().startswith(b"{"):
             return None
         edges = [0, *(edge for span in vectors for edge in span), len(content)]
-        gap_starts = range(0, len(edges), 2)
-        around = b"".join([content[edges[k] : edges[k + 1]] for k in gap_starts])
+        gaps = [content[edges[k] : edges[k + 1]] for k in range(0, len(edges), 2)]
+        around = b"".join(gaps)
         if [int(i) for i in _INDEX.findall(around)] != list(range(len(texts))):
             return None
         if encoding == "base64":
@@ -336,7 +335,7 @@ class Adapter(base.Adapter):
             # Numbers only in every vector (no NaN, Infinity, string, object or inner array): once the number bytes
             # are deleted, the answer is the text around the vectors with each vector's brackets (one pass of
             # bytes.translate, ten times faster than a regex, and no copy of the vectors).
-            left = b"[]".join(content[edges[k] : edges[k + 1]].translate(_IDENTITY, _NUMBER_BYTES) for k in gap_starts)
+            left = b"[]".join(gap.translate(_IDENTITY, _NUMBER_BYTES) for gap in gaps)
             if content.translate(_IDENTITY, _NUMBER_BYTES) != left:
                 return None
             if any(_EMPTY_ARRAY.match(content, start) for start, _end in vectors):
@@ -357,10 +356,11 @@ class Adapter(base.Adapter):
         # Each data item's "embedding" array, in the answer's order: an array of numbers holds no "]", and a
         # '"embedding"' inside a JSON string would have its quotes escaped. Any doubt (a count that differs from
         # the parsed items): None.
-        found = _RAW_EMBEDDING.findall(content)
+        spans = _vector_spans(content, "float")
         data = body["data"]
-        if len(found) != len(data):
+        if spans is None or len(spans) != len(data):
             return None
+        found = [content[start:end] for start, end in spans]
         return [raw for _index, raw in sorted(zip((d["index"] for d in data), found, strict=True))]
 
     def rerank_request(self, target, query, documents, top_n=None):
