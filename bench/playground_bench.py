@@ -21,6 +21,8 @@ Run: .venv/bin/python bench/playground_bench.py [--targets direct,floor,console,
      The embeddings line alone: --targets direct,floor,api --requests 0 --first-tokens 0 --streams "" --embeddings 60
      LiteLLM runs from its own virtualenv (--litellm /work/litellm-venv/bin/litellm), never from the project's.
      --server-env WEB_WORKER_CLASS=gthread --server-env WEB_THREADS=512 serves console and floor another way.
+     A change against the code before it: git worktree add ../before <rev>; ln -s $PWD/.venv ../before/.venv;
+     --before ../before --targets direct,floor,api,api-before,api-chat,api-chat-before
 """
 
 import argparse
@@ -153,11 +155,11 @@ def wait_ready(url, process, seconds=60):
     raise SystemExit(f"{url} did not answer")
 
 
-def gunicorn(app, env, config="config/gunicorn.py"):
-    """gunicorn with the project's config (config/gunicorn.py) serving `app`."""
+def gunicorn(app, env, config="config/gunicorn.py", root=ROOT):
+    """gunicorn with the config of the checkout at `root` (config/gunicorn.py) serving `app`."""
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--config", config, app],
-        cwd=ROOT,
+        [str(root / ".venv" / "bin" / "gunicorn"), "--config", config, app],
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -282,6 +284,7 @@ class Console(Target):
     name = "console"
     token_marker = b'"token"'
     end_marker = b'"done"'
+    root = ROOT  # the checkout served (--before serves another one side by side)
 
     def __init__(self, upstreams, args):
         self.tmp = tempfile.mkdtemp(prefix="console-bench-")
@@ -301,13 +304,13 @@ class Console(Target):
             "PORT": str(free_port()),
             "LOG_LEVEL": "WARNING",
         }
-        python = str(ROOT / ".venv" / "bin" / "python")
-        run = dict(cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+        python = str(self.root / ".venv" / "bin" / "python")
+        run = dict(cwd=self.root, env=self.env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([python, "manage.py", "migrate", "--noinput"], **run)
         subprocess.run([python, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"], **run)
         setup = SETUP.format(password=PASSWORD, answer=upstreams[0], stream=upstreams[1])
         subprocess.run([python, "manage.py", "shell", "-c", setup], **run)
-        self.process, self.url = gunicorn("config.wsgi", self.env)
+        self.process, self.url = gunicorn("config.wsgi", self.env, root=self.root)
         wait_ready(self.url + "/healthz", self.process)
         self.template = self._login()
 
@@ -363,10 +366,10 @@ class Api(Console):
         super().__init__(upstreams, args)
 
     def _login(self):
-        python = str(ROOT / ".venv" / "bin" / "python")
+        python = str(self.root / ".venv" / "bin" / "python")
         out = subprocess.run(
             [python, "manage.py", "create_api_key", "bench", "bench"],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             check=True,
             capture_output=True,
@@ -505,6 +508,13 @@ TARGETS = {
 }
 
 
+def before(target_class, root):
+    """`target_class` served from the checkout at `root` (the code before a change, with its own .venv), so that
+    before and after run in one interleaved bench, side by side."""
+    name = f"{target_class.name} (before)"
+    return type(f"{target_class.__name__}Before", (target_class,), {"name": name, "root": Path(root).resolve()})
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -622,7 +632,15 @@ def main():
     parser.add_argument("--litellm", default="/work/litellm-venv/bin/litellm")
     parser.add_argument("--litellm-no-hub", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--server-env", action="append", default=[], help="NAME=VALUE for console and floor")
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="another checkout (a git worktree with a .venv): adds console-before, api-before, api-chat-before",
+    )
     args = parser.parse_args()
+    if args.before:
+        for name in ("console", "api", "api-chat"):
+            TARGETS[f"{name}-before"] = before(TARGETS[name], args.before)
     args.server_env = dict(item.split("=", 1) for item in args.server_env)
 
     latency, pace = args.latency_ms / 1000, args.pace_ms / 1000

@@ -22,7 +22,9 @@ class SSEParser:
     def feed_bytes(self, data):
         """As feed(), the data left as bytes: a relay that passes events on as they came need not decode them."""
         buffer = self.buffer + data if self.buffer else data
-        if b"\r" in buffer:  # CRLF or CR line ends; most servers send LF only, which needs no rewrite
+        # CRLF or CR line ends; most servers send LF only, which needs no rewrite. find(), not `in`, on every
+        # token: see Answer.passed in adapters/openai_relay.py.
+        if buffer.find(b"\r") >= 0:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buffer.split(b"\n")
         self.buffer = lines.pop()

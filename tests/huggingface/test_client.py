@@ -102,6 +102,17 @@ def test_renamed_model_redirect_is_followed_on_the_same_host(hf):
     assert hub.model_info("gpt2", TOKEN)["id"] == "openai-community/gpt2"
 
 
+def test_a_cookie_a_server_sets_is_not_sent_back_on_later_calls(hf):
+    """Calls of every user share one pool: a cookie one call got (a load balancer's, a session's) must not ride
+    along on the next call, another user's perhaps, to the same server."""
+    hf.add_endpoint("tgi")
+    answer = [{"generated_text": "Hello"}]
+    hf.fault("/ep/tgi", "status", status=200, body=answer, headers={"Set-Cookie": "route=alice-7; Path=/"})
+    assert run(endpoint(hf))[0] == "Hello"
+    run(endpoint(hf))
+    assert "Cookie" not in hf.requests[-1]["headers"]
+
+
 def test_model_gated(hf):
     error = failure(
         generation.Target(
