@@ -29,8 +29,17 @@ _MASTER_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU
 def _in_master(sweep, *args):
     """Run a sweep for the master in a forked child, so the master never loads the ORM: thread-locals made before
     a gevent worker forks and monkey-patches would be shared by all its greenlets (one database connection for
-    all). The master does not wait; it reaps the child like any other."""
-    pid = os.fork()
+    all). The master does not wait; it reaps the child like any other.
+
+    SIGCHLD is held back while it forks: its handler (gunicorn's reap_workers) calls child_exit, which forks; run
+    inside this fork's own at-fork callbacks, that second fork waited forever on a lock the first one still held
+    (concurrent.futures takes one around every fork), and the master hung at a graceful stop (seen once in CI:
+    two workers exiting a moment apart). tests/core/test_master_forks.py reproduces it."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    try:
+        pid = os.fork()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a SIGCHLD that came meanwhile is handled now
     if pid:
         return
     code = 1
