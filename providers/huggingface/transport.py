@@ -184,9 +184,7 @@ def _sent(method, url, json_body, headers, timeout):
     prepared.method = method.upper()
     prepared.url = _prepared_url(url)
     prepared.headers = CaseInsensitiveDict(session.headers)
-    prepared.headers.update(headers)
-    for name in [name for name, value in prepared.headers.items() if value is None]:  # None removes, as requests'
-        del prepared.headers[name]
+    prepared.headers.update(headers)  # strings only: no caller removes a session header by giving it None
     prepared.hooks = {"response": []}
     prepared.body = None
     if json_body is not None:
