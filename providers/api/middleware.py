@@ -62,5 +62,6 @@ class ApiMiddleware:
         if not response.streaming and "Content-Length" not in response.headers:
             # As CommonMiddleware does for pages: without it the server frames the answer as chunks (two writes
             # and a chunk parser on the caller's side for every whole answer).
-            response.headers["Content-Length"] = str(len(response.content))
+            # Summed over its parts: `response.content` would join them into a copy of the whole answer.
+            response.headers["Content-Length"] = str(sum(map(len, response)))
         return response

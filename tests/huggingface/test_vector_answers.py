@@ -129,3 +129,26 @@ def test_a_base64_answer_of_whole_float32s_is_passed_on_with_its_lengths(vectors
 )
 def test_an_answer_the_console_cannot_vouch_for_as_written_is_read_again(content, encoding):
     assert _passed(content, encoding) is None
+
+
+@pytest.mark.parametrize("encoding", ["float", "base64"])
+def test_checking_a_large_answer_makes_no_copy_of_it_but_the_answer_passed_on(encoding):
+    """The checks go vector by vector and the new answer is made in one copy: a buffer of the whole answer's size
+    comes as fresh pages from the system each call (over a hundred page faults for 64 vectors of 384 numbers)."""
+    import tracemalloc
+
+    texts = [f"text {i}" for i in range(64)]
+    if encoding == "float":
+        vector = "[" + ", ".join(f"{0.001 * k - 0.19:.9f}" for k in range(384)) + "]"
+    else:
+        vector = '"' + base64.b64encode(bytes(range(256)) * 6).decode() + '"'
+    items = ", ".join(f'{{"object": "embedding", "index": {i}, "embedding": {vector}}}' for i in range(64))
+    content = f'{{"object": "list", "data": [{items}], "model": "m", "usage": {{"prompt_tokens": 128}}}}'.encode()
+    tracemalloc.start()
+    try:
+        passed = _passed(content, encoding, texts)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert passed is not None and json.loads(passed[0])["model"] == "mine"
+    assert peak < len(content) + 65536, f"{peak} bytes at the peak for an answer of {len(content)}"
