@@ -14,9 +14,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.conf import settings  # noqa: E402
 
+from config.memory import keep_freed_memory  # noqa: E402
 from config.startup import PRIVATE_UMASK, harden  # noqa: E402
 
 harden()  # in the master, before any worker is forked: one report per start
+keep_freed_memory()  # the workers inherit it (config/memory.py)
 
 bind = f"{settings.WEB_HOST}:{settings.WEB_PORT}"
 workers = settings.WEB_WORKERS
