@@ -3,8 +3,9 @@
 By default glibc serves an allocation above 128 KB (or the size it has since adjusted to) from fresh pages of
 its own mapping, and gives freed memory at the top of the heap back to the system once more than twice that is
 free. Each buffer the size of such an answer (the body read, the answer written) then came as new pages: over a
-hundred page faults a call, more or fewer from one process to the next as glibc adjusted (README, Benchmarks). Here allocations up to 4 MB come from the heap and up to 8 MB of freed memory stays in
-each process for the next call. Other C libraries are left as they are.
+hundred page faults a call, more or fewer from one process to the next as glibc adjusted (README, Benchmarks).
+Here allocations up to 4 MB come from the heap and up to 8 MB of freed memory stays in each process for the
+next call. Other C libraries are left as they are.
 """
 
 import ctypes
