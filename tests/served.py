@@ -42,6 +42,21 @@ def manage(env, *args):
     return done.stdout
 
 
+def python(script, data_dir, timeout=60, **env):
+    """`script` run by this Python in a process of its own, on the console's settings with `data_dir` (and `env`)
+    only: what a fresh process (gunicorn's master, a worker) starts from. Its CompletedProcess, output as text."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "test-secret-key-" + "x" * 40,
+        "DATA_DIR": str(data_dir),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def wait_until_up(url, tries=150):
     """Wait until the server at `url` answers its health check; a server that never does fails the test."""
     for _ in range(tries):

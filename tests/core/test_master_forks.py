@@ -1,12 +1,9 @@
 """The master's sweeps fork a child (config/gunicorn_hooks.py, _in_master), and gunicorn calls them from its
 SIGCHLD handler: a worker's exit reaped while the master forks must not fork again inside that fork."""
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.served import python
 
 SCRIPT = textwrap.dedent(
     """
@@ -40,13 +37,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_a_sweep_forked_while_another_forks_does_not_hang_the_master(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": "test-secret-key-" + "x" * 40,
-        "DATA_DIR": str(tmp_path),
-        "LOG_LEVEL": "CRITICAL",  # the sweeps' children find no tables here; what they log is not the point
-    }
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    # The sweeps' children find no tables here; what they log is not the point.
+    done = python(SCRIPT, tmp_path, timeout=30, LOG_LEVEL="CRITICAL")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "both forks returned ['nested']" in done.stdout

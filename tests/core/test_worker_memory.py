@@ -2,14 +2,11 @@
 taking fresh pages from the system for each copy of each answer."""
 
 import platform
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.served import python
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the tuning is glibc's malloc's")
 
@@ -33,15 +30,7 @@ CALLS = textwrap.dedent(
 
 
 def _faults_per_call(first, tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": "test-secret-key-" + "x" * 40,
-        "DATA_DIR": str(tmp_path),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", first + CALLS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    done = python(first + CALLS, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     return float(done.stdout.split()[-1])
 
