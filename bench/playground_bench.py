@@ -239,7 +239,8 @@ def tgi_body(tokens, stream):
 
 class Direct(Target):
     name = "direct call"
-    end_marker = b'"generated_text":"'
+    # TGI's last event ends with its details, after the whole text (which outgrows the tail the swarm keeps).
+    end_marker = b'"details":{"finish_reason"'
 
     def __init__(self, upstreams, args):
         self.answer_url, self.stream_url = upstreams

@@ -214,6 +214,7 @@ class Relayed:
 
     def events(self):
         record, item = self.record, self.first
+        items = self.upstream.items  # its generator, taken straight (self.upstream keeps the generation alive)
         try:
             while not isinstance(item, relay.End):
                 if shutdown.streams_must_end():  # a graceful stop nearly out of time: say so, and record the call
@@ -230,7 +231,7 @@ class Relayed:
                     yield item
                 else:
                     yield fmt.waking_or_alive(self.upstream)
-                item = next(self.upstream)
+                item = next(items)
         except StopIteration:
             record.category = "connection_lost"
             yield fmt.sse(fmt.upstream_error(HFError("connection_lost"))[1])

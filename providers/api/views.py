@@ -38,6 +38,10 @@ class EventStreamResponse(StreamingHttpResponse):
         self["Cache-Control"] = "no-store"
         self["X-Accel-Buffering"] = "no"  # a reverse proxy must pass each event on as it comes
 
+    def __iter__(self):
+        # The events are bytes already: Django's iterator would pass each one through make_bytes, a call per token.
+        return self._iterator
+
     def close(self):
         try:
             self.events.close()

@@ -63,7 +63,7 @@ class Body:
         while True:
             if self.failure is not None:
                 raise self.failure
-            data = self._taken()
+            data = self._taken() if self.buffer or self.length == 0 else b""  # nothing to unframe: straight to recv
             if self.ended:
                 self._release()
                 return data
@@ -94,7 +94,20 @@ class Body:
                 self.length -= len(data)
                 self.ended = self.length == 0
             return data
-        parts, buffer, at = [], self.buffer, 0
+        buffer = self.buffer
+        if self.state == "size":
+            # Nearly every read: whole chunks of one event each. One is taken without the general loop below.
+            line_end = buffer.find(b"\n")
+            if 0 < line_end <= MAX_LINE and buffer.find(b";", 0, line_end) < 0:
+                try:
+                    size = int(buffer[:line_end], 16)  # int() allows the line's CR (and spaces) around the digits
+                except ValueError:
+                    size = 0
+                end = line_end + 1 + size
+                if size > 0 and len(buffer) == end + 2:  # the chunk, its CRLF, and nothing behind it
+                    self.buffer = b""
+                    return buffer[line_end + 1 : end]
+        parts, at = [], 0
         while True:
             if self.state == "data":
                 taken = buffer[at : at + self.chunk_left]

@@ -167,9 +167,9 @@ class Reader:
     def next(self, deadline, until=None):
         """As take(), IDLE returned instead of yielded: a stream's hot path calls it for each read without making
         two generators each time."""
-        item = self._received()  # without arming a timer (under load the reader is usually ahead)
-        if item is None and self.reading:
+        if self.reading:  # the helper handed over the response and ended: nothing more comes through the queue
             return self._read_straight(deadline, until)
+        item = self._received()  # without arming a timer (under load the reader is usually ahead)
         if item is None:
             if self.draining:
                 return IDLE
@@ -253,7 +253,8 @@ class Reader:
     def next_event(self, deadline, last_data, grace_until=None):
         """As take_event(), IDLE returned instead of yielded (see next())."""
         silent_until = last_data + self.read_timeout
-        item = self.next(deadline, until=min(silent_until, grace_until or silent_until))
+        until = min(silent_until, grace_until or silent_until)
+        item = self._read_straight(deadline, until) if self.reading else self.next(deadline, until)
         if item is not IDLE and item[0] == "grace" and grace_until is None:
             raise HFError(
                 "timeout",

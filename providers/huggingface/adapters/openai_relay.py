@@ -249,10 +249,14 @@ class Answer(Counts):
         )
 
     def _usage_dropped(self, events):
-        if not self.wants_usage and events.find(b'"usage":null') >= 0:
-            # The console asked for usage itself; the caller did not, and gets chunks without the field.
-            return events.replace(b',"usage":null', b"").replace(b'"usage":null,', b"")
-        return events
+        if self.wants_usage:
+            return events
+        # The console asked for usage itself; the caller did not, and gets chunks without the field (vLLM's last
+        # field, each event's: one pass when it is; bytes.replace gives the same object back when nothing is).
+        dropped = events.replace(b',"usage":null', b"")
+        if dropped.find(b'"usage":null') >= 0:
+            dropped = dropped.replace(b'"usage":null,', b"")
+        return dropped
 
     def event(self, payload):
         """The SSE bytes to send for one upstream event's data (b"" for none). An event with nothing to rewrite
