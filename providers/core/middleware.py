@@ -3,9 +3,9 @@ redirect to the setup page, and the headers of the routes that bypass the page m
 
 import contextvars
 import logging
+import os
 import re
 import time
-import uuid
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import redirect
@@ -43,7 +43,7 @@ class RequestIdMiddleware:
     def __call__(self, request):
         request.received_at = time.perf_counter()  # the first middleware: the playground's overhead counts from here
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+        request_id = incoming if _SAFE_ID.match(incoming) else os.urandom(8).hex()
         request.request_id = request_id
         # Not reset on the way out: Django logs 4xx/5xx after the middleware returns, and a streamed
         # answer logs while it streams; the next request on this thread sets its own id.

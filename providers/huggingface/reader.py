@@ -6,8 +6,10 @@ import socket
 import threading
 import time
 
+import gevent
 from django.conf import settings
 from django.utils.translation import gettext as _
+from gevent import monkey
 
 from providers.huggingface import body as straight_body
 from providers.huggingface.errors import HFError
@@ -64,8 +66,7 @@ class Reader:
         self.body = None  # set by the helper before it hands the response over
         self.reading = False  # the consumer took the response and reads the body itself
         self.late_bytes = 0  # what it read after the deadline (what had come meanwhile), at most HELD_BYTES
-        self.thread = threading.Thread(target=self._run, args=(open_response,), name="hf-stream", daemon=True)
-        self.thread.start()
+        _start_helper(self._run, open_response)
         # Back to the caller once the request is on its way (at most a second: a slow connect goes on alone).
         # Under gevent the reader runs only while the caller waits, so without this the caller's own work (a
         # database write) would run before the request leaves instead of while the upstream works on it.
@@ -292,6 +293,16 @@ class Reader:
             and getattr(response.raw, "connection", None) is None
             and getattr(conn, "sock", None) is sock
         )
+
+
+def _start_helper(run, *args):
+    """Run `run(*args)` beside the caller: in a greenlet of its own where gevent patched threading (gunicorn's
+    gevent workers), in a daemon thread otherwise. A patched Thread is a greenlet too, with a thread's bookkeeping
+    on top (a start handshake, the registry of running threads), which cost a relayed stream ~2% of its CPU."""
+    if monkey.is_module_patched("threading"):
+        gevent.spawn(run, *args)
+    else:
+        threading.Thread(target=run, args=args, name="hf-stream", daemon=True).start()
 
 
 def _body_reads(response):
