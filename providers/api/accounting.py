@@ -113,8 +113,7 @@ _COLUMNS = (
 )
 
 
-def _adapted(values):
-    ops = connection.ops
+def _adapted(values, ops):
     return {
         **values,
         "created_at": ops.adapt_datetimefield_value(values["created_at"]),
@@ -126,7 +125,12 @@ def _insert(values):
     """One INSERT, its SQL built once: a model instance, save() and its signals were ~10% of a whole call's CPU
     (nothing listens to an APICall's save). Values go through the backend's own adaptation, as save() does.
     The new row's primary key."""
-    values = _adapted(values)
+    shared = db.shared()  # SQLite, outside a transaction: the process's own connection (core/db.py)
+    if shared is not None and shared.features.can_return_columns_from_insert:
+        row = _adapted(values, shared.ops)
+        sql = db.statement("insert", APICall, _COLUMNS, shared)
+        return db.run_shared(shared, sql, [row[name] for name in _COLUMNS], fetch=True)[0]
+    values = _adapted(values, connection.ops)
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:  # as save() does
         cursor.execute(db.statement("insert", APICall, _COLUMNS), [values[name] for name in _COLUMNS])
         if connection.features.can_return_columns_from_insert:
@@ -135,7 +139,13 @@ def _insert(values):
 
 
 def _update(pk, values):
-    values = _adapted(values)
+    shared = db.shared()
+    if shared is not None:
+        values = _adapted(values, shared.ops)
+        sql = db.statement("update", APICall, _COLUMNS, shared)
+        db.run_shared(shared, sql, [*(values[name] for name in _COLUMNS), pk])
+        return
+    values = _adapted(values, connection.ops)
     with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(db.statement("update", APICall, _COLUMNS), [*(values[name] for name in _COLUMNS), pk])
 

@@ -13,11 +13,17 @@ from django.contrib.auth.models import Group, Permission
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from providers.core import db
+
 _SELECT = "SELECT value FROM providers_freshness WHERE id = 1"
 _UPDATE = "UPDATE providers_freshness SET value = value + 1 WHERE id = 1"
 
 
 def current():
+    shared = db.shared()  # SQLite: the process's own connection (core/db.py)
+    if shared is not None:
+        row = db.run_shared(shared, _SELECT, fetch=True)
+        return row[0] if row else 0
     connection = connections[DEFAULT_DB_ALIAS]  # one look-up through the per-context proxy, not five
     if connection.queries_logged:  # DEBUG, or a test capturing queries: Django's cursor, so it is counted
         with connection.cursor() as cursor:

@@ -96,7 +96,9 @@ def test_open_streams_hold_no_database_connection(hf, served, tmp_path):
             events += [json.loads(line) for line in lines]
         finished.append(events[-1]["type"])
 
-    idle = database_handles(process, str(tmp_path / "served.sqlite3"))  # each worker keeps one (providers.core.db)
+    # Warm: each worker has served requests, and keeps its pooled connections and its own (providers.core.db).
+    assert run_on_new_connections(url, mia) == [200] * 8
+    idle = database_handles(process, str(tmp_path / "served.sqlite3"))
     threads = [threading.Thread(target=stream) for _ in range(streams)]
     for thread in threads:
         thread.start()
