@@ -96,8 +96,7 @@ def test_open_streams_hold_no_database_connection(hf, served, tmp_path):
             events += [json.loads(line) for line in lines]
         finished.append(events[-1]["type"])
 
-    # Warm: each worker has served requests, and keeps its pooled connections and its own (providers.core.db).
-    assert run_on_new_connections(url, mia) == [200] * 8
+    assert run_on_new_connections(url, mia) == [200] * 8  # warm: the pooled connections of a worker that served
     idle = database_handles(process, str(tmp_path / "served.sqlite3"))
     threads = [threading.Thread(target=stream) for _ in range(streams)]
     for thread in threads:
@@ -107,4 +106,6 @@ def test_open_streams_hold_no_database_connection(hf, served, tmp_path):
     for thread in threads:
         thread.join(timeout=30)
     assert finished == ["done"] * streams
-    assert held - idle <= WORKERS, (idle, held)  # a request per worker between its queries, not one per stream
+    # Not one per stream: per worker, a request between its queries, and the connection the worker keeps for the
+    # API's statements (providers.core.db), made at its first request (which the warm-up may not have sent it).
+    assert held - idle <= 2 * WORKERS, (idle, held)
