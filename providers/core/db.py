@@ -100,11 +100,13 @@ def shared():
     context's connection must run it (not gevent, not SQLite, an in-memory database, DEBUG, a transaction, logged
     queries)."""
     if _shared["pid"] != os.getpid():  # a forked worker makes its own: a connection must not cross a fork
-        wrapper = connections.create_connection(DEFAULT_DB_ALIAS)  # not connected until a statement needs it
-        wrapper.inc_thread_sharing()  # used by every greenlet of the process, one at a time
-        patched = monkey.is_module_patched("threading")  # gevent's workers
-        usable = patched and wrapper.vendor == "sqlite" and not wrapper.is_in_memory_db()
-        _shared.update(pid=os.getpid(), wrapper=wrapper if usable else None)
+        wrapper = None
+        if monkey.is_module_patched("threading"):  # gevent's workers
+            wrapper = connections.create_connection(DEFAULT_DB_ALIAS)  # not connected until a statement needs it
+            wrapper.inc_thread_sharing()  # used by every greenlet of the process, one at a time
+            if wrapper.vendor != "sqlite" or wrapper.is_in_memory_db():
+                wrapper = None
+        _shared.update(pid=os.getpid(), wrapper=wrapper)
     if _shared["wrapper"] is None or settings.DEBUG:
         return None
     for own in connections.all(initialized_only=True):  # never makes the context's connection to ask it
@@ -118,20 +120,30 @@ def run_shared(wrapper, sql, params=(), fetch=False):
     when `fetch`. Raises Django's DatabaseError classes; after one, the connection is made anew for the next."""
     with _shared_lock:
         try:
-            with wrapper.wrap_database_errors:
-                wrapper.ensure_connection()
-                cursor = wrapper.connection.cursor()
-                try:
-                    cursor.execute(_qmark(sql), params)
-                    return cursor.fetchone() if fetch else None
-                finally:
-                    cursor.close()
+            return run_plain(wrapper, sql, params, fetch)
         except DatabaseError:
             try:
                 wrapper.close()
             except DatabaseError:
                 wrapper.connection = None
             raise
+
+
+def run_plain(on, sql, params=(), fetch=False):
+    """Run one statement (Django's %s placeholders) on the connection of `on` (a DatabaseWrapper) with its driver's
+    own cursor, outside a transaction; its first row when `fetch`. Django's cursor and its wrappers cost ~80 µs
+    around a ~4 µs SQLite read, on a statement every request makes. Raises Django's DatabaseError classes."""
+    on.ensure_connection()
+    with on.wrap_database_errors:
+        cursor = on.connection.cursor()
+        try:
+            if params:
+                cursor.execute(_qmark(sql) if on.vendor == "sqlite" else sql, params)
+            else:
+                cursor.execute(sql)  # as written: nothing for a driver to substitute
+            return cursor.fetchone() if fetch else None
+        finally:
+            cursor.close()
 
 
 _QMARK = {}
